@@ -1,0 +1,237 @@
+"""The ``corpus`` command: a thin click layer over importable functions.
+
+Every command parses its options, then calls one plain function that a notebook
+could call too.  Expected failures (``CorpusError``) become one line on stderr
+and a non-zero exit code; nothing else is caught.
+"""
+
+from __future__ import annotations
+
+import functools
+import os
+import sys
+from datetime import date
+
+import click
+
+from corpus import DEFAULT_DB, DEFAULT_SITE, __version__
+from corpus.errors import EXIT_USAGE, CorpusError
+
+
+def _db_option(f):
+    return click.option(
+        "--db",
+        "db_path",
+        default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
+        show_default="./foi.duckdb, or $CORPUS_DB",
+        type=click.Path(dir_okay=False),
+        help="DuckDB database file to read and write.",
+    )(f)
+
+
+def _site_option(f):
+    return click.option(
+        "--site",
+        default=DEFAULT_SITE,
+        show_default=True,
+        help="Base URL of the Alaveteli site (WhatDoTheyKnow or any other).",
+    )(f)
+
+
+def _expected_errors(f):
+    """Turn CorpusError into `Error: ...` and its exit code, without a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        try:
+            return f(*args, **kwargs)
+        except CorpusError as exc:
+            click.echo(f"Error: {exc}", err=True)
+            sys.exit(exc.exit_code)
+
+    return wrapper
+
+
+def _parse_date(ctx, param, value):
+    if value is None:
+        return None
+    try:
+        return date.fromisoformat(value)
+    except ValueError:
+        raise click.BadParameter(f"{value!r} is not a real date; use YYYY-MM-DD, e.g. 2024-01-31.")
+
+
+class _Group(click.Group):
+    """Group whose errors are one line (click's default is a usage block)."""
+
+    def main(self, args=None, prog_name=None, **kwargs):
+        try:
+            rv = super().main(args=args, prog_name=prog_name, standalone_mode=False, **kwargs)
+        except click.exceptions.NoArgsIsHelpError as exc:
+            click.echo(exc.ctx.get_help() if exc.ctx else str(exc))
+            sys.exit(EXIT_USAGE)
+        except click.UsageError as exc:
+            hint = ""
+            if exc.ctx is not None:
+                hint = f" (see '{exc.ctx.command_path} --help')"
+            click.echo(f"Error: {exc.format_message()}{hint}", err=True)
+            sys.exit(EXIT_USAGE)
+        except click.Abort:
+            click.echo("Aborted.", err=True)
+            sys.exit(130)
+        except click.exceptions.Exit as exc:
+            sys.exit(exc.exit_code)
+        except click.ClickException as exc:
+            click.echo(f"Error: {exc.format_message()}", err=True)
+            sys.exit(exc.exit_code)
+        if isinstance(rv, int):
+            sys.exit(rv)
+        sys.exit(0)
+
+
+@click.group(cls=_Group, context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="corpus")
+def main():
+    """Build a DuckDB corpus of Freedom of Information threads from
+    WhatDoTheyKnow (or any Alaveteli site) and analyse it.
+
+    \b
+    Typical use:
+      corpus sync --authority <body slug> --contact you@example.org
+      corpus query response_times --param authority=<body slug>
+      corpus report --output report.html
+
+    With no network, `corpus demo` runs the whole pipeline against the bundled
+    sample site.
+    """
+
+
+@main.command()
+@_db_option
+@_site_option
+@click.option("--authority", "authorities", multiple=True, metavar="SLUG", help="Collect every request to this authority (/body/SLUG). Repeatable.")
+@click.option("--user", "users", multiple=True, metavar="SLUG", help="Collect every request made by this user (/user/SLUG). Repeatable.")
+@click.option("--request", "requests", multiple=True, metavar="SLUG|URL|ID", help="Collect this request thread. Repeatable.")
+@click.option("--query", metavar="TEXT", help="Collect requests matching this /list search query.")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Only requests with events on or after this date (YYYY-MM-DD).")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Only requests with events on or before this date (YYYY-MM-DD).")
+@click.option("--limit", type=click.IntRange(min=1), metavar="N", help="Fetch at most N new threads this run.")
+@click.option("--rate", type=float, default=0.5, show_default=True, metavar="REQ_PER_S", help="Ceiling on requests per second to the site (max 5 for public sites).")
+@click.option("--contact", envvar="CORPUS_CONTACT", metavar="EMAIL", help="Your contact address, sent in the User-Agent (or $CORPUS_CONTACT). Required for remote sites.")
+@click.option("--refresh", is_flag=True, help="Re-fetch every known thread, not only those whose listing changed.")
+@click.option("--authorities", "fetch_authorities", is_flag=True, help="Also load authority names and tags from /body/all-authorities.csv.")
+@click.option("--attachments", type=click.Choice(["none", "text", "files"]), default="none", show_default=True, help="Download incoming attachments and extract their text (text), also keeping the files (files).")
+@click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
+@click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
+@_expected_errors
+def sync(**options):
+    """Politely collect FOI threads from the site into the database.
+
+    Honours robots.txt, never exceeds --rate, retries with back-off, and stops
+    (exit 3) if the site presents a bot challenge. Killing it at any moment is
+    safe: run it again to resume. Re-runs only fetch threads that changed.
+    """
+    from corpus.sync import run_sync
+
+    summary = run_sync(**options)
+    sys.exit(summary.exit_code)
+
+
+@main.command(name="import")
+@_db_option
+@_site_option
+@click.argument("paths", nargs=-1, required=True, type=click.Path(exists=True))
+@_expected_errors
+def import_(db_path, site, paths):
+    """Load saved request pages (HTML, with the .json beside them) from files or folders.
+
+    Folders are read recursively. Files that are not request pages are named
+    and skipped. Use this when the site cannot be reached or challenges bots.
+    """
+    from corpus.importer import import_paths
+
+    summary = import_paths(db_path=db_path, site=site, paths=list(paths))
+    sys.exit(summary.exit_code)
+
+
+@main.command()
+@_db_option
+@_expected_errors
+def reparse(db_path):
+    """Rebuild every table from the stored raw pages with the current parser (no network)."""
+    from corpus.load import reparse as do_reparse
+
+    stats = do_reparse(db_path)
+    click.echo(stats.describe())
+
+
+@main.command()
+@_db_option
+@_expected_errors
+def status(db_path):
+    """Show what the database holds: threads, messages, queue, failures, last runs."""
+    from corpus.status import status_report
+
+    click.echo(status_report(db_path))
+
+
+@main.command(name="queries")
+@_expected_errors
+def list_queries():
+    """List the canned queries with their descriptions and parameters."""
+    from corpus.queries import describe_queries
+
+    click.echo(describe_queries())
+
+
+@main.command()
+@_db_option
+@click.argument("name")
+@click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a query parameter. Repeatable.")
+@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True)
+@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of the terminal.")
+@_expected_errors
+def query(db_path, name, params, fmt, output):
+    """Run the canned query NAME (see `corpus queries`)."""
+    from corpus.queries import run_query_cli
+
+    run_query_cli(db_path=db_path, name=name, params=list(params), fmt=fmt, output=output)
+
+
+@main.command()
+@_db_option
+@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True)
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
+@_expected_errors
+def export(db_path, fmt, output):
+    """Write every table as Parquet (request tables partitioned by year)."""
+    from corpus.export import export_parquet
+
+    click.echo(export_parquet(db_path=db_path, out_dir=output))
+
+
+@main.command()
+@_db_option
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--authority", "authorities", multiple=True, metavar="SLUG", help="Only these authorities. Repeatable.")
+@click.option("--query", metavar="TEXT", help="Only requests whose title matches TEXT.")
+@_expected_errors
+def report(db_path, output, authorities, query):
+    """Write one self-contained HTML report with charts (no network needed to view)."""
+    from corpus.report import build_report
+
+    click.echo(build_report(db_path=db_path, output=output, authorities=list(authorities), query=query))
+
+
+@main.command()
+@_db_option
+@_expected_errors
+def demo(db_path):
+    """Serve the bundled sample site on 127.0.0.1, sync it, and show some results."""
+    from corpus.demo import run_demo
+
+    run_demo(db_path=db_path)
+
+
+if __name__ == "__main__":  # pragma: no cover
+    main()

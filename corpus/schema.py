@@ -1,0 +1,218 @@
+"""The corpus schema: versioned DDL and forward migrations.
+
+Every table carries ``site`` (the Alaveteli base URL, e.g.
+``https://www.whatdotheyknow.com``) so one database can hold several sites.
+Requests are keyed by ``request_key``: ``'id:<numeric id>'`` once the site's
+numeric id is known (from JSON, or the 2019 attachment URLs), otherwise
+``'slug:<url_title>'``; the loader re-keys a request when its id becomes known.
+
+``MIGRATIONS[i]`` upgrades a database from version ``i`` to ``i + 1``.  The
+README documents every table and column; keep the two in step.
+"""
+
+from __future__ import annotations
+
+SCHEMA_V1 = r"""
+CREATE TABLE IF NOT EXISTS schema_version (
+    version     INTEGER NOT NULL,
+    applied_at  TIMESTAMPTZ NOT NULL DEFAULT now()
+);
+
+-- ---------------------------------------------------------------- core entities
+CREATE TABLE IF NOT EXISTS authorities (
+    site          VARCHAR NOT NULL,
+    url_name      VARCHAR NOT NULL,
+    authority_id  BIGINT,             -- site's numeric id (JSON), when known
+    name          VARCHAR,
+    short_name    VARCHAR,
+    tags          VARCHAR[],          -- tag strings, "name" or "name:value"
+    jurisdiction  VARCHAR,            -- 'scotland' | 'uk' (how decided: README)
+    home_page     VARCHAR,
+    first_seen    TIMESTAMPTZ,
+    last_seen     TIMESTAMPTZ,
+    PRIMARY KEY (site, url_name)
+);
+
+CREATE TABLE IF NOT EXISTS users (
+    site        VARCHAR NOT NULL,
+    url_name    VARCHAR NOT NULL,     -- 'external:<name>' for external requesters
+    user_id     BIGINT,
+    name        VARCHAR,
+    external    BOOLEAN NOT NULL DEFAULT false,
+    first_seen  TIMESTAMPTZ,
+    last_seen   TIMESTAMPTZ,
+    PRIMARY KEY (site, url_name)
+);
+
+CREATE TABLE IF NOT EXISTS requests (
+    site                      VARCHAR NOT NULL,
+    request_key               VARCHAR NOT NULL,
+    request_id                BIGINT,
+    url_title                 VARCHAR NOT NULL,
+    title                     VARCHAR,
+    authority_url_name        VARCHAR,
+    authority_name            VARCHAR,
+    requester_url_name        VARCHAR,
+    requester_name            VARCHAR,
+    requester_external        BOOLEAN,
+    law                       VARCHAR,      -- 'foi' | 'eir'
+    described_state           VARCHAR,
+    calculated_status         VARCHAR,
+    display_status            VARCHAR,
+    status_sentence           VARCHAR,
+    due_date                  DATE,         -- as printed in the status sentence
+    awaiting_description      BOOLEAN,
+    closed_to_correspondence  BOOLEAN,
+    restricted_correspondence BOOLEAN,
+    authority_not_subject     BOOLEAN,
+    eir_only                  BOOLEAN,
+    hidden                    BOOLEAN,
+    prominence                VARCHAR,
+    created_at                TIMESTAMPTZ,
+    updated_at                TIMESTAMPTZ,
+    batch_id                  BIGINT,
+    batch_size                INTEGER,
+    tags                      VARCHAR[],
+    markup_era                VARCHAR,      -- 'current' | '2019'
+    has_json                  BOOLEAN,
+    removed                   BOOLEAN NOT NULL DEFAULT false,  -- 404/410 at last fetch
+    source                    VARCHAR,      -- 'sync' | 'import'
+    source_url                VARCHAR,      -- page URL or imported file path
+    page_sha256               VARCHAR,      -- hash of the raw page parsed
+    first_seen                TIMESTAMPTZ,
+    last_seen                 TIMESTAMPTZ,
+    PRIMARY KEY (site, request_key)
+);
+
+CREATE TABLE IF NOT EXISTS messages (
+    site               VARCHAR NOT NULL,
+    request_key        VARCHAR NOT NULL,
+    message_id         BIGINT NOT NULL,     -- N of incoming-N / outgoing-N
+    direction          VARCHAR NOT NULL,    -- 'incoming' | 'outgoing'
+    position           INTEGER,             -- order on the page (with annotations)
+    event_type         VARCHAR,             -- from JSON: sent, followup_sent, response, ...
+    sender             VARCHAR,
+    sent_at            TIMESTAMPTZ,
+    sent_at_text       VARCHAR,             -- ISO text as shown, UTC offset kept
+    body               VARCHAR,
+    quoted_text        VARCHAR,
+    quoted_folded      BOOLEAN,
+    body_placeholder   BOOLEAN,
+    subject_only       BOOLEAN,
+    resent             BOOLEAN,
+    delivery_status    VARCHAR,
+    prominence         VARCHAR,             -- normal | hidden | requester_only
+    hidden_since       TIMESTAMPTZ,         -- set when a later fetch showed it hidden
+    first_seen         TIMESTAMPTZ,
+    last_seen          TIMESTAMPTZ,
+    PRIMARY KEY (site, direction, message_id)
+);
+
+CREATE TABLE IF NOT EXISTS attachments (
+    site                 VARCHAR NOT NULL,
+    request_key          VARCHAR NOT NULL,
+    incoming_message_id  BIGINT NOT NULL,
+    part                 INTEGER NOT NULL,
+    filename             VARCHAR,
+    size_text            VARCHAR,
+    size_bytes_approx    BIGINT,            -- from size_text ("78K" -> 79872)
+    content_icon         VARCHAR,
+    download_url         VARCHAR,
+    html_url             VARCHAR,
+    erased               BOOLEAN,
+    hidden               BOOLEAN,
+    first_seen           TIMESTAMPTZ,
+    last_seen            TIMESTAMPTZ,
+    PRIMARY KEY (site, incoming_message_id, part)
+);
+
+CREATE TABLE IF NOT EXISTS annotations (
+    site                VARCHAR NOT NULL,
+    request_key         VARCHAR NOT NULL,
+    comment_id          BIGINT NOT NULL,
+    position            INTEGER,
+    author_url_name     VARCHAR,
+    author_name         VARCHAR,
+    created_at          TIMESTAMPTZ,
+    created_at_text     VARCHAR,
+    text                VARCHAR,
+    first_seen          TIMESTAMPTZ,
+    last_seen           TIMESTAMPTZ,
+    PRIMARY KEY (site, comment_id)
+);
+
+CREATE TABLE IF NOT EXISTS events (
+    site                 VARCHAR NOT NULL,
+    request_key          VARCHAR NOT NULL,
+    event_id             BIGINT NOT NULL,
+    event_type           VARCHAR,
+    created_at           TIMESTAMPTZ,
+    created_at_text      VARCHAR,
+    described_state      VARCHAR,
+    calculated_state     VARCHAR,
+    last_described_at    TIMESTAMPTZ,
+    incoming_message_id  BIGINT,
+    outgoing_message_id  BIGINT,
+    comment_id           BIGINT,
+    display_status       VARCHAR,
+    PRIMARY KEY (site, event_id)
+);
+
+-- ---------------------------------------------------------------- crawl state
+CREATE TABLE IF NOT EXISTS pages (
+    url            VARCHAR PRIMARY KEY,   -- absolute URL fetched (after redirects: final_url)
+    site           VARCHAR NOT NULL,
+    kind           VARCHAR NOT NULL,      -- request_html | request_json | listing | robots | authorities_csv | attachment | imported_html | imported_json
+    status         INTEGER,
+    final_url      VARCHAR,
+    fetched_at     TIMESTAMPTZ,
+    etag           VARCHAR,
+    last_modified  VARCHAR,
+    content_type   VARCHAR,
+    sha256         VARCHAR,               -- of the uncompressed body
+    size           BIGINT,                -- uncompressed bytes
+    encoding       VARCHAR,               -- 'zstd' | 'gzip' | 'identity'
+    body           BLOB
+);
+
+CREATE TABLE IF NOT EXISTS frontier (
+    url                VARCHAR PRIMARY KEY,
+    site               VARCHAR NOT NULL,
+    kind               VARCHAR NOT NULL,   -- request | listing | attachment
+    url_title          VARCHAR,
+    state              VARCHAR NOT NULL,   -- queued | done | failed | removed | blocked
+    priority           INTEGER NOT NULL DEFAULT 0,
+    discovered_at      TIMESTAMPTZ,
+    discovered_from    VARCHAR,
+    listing_signature  VARCHAR,            -- latest event/status seen in a listing
+    fetched_signature  VARCHAR,            -- signature when last fetched
+    attempts           INTEGER NOT NULL DEFAULT 0,
+    last_error         VARCHAR,
+    last_attempt_at    TIMESTAMPTZ,
+    done_at            TIMESTAMPTZ
+);
+
+CREATE TABLE IF NOT EXISTS parse_failures (
+    url          VARCHAR PRIMARY KEY,
+    site         VARCHAR,
+    kind         VARCHAR,     -- ParseFailure.kind
+    message      VARCHAR,
+    page_sha256  VARCHAR,
+    failed_at    TIMESTAMPTZ
+);
+
+CREATE TABLE IF NOT EXISTS sync_runs (
+    run_id       VARCHAR PRIMARY KEY,
+    site         VARCHAR,
+    command      VARCHAR,
+    started_at   TIMESTAMPTZ,
+    finished_at  TIMESTAMPTZ,
+    outcome      VARCHAR,     -- complete | interrupted | blocked | failed
+    summary      JSON
+);
+"""
+
+# Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
+MIGRATIONS: list[str] = [SCHEMA_V1]
+
+CURRENT_VERSION = len(MIGRATIONS)

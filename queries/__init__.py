@@ -1,0 +1,1 @@
+"""Canned SQL shipped with the package (``queries/*.sql``)."""
