@@ -171,7 +171,8 @@ CREATE TABLE IF NOT EXISTS pages (
     content_type   VARCHAR,
     sha256         VARCHAR,               -- of the uncompressed body
     size           BIGINT,                -- uncompressed bytes
-    encoding       VARCHAR,               -- 'zstd' | 'gzip' | 'identity'
+    encoding       VARCHAR,               -- 'zlib' | 'identity'
+    companion_url  VARCHAR,               -- for a request page: the url of its JSON page row
     body           BLOB
 );
 
