@@ -1,0 +1,137 @@
+"""HTML → plain text for message bodies and annotations (pure, no I/O).
+
+Alaveteli renders bodies with Rails ``simple_format``: paragraphs in ``<p>``,
+line breaks as ``<br>``.  The plain-text form kept in the corpus is:
+
+* paragraphs separated by one blank line;
+* ``<br>`` as a newline;
+* runs of whitespace inside a line collapsed to one space (non-breaking
+  spaces included), lines stripped, runs of blank lines collapsed to one;
+* entities decoded (the HTML parser already did that);
+* links reduced to their text.
+
+The walk works on the already-parsed Lexbor tree: no re-serialising, no
+second parse.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date, datetime
+
+from selectolax.lexbor import LexborNode
+
+_PARA = "\x00"  # paragraph break marker
+_LINE = "\x01"  # <br> marker (source newlines inside text are plain whitespace)
+
+# Elements that start a new paragraph in the plain-text form.
+BLOCK_TAGS = frozenset(
+    {
+        "p",
+        "div",
+        "ul",
+        "ol",
+        "li",
+        "h1",
+        "h2",
+        "h3",
+        "h4",
+        "h5",
+        "h6",
+        "blockquote",
+        "pre",
+        "table",
+        "tr",
+        "hr",
+        "section",
+        "article",
+        "aside",
+        "header",
+        "footer",
+        "dl",
+        "dt",
+        "dd",
+    }
+)
+_SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
+
+_BLANK_RUN = re.compile(r"\n{3,}")
+
+
+def block_text(node: LexborNode | None) -> str:
+    """The plain text of ``node`` with paragraphs and line breaks kept."""
+    if node is None:
+        return ""
+    parts: list[str] = []
+    append = parts.append
+    skip_until: LexborNode | None = None
+    for n in node.traverse(include_text=True):
+        tag = n.tag
+        if tag == "-text":
+            if skip_until is not None and _inside(n, skip_until):
+                continue
+            prev = n.prev
+            if prev is not None and prev.tag in BLOCK_TAGS:
+                append(_PARA)
+            append(n.text_content)
+        elif tag == "br":
+            append(_LINE)
+        elif tag in BLOCK_TAGS:
+            append(_PARA)
+        elif tag in _SKIP_TAGS:
+            skip_until = n
+    return normalise_paragraphs("".join(parts))
+
+
+def _inside(n: LexborNode, ancestor: LexborNode) -> bool:
+    p = n.parent
+    while p is not None:
+        if p.mem_id == ancestor.mem_id:
+            return True
+        p = p.parent
+    return False
+
+
+def normalise_paragraphs(raw: str) -> str:
+    """Apply the plain-text rules to text with NUL paragraph marks and \\x01 line marks."""
+    out: list[str] = []
+    for para in raw.split(_PARA):
+        if not para or para.isspace():
+            continue
+        lines = [" ".join(line.split()) for line in para.split(_LINE)]
+        text = "\n".join(lines).strip("\n")
+        if text:
+            out.append(text)
+    joined = "\n\n".join(out)
+    if "\n\n\n" in joined:
+        joined = _BLANK_RUN.sub("\n\n", joined)
+    return joined
+
+
+def inline_text(node: LexborNode | None) -> str:
+    """All text of ``node`` on one line, whitespace collapsed."""
+    if node is None:
+        return ""
+    return " ".join(node.text(deep=True).split())
+
+
+def parse_iso_datetime(text: str | None) -> datetime | None:
+    """An aware datetime from an ISO-8601 string with offset; None when unreadable or naive."""
+    if not text:
+        return None
+    try:
+        value = datetime.fromisoformat(text.strip())
+    except ValueError:
+        return None
+    if value.tzinfo is None:
+        return None
+    return value
+
+
+def parse_iso_date(text: str | None) -> date | None:
+    if not text:
+        return None
+    try:
+        return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
