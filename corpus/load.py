@@ -1,0 +1,491 @@
+"""Loading parsed threads into the core tables, idempotently and in bulk.
+
+Every batch becomes one Arrow table per target table and one set-based upsert
+(``INSERT … ON CONFLICT DO UPDATE``) per table; nothing is written a row at a
+time.  The rules (README, "Database schema"):
+
+* a request is keyed ``id:<n>`` once its numeric id is known, else
+  ``slug:<url_title>``; when the id becomes known the request and its children
+  are re-keyed;
+* re-loading an unchanged thread writes nothing but ``last_seen``;
+* nothing is deleted: a message that vanished from the page stays, and a message
+  the site has since hidden keeps the body stored earlier, with the new
+  prominence and ``hidden_since``.
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass, fields
+from datetime import date, datetime, timezone
+from pathlib import Path
+
+import duckdb
+import pyarrow as pa
+
+from scraper.records import ParsedRequest, Person
+
+HIDDEN_PROMINENCES = ("hidden", "requester_only")
+
+_TS = pa.timestamp("us", tz="UTC")
+
+
+@dataclass(slots=True)
+class LoadItem:
+    parsed: ParsedRequest
+    site: str
+    source: str  # 'sync' | 'import'
+    source_url: str
+    page_sha256: str | None
+    fetched_at: datetime
+
+
+@dataclass(slots=True)
+class LoadStats:
+    requests_new: int = 0
+    requests_changed: int = 0
+    messages_new: int = 0
+    annotations_new: int = 0
+    attachments_new: int = 0
+    events_new: int = 0
+    unchanged: int = 0
+
+    def add(self, other: LoadStats) -> LoadStats:
+        for f in fields(self):
+            setattr(self, f.name, getattr(self, f.name) + getattr(other, f.name))
+        return self
+
+    def describe(self) -> str:
+        return (
+            f"{self.requests_new} new threads, {self.requests_changed} changed, {self.unchanged} unchanged; "
+            f"{self.messages_new} new messages, {self.annotations_new} new annotations, "
+            f"{self.attachments_new} new attachments, {self.events_new} new events"
+        )
+
+
+# ------------------------------------------------------------------ helpers
+
+_SIZE_RE = re.compile(r"^\s*([0-9]+(?:[.,][0-9]+)?)\s*([A-Za-z]*)\s*$")
+_SIZE_UNITS = {
+    "": 1, "b": 1, "byte": 1, "bytes": 1,
+    "k": 1024, "kb": 1024, "kib": 1024,
+    "m": 1024**2, "mb": 1024**2, "mib": 1024**2,
+    "g": 1024**3, "gb": 1024**3, "gib": 1024**3,
+}
+
+
+def size_bytes_approx(size_text: str | None) -> int | None:
+    """Approximate bytes from the size shown on the page: "78K" → 79872, "1.2M", "512 bytes"."""
+    if not size_text:
+        return None
+    m = _SIZE_RE.match(size_text)
+    if not m:
+        return None
+    unit = _SIZE_UNITS.get(m.group(2).lower())
+    if unit is None:
+        return None
+    return round(float(m.group(1).replace(",", ".")) * unit)
+
+
+def request_key_for(request_id: int | None, url_title: str) -> str:
+    return f"id:{request_id}" if request_id is not None else f"slug:{url_title}"
+
+
+def user_url_name(person: Person) -> str:
+    """Site slug of a user; 'external:<name>' for external and anonymous requesters."""
+    return person.url_name if person.url_name else f"external:{person.name}"
+
+
+def _utc(ts: datetime | None) -> datetime | None:
+    if ts is None:
+        return None
+    if ts.tzinfo is None:
+        return ts.replace(tzinfo=timezone.utc)
+    return ts
+
+
+# ------------------------------------------------------------------ column layouts
+
+_REQUEST_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("request_key", pa.string()), ("request_id", pa.int64()),
+    ("url_title", pa.string()), ("title", pa.string()),
+    ("authority_url_name", pa.string()), ("authority_name", pa.string()),
+    ("requester_url_name", pa.string()), ("requester_name", pa.string()), ("requester_external", pa.bool_()),
+    ("law", pa.string()), ("described_state", pa.string()), ("calculated_status", pa.string()),
+    ("display_status", pa.string()), ("status_sentence", pa.string()), ("due_date", pa.date32()),
+    ("awaiting_description", pa.bool_()), ("closed_to_correspondence", pa.bool_()),
+    ("restricted_correspondence", pa.bool_()), ("authority_not_subject", pa.bool_()), ("eir_only", pa.bool_()),
+    ("hidden", pa.bool_()), ("prominence", pa.string()), ("created_at", _TS), ("updated_at", _TS),
+    ("batch_id", pa.int64()), ("batch_size", pa.int32()), ("tags", pa.list_(pa.string())),
+    ("markup_era", pa.string()), ("has_json", pa.bool_()), ("removed", pa.bool_()),
+    ("source", pa.string()), ("source_url", pa.string()), ("page_sha256", pa.string()),
+    ("first_seen", _TS), ("last_seen", _TS),
+]
+# Known only from the JSON: a later load without JSON must not blank them.
+_REQUEST_JSON_ONLY = {"request_id", "described_state", "display_status", "prominence", "created_at",
+                      "updated_at", "batch_id", "batch_size", "tags"}
+# What "the thread changed" means: content, not provenance or sighting times.
+_REQUEST_CONTENT = [c for c, _ in _REQUEST_COLS if c not in {
+    "site", "request_key", "source", "source_url", "page_sha256", "first_seen", "last_seen", "has_json"}]
+
+_MESSAGE_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("request_key", pa.string()), ("message_id", pa.int64()), ("direction", pa.string()),
+    ("position", pa.int32()), ("event_type", pa.string()), ("sender", pa.string()),
+    ("sent_at", _TS), ("sent_at_text", pa.string()), ("body", pa.string()), ("quoted_text", pa.string()),
+    ("quoted_folded", pa.bool_()), ("body_placeholder", pa.bool_()), ("subject_only", pa.bool_()),
+    ("resent", pa.bool_()), ("delivery_status", pa.string()), ("prominence", pa.string()),
+    ("hidden_since", _TS), ("first_seen", _TS), ("last_seen", _TS),
+]
+_ATTACHMENT_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("request_key", pa.string()), ("incoming_message_id", pa.int64()), ("part", pa.int32()),
+    ("filename", pa.string()), ("size_text", pa.string()), ("size_bytes_approx", pa.int64()),
+    ("content_icon", pa.string()), ("download_url", pa.string()), ("html_url", pa.string()),
+    ("erased", pa.bool_()), ("hidden", pa.bool_()), ("first_seen", _TS), ("last_seen", _TS),
+]
+_ANNOTATION_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("request_key", pa.string()), ("comment_id", pa.int64()), ("position", pa.int32()),
+    ("author_url_name", pa.string()), ("author_name", pa.string()), ("created_at", _TS),
+    ("created_at_text", pa.string()), ("text", pa.string()), ("first_seen", _TS), ("last_seen", _TS),
+]
+_EVENT_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("request_key", pa.string()), ("event_id", pa.int64()), ("event_type", pa.string()),
+    ("created_at", _TS), ("created_at_text", pa.string()), ("described_state", pa.string()),
+    ("calculated_state", pa.string()), ("last_described_at", _TS), ("incoming_message_id", pa.int64()),
+    ("outgoing_message_id", pa.int64()), ("comment_id", pa.int64()), ("display_status", pa.string()),
+]
+_AUTHORITY_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("url_name", pa.string()), ("authority_id", pa.int64()), ("name", pa.string()),
+    ("first_seen", _TS), ("last_seen", _TS),
+]
+_USER_COLS: list[tuple[str, pa.DataType]] = [
+    ("site", pa.string()), ("url_name", pa.string()), ("user_id", pa.int64()), ("name", pa.string()),
+    ("external", pa.bool_()), ("first_seen", _TS), ("last_seen", _TS),
+]
+
+
+def _arrow(cols: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
+    schema = pa.schema([pa.field(n, t) for n, t in cols])
+    if not rows:
+        return schema.empty_table()
+    columns = list(zip(*rows))
+    return pa.table([pa.array(columns[i], type=t) for i, (_, t) in enumerate(cols)], schema=schema)
+
+
+# ------------------------------------------------------------------ key resolution
+
+
+def _resolve_keys(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> tuple[list[str], list[tuple[str, str, str]]]:
+    """Request key for each item, and the (site, old_key, new_key) re-keys to apply first."""
+    pairs = sorted({(it.site, it.parsed.url_title) for it in items})
+    pairs_tbl = pa.table({"site": [p[0] for p in pairs], "url_title": [p[1] for p in pairs]})
+    con.register("_load_pairs", pairs_tbl)
+    try:
+        existing = con.execute(
+            "SELECT r.site, r.url_title, r.request_key FROM requests r "
+            "JOIN _load_pairs p ON r.site = p.site AND r.url_title = p.url_title"
+        ).fetchall()
+    finally:
+        con.unregister("_load_pairs")
+    by_pair: dict[tuple[str, str], list[str]] = {}
+    for site, url_title, key in existing:
+        by_pair.setdefault((site, url_title), []).append(key)
+
+    keys: list[str] = []
+    rekeys: dict[tuple[str, str], str] = {}
+    for it in items:
+        p = it.parsed
+        known = by_pair.get((it.site, p.url_title), [])
+        if p.request_id is not None:
+            key = request_key_for(p.request_id, p.url_title)
+            slug_key = request_key_for(None, p.url_title)
+            if slug_key in known:
+                rekeys[(it.site, slug_key)] = key
+        else:
+            id_keys = sorted((k for k in known if k.startswith("id:")), key=lambda k: int(k[3:]))
+            key = id_keys[-1] if id_keys else request_key_for(None, p.url_title)
+        keys.append(key)
+    # A slug key seen earlier in this same batch is also re-keyed to its id key.
+    slug_to_id = {(it.site, request_key_for(None, it.parsed.url_title)): k
+                  for it, k in zip(items, keys) if k.startswith("id:")}
+    keys = [slug_to_id.get((it.site, k), k) if k.startswith("slug:") else k for it, k in zip(items, keys)]
+    return keys, [(s, old, new) for (s, old), new in rekeys.items()]
+
+
+def _apply_rekeys(con: duckdb.DuckDBPyConnection, rekeys: list[tuple[str, str, str]]) -> None:
+    if not rekeys:
+        return
+    tbl = pa.table({"site": [r[0] for r in rekeys], "old_key": [r[1] for r in rekeys], "new_key": [r[2] for r in rekeys]})
+    con.register("_load_rekeys", tbl)
+    try:
+        for table in ("messages", "attachments", "annotations", "events"):
+            con.execute(
+                f"UPDATE {table} SET request_key = k.new_key FROM _load_rekeys k "
+                f"WHERE {table}.site = k.site AND {table}.request_key = k.old_key"
+            )
+        # Where both keys already exist (should not happen) the id row wins.
+        con.execute(
+            "DELETE FROM requests WHERE (site, request_key) IN ("
+            " SELECT k.site, k.old_key FROM _load_rekeys k JOIN requests r ON r.site = k.site AND r.request_key = k.new_key)"
+        )
+        con.execute(
+            "UPDATE requests SET request_key = k.new_key, request_id = CAST(substr(k.new_key, 4) AS BIGINT) "
+            "FROM _load_rekeys k WHERE requests.site = k.site AND requests.request_key = k.old_key"
+        )
+    finally:
+        con.unregister("_load_rekeys")
+
+
+# ------------------------------------------------------------------ staging
+
+
+def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
+    # Dicts keyed by primary key: the last sighting in a batch wins, so the
+    # upsert never meets the same key twice.
+    requests: dict[tuple, tuple] = {}
+    messages: dict[tuple, tuple] = {}
+    attachments: dict[tuple, tuple] = {}
+    annotations: dict[tuple, tuple] = {}
+    events: dict[tuple, tuple] = {}
+    authorities: dict[tuple, tuple] = {}
+    users: dict[tuple, tuple] = {}
+
+    for it, key in zip(items, keys):
+        p = it.parsed
+        site = it.site
+        seen = _utc(it.fetched_at)
+        auth = p.authority
+        req = p.requester
+        req_url = user_url_name(req) if req else None
+        if auth is not None and auth.url_name:
+            authorities[(site, auth.url_name)] = (site, auth.url_name, auth.site_id, auth.name, seen, seen)
+        if req is not None:
+            users[(site, req_url)] = (site, req_url, req.site_id, req.name,
+                                      bool(p.requester_external or not req.url_name), seen, seen)
+        requests[(site, key)] = (
+            site, key, p.request_id, p.url_title, p.title,
+            auth.url_name if auth else None, auth.name if auth else None,
+            req_url, req.name if req else None, p.requester_external,
+            p.law, p.described_state, p.calculated_status, p.display_status, p.status_sentence, p.due_date,
+            p.awaiting_description, p.closed_to_correspondence, p.restricted_correspondence,
+            p.authority_not_subject, p.eir_only, p.hidden, p.prominence,
+            _utc(p.created_at), _utc(p.updated_at), p.batch_id, p.batch_size,
+            [f"{n}:{v}" if v not in (None, "") else n for n, v in p.tags] if p.tags or p.has_json else None,
+            p.markup_era, p.has_json, False, it.source, it.source_url, it.page_sha256, seen, seen,
+        )
+        event_types: dict[tuple[str, int], str] = {}
+        for ev in sorted(p.events, key=lambda e: e.event_id):
+            events[(site, ev.event_id)] = (
+                site, key, ev.event_id, ev.event_type, _utc(ev.created_at), ev.created_at_text,
+                ev.described_state, ev.calculated_state, _utc(ev.last_described_at),
+                ev.incoming_message_id, ev.outgoing_message_id, ev.comment_id, ev.display_status,
+            )
+            if ev.incoming_message_id is not None:
+                event_types.setdefault(("incoming", ev.incoming_message_id), ev.event_type)
+            if ev.outgoing_message_id is not None:
+                event_types.setdefault(("outgoing", ev.outgoing_message_id), ev.event_type)
+        for m in p.messages:
+            hidden_since = seen if m.prominence in HIDDEN_PROMINENCES else None
+            messages[(site, m.direction, m.message_id)] = (
+                site, key, m.message_id, m.direction, m.position,
+                event_types.get((m.direction, m.message_id)), m.sender, _utc(m.sent_at), m.sent_at_text,
+                m.body, m.quoted_text, m.quoted_folded, m.body_placeholder, m.subject_only, m.resent,
+                m.delivery_status, m.prominence, hidden_since, seen, seen,
+            )
+            if m.direction != "incoming":
+                continue  # only responses carry attachments on Alaveteli
+            for a in m.attachments:
+                attachments[(site, m.message_id, a.part)] = (
+                    site, key, m.message_id, a.part, a.filename, a.size_text, size_bytes_approx(a.size_text),
+                    a.content_icon, a.download_url, a.html_url, a.erased, a.hidden, seen, seen,
+                )
+        for an in p.annotations:
+            author = an.author
+            author_url = user_url_name(author) if author else None
+            if author is not None and author.url_name:
+                users.setdefault((site, author_url), (site, author_url, author.site_id, author.name, False, seen, seen))
+            annotations[(site, an.comment_id)] = (
+                site, key, an.comment_id, an.position, author_url, author.name if author else None,
+                _utc(an.created_at), an.created_at_text, an.text, seen, seen,
+            )
+
+    return {
+        "requests": _arrow(_REQUEST_COLS, list(requests.values())),
+        "messages": _arrow(_MESSAGE_COLS, list(messages.values())),
+        "attachments": _arrow(_ATTACHMENT_COLS, list(attachments.values())),
+        "annotations": _arrow(_ANNOTATION_COLS, list(annotations.values())),
+        "events": _arrow(_EVENT_COLS, list(events.values())),
+        "authorities": _arrow(_AUTHORITY_COLS, list(authorities.values())),
+        "users": _arrow(_USER_COLS, list(users.values())),
+    }
+
+
+# ------------------------------------------------------------------ upserts
+
+
+def _cols(layout):
+    return [c for c, _ in layout]
+
+
+def _upsert_sql(table: str, layout, pk: list[str], set_exprs: dict[str, str], compare: list[str]) -> str:
+    cols = _cols(layout)
+    col_list = ", ".join(cols)
+    sets = ", ".join(f"{c} = {e}" for c, e in set_exprs.items())
+    changed = " OR ".join(
+        [f"excluded.{c} IS DISTINCT FROM {table}.{c}" for c in compare]
+        + [f"excluded.last_seen > {table}.last_seen"] * ("last_seen" in cols)
+    )
+    return (
+        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _stage_{table} "
+        f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets} WHERE {changed}"
+    )
+
+
+def _plain_sets(layout, pk, *, skip=()) -> dict[str, str]:
+    out = {}
+    for c in _cols(layout):
+        if c in pk or c in skip or c == "first_seen":
+            continue
+        out[c] = f"excluded.{c}"
+    return out
+
+
+def _last_seen(table: str) -> str:
+    return f"greatest(excluded.last_seen, {table}.last_seen)"
+
+
+def _build_sql() -> dict[str, str]:
+    sql = {}
+    # requests
+    pk = ["site", "request_key"]
+    sets = _plain_sets(_REQUEST_COLS, pk)
+    for c in _REQUEST_JSON_ONLY:
+        sets[c] = f"CASE WHEN excluded.has_json THEN excluded.{c} ELSE coalesce(excluded.{c}, requests.{c}) END"
+    sets["has_json"] = "excluded.has_json OR requests.has_json"
+    sets["last_seen"] = _last_seen("requests")
+    compare = [c for c in _cols(_REQUEST_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
+    sql["requests"] = _upsert_sql("requests", _REQUEST_COLS, pk, sets, compare)
+
+    # messages: a hidden message keeps the body stored before it was hidden
+    pk = ["site", "direction", "message_id"]
+    sets = _plain_sets(_MESSAGE_COLS, pk)
+    now_hidden = "excluded.prominence IN ('hidden', 'requester_only')"
+    for c in ("body", "quoted_text"):
+        sets[c] = f"CASE WHEN {now_hidden} AND coalesce(messages.{c}, '') <> '' THEN messages.{c} ELSE excluded.{c} END"
+    for c in ("sender", "sent_at", "sent_at_text", "event_type"):
+        sets[c] = f"coalesce(excluded.{c}, messages.{c})"
+    sets["hidden_since"] = f"CASE WHEN {now_hidden} THEN coalesce(messages.hidden_since, excluded.hidden_since) ELSE NULL END"
+    sets["last_seen"] = _last_seen("messages")
+    compare = [c for c in _cols(_MESSAGE_COLS) if c not in pk and c not in ("first_seen", "last_seen", "hidden_since")]
+    sql["messages"] = _upsert_sql("messages", _MESSAGE_COLS, pk, sets, compare)
+
+    pk = ["site", "incoming_message_id", "part"]
+    sets = _plain_sets(_ATTACHMENT_COLS, pk)
+    sets["last_seen"] = _last_seen("attachments")
+    compare = [c for c in _cols(_ATTACHMENT_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
+    sql["attachments"] = _upsert_sql("attachments", _ATTACHMENT_COLS, pk, sets, compare)
+
+    pk = ["site", "comment_id"]
+    sets = _plain_sets(_ANNOTATION_COLS, pk)
+    sets["last_seen"] = _last_seen("annotations")
+    compare = [c for c in _cols(_ANNOTATION_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
+    sql["annotations"] = _upsert_sql("annotations", _ANNOTATION_COLS, pk, sets, compare)
+
+    pk = ["site", "event_id"]
+    sets = _plain_sets(_EVENT_COLS, pk)
+    compare = [c for c in _cols(_EVENT_COLS) if c not in pk]
+    sql["events"] = _upsert_sql("events", _EVENT_COLS, pk, sets, compare)
+
+    pk = ["site", "url_name"]
+    sets = {"authority_id": "coalesce(excluded.authority_id, authorities.authority_id)",
+            "name": "coalesce(excluded.name, authorities.name)",
+            "last_seen": _last_seen("authorities")}
+    sql["authorities"] = _upsert_sql("authorities", _AUTHORITY_COLS, pk, sets, ["authority_id", "name"])
+
+    sets = {"user_id": "coalesce(excluded.user_id, users.user_id)",
+            "name": "coalesce(excluded.name, users.name)",
+            "external": "excluded.external",
+            "last_seen": _last_seen("users")}
+    sql["users"] = _upsert_sql("users", _USER_COLS, pk, sets, ["user_id", "name", "external"])
+    return sql
+
+
+_UPSERT_SQL = _build_sql()
+_PKS = {
+    "requests": ["site", "request_key"],
+    "messages": ["site", "direction", "message_id"],
+    "attachments": ["site", "incoming_message_id", "part"],
+    "annotations": ["site", "comment_id"],
+    "events": ["site", "event_id"],
+}
+_ORDER = ["authorities", "users", "requests", "messages", "attachments", "annotations", "events"]
+
+
+def _count_new(con, table: str) -> int:
+    pk = _PKS[table]
+    on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
+    return con.execute(
+        f"SELECT count(*) FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
+    ).fetchone()[0]
+
+
+def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
+    """Upsert a batch of parsed threads; runs inside the caller's transaction."""
+    stats = LoadStats()
+    if not items:
+        return stats
+    keys, rekeys = _resolve_keys(con, items)
+    _apply_rekeys(con, rekeys)
+    staged = _stage(items, keys)
+    for name, tbl in staged.items():
+        con.register(f"_stage_{name}", tbl)
+    try:
+        content = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in _REQUEST_CONTENT)
+        counts = con.execute(
+            f"""
+            WITH touched AS (
+                SELECT site, request_key FROM _stage_messages s
+                 WHERE NOT EXISTS (SELECT 1 FROM messages t WHERE t.site = s.site AND t.direction = s.direction AND t.message_id = s.message_id)
+                UNION SELECT site, request_key FROM _stage_attachments s
+                 WHERE NOT EXISTS (SELECT 1 FROM attachments t WHERE t.site = s.site AND t.incoming_message_id = s.incoming_message_id AND t.part = s.part)
+                UNION SELECT site, request_key FROM _stage_annotations s
+                 WHERE NOT EXISTS (SELECT 1 FROM annotations t WHERE t.site = s.site AND t.comment_id = s.comment_id)
+                UNION SELECT site, request_key FROM _stage_events s
+                 WHERE NOT EXISTS (SELECT 1 FROM events t WHERE t.site = s.site AND t.event_id = s.event_id)
+            )
+            SELECT
+                count(*) FILTER (WHERE r.request_key IS NULL),
+                count(*) FILTER (WHERE r.request_key IS NOT NULL AND ({content})),
+                count(*) FILTER (WHERE r.request_key IS NOT NULL AND NOT ({content})
+                                   AND (s.site, s.request_key) NOT IN (SELECT site, request_key FROM touched))
+            FROM _stage_requests s LEFT JOIN requests r ON r.site = s.site AND r.request_key = s.request_key
+            """
+        ).fetchone()
+        stats.requests_new, stats.requests_changed, stats.unchanged = (int(x) for x in counts)
+        stats.messages_new = _count_new(con, "messages")
+        stats.attachments_new = _count_new(con, "attachments")
+        stats.annotations_new = _count_new(con, "annotations")
+        stats.events_new = _count_new(con, "events")
+        for name in _ORDER:
+            if staged[name].num_rows:
+                con.execute(_UPSERT_SQL[name])
+    finally:
+        for name in staged:
+            con.unregister(f"_stage_{name}")
+    return stats
+
+
+def load_threads_tx(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
+    """:func:`load_threads` in its own transaction (committed, or rolled back on error)."""
+    con.execute("BEGIN TRANSACTION")
+    try:
+        stats = load_threads(con, items)
+    except BaseException:
+        con.execute("ROLLBACK")
+        raise
+    con.execute("COMMIT")
+    return stats
+
+
+def mark_removed(con: duckdb.DuckDBPyConnection, site: str, url_title: str) -> None:
+    """The site answered 404/410 for this request: keep every row, flag it removed."""
+    con.execute("UPDATE requests SET removed = true WHERE site = ? AND url_title = ?", [site, url_title])
