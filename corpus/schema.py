@@ -211,6 +211,35 @@ CREATE TABLE IF NOT EXISTS sync_runs (
     outcome      VARCHAR,     -- complete | interrupted | blocked | failed
     summary      JSON
 );
+
+-- ---------------------------------------------------------------- attachment text
+-- One row per incoming attachment that `corpus sync --attachments text|files` tried.
+CREATE TABLE IF NOT EXISTS attachment_texts (
+    site                 VARCHAR NOT NULL,
+    request_key          VARCHAR NOT NULL,
+    incoming_message_id  BIGINT NOT NULL,
+    part                 INTEGER NOT NULL,
+    filename             VARCHAR,
+    content_type         VARCHAR,      -- as served
+    text                 VARCHAR,      -- '' unless status = 'ok'
+    characters           INTEGER,
+    pages                INTEGER,      -- PDF pages, when known
+    method               VARCHAR,      -- extractor and version, e.g. 'pypdf 7.1.1'
+    library_version      VARCHAR,
+    status               VARCHAR NOT NULL,  -- ok | no_text_layer | encrypted | corrupt | unsupported | too_large | failed | pending
+    reason               VARCHAR,      -- one sentence for anything but a plain 'ok'
+    size                 BIGINT,       -- bytes downloaded
+    sha256               VARCHAR,      -- of the original file
+    stored_path          VARCHAR,      -- kept file, relative to <db>.files/ (--attachments files)
+    source_url           VARCHAR,      -- the download URL asked for
+    final_url            VARCHAR,      -- after redirects
+    etag                 VARCHAR,
+    last_modified        VARCHAR,
+    attempts             INTEGER NOT NULL DEFAULT 0,
+    fetched_at           TIMESTAMPTZ,
+    extracted_at         TIMESTAMPTZ,
+    PRIMARY KEY (site, incoming_message_id, part)
+);
 """
 
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
