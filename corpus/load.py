@@ -16,7 +16,7 @@ time.  The rules (README, "Database schema"):
 from __future__ import annotations
 
 import re
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from datetime import date, datetime, timezone
 from pathlib import Path
 
@@ -217,7 +217,13 @@ def _apply_rekeys(con: duckdb.DuckDBPyConnection, rekeys: list[tuple[str, str, s
     tbl = pa.table({"site": [r[0] for r in rekeys], "old_key": [r[1] for r in rekeys], "new_key": [r[2] for r in rekeys]})
     con.register("_load_rekeys", tbl)
     try:
-        for table in ("messages", "attachments", "annotations", "events"):
+        # Every other table keyed to a request follows it (attachment texts, derived tables...).
+        children = [r[0] for r in con.execute(
+            "SELECT DISTINCT table_name FROM information_schema.columns "
+            "WHERE table_schema = 'main' AND column_name = 'request_key' AND table_name <> 'requests' "
+            "AND table_name IN (SELECT table_name FROM information_schema.tables WHERE table_type = 'BASE TABLE')"
+        ).fetchall()]
+        for table in children:
             con.execute(
                 f"UPDATE {table} SET request_key = k.new_key FROM _load_rekeys k "
                 f"WHERE {table}.site = k.site AND {table}.request_key = k.old_key"
@@ -489,3 +495,217 @@ def load_threads_tx(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> Lo
 def mark_removed(con: duckdb.DuckDBPyConnection, site: str, url_title: str) -> None:
     """The site answered 404/410 for this request: keep every row, flag it removed."""
     con.execute("UPDATE requests SET removed = true WHERE site = ? AND url_title = ?", [site, url_title])
+
+
+# ------------------------------------------------------------------ reparse
+
+REQUEST_PAGE_KINDS = ("request_html", "imported_html")
+_CORE_TABLES = ("events", "attachments", "annotations", "messages", "requests", "users", "authorities")
+_URL_TITLE_RE = re.compile(r"/request/([^/?#]+)")
+
+
+@dataclass(slots=True)
+class ReparseStats:
+    pages: int = 0  # stored request pages read
+    threads: int = 0  # parsed and loaded
+    failures: int = 0  # recorded in parse_failures
+    removed: int = 0  # stored as 404/410: request flagged removed
+    skipped: int = 0  # no body, or an HTTP status that is not a page
+    seconds: float = 0.0
+    derived: bool = False  # corpus.derive.rebuild ran
+    load: LoadStats = field(default_factory=LoadStats)
+
+    @property
+    def pages_per_second(self) -> float:
+        return self.pages / self.seconds if self.seconds > 0 else 0.0
+
+    def describe(self) -> str:
+        lines = [
+            f"Re-parsed {self.pages} stored request pages in {self.seconds:.1f} s "
+            f"({self.pages_per_second:.0f} pages/s): {self.threads} threads loaded, "
+            f"{self.failures} parse failures, {self.removed} removed, {self.skipped} skipped.",
+            f"Tables: {self.load.describe()}.",
+        ]
+        if self.failures:
+            lines.append("See `corpus status` for the parse failures.")
+        if self.derived:
+            lines.append("Derived tables rebuilt.")
+        return "\n".join(lines)
+
+
+def _url_title_from(url: str) -> str | None:
+    m = _URL_TITLE_RE.search(url)
+    return m.group(1) if m else None
+
+
+def _parse_stored(row: tuple):
+    """Worker: one stored page row → ('ok', LoadItem) | ('fail', …) | ('removed', …) | ('skip', …).
+
+    Pure apart from decompression; runs in a pool process.
+    """
+    from corpus.pagestore import decode_body
+    from scraper.pages.request import parse_request
+    from scraper.records import ParseFailure
+
+    url, site, kind, status, enc, body, fetched_at, sha, j_status, j_enc, j_body = row
+    if status in (404, 410):
+        return ("removed", site, _url_title_from(url))
+    if body is None or (status is not None and not 200 <= status < 300):
+        return ("skip", url)
+    try:
+        html = decode_body(body, enc)
+        json_bytes = None
+        if j_body is not None and (j_status is None or 200 <= j_status < 300):
+            json_bytes = decode_body(j_body, j_enc)
+    except Exception as exc:  # zlib.error, unknown encoding
+        return ("fail", url, site, ParseFailure("encoding", f"stored body could not be decoded ({exc})",
+                                                 _url_title_from(url)), sha)
+    parsed = parse_request(html, json_bytes, url=url)
+    if isinstance(parsed, ParseFailure):
+        return ("fail", url, site, parsed, sha)
+    source = "import" if kind == "imported_html" else "sync"
+    return ("ok", LoadItem(parsed=parsed, site=site, source=source, source_url=url, page_sha256=sha,
+                           fetched_at=fetched_at))
+
+
+def _read_page_rows(con, urls: list[str]) -> list[tuple]:
+    return con.execute(
+        "SELECT p.url, p.site, p.kind, p.status, p.encoding, p.body, p.fetched_at, p.sha256, "
+        "       j.status, j.encoding, j.body "
+        "FROM pages p LEFT JOIN pages j ON j.url = p.companion_url "
+        "WHERE p.url IN (SELECT unnest(?::VARCHAR[])) ORDER BY p.url",
+        [urls],
+    ).fetchall()
+
+
+def _write_results(con, results: list[tuple], stats: ReparseStats) -> None:
+    items = [r[1] for r in results if r[0] == "ok"]
+    failures = [r for r in results if r[0] == "fail"]
+    removed = [(r[1], r[2]) for r in results if r[0] == "removed" and r[2]]
+    stats.skipped += sum(1 for r in results if r[0] == "skip")
+    if items:
+        stats.load.add(load_threads(con, items))
+        stats.threads += len(items)
+        ok = pa.table({"url": [it.source_url for it in items]})
+        con.register("_reparse_ok", ok)
+        try:
+            con.execute("DELETE FROM parse_failures WHERE url IN (SELECT url FROM _reparse_ok)")
+        finally:
+            con.unregister("_reparse_ok")
+    if failures:
+        now = datetime.now(timezone.utc)
+        tbl = pa.table({
+            "url": [f[1] for f in failures],
+            "site": [f[2] for f in failures],
+            "kind": [f[3].kind for f in failures],
+            "message": [f[3].message for f in failures],
+            "page_sha256": [f[4] for f in failures],
+            "failed_at": pa.array([now] * len(failures), type=_TS),
+        })
+        con.register("_reparse_fail", tbl)
+        try:
+            con.execute(
+                "INSERT INTO parse_failures (url, site, kind, message, page_sha256, failed_at) "
+                "SELECT url, site, kind, message, page_sha256, failed_at FROM _reparse_fail "
+                "ON CONFLICT (url) DO UPDATE SET site = excluded.site, kind = excluded.kind, "
+                "message = excluded.message, page_sha256 = excluded.page_sha256, failed_at = excluded.failed_at"
+            )
+        finally:
+            con.unregister("_reparse_fail")
+        stats.failures += len(failures)
+    if removed:
+        tbl = pa.table({"site": [r[0] for r in removed], "url_title": [r[1] for r in removed]})
+        con.register("_reparse_removed", tbl)
+        try:
+            con.execute(
+                "UPDATE requests SET removed = true FROM _reparse_removed r "
+                "WHERE requests.site = r.site AND requests.url_title = r.url_title"
+            )
+        finally:
+            con.unregister("_reparse_removed")
+        stats.removed += len(removed)
+
+
+def _rebuild_derived(con) -> bool:
+    try:
+        from corpus.derive import rebuild
+    except ImportError:
+        return False
+    rebuild(con)
+    return True
+
+
+def reparse(
+    db_path: str | Path,
+    *,
+    fresh: bool = False,
+    batch_size: int = 2000,
+    workers: int | None = None,
+    progress=None,
+) -> ReparseStats:
+    """Rebuild the core tables from the stored raw pages with the current parser; no network.
+
+    Loads with the same upserts as a sync, so history the pages no longer show
+    (bodies of messages hidden later, messages gone from the page, ``first_seen``)
+    is kept.  ``fresh=True`` empties the core tables first: the result is then
+    exactly what the stored pages say, and that history is lost.
+
+    Holds the sync lock for the whole run and opens the database once per batch,
+    so readers can open the file between batches.  Parsing runs in a process
+    pool of ``workers`` (default: all CPUs).  ``progress(done, total)`` is called
+    after each batch when given.
+    """
+    import multiprocessing
+    import os
+    import time
+
+    from corpus.db import SyncLock, batch, connect
+
+    started = time.monotonic()
+    if not Path(db_path).exists():
+        from corpus.errors import CorpusError
+
+        raise CorpusError(f"no corpus database at {db_path}; nothing to reparse (check --db)")
+    connect(db_path).close()  # clear errors (missing, locked, newer schema) before any work
+    stats = ReparseStats()
+    workers = workers or os.cpu_count() or 1
+    with SyncLock(db_path):
+        with batch(db_path) as con:
+            urls = [r[0] for r in con.execute(
+                "SELECT url FROM pages WHERE kind IN (SELECT unnest(?::VARCHAR[])) ORDER BY url",
+                [list(REQUEST_PAGE_KINDS)],
+            ).fetchall()]
+            if fresh:
+                for table in _CORE_TABLES:
+                    con.execute(f"DELETE FROM {table}")
+        stats.pages = len(urls)
+        chunks = [urls[i:i + batch_size] for i in range(0, len(urls), batch_size)]
+        pool = None
+        if workers > 1 and len(urls) > workers:
+            pool = multiprocessing.get_context("forkserver").Pool(workers)
+        try:
+            pending = None
+            done = 0
+            for idx in range(len(chunks) + 1):
+                with batch(db_path) as con:
+                    if pending is not None:
+                        results = pending.get() if pool is not None else pending
+                        _write_results(con, results, stats)
+                        done += len(results)
+                    rows = _read_page_rows(con, chunks[idx]) if idx < len(chunks) else None
+                    if idx == len(chunks):
+                        stats.derived = _rebuild_derived(con)
+                if pending is not None and progress is not None:
+                    progress(done, stats.pages)
+                if rows is None:
+                    pending = None
+                elif pool is not None:
+                    pending = pool.map_async(_parse_stored, rows, chunksize=max(1, len(rows) // (workers * 8)))
+                else:
+                    pending = [_parse_stored(r) for r in rows]
+        finally:
+            if pool is not None:
+                pool.close()
+                pool.join()
+    stats.seconds = time.monotonic() - started
+    return stats
