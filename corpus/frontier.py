@@ -49,6 +49,7 @@ class QueuedUrl:
     url_title: str | None
     listing_signature: str | None
     attempts: int
+    known: bool = False  # fetched successfully at some earlier time
 
 
 @dataclass(slots=True)
@@ -163,24 +164,31 @@ def requeue_all(con, site: str, kind: str = "request") -> int:
     return int(n)
 
 
-def take(con, site: str, n: int, *, kind: str = "request", exclude: Iterable[str] = ()) -> list[QueuedUrl]:
+def take(
+    con, site: str, n: int, *, kind: str = "request", exclude: Iterable[str] = (), known_only: bool = False
+) -> list[QueuedUrl]:
     """Up to ``n`` queued (or previously blocked) URLs, highest priority and oldest first.
 
     Taking does not change the row: a run that dies before marking it leaves it
-    queued, so the next run fetches it again.  ``exclude`` skips URLs in flight.
+    queued, so the next run fetches it again.  ``exclude`` skips URLs in flight;
+    ``known_only`` skips URLs never fetched before (``--limit`` reached).
     """
     excluded = list(exclude)
     rows = con.execute(
-        """
-        SELECT url, kind, url_title, listing_signature, attempts FROM frontier
+        f"""
+        SELECT url, kind, url_title, listing_signature, attempts, done_at IS NOT NULL FROM frontier
         WHERE site = ? AND kind = ? AND state IN ('queued', 'blocked')
           AND NOT list_contains(?::VARCHAR[], url)
+          {"AND done_at IS NOT NULL" if known_only else ""}
         ORDER BY priority DESC, discovered_at, url
         LIMIT ?
         """,
         [site, kind, excluded, n],
     ).fetchall()
-    return [QueuedUrl(url=r[0], kind=r[1], url_title=r[2], listing_signature=r[3], attempts=int(r[4])) for r in rows]
+    return [
+        QueuedUrl(url=r[0], kind=r[1], url_title=r[2], listing_signature=r[3], attempts=int(r[4]), known=bool(r[5]))
+        for r in rows
+    ]
 
 
 def _url_table(urls: list[str], extra: dict[str, list] | None = None) -> pa.Table:

@@ -1,0 +1,122 @@
+"""corpus import: saved request pages from files and folders."""
+
+from __future__ import annotations
+
+import shutil
+
+import duckdb
+import pytest
+
+from corpus.errors import UsageError
+from corpus.importer import collect, import_paths
+from corpus.pagestore import load_page
+
+SITE = "https://www.whatdotheyknow.com"
+
+# From the 2019 pages themselves (incoming, outgoing, annotations per file).
+EXPECTED_2019 = {
+    "88779.html": ("misfeasance_in_public_office_5", 1, 1, 2),
+    "921139.html": ("register_our_marriage_campaign", 4, 5, 0),
+    "1000437.html": ("psl_schemes", 3, 1, 0),
+    "1405635.html": ("golders_green_visit", 2, 1, 0),
+}
+
+
+def test_import_of_the_2019_pages_loads_every_thread(pages_2019, tmp_path, capsys):
+    dbp = tmp_path / "c.duckdb"
+    summary = import_paths(db_path=dbp, site=SITE, paths=[pages_2019])
+    assert summary.exit_code == 0
+    assert summary.imported == 13 and summary.new_threads == 13
+    assert summary.skipped == [] and summary.parse_failures == []
+    assert "Imported 13 request pages" in capsys.readouterr().out
+    con = duckdb.connect(str(dbp), read_only=True)
+    for fname, (slug, incoming, outgoing, notes) in EXPECTED_2019.items():
+        key, source, source_url = con.execute(
+            "SELECT request_key, source, source_url FROM requests WHERE url_title = ?", [slug]
+        ).fetchall()[0]
+        assert source == "import"
+        assert source_url == "file://" + str((pages_2019 / fname).resolve())
+        got = dict(con.execute(
+            "SELECT direction, count(*) FROM messages WHERE request_key = ? GROUP BY 1", [key]).fetchall())
+        assert (got.get("incoming", 0), got.get("outgoing", 0)) == (incoming, outgoing)
+        assert con.execute("SELECT count(*) FROM annotations WHERE request_key = ?", [key]).fetchall()[0][0] == notes
+        # the raw page is kept for reparse, byte for byte
+        assert load_page(con, source_url) == (pages_2019 / fname).read_bytes()
+    assert con.execute("SELECT DISTINCT kind FROM pages").fetchall() == [("imported_html",)]
+    assert con.execute("SELECT outcome, command FROM sync_runs").fetchall() == [("complete", "corpus import")]
+    con.close()
+
+
+def test_reimport_is_idempotent(pages_2019, tmp_path):
+    dbp = tmp_path / "c.duckdb"
+    import_paths(db_path=dbp, site=SITE, paths=[pages_2019 / "88779.html"])
+    again = import_paths(db_path=dbp, site=SITE, paths=[pages_2019 / "88779.html"])
+    assert (again.new_threads, again.updated_threads, again.unchanged) == (0, 0, 1)
+    con = duckdb.connect(str(dbp), read_only=True)
+    assert con.execute("SELECT count(*) FROM requests").fetchall()[0][0] == 1
+    assert con.execute("SELECT count(*) FROM messages").fetchall()[0][0] == 2
+    con.close()
+
+
+def test_non_request_files_are_named_and_skipped(pages_2019, tmp_path):
+    folder = tmp_path / "saved"
+    (folder / "deeper").mkdir(parents=True)
+    shutil.copy(pages_2019 / "1398788.html", folder / "deeper" / "sprinklers.html")
+    (folder / "notes.txt").write_text("my notes")
+    (folder / "home.html").write_text("<html><head><title>Cats</title></head><body><p>cats</p></body></html>")
+    (folder / "orphan.json").write_text("{}")
+    dbp = tmp_path / "c.duckdb"
+    summary = import_paths(db_path=dbp, site=SITE, paths=[folder])
+    assert summary.imported == 1
+    names = sorted(p.rsplit("/", 1)[-1] for p, _ in summary.skipped)
+    assert names == ["home.html", "notes.txt", "orphan.json"]
+    assert summary.exit_code == 0  # something was imported, the rest is not a request page
+    text = summary.describe()
+    assert "home.html" in text and "Skipped 3 files" in text
+    con = duckdb.connect(str(dbp), read_only=True)
+    assert con.execute("SELECT url_title FROM requests").fetchall() == [("guidance_on_sprinklers",)]
+    con.close()
+
+
+def test_only_junk_exits_1_and_writes_no_threads(tmp_path):
+    (tmp_path / "a.html").write_text("<html><body>nothing here</body></html>")
+    dbp = tmp_path / "c.duckdb"
+    summary = import_paths(db_path=dbp, site=SITE, paths=[tmp_path / "a.html"])
+    assert summary.exit_code == 1 and summary.imported == 0
+    assert not dbp.exists()
+
+
+def test_json_is_paired_with_both_naming_styles(tmp_path):
+    (tmp_path / "one.html").write_text("x")
+    (tmp_path / "one.json").write_text("{}")
+    (tmp_path / "two").write_text("x")
+    (tmp_path / "two.json").write_text("{}")
+    (tmp_path / "three.html").write_text("x")
+    (tmp_path / "three.html.json").write_text("{}")
+    pairs, skipped = collect([tmp_path])
+    got = {h.name: (j.name if j else None) for h, j in pairs}
+    assert got == {"one.html": "one.json", "two": "two.json", "three.html": "three.html.json"}
+    assert skipped == []
+
+
+def test_missing_path_is_a_usage_error(tmp_path):
+    with pytest.raises(UsageError, match="does not exist"):
+        import_paths(db_path=tmp_path / "c.duckdb", site=SITE, paths=[tmp_path / "nope"])
+    with pytest.raises(UsageError):
+        import_paths(db_path=tmp_path / "c.duckdb", site="not a site", paths=[tmp_path])
+
+
+def test_a_truncated_request_page_is_kept_for_reparse(pages_2019, tmp_path):
+    data = (pages_2019 / "1000437.html").read_bytes()
+    cut = tmp_path / "cut.html"
+    cut.write_bytes(data[: len(data) // 2])
+    dbp = tmp_path / "c.duckdb"
+    summary = import_paths(db_path=dbp, site=SITE, paths=[cut])
+    assert len(summary.parse_failures) == 1 and summary.exit_code == 1
+    con = duckdb.connect(str(dbp), read_only=True)
+    url = "file://" + str(cut.resolve())
+    kind = con.execute("SELECT kind FROM parse_failures WHERE url = ?", [url]).fetchall()[0][0]
+    assert kind in ("truncated", "markup_changed")
+    assert load_page(con, url) == data[: len(data) // 2]
+    assert con.execute("SELECT count(*) FROM requests").fetchall()[0][0] == 0
+    con.close()
