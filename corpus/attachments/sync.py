@@ -24,6 +24,7 @@ pages), extracts its text locally and stores one row per attachment.
 from __future__ import annotations
 
 import asyncio
+import functools
 import inspect
 import re
 from dataclasses import dataclass, field
@@ -250,9 +251,10 @@ async def sync_hook(
     site: str,
     db_path,
     fetcher,
-    con_factory,
+    con_factory=None,
     request_keys=None,
     summary=None,
+    reporter=None,
     batch_size: int = DEFAULT_BATCH,
     max_attempts: int = DEFAULT_MAX_ATTEMPTS,
     extract_max_bytes: int = DEFAULT_MAX_BYTES,
@@ -262,8 +264,10 @@ async def sync_hook(
     """Fetch, extract and store the attachments of ``request_keys`` (None: every request of ``site``).
 
     ``con_factory()`` must be a context manager yielding a DuckDB connection in a
-    transaction (``corpus.db.batch`` bound to the database).  A bot challenge
-    raised by the fetcher ends the step after the rows done so far are saved.
+    transaction; by default it is ``corpus.db.batch`` bound to ``db_path``.  A bot
+    challenge raised by the fetcher ends the step after the rows done so far are
+    saved.  ``reporter`` (``corpus.progress.Reporter``) gets one log line per
+    attachment that is not ``ok`` and one at the end.
     """
     stats = AttachmentStats()
     if mode not in MODES:
@@ -271,6 +275,10 @@ async def sync_hook(
     if mode == "none":
         _report(summary, stats)
         return stats
+    if con_factory is None:
+        from corpus.db import batch
+
+        con_factory = functools.partial(batch, db_path)
     root = files_root(db_path)
     with con_factory() as con:
         refresh_request_keys(con, site)
@@ -300,9 +308,18 @@ async def sync_hook(
             pending_rows.append(row)
             if on_progress is not None:
                 on_progress(row)
+            if reporter is not None and row["status"] != "ok":
+                reporter.log(
+                    "attachment",
+                    f"attachment {job.incoming_message_id}/{job.part} {job.filename!r}: {row['status']} ({row['reason']})",
+                    level="warning" if row["status"] == "failed" else "info",
+                    status=row["status"], url=row["source_url"],
+                )
             if len(pending_rows) >= batch_size:
                 flush()
     finally:
         flush()
         _report(summary, stats)
+        if reporter is not None:
+            reporter.log("attachments", stats.describe(), **stats.as_dict())
     return stats

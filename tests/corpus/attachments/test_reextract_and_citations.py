@@ -1,0 +1,121 @@
+"""Re-extraction from kept files, and refusal grounds found in attachment text."""
+
+from __future__ import annotations
+
+import hashlib
+from datetime import datetime, timezone
+
+import pytest
+
+from corpus.attachments import attachment_citation_rows, extract_text, reextract_all
+from corpus.attachments.citations import regime_for
+from corpus.attachments.store import files_root, keep_file, write_rows
+from corpus.attachments.sync import extraction_columns
+from corpus.db import connect
+
+from . import samples
+
+SITE = "http://127.0.0.1:9"
+NOW = datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)
+
+
+def seed(con, *, law="foi", jurisdiction=None, hidden=False):
+    con.execute("INSERT INTO authorities (site, url_name, name, jurisdiction) VALUES (?, 'some_council', 'Some Council', ?)", [SITE, jurisdiction])
+    con.execute(
+        "INSERT INTO requests (site, request_key, url_title, title, law, authority_url_name) VALUES (?, 'id:7', 'costs', 'Costs', ?, 'some_council')",
+        [SITE, law],
+    )
+    con.execute(
+        "INSERT INTO messages (site, request_key, message_id, direction, sent_at, body, body_placeholder) "
+        "VALUES (?, 'id:7', 900, 'incoming', ?, '[Email has no body, please see attachments]', true)",
+        [SITE, NOW],
+    )
+    con.execute(
+        "INSERT INTO attachments (site, request_key, incoming_message_id, part, filename, hidden) VALUES (?, 'id:7', 900, 2, 'letter.pdf', ?)",
+        [SITE, hidden],
+    )
+
+
+def text_row(data: bytes, name: str, stored: str | None = None, **over):
+    row = {
+        "site": SITE, "request_key": "id:7", "incoming_message_id": 900, "part": 2, "filename": name,
+        "size": len(data), "sha256": hashlib.sha256(data).hexdigest(), "stored_path": stored,
+        "attempts": 1, "fetched_at": NOW, "extracted_at": NOW,
+    }
+    row.update(extraction_columns(extract_text(data, name)))
+    row.update(over)
+    return row
+
+
+def test_reextract_redoes_kept_files_and_skips_missing(tmp_path):
+    db = tmp_path / "foi.duckdb"
+    con = connect(db)
+    seed(con)
+    pdf = samples.pdf_with_text()
+    rel = keep_file(files_root(db), pdf, "letter.pdf")
+    # as if an older extractor had failed on it
+    write_rows(con, [text_row(pdf, "letter.pdf", rel, text="", characters=0, status="failed", reason="old extractor broke", method="old 0.1")])
+    con.execute("INSERT INTO attachments (site, request_key, incoming_message_id, part, filename) VALUES (?, 'id:7', 900, 3, 'gone.pdf')", [SITE])
+    write_rows(con, [text_row(pdf, "gone.pdf", "ab/" + "a" * 64 + "-gone.pdf", part=3)])
+    stats = reextract_all(con, db)
+    assert (stats.files, stats.redone, stats.missing, stats.changed) == (2, 1, 1, 1)
+    status, method, text, version, fetched = con.execute(
+        "SELECT status, method, text, library_version, fetched_at FROM attachment_texts WHERE part = 2"
+    ).fetchone()
+    assert status == "ok" and method.startswith("pypdf ") and version == method.split()[-1]
+    assert "section 40(2)" in text
+    assert fetched == NOW  # when it was downloaded does not change
+    assert "1 of 2 kept files re-extracted" in stats.describe()
+    con.close()
+
+
+
+@pytest.fixture
+def db(tmp_path):
+    con = connect(tmp_path / "foi.duckdb")
+    yield con
+    con.close()
+
+
+def test_citations_found_in_a_pdf_refusal_letter(db):
+    pytest.importorskip("corpus.derive.refusals")
+    seed(db)
+    write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])
+    rows = attachment_citation_rows(db)
+    found = {(r["regime"], r["provision"]) for r in rows}
+    assert ("FOIA", "s12") in found and ("FOIA", "s40(2)") in found
+    for r in rows:
+        assert r["source"] == "attachment"
+        assert r["attachment_part"] == 2 and r["message_id"] == 900 and r["direction"] == "incoming"
+        assert r["request_key"] == "id:7" and r["authority_url_name"] == "some_council"
+        assert r["sent_at"] == NOW
+        assert r["sentence"]
+    s12 = next(r for r in rows if r["provision"] == "s12")
+    assert s12["ground"] == "cost limit"
+
+
+def test_no_citations_from_hidden_or_failed_attachments(db):
+    pytest.importorskip("corpus.derive.refusals")
+    seed(db, hidden=True)
+    write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])
+    assert attachment_citation_rows(db) == []
+    db.execute("UPDATE attachments SET hidden = false")
+    db.execute("UPDATE attachment_texts SET status = 'no_text_layer'")
+    assert attachment_citation_rows(db) == []
+
+
+def test_scottish_eir_request_is_read_as_eisr(db):
+    pytest.importorskip("corpus.derive.refusals")
+    seed(db, law="eir", jurisdiction="scotland")
+    letter = ["We refuse this request as manifestly unreasonable under regulation 10(4)(b)."]
+    write_rows(db, [text_row(samples.docx_letter(letter), "letter.docx")])
+    rows = attachment_citation_rows(db)
+    assert rows and {r["regime"] for r in rows} == {"EISR"}
+
+
+@pytest.mark.parametrize(
+    "law, jurisdiction, regime",
+    [("foi", None, "FOIA"), ("eir", "uk", "EIR"), ("foi", "scotland", "FOISA"), ("eir", "Scotland", "EISR"), (None, None, "FOIA")],
+)
+def test_regime_for(law, jurisdiction, regime):
+    assert regime_for(law, jurisdiction) == regime
