@@ -60,7 +60,9 @@ class Message:
     quoted_folded: bool = False  # True when the page folded quotes behind "show quoted sections"
     body_placeholder: bool = False  # "[Email has no body, please see attachments]" and the like
     subject_only: bool = False  # body was "[Subject only] ..."
-    resent: bool = False  # a resent / followup_resent event block
+    resent: bool = False  # a resent / followup_resent event block shows this message sent again
+    resent_at: datetime | None = None  # time of the (last) resent block, from its <time datetime>
+    resent_at_text: str | None = None
     delivery_status: str | None = None  # delivered | sent | failed | unknown (outgoing)
     hidden_notice: str | None = None  # text of p.hidden_message when present
     attachments: list[Attachment] = field(default_factory=list)

@@ -306,7 +306,7 @@ def _read_status(header: LexborNode, req: ParsedRequest) -> None:
 
 
 def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
-    seen: set[str] = set()
+    seen: dict[str, Message | Annotation] = {}
     position = 0
     for node in left.css("div.correspondence, div.comment_in_request"):
         node_id = node.attributes.get("id") or ""
@@ -314,18 +314,34 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
         if m is None:
             req.warnings.append(f"a correspondence block without a usable id ({node_id!r}) was skipped")
             continue
-        if node_id in seen:
-            req.warnings.append(f"{node_id} appears twice on the page; kept the first")
-            continue
-        seen.add(node_id)
         kind, number = m.group(1), int(m.group(2))
+        earlier = seen.get(node_id)
+        if earlier is not None:
+            if kind == "outgoing" and isinstance(earlier, Message) and _is_resent_block(node):
+                # A resent event re-uses the id of the message it sent again.
+                again = _outgoing(node, number, earlier.position)
+                earlier.resent = True
+                earlier.resent_at, earlier.resent_at_text = again.sent_at, again.sent_at_text
+            else:
+                req.warnings.append(f"{node_id} appears twice on the page; kept the first")
+            continue
+        item: Message | Annotation
         if kind == "comment":
-            req.annotations.append(_annotation(node, number, position))
+            item = _annotation(node, number, position)
+            req.annotations.append(item)
         elif kind == "incoming":
-            req.messages.append(_incoming(node, number, position, req))
+            item = _incoming(node, number, position, req)
+            req.messages.append(item)
         else:
-            req.messages.append(_outgoing(node, number, position))
+            item = _outgoing(node, number, position)
+            req.messages.append(item)
+        seen[node_id] = item
         position += 1
+
+
+def _is_resent_block(node: LexborNode) -> bool:
+    classes = (node.attributes.get("class") or "").split()
+    return "box" in classes or node.css_first("p.event_plain") is not None
 
 
 def _time_of(node: LexborNode | None) -> tuple[str | None, object]:
@@ -343,6 +359,7 @@ def _outgoing(node: LexborNode, number: int, position: int) -> Message:
     header = node.css_first("div.correspondence__header")
     plain = node.css_first("p.event_plain")
     if header is None and ("box" in classes or plain is not None):
+        # resent block with no earlier copy of the message on the page
         # resent / followup_resent: "Sent request to {body} again[, using a new contact address]."
         raw, when = _time_of(node.css_first("h2") or node)
         return Message(
@@ -354,6 +371,8 @@ def _outgoing(node: LexborNode, number: int, position: int) -> Message:
             sent_at_text=raw,
             body=block_text(plain),
             resent=True,
+            resent_at=when,  # type: ignore[arg-type]
+            resent_at_text=raw,
         )
     author = header.css_first("span.correspondence__header__author") if header is not None else None
     raw, when = _time_of(header.css_first("a.correspondence__header__date") or header) if header is not None else (None, None)
@@ -475,8 +494,9 @@ def _attachment(li: LexborNode, message_id: int) -> Attachment:
     li_id = li.attributes.get("id") or ""
     if li_id.startswith("attachment-") and li_id[11:].isdigit():
         part = int(li_id[11:])
+    hidden = li.css_first("span.hidden_attachment") is not None
     name_node = li.css_first("p.attachment__name")
-    meta = li.css_first("p.attachment__meta")
+    meta = None if hidden else li.css_first("p.attachment__meta")
     download = html_view = None
     size_text = None
     erased = False
@@ -510,7 +530,6 @@ def _attachment(li: LexborNode, message_id: int) -> Attachment:
             if m2:
                 part = int(m2.group(1))
                 break
-    hidden = li.css_first("span.hidden_attachment") is not None
     if size_text is not None and erased and size_text.lower().startswith("this file"):
         size_text = None
     return Attachment(
