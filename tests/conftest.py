@@ -28,3 +28,39 @@ def require_reference() -> Path:
 @pytest.fixture
 def pages_2019() -> Path:
     return require_reference()
+
+
+# ---------------------------------------------------------------- sample site
+
+
+@pytest.fixture
+def fake_site():
+    """A started sample site serving ``sample_corpus()`` on 127.0.0.1 (one per test)."""
+    from corpus.sample_site import FakeSite, sample_corpus
+
+    site = FakeSite(sample_corpus())
+    site.start()
+    try:
+        yield site
+    finally:
+        site.stop()
+
+
+@pytest.fixture
+def fake_site_factory():
+    """``make(corpus, **kwargs) -> started FakeSite``; every site is stopped at teardown."""
+    from corpus.sample_site import FakeSite
+
+    sites = []
+
+    def make(corpus, **kwargs):
+        site = FakeSite(corpus, **kwargs)
+        site.start()
+        sites.append(site)
+        return site
+
+    try:
+        yield make
+    finally:
+        for site in sites:
+            site.stop()

@@ -1,0 +1,2 @@
+def generate_corpus(*a, **k):
+    raise NotImplementedError
