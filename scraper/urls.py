@@ -1,0 +1,163 @@
+"""Site and request URLs: validation, normalisation and same-host checks.
+
+Every URL the scraper sends is built or checked here, so "which site are we
+talking to" has exactly one answer.  Pure functions, no I/O.
+"""
+
+from __future__ import annotations
+
+import ipaddress
+import re
+from urllib.parse import urljoin, urlsplit
+
+from corpus.errors import UsageError
+
+_DEFAULT_PORTS = {"http": 80, "https": 443}
+# Alaveteli request slugs (url_title) are simplified to [a-z0-9_]; be a little
+# lenient (upper case, hyphens) so a hand-typed slug still gets through.
+_SLUG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
+
+
+def normalise_site(url: str) -> str:
+    """Return ``scheme://host[:port]`` for a site base URL, or raise UsageError.
+
+    Accepts an optional trailing slash; refuses other schemes, a missing host,
+    and any path, query or fragment (the site is its root, not a page on it).
+    """
+    if not isinstance(url, str) or not url.strip():
+        raise UsageError("the site URL is empty; pass e.g. --site https://www.whatdotheyknow.com")
+    raw = url.strip()
+    parts = urlsplit(raw)
+    scheme = parts.scheme.lower()
+    if scheme not in ("http", "https"):
+        if not parts.scheme or "://" not in raw:
+            raise UsageError(f"site URL {raw!r} has no scheme; write it in full, e.g. https://{raw.strip('/')}")
+        raise UsageError(f"site URL {raw!r} uses {parts.scheme!r}; only http and https sites can be collected")
+    try:
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        raise UsageError(f"site URL {raw!r} has an invalid host or port; write it like https://www.whatdotheyknow.com")
+    if not host:
+        raise UsageError(f"site URL {raw!r} has no host; write it like https://www.whatdotheyknow.com")
+    if parts.username or parts.password:
+        raise UsageError(f"site URL {raw!r} contains a user name or password; give the bare site, e.g. https://{host}")
+    if parts.path not in ("", "/") or parts.query or parts.fragment:
+        raise UsageError(f"site URL {raw!r} has a path; give the site root only, e.g. {scheme}://{parts.netloc}")
+    netloc = host.lower()
+    if ":" in netloc:  # IPv6 literal
+        netloc = f"[{netloc}]"
+    if port is not None and port != _DEFAULT_PORTS[scheme]:
+        netloc = f"{netloc}:{port}"
+    return f"{scheme}://{netloc}"
+
+
+def _host_port(url: str) -> tuple[str | None, int | None]:
+    parts = urlsplit(url)
+    try:
+        host = parts.hostname
+        port = parts.port
+    except ValueError:
+        return None, None
+    if host is None:
+        return None, None
+    host = host.lower().rstrip(".")
+    if port is None:
+        port = _DEFAULT_PORTS.get(parts.scheme.lower())
+    return host, port
+
+
+def same_host(site: str, url: str) -> bool:
+    """True when ``url`` (absolute or relative to ``site``) is on the site's host.
+
+    The host names must match, and so must the ports, except that a switch
+    between the default http and https ports (80 ↔ 443) counts as the same host.
+    """
+    absolute = urljoin(site + "/", url)
+    s_host, s_port = _host_port(site)
+    u_host, u_port = _host_port(absolute)
+    if s_host is None or u_host is None or s_host != u_host:
+        return False
+    if s_port == u_port:
+        return True
+    return s_port in (80, 443) and u_port in (80, 443)
+
+
+def absolute_url(site: str, url: str) -> str:
+    """Resolve ``url`` against the site root (absolute URLs are returned as they are)."""
+    return urljoin(site + "/", url)
+
+
+def is_local_site(site: str) -> bool:
+    """True for loopback sites (127.0.0.0/8, ::1, localhost): they are exempt from the rate cap."""
+    host, _ = _host_port(site)
+    if host is None:
+        return False
+    if host == "localhost" or host.endswith(".localhost"):
+        return True
+    try:
+        return ipaddress.ip_address(host.strip("[]")).is_loopback
+    except ValueError:
+        return False
+
+
+def request_url(site: str, slug: str) -> str:
+    """The request page URL for a url_title."""
+    return f"{site}/request/{slug}"
+
+
+def request_json_url(site: str, slug: str) -> str:
+    """The JSON twin of a request page (``/request/<slug>.json``)."""
+    return f"{site}/request/{slug}.json"
+
+
+def _from_path_segment(segment: str, original: str) -> tuple[str | None, int | None]:
+    if segment.endswith(".json"):
+        segment = segment[: -len(".json")]
+    if segment.isdigit():
+        return None, int(segment)
+    if _SLUG_RE.match(segment):
+        return segment, None
+    raise UsageError(f"{original!r} is not a request slug, URL or number; use e.g. pothole_repair_times or /request/pothole_repair_times")
+
+
+def request_ref(site: str, ref: str | int) -> tuple[str | None, int | None]:
+    """Read a --request value: return ``(slug, None)`` or ``(None, numeric_id)``.
+
+    Accepts a slug (``pothole_repair_times``), a number (``1290477``), a path
+    (``/request/<slug>``) or a full URL of this site, with or without
+    ``.json``, a fragment (``#incoming-3``) or a query.  A URL of another host is
+    refused, because it would be fetched from a site we were not asked to use.
+    """
+    if isinstance(ref, bool):
+        raise UsageError(f"{ref!r} is not a request slug, URL or number")
+    if isinstance(ref, int):
+        if ref <= 0:
+            raise UsageError(f"request id {ref} is not positive; ids are whole numbers like 1290477")
+        return None, ref
+    text = str(ref).strip()
+    if not text:
+        raise UsageError("an empty --request was given; pass a slug, a /request/ URL or a number")
+    looks_like_url = "://" in text or text.startswith("/") or text.startswith("request/")
+    if not looks_like_url:
+        return _from_path_segment(text, text)
+    if "://" in text:
+        if not same_host(site, text):
+            raise UsageError(f"{text!r} is not on {site}; pass --site for that site, or a URL of {site}")
+        path = urlsplit(text).path
+    else:
+        path = urlsplit("/" + text.lstrip("/")).path
+    segments = [s for s in path.split("/") if s]
+    if len(segments) < 2 or segments[0] != "request":
+        raise UsageError(f"{text!r} is not a request URL; request URLs look like {site}/request/<slug>")
+    return _from_path_segment(segments[1], text)
+
+
+def url_title_from_href(href: str) -> str | None:
+    """The slug of a ``/request/<slug>[#anchor]`` link (relative or absolute), else None."""
+    path = urlsplit(href).path
+    segments = [s for s in path.split("/") if s]
+    if len(segments) >= 2 and segments[0] == "request":
+        slug = segments[1]
+        return slug[: -len(".json")] if slug.endswith(".json") else slug
+    return None

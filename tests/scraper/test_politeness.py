@@ -1,0 +1,189 @@
+from __future__ import annotations
+
+import asyncio
+from datetime import datetime, timezone
+
+import pytest
+
+from corpus.errors import UsageError
+from scraper.politeness import (
+    MAX_PUBLIC_RATE,
+    RateLimiter,
+    Robots,
+    RobotsUnavailable,
+    effective_rate,
+    parse_retry_after,
+)
+
+SITE = "https://www.whatdotheyknow.com"
+
+# The site's robots.txt, as published (listing_and_json_structure.md §9).
+WDTK_ROBOTS = """# See https://www.robotstxt.org/robotstxt.html for documentation on how to use the robots.txt file
+
+User-agent: *
+Disallow: */annotate/*
+Disallow: */new/*
+Disallow: */search/*
+Disallow: */similar/*
+Disallow: */track/*
+Disallow: */upload/*
+Disallow: */user/contact/*
+Disallow: */feed/*
+Disallow: */profile/*
+Disallow: */signin*
+Disallow: */tor*
+Allow: */request/*/response/*/attach/*
+Disallow: */request/*/response/*
+Disallow: */request/*/download*
+Disallow: */change_request/*
+Disallow: */outgoing_messages/*/mail_server_logs*
+Disallow: */outgoing_messages/*/delivery_status*
+Disallow: *?*update_status=1*
+Disallow: */request/*/annotate
+Disallow: */request/*/feed
+Disallow: */request/*/followups/new
+Disallow: */request/*/similar
+Disallow: */request/*/track
+Disallow: */request/*/upload
+"""
+
+
+@pytest.mark.parametrize(
+    "path, allowed",
+    [
+        ("/request/psl_schemes", True),
+        ("/request/psl_schemes.json", True),
+        ("/body/mhclg", True),
+        ("/body/mhclg?page=3", True),
+        ("/user/sam_patel_3", True),
+        ("/list?commit=Search&query=requested_from%3Amhclg&request_date_after=2024%2F01%2F01", True),
+        ("/body/all-authorities.csv", True),
+        ("/request/psl_schemes/response/1000437/attach/2/letter.pdf?cookie_passthrough=1", True),
+        ("/request/psl_schemes/response/1000437/attach/html/2/letter.pdf.html", True),
+        ("/feed/body/mhclg", False),
+        ("/feed/body/mhclg.json", False),
+        ("/search/parking/requests", False),
+        ("/request/psl_schemes/response/1000437", False),
+        ("/request/psl_schemes/download", False),
+        ("/request/psl_schemes?update_status=1", False),
+        ("/request/psl_schemes?foo=bar&update_status=1", False),
+        ("/request/psl_schemes/feed", False),
+        ("/track/body/mhclg", False),
+        ("/profile/sign_in", False),
+        ("/request/psl_schemes/annotate", False),
+    ],
+)
+def test_real_robots_rules(path, allowed):
+    robots = Robots.parse(SITE, WDTK_ROBOTS)
+    assert robots.allowed(path) is allowed
+    assert robots.allowed(SITE + path) is allowed
+
+
+def test_crawl_delay():
+    assert Robots.parse(SITE, WDTK_ROBOTS).crawl_delay is None
+    assert Robots.parse(SITE, "User-agent: *\nCrawl-delay: 7\nDisallow: /private/\n").crawl_delay == 7.0
+    # a group for our own token wins over *
+    text = "User-agent: *\nDisallow: /\n\nUser-agent: foi-corpus\nCrawl-delay: 3\nDisallow: /x/\n"
+    robots = Robots.parse(SITE, text)
+    assert robots.crawl_delay == 3.0 and robots.allowed("/list") and not robots.allowed("/x/y")
+
+
+def test_robots_from_response():
+    assert Robots.from_response(SITE, 404, "").allowed("/anything/at/all")
+    assert not Robots.from_response(SITE, 200, WDTK_ROBOTS).allowed("/feed/x")
+    for status in (500, 503, 429):
+        with pytest.raises(RobotsUnavailable) as info:
+            Robots.from_response(SITE, status, "")
+        assert str(status) in str(info.value) and "try again later" in str(info.value)
+
+
+def test_parse_retry_after():
+    now = datetime(2025, 8, 29, 12, 0, 0, tzinfo=timezone.utc)
+    assert parse_retry_after("120") == 120.0
+    assert parse_retry_after(" 0 ") == 0.0
+    assert parse_retry_after("Fri, 29 Aug 2025 12:01:30 GMT", now=now) == 90.0
+    assert parse_retry_after("Fri, 29 Aug 2025 11:00:00 GMT", now=now) == 0.0
+    assert parse_retry_after("soon") is None
+    assert parse_retry_after("") is None
+    assert parse_retry_after(None) is None
+
+
+def test_effective_rate():
+    assert effective_rate(SITE, 0.5) == (0.5, None)
+    rate, warning = effective_rate(SITE, 20)
+    assert rate == MAX_PUBLIC_RATE == 5.0 and "ceiling" in warning
+    assert effective_rate("http://127.0.0.1:8000", 200) == (200.0, None)
+    for bad in (0, -1, float("nan")):
+        with pytest.raises(UsageError):
+            effective_rate(SITE, bad)
+
+
+class FakeClock:
+    """A clock that only moves when someone sleeps."""
+
+    def __init__(self):
+        self.now = 1000.0
+        self.sleeps: list[float] = []
+
+    def __call__(self) -> float:
+        return self.now
+
+    async def sleep(self, seconds: float) -> None:
+        self.sleeps.append(seconds)
+        self.now += seconds
+
+
+def test_rate_limiter_spaces_starts_on_a_fake_clock():
+    clock = FakeClock()
+    limiter = RateLimiter(2.0, clock=clock, sleep=clock.sleep)
+    starts = []
+
+    async def go():
+        for _ in range(4):
+            async with limiter:
+                starts.append(clock.now)
+
+    asyncio.run(go())
+    assert starts == [1000.0, 1000.5, 1001.0, 1001.5]
+
+
+def test_rate_limiter_crawl_delay_wins_when_longer_and_penalise():
+    clock = FakeClock()
+    limiter = RateLimiter(2.0, crawl_delay=3.0, clock=clock, sleep=clock.sleep)
+    assert limiter.interval == 3.0
+    starts = []
+
+    async def go():
+        await limiter.wait()
+        starts.append(clock.now)
+        limiter.penalise(10)
+        await limiter.wait()
+        starts.append(clock.now)
+        await limiter.wait()
+        starts.append(clock.now)
+
+    asyncio.run(go())
+    assert starts == [1000.0, 1010.0, 1013.0]
+
+
+def test_rate_limiter_shared_by_concurrent_tasks():
+    clock = FakeClock()
+    limiter = RateLimiter(4.0, clock=clock, sleep=clock.sleep)
+    starts = []
+
+    async def one():
+        await limiter.wait()
+        starts.append(clock.now)
+
+    async def go():
+        await asyncio.gather(*(one() for _ in range(6)))
+
+    asyncio.run(go())
+    starts.sort()
+    gaps = [b - a for a, b in zip(starts, starts[1:])]
+    assert len(starts) == 6 and min(gaps) >= 0.25
+
+
+def test_rate_limiter_rejects_bad_rate():
+    with pytest.raises(UsageError):
+        RateLimiter(0)
