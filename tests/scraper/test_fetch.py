@@ -335,7 +335,7 @@ def _send(handler, status, body=b"ok", headers=None, declared=None):
 
 
 def test_rate_ceiling_holds_on_a_real_server_including_retries():
-    rate = 20.0
+    rate = 8.0
 
     def behaviour(handler, n):
         if n % 3 == 1:
@@ -364,10 +364,11 @@ def test_rate_ceiling_holds_on_a_real_server_including_retries():
     assert min(client_gaps) >= 1 / rate
     # Measured at the server too.  The first arrival is late by the connection set-up,
     # which shortens the first gap without any request starting early, so gaps are
-    # taken from the second arrival on, allowing a few ms of thread-scheduling noise.
+    # taken from the second arrival on, allowing for thread-scheduling noise on a busy
+    # machine (without the limiter these gaps are around a millisecond).
     later = server.arrivals[1:]
     server_gaps = [b - a for a, b in zip(later, later[1:])]
-    assert min(server_gaps) >= 1 / rate - 0.01
+    assert min(server_gaps) >= 0.75 / rate
 
 
 def test_truncated_body_is_retried_on_a_real_server():
