@@ -1,0 +1,420 @@
+"""The canned-query runner behind ``corpus queries`` and ``corpus query``.
+
+Each ``queries/<name>.sql`` file is one SELECT that reads its parameters with
+``getvariable('<param>')`` and applies its own defaults (``coalesce``), so the
+same file runs unchanged in the plain ``duckdb`` shell after
+``SET VARIABLE <param> = <value>;``.  The runner parses the file's header
+comment (description, parameters with type and default, columns), checks and
+converts the values it is given, binds them with ``SET VARIABLE name = ?`` on a
+private cursor, and runs the file.  Values are always bound, never pasted into
+SQL text.
+
+Lines ending with ``-- needs attachment_texts`` search extracted attachment
+text; the runner leaves them out when a database has no such table.
+"""
+
+from __future__ import annotations
+
+import csv
+import io
+import json
+import math
+import os
+import re
+import sys
+from dataclasses import dataclass, field
+from datetime import date, datetime
+from decimal import Decimal
+from pathlib import Path
+from typing import Any
+
+import pyarrow as pa
+
+from corpus.errors import CorpusError, UsageError
+
+QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
+
+OPTIONAL_TABLE = "attachment_texts"
+_OPTIONAL_MARK = re.compile(r"--\s*needs attachment_texts\s*$")
+
+_HEADER_FIRST = re.compile(r"^--\s*(?P<name>[a-z_][a-z0-9_]*):\s*(?P<desc>.+?)\s*$")
+_PARAM_LINE = re.compile(r"^--\s+(?P<name>[a-z_][a-z0-9_]*)\s+(?P<type>[A-Z]+(?:\([^)]*\))?)\s+(?P<default>\S+)\s+(?P<help>.+?)\s*$")
+_COLUMN_LINE = re.compile(r"^--\s{1,6}(?P<name>[a-z_][a-z0-9_]*)(?:\s+(?P<help>.*?))?\s*$")
+_SECTION = re.compile(r"^--\s*(?P<title>[A-Z][A-Za-z ]+?)(?:\s*\(.*\))?:\s*$")
+
+PARAM_TYPES = ("VARCHAR", "DATE", "INTEGER", "BOOLEAN", "DOUBLE")
+
+
+@dataclass(frozen=True, slots=True)
+class Param:
+    """One query parameter as declared in the header."""
+
+    name: str
+    type: str  # VARCHAR | DATE | INTEGER | BOOLEAN | DOUBLE
+    default: str | None  # None: unset (NULL) in the SQL, meaning "all"
+    required: bool
+    help: str
+    choices: tuple[str, ...] = ()  # e.g. regime: FOIA, EIR, FOISA, EISR
+    is_list: bool = False  # comma-separated subset of choices
+
+
+@dataclass(frozen=True, slots=True)
+class QueryInfo:
+    name: str
+    description: str
+    params: dict[str, str | None]  # name -> default (None: unset / required)
+    columns: list[str]
+    param_specs: dict[str, Param] = field(default_factory=dict)
+    column_help: dict[str, str] = field(default_factory=dict)
+    path: Path | None = None
+    sql: str = ""
+
+    def usage(self) -> str:
+        parts = []
+        for p in self.param_specs.values():
+            parts.append(f"{p.name}=<{p.type.lower()}>" if p.required else f"[{p.name}=…]")
+        return " ".join(parts)
+
+
+def _parse_type(token: str) -> tuple[str, tuple[str, ...], bool]:
+    m = re.fullmatch(r"(ENUM|LIST)\(([^)]*)\)", token)
+    if m:
+        choices = tuple(c.strip() for c in m.group(2).split(",") if c.strip())
+        return "VARCHAR", choices, m.group(1) == "LIST"
+    if token not in PARAM_TYPES:
+        raise ValueError(f"unknown parameter type {token!r}")
+    return token, (), False
+
+
+def parse_header(sql: str, name: str, path: Path | None = None) -> QueryInfo:
+    """Read a canned query's header comment into a QueryInfo.
+
+    Raises ValueError when the header does not follow the documented layout
+    (a developer error, caught by the tests).
+    """
+    lines = sql.splitlines()
+    if not lines:
+        raise ValueError(f"{name}.sql is empty")
+    first = _HEADER_FIRST.match(lines[0])
+    if not first or first.group("name") != name:
+        raise ValueError(f"{name}.sql must start with '-- {name}: <one-line description>'")
+    section = None
+    specs: dict[str, Param] = {}
+    columns: dict[str, str] = {}
+    last_column = None
+    for line in lines[1:]:
+        if not line.startswith("--"):
+            break  # end of the header block
+        sec = _SECTION.match(line)
+        if sec:
+            section = sec.group("title").strip().lower()
+            continue
+        if section == "parameters":
+            m = _PARAM_LINE.match(line)
+            if not m:
+                if line.strip("- "):
+                    raise ValueError(f"{name}.sql: cannot read parameter line {line!r}")
+                continue
+            ptype, choices, is_list = _parse_type(m.group("type"))
+            default = m.group("default")
+            required = default == "required"
+            specs[m.group("name")] = Param(
+                name=m.group("name"),
+                type=ptype,
+                default=None if default in ("NULL", "required") else default,
+                required=required,
+                help=m.group("help"),
+                choices=choices,
+                is_list=is_list,
+            )
+        elif section == "columns":
+            m = _COLUMN_LINE.match(line)
+            if m and len(line) - len(line.lstrip("- ")) <= 6:
+                last_column = m.group("name")
+                columns[last_column] = m.group("help") or ""
+            elif last_column and line.strip("- "):
+                columns[last_column] += " " + line.strip("- ").strip()
+    if not columns:
+        raise ValueError(f"{name}.sql: the header has no 'Columns:' section")
+    return QueryInfo(
+        name=name,
+        description=first.group("desc"),
+        params={p.name: p.default for p in specs.values()},
+        columns=list(columns),
+        param_specs=specs,
+        column_help=columns,
+        path=path,
+        sql=sql,
+    )
+
+
+def list_queries() -> list[QueryInfo]:
+    """Every canned query, sorted by name."""
+    out = []
+    for path in sorted(QUERIES_DIR.glob("*.sql")):
+        out.append(parse_header(path.read_text(encoding="utf-8"), path.stem, path))
+    return out
+
+
+def get_query(name: str) -> QueryInfo:
+    queries = {q.name: q for q in list_queries()}
+    if name not in queries:
+        raise UsageError(f"no canned query named {name!r}; choose one of: {', '.join(sorted(queries))} (see 'corpus queries')")
+    return queries[name]
+
+
+def describe_queries() -> str:
+    """A readable list of the canned queries with their parameters."""
+    blocks = []
+    for q in list_queries():
+        lines = [f"{q.name}: {q.description}"]
+        for p in q.param_specs.values():
+            if p.required:
+                default = "required"
+            elif p.default is None:
+                default = "default: all"
+            else:
+                default = f"default: {p.default}"
+            kind = p.type.lower()
+            if p.choices:
+                kind = ("any of " if p.is_list else "one of ") + "|".join(p.choices)
+            lines.append(f"    --param {p.name}=<{kind}>  {p.help} ({default})")
+        lines.append(f"    columns: {', '.join(q.columns)}")
+        blocks.append("\n".join(lines))
+    blocks.append("Run one with: corpus query NAME [--param NAME=VALUE ...] [--format table|csv|json|parquet]")
+    return "\n\n".join(blocks)
+
+
+# ---------------------------------------------------------------- parameters
+def parse_param_args(items: list[str]) -> dict[str, str]:
+    """['k=v', ...] from the command line -> {'k': 'v'}."""
+    out: dict[str, str] = {}
+    for item in items:
+        key, sep, value = item.partition("=")
+        key = key.strip()
+        if not sep or not key:
+            raise UsageError(f"--param {item!r} is not NAME=VALUE; write e.g. --param authority=home_office")
+        if key in out:
+            raise UsageError(f"--param {key} is given twice; give each parameter once")
+        out[key] = value
+    return out
+
+
+def _convert(query: QueryInfo, spec: Param, raw: Any) -> Any:
+    if raw is None:
+        return None
+    if spec.type == "DATE":
+        if isinstance(raw, date) and not isinstance(raw, datetime):
+            return raw
+        try:
+            return date.fromisoformat(str(raw).strip())
+        except ValueError:
+            raise UsageError(f"{spec.name}={raw!r} is not a date; use YYYY-MM-DD, e.g. {spec.name}=2020-01-31") from None
+    if spec.type == "INTEGER":
+        if isinstance(raw, bool):
+            raise UsageError(f"{spec.name}={raw!r} is not a whole number; use e.g. {spec.name}=10")
+        try:
+            value = int(str(raw).strip())
+        except ValueError:
+            raise UsageError(f"{spec.name}={raw!r} is not a whole number; use e.g. {spec.name}=10") from None
+        if value < 0:
+            raise UsageError(f"{spec.name}={value} is negative; use 0 or more")
+        return value
+    if spec.type == "DOUBLE":
+        try:
+            value = float(str(raw).strip())
+        except ValueError:
+            raise UsageError(f"{spec.name}={raw!r} is not a number; use e.g. {spec.name}=0.5") from None
+        if not math.isfinite(value):
+            raise UsageError(f"{spec.name}={raw!r} is not a finite number")
+        return value
+    if spec.type == "BOOLEAN":
+        text = str(raw).strip().lower()
+        if text in ("true", "yes", "1", "on"):
+            return True
+        if text in ("false", "no", "0", "off"):
+            return False
+        raise UsageError(f"{spec.name}={raw!r} is not true or false")
+    value = str(raw)
+    if spec.choices:
+        wanted = [v.strip() for v in value.split(",")] if spec.is_list else [value.strip()]
+        lookup = {c.lower(): c for c in spec.choices}
+        picked = []
+        for w in wanted:
+            if w.lower() not in lookup:
+                how = "comma-separated, any of" if spec.is_list else "one of"
+                raise UsageError(f"{spec.name}={raw!r} is not allowed; use {how}: {', '.join(spec.choices)}")
+            picked.append(lookup[w.lower()])
+        return ",".join(picked)
+    if spec.required and not value.strip():
+        raise UsageError(f"{spec.name} is empty; give the text to use, e.g. {spec.name}=school")
+    return value
+
+
+def bind_values(query: QueryInfo, params: dict[str, Any] | None) -> dict[str, Any]:
+    """Check names and types; return {param: typed value or None} for every declared parameter."""
+    params = dict(params or {})
+    unknown = sorted(set(params) - set(query.param_specs))
+    if unknown:
+        valid = ", ".join(query.param_specs) or "none"
+        raise UsageError(f"query {query.name!r} has no parameter {unknown[0]!r}; its parameters are: {valid}")
+    values = {}
+    for spec in query.param_specs.values():
+        raw = params.get(spec.name)
+        if raw is None and spec.required:
+            raise UsageError(f"query {query.name!r} needs --param {spec.name}=… ({spec.help})")
+        values[spec.name] = _convert(query, spec, raw)
+    return values
+
+
+# ---------------------------------------------------------------- running
+def _table_exists(con, name: str) -> bool:
+    row = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = ?",
+        [name, name],
+    ).fetchall()
+    return sum(r[0] for r in row) > 0
+
+
+def sql_for(query: QueryInfo, con) -> str:
+    """The query text to run on ``con``: without the attachment lines when that table is absent."""
+    lines = query.sql.splitlines()
+    if not any(_OPTIONAL_MARK.search(line) for line in lines) or _table_exists(con, OPTIONAL_TABLE):
+        return query.sql
+    return "\n".join(line for line in lines if not _OPTIONAL_MARK.search(line))
+
+
+def open_read_only(db_path: str | os.PathLike):
+    """Open the corpus read-only, with clear errors for a missing or busy file."""
+    from corpus.db import connect
+
+    path = Path(db_path)
+    if not path.exists():
+        raise UsageError(f"no database at {path}; collect some threads first (corpus sync, corpus import or corpus demo) or pass --db")
+    return connect(path, read_only=True)
+
+
+def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+    """Run canned query ``name`` with ``params`` ({name: value as text or typed}) and return an Arrow table.
+
+    ``con_or_path`` is an open DuckDB connection (the query runs on a private
+    cursor, so variables set there do not leak) or a database path (opened
+    read-only and closed again).
+    """
+    import duckdb
+
+    query = get_query(name)
+    values = bind_values(query, params)
+    own = not isinstance(con_or_path, duckdb.DuckDBPyConnection)
+    con = open_read_only(con_or_path) if own else con_or_path
+    cur = con.cursor()
+    try:
+        for key, value in values.items():
+            if value is None:
+                cur.execute(f"SET VARIABLE \"{key}\" = NULL")  # key comes from the header grammar: [a-z_][a-z0-9_]*
+            else:
+                cur.execute(f"SET VARIABLE \"{key}\" = ?", [value])
+        text = sql_for(query, cur)
+        try:
+            return cur.sql(text).to_arrow_table()
+        except duckdb.CatalogException as exc:
+            missing = re.search(r"Table with name (\w+) does not exist", str(exc))
+            if missing:
+                raise CorpusError(
+                    f"the database has no table {missing.group(1)!r}, which query {name!r} needs; "
+                    "load threads and rebuild the derived tables (corpus reparse) first"
+                ) from None
+            raise
+        except duckdb.InvalidInputException as exc:
+            raise UsageError(f"query {name!r}: {str(exc).splitlines()[0]}") from None
+    finally:
+        cur.close()
+        if own:
+            con.close()
+
+
+# ---------------------------------------------------------------- output
+def _cell(value: Any) -> str:
+    if value is None:
+        return ""
+    if isinstance(value, bool):
+        return "true" if value else "false"
+    if isinstance(value, float):
+        if math.isnan(value):
+            return ""
+        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
+    if isinstance(value, Decimal):
+        return _cell(float(value))
+    if isinstance(value, datetime):
+        return value.isoformat(sep=" ", timespec="minutes")
+    if isinstance(value, (list, tuple)):
+        return ", ".join(_cell(v) for v in value)
+    return str(value)
+
+
+def format_table(table: pa.Table, max_width: int = 48) -> str:
+    """An aligned plain-text table with a row count; long cells are cut with '…'."""
+    names = table.column_names
+    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
+    rows = [[(c if len(c) <= max_width else c[: max_width - 1] + "…").replace("\n", " ") for c in r] for r in rows]
+    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in table.schema]
+    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
+
+    def line(cells):
+        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
+
+    out = [line(names), "  ".join("-" * w for w in widths)]
+    out += [line(r) for r in rows]
+    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
+    return "\n".join(out)
+
+
+def _json_default(value: Any):
+    if isinstance(value, (datetime, date)):
+        return value.isoformat()
+    if isinstance(value, Decimal):
+        return float(value)
+    return str(value)
+
+
+def write_result(table: pa.Table, fmt: str, output: str | None) -> str | None:
+    """Write ``table`` as fmt to ``output`` (or return the text for the terminal)."""
+    if fmt == "parquet":
+        if not output:
+            raise UsageError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
+        import pyarrow.parquet as pq
+
+        pq.write_table(table, output)
+        return None
+    if fmt == "table":
+        text = format_table(table) + "\n"
+    elif fmt == "csv":
+        buf = io.StringIO()
+        w = csv.writer(buf, lineterminator="\n")
+        w.writerow(table.column_names)
+        for row in table.to_pylist():
+            w.writerow([_cell(v) if not isinstance(v, str) else v for v in row.values()])
+        text = buf.getvalue()
+    elif fmt == "json":
+        text = json.dumps(table.to_pylist(), default=_json_default, ensure_ascii=False, indent=1) + "\n"
+    else:
+        raise UsageError(f"unknown format {fmt!r}; use table, csv, json or parquet")
+    if output:
+        Path(output).write_text(text, encoding="utf-8")
+        return None
+    return text
+
+
+def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "table", output: str | None = None) -> pa.Table:
+    """What ``corpus query NAME`` does: check, run read-only, print or write the result."""
+    query = get_query(name)  # bad names fail before the database is touched
+    values = parse_param_args(params)
+    bind_values(query, values)
+    table = run_query(db_path, name, values)
+    text = write_result(table, fmt, output)
+    if text is not None:
+        sys.stdout.write(text)
+    elif output:
+        sys.stderr.write(f"Wrote {table.num_rows} rows to {output}\n")
+    return table
