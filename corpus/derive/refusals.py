@@ -1,0 +1,591 @@
+"""Which FOI / EIR / FOISA grounds an authority's message cites.
+
+``extract_citations(text, regime)`` is pure: text in, ``Citation`` records out.
+It is used for message bodies here and for attachment text elsewhere.
+
+Rules (the README's "Refusal citations" section says the same in prose):
+
+* Numbered references: ``section 12``, ``s.12``, ``s12``, ``S 40(2)``,
+  ``Section 40 (2)``, ``sections 40(2) and 43(2)``, ``regulation 12(4)(b)``,
+  ``Reg. 13``, ``the exception at 12(5)(e)``.  A reference counts only when its
+  section is a refusal ground of the law it belongs to (``GROUNDS``): section 50
+  (complaints to the Commissioner), section 1 (the right of access), section 17
+  (the refusal notice itself) and the like are procedure, not grounds.
+* ``section``/``s`` belongs to the Act (FOIA, or FOISA when the request is
+  Scottish); ``regulation``/``reg`` to the EIR (or EI(S)R).  An explicit name
+  after or before the number wins: ``of the Freedom of Information (Scotland)
+  Act`` makes it FOISA, ``of the Children Act 1989`` or ``Data Protection Act
+  2018 section 45`` makes it no FOI ground at all; ``section 3 of the report``
+  is a document section, and ``section 21 notice`` a housing notice.
+* Phrase-only citations (``exceeds the appropriate limit``, ``neither confirm
+  nor deny``, ``we do not hold``, ``manifestly unreasonable``, ...) count, with
+  the provision the phrase implies under the letter's law.
+* One row per ground per message: a numbered hit beats a phrase for the same
+  ground; two numbered hits for the same ground keep the first, unless a later
+  one refines it (``section 12`` then ``section 12(1)`` keeps ``s12(1)``).
+"""
+
+from __future__ import annotations
+
+import re
+from dataclasses import dataclass
+
+from corpus.errors import UsageError
+
+
+@dataclass(frozen=True, slots=True)
+class Citation:
+    regime: str  # FOIA | EIR | FOISA | EISR
+    provision: str  # normalised: s12, s40(2), reg12(4)(b), reg13, ncnd
+    section: str  # "12", "40", "12" (for reg12(4)(b)), "ncnd"
+    subsection: str | None  # "(2)", "(4)(b)", None
+    ground: str  # short name, e.g. "cost limit"
+    cited_by: str  # number | phrase
+    sentence: str  # the sentence it came from
+    start: int  # offset of the match in the normalised text
+
+
+# ----------------------------------------------------------------------------- grounds
+# provision key (most specific first at lookup) -> ground.  Only these count.
+_FOIA = {
+    "s11": "means of communication",
+    "s12": "cost limit",
+    "s14": "vexatious",
+    "s14(1)": "vexatious",
+    "s14(2)": "repeated request",
+    "s21": "information accessible by other means",
+    "s22": "future publication",
+    "s22A": "research",
+    "s23": "security bodies",
+    "s24": "national security",
+    "s26": "defence",
+    "s27": "international relations",
+    "s28": "relations within the UK",
+    "s29": "the economy",
+    "s30": "investigations and proceedings",
+    "s31": "law enforcement",
+    "s32": "court records",
+    "s33": "audit functions",
+    "s34": "parliamentary privilege",
+    "s35": "formulation of government policy",
+    "s36": "prejudice to effective conduct of public affairs",
+    "s37": "communications with the Sovereign and honours",
+    "s38": "health and safety",
+    "s39": "environmental information",
+    "s40": "personal information",
+    "s41": "confidential information",
+    "s42": "legal professional privilege",
+    "s43": "commercial interests",
+    "s44": "prohibitions on disclosure",
+    # reachable by phrase only (numbered s1 is the right of access, not a ground)
+    "s1(1)(a)": "not held",
+    "ncnd": "neither confirm nor deny",
+}
+_FOISA = {
+    "s12": "cost limit",
+    "s14": "vexatious",
+    "s14(1)": "vexatious",
+    "s14(2)": "repeated request",
+    "s17": "not held",
+    "s18": "neither confirm nor deny",
+    "s25": "information accessible by other means",
+    "s26": "prohibitions on disclosure",
+    "s27": "future publication",
+    "s28": "relations within the UK",
+    "s29": "formulation of government policy",
+    "s30": "prejudice to effective conduct of public affairs",
+    "s31": "national security",
+    "s32": "international relations",
+    "s33": "commercial interests",
+    "s34": "investigations and proceedings",
+    "s35": "law enforcement",
+    "s36": "confidential information",
+    "s36(1)": "legal professional privilege",
+    "s37": "court records",
+    "s38": "personal information",
+    "s39": "health and safety",
+    "s40": "audit functions",
+    "s41": "communications with the Sovereign and honours",
+}
+_EIR = {
+    "reg12(3)": "personal information",
+    "reg12(4)(a)": "not held",
+    "reg12(4)(b)": "manifestly unreasonable",
+    "reg12(4)(c)": "request too general",
+    "reg12(4)(d)": "unfinished material",
+    "reg12(4)(e)": "internal communications",
+    "reg12(5)(a)": "international relations, defence, national security or public safety",
+    "reg12(5)(b)": "course of justice",
+    "reg12(5)(c)": "intellectual property rights",
+    "reg12(5)(d)": "confidentiality of proceedings",
+    "reg12(5)(e)": "commercial interests",
+    "reg12(5)(f)": "interests of the person who provided the information",
+    "reg12(5)(g)": "protection of the environment",
+    "reg12(6)": "neither confirm nor deny",
+    "reg13": "personal information",
+}
+# The EI(S)R number their exceptions 10 (and 11 for personal data).
+_EISR = {
+    "reg10(4)(a)": "not held",
+    "reg10(4)(b)": "manifestly unreasonable",
+    "reg10(4)(c)": "request too general",
+    "reg10(4)(d)": "unfinished material",
+    "reg10(4)(e)": "internal communications",
+    "reg10(5)(a)": "international relations, defence, national security or public safety",
+    "reg10(5)(b)": "course of justice",
+    "reg10(5)(c)": "intellectual property rights",
+    "reg10(5)(d)": "confidentiality of proceedings",
+    "reg10(5)(e)": "commercial interests",
+    "reg10(5)(f)": "interests of the person who provided the information",
+    "reg10(5)(g)": "protection of the environment",
+    "reg10(8)": "neither confirm nor deny",
+    "reg11": "personal information",
+}
+GROUNDS = {"FOIA": _FOIA, "FOISA": _FOISA, "EIR": _EIR, "EISR": _EISR}
+_PHRASE_ONLY = {("FOIA", "s1(1)(a)"), ("FOIA", "ncnd")}
+
+_SCOTTISH = {"FOISA", "EISR"}
+_ACT_OF = {"FOIA": "FOIA", "EIR": "FOIA", "FOISA": "FOISA", "EISR": "FOISA"}
+_REGS_OF = {"FOIA": "EIR", "EIR": "EIR", "FOISA": "EISR", "EISR": "EISR"}
+
+
+def ground_of(regime: str, provision: str) -> str | None:
+    """The ground a numbered provision stands for, or None when it is not a ground."""
+    table = GROUNDS[regime]
+    if (regime, provision) in _PHRASE_ONLY:
+        return None
+    key = provision
+    while True:
+        if key in table and (regime, key) not in _PHRASE_ONLY:
+            return table[key]
+        cut = key.rfind("(")
+        if cut <= 0:
+            return None
+        key = key[:cut]
+
+
+# ----------------------------------------------------------------------------- text prep
+_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f]+")
+_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
+
+
+def _normalise(text: str) -> str:
+    text = text.translate(_QUOTES).replace("\r\n", "\n").replace("\r", "\n")
+    return _SPACES.sub(" ", text)
+
+
+_ABBREV = re.compile(r"(?:\b(?:s|ss|reg|regs|no|para|paras|e\.g|i\.e|mr|mrs|ms|dr|st|etc|cf|art)|\d)\.$", re.I)
+_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)]\s|[A-Z]))|[.!?;:](?=\s+[\"'(\[]?[A-Z0-9])")
+
+
+def _sentence_spans(text: str) -> list[tuple[int, int]]:
+    cuts = [0]
+    for m in _BOUNDARY.finditer(text):
+        if m.group().startswith(".") and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1]):
+            continue
+        cuts.append(m.end())
+    cuts.append(len(text))
+    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
+
+
+def _sentence_at(spans: list[tuple[int, int]], text: str, pos: int) -> str:
+    for a, b in spans:
+        if a <= pos < b:
+            s = " ".join(text[a:b].split())
+            return s if len(s) <= 500 else s[:497] + "..."
+    return ""
+
+
+# ----------------------------------------------------------------------------- numbered references
+_SUB = r"(?:\s?\(\s?(?:\d{1,2}[A-Z]?|[a-z]{1,4})\s?\))"
+_NUM = rf"(?:\d{{1,3}}[A-Z]?(?![\d.,]\d)(?:{_SUB})*)"
+_KW_ACT = r"(?:sections?|(?<!['\w])ss?(?:\b|(?=\d))\.?)"
+_KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
+_KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
+_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&)\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+_REF = re.compile(
+    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}(?:{_LIST_SEP}{_NUM})*)",
+    re.I,
+)
+_NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)", re.I)
+_SUB_RE = re.compile(r"\(\s?([0-9A-Za-z]+)\s?\)")
+
+_MARKERS = [
+    ("FOISA", re.compile(r"Freedom of Information \(Scotland\)|\bFOI\(S\)A\b|\bFOISA\b", re.I)),
+    ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISR\b", re.I)),
+    ("FOIA", re.compile(r"Freedom of Information|\bFOIA?\b|\bFoI\b", re.I)),
+    ("EIR", re.compile(r"Environmental Information Regulations|\bEIRs?\b", re.I)),
+]
+_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?)\b", re.I)
+_OTHER_LAW = re.compile(r"\b(?:Act|Regulations|Order|Rules|DPA|GDPR|Bill|Code|Measure|Ordinance)\b")
+_TRAIL_OF = re.compile(r"^\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S)
+_TRAIL_BARE_LAW = re.compile(
+    r"^\s*,?\s*(?:(?:the\s+)?(?:[A-Z][\w()']*\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
+)
+_TRAIL_NOT_FOI = re.compile(
+    r"^\s*(?:notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
+    r"payments?|grants?|officers?|properties|property|accommodation|duty|duties|assessments?|"
+    r"plans?|policy|budget|tenancy|powers?|proceedings|enquir(?:y|ies)|investigations?|"
+    r"referrals?|cases?|appeals?|of your|of my|of this|of that|of our)\b",
+    re.I,
+)
+_LEAD_LAW = re.compile(
+    r"(?:\b(?:Act|Regulations|DPA|GDPR)(?:\s+\d{4})?(?:\s*\([A-Za-z()]+\))?|\bFOIA?|\bFOISA|\bEIRs?)\s*,?\s*(?:at|under|in)?\s*$"
+)
+
+
+def _law_named(snippet: str) -> str | None:
+    """Which FOI law an explicit name in ``snippet`` points at, if any."""
+    for regime, rx in _MARKERS:
+        if rx.search(snippet):
+            return regime
+    return None
+
+
+def _context_regime(text: str, start: int, end: int, default: str) -> str | None:
+    """The regime of a reference from the words around it; None when it is another law or no law."""
+    trail = text[end : end + 100].split("\n", 1)[0]
+    m = _TRAIL_OF.match(trail)
+    if m:
+        rest = m.group("rest")
+        # "section 12 of the Freedom of Information Act", "of the Act", "of FOISA"
+        head = rest[:80]
+        upto_law = re.split(r"[.;:]", head, maxsplit=1)[0]
+        law = _law_named(upto_law[:70])
+        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EI\(S\)R)", upto_law, re.I):
+            return law
+        if _GENERIC.match(upto_law):
+            return default
+        return None  # section N of the Children Act / of the report / of your request
+    if _TRAIL_NOT_FOI.match(trail):
+        return None
+    m = _TRAIL_BARE_LAW.match(trail)
+    if m:
+        law = _law_named(m.group())
+        return law  # "s.47 Children Act 1989" -> None; "s12 FOIA" -> FOIA
+    lead = text[max(0, start - 80) : start].split("\n")[-1]
+    if _LEAD_LAW.search(lead):
+        tail = re.split(r"[.;]", lead)[-1]
+        # the last law named before the number decides
+        names = list(re.finditer(r"((?:[A-Z][\w()']*\s+){1,7})(?:Act|Regulations)\b|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bDPA\b|\bGDPR\b", tail))
+        if names:
+            law = _law_named(names[-1].group())
+            return law
+    return default
+
+
+def _provision(prefix: str, num: str, subs: str) -> tuple[str, str, str | None]:
+    parts = []
+    for s in _SUB_RE.findall(subs):
+        parts.append(s.lower() if s.isalpha() else s.upper())
+    sub = "".join(f"({p})" for p in parts) or None
+    return f"{prefix}{num.upper() if not num.isdigit() else num}{sub or ''}", num.upper(), sub
+
+
+def _numbered(text: str, regime: str):
+    for m in _REF.finditer(text):
+        kw = m.group("kw").lower()
+        is_reg = kw.startswith("reg") or kw.startswith("exception")
+        family = _REGS_OF[regime] if is_reg else _ACT_OF[regime]
+        ctx = _context_regime(text, m.start(), m.end(), family)
+        if ctx is None:
+            continue
+        if is_reg and ctx in ("FOIA", "FOISA"):
+            ctx = _REGS_OF[ctx]
+        if not is_reg and ctx in ("EIR", "EISR"):
+            # "section 39 ... of the EIR" is odd; keep the Act family for sections
+            ctx = _ACT_OF[ctx]
+        bare = kw.startswith("exemption") or kw.startswith("exception")
+        for n in _NUM_RE.finditer(m.group("list")):
+            sub_kw = (n.group("kw") or "").lower()
+            this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
+            this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
+            if bare and not n.group("subs") and this_reg:
+                continue  # "exception 12" without subsections is too vague
+            prov, section, sub = _provision("reg" if this_reg else "s", n.group("num"), n.group("subs"))
+            ground = ground_of(this_regime, prov)
+            if ground is None:
+                continue
+            yield this_regime, prov, section, sub, ground, m.start() + n.start("num")
+
+
+# ----------------------------------------------------------------------------- phrases
+# (pattern, {letter regime -> (regime, provision)})
+_ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
+    "FOIA": ("FOIA", foia),
+    "FOISA": ("FOISA", foisa),
+    "EIR": ("EIR", eir) if eir else None,
+    "EISR": ("EISR", eisr) if eisr else None,
+}
+_PHRASES: list[tuple[re.Pattern, dict]] = [
+    (
+        re.compile(
+            r"\b(?:appropriate|cost|costs|fees?) limit\b|\b(?:in excess of|exceed\w*|more than|over)\s+(?:the\s+)?(?:18|24|eighteen|twenty[- ]four) hours\b",
+            re.I,
+        ),
+        _ACT_PHRASE("s12", "s12"),
+    ),
+    (
+        re.compile(r"\b(?:is|as|be|being|deemed|considered|regarded|found|was)\s+(?:to be\s+)?vexatious\b|\bvexatious (?:request|under)\b", re.I),
+        _ACT_PHRASE("s14(1)", "s14(1)", "reg12(4)(b)", "reg10(4)(b)"),
+    ),
+    (
+        re.compile(r"\brepeat(?:ed)? request\b|\bidentical (?:or|to) (?:a )?substantially similar\b", re.I),
+        _ACT_PHRASE("s14(2)", "s14(2)"),
+    ),
+    (
+        re.compile(
+            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n't)\s+(?:currently\s+)?(?:hold|have)\b(?!\s+to\b)"
+            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
+            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b",
+            re.I,
+        ),
+        {
+            "FOIA": ("FOIA", "s1(1)(a)"),
+            "EIR": ("EIR", "reg12(4)(a)"),
+            "FOISA": ("FOISA", "s17"),
+            "EISR": ("EISR", "reg10(4)(a)"),
+        },
+    ),
+    (
+        re.compile(r"\bneither confirms? (?:n|n)or den(?:y|ies)\b|\bNCND\b", re.I),
+        {"FOIA": ("FOIA", "ncnd"), "EIR": ("EIR", "reg12(6)"), "FOISA": ("FOISA", "s18"), "EISR": ("EISR", "reg10(8)")},
+    ),
+    (
+        re.compile(r"\bmanifestly unreasonable\b", re.I),
+        {"FOIA": ("EIR", "reg12(4)(b)"), "EIR": ("EIR", "reg12(4)(b)"), "FOISA": ("EISR", "reg10(4)(b)"), "EISR": ("EISR", "reg10(4)(b)")},
+    ),
+    (
+        re.compile(r"\breasonably accessible\b|\baccessible (?:to you )?by other means\b|\botherwise accessible\b", re.I),
+        _ACT_PHRASE("s21", "s25"),
+    ),
+    (
+        re.compile(r"\b(?:intended|intends|intention) (?:for|to) (?:future )?publi\w*|\bfuture publication\b", re.I),
+        _ACT_PHRASE("s22", "s27"),
+    ),
+    (
+        re.compile(r"\bcommercially sensitive\b|\bprejudic\w*\s+(?:to\s+)?the commercial interests\b|\bcommercial (?:or industrial )?confidentiality\b", re.I),
+        _ACT_PHRASE("s43", "s33", "reg12(5)(e)", "reg10(5)(e)"),
+    ),
+    (re.compile(r"\blegal professional privilege\b", re.I), _ACT_PHRASE("s42", "s36(1)", "reg12(5)(b)", "reg10(5)(b)")),
+    (re.compile(r"\bactionable breach of confidence\b", re.I), _ACT_PHRASE("s41", "s36")),
+    (re.compile(r"\bprevention (?:or|and) detection of crime\b", re.I), _ACT_PHRASE("s31", "s35", "reg12(5)(b)", "reg10(5)(b)")),
+    (re.compile(r"\bformulation (?:or|and) development of (?:government|Scottish Administration) policy\b", re.I), _ACT_PHRASE("s35", "s29")),
+    (re.compile(r"\bfree and frank\b|\beffective conduct of public affairs\b|\bqualified person\b", re.I), _ACT_PHRASE("s36", "s30")),
+    (re.compile(r"\bendanger (?:the )?(?:physical or mental )?(?:health|safety)\b", re.I), _ACT_PHRASE("s38", "s39", "reg12(5)(a)", "reg10(5)(a)")),
+    (
+        re.compile(
+            r"\bdata protection principles\b|\b(?:breach|contravene|contravention of)\s+(?:the\s+)?(?:UK\s+)?GDPR\b"
+            r"|\bthird[- ]part(?:y|ies)'? personal (?:data|information)\b|\bpersonal (?:data|information) of (?:a )?third part(?:y|ies)\b",
+            re.I,
+        ),
+        _ACT_PHRASE("s40(2)", "s38(1)(b)", "reg13", "reg11"),
+    ),
+]
+
+
+def _letter_regime(text: str, regime: str) -> str:
+    """The law a letter's phrases belong to: its own words first, the request's law otherwise."""
+    named = {law for law, rx in _MARKERS if rx.search(text)}
+    scottish = regime in _SCOTTISH or bool(named & _SCOTTISH)
+    eir = bool(named & {"EIR", "EISR"}) or bool(re.search(r"\bregulation\s+1[023]\b", text, re.I))
+    act = bool(named & {"FOIA", "FOISA"})
+    if eir and not act:
+        return "EISR" if scottish else "EIR"
+    if act and not eir:
+        return "FOISA" if scottish else "FOIA"
+    return regime
+
+
+# ----------------------------------------------------------------------------- public
+def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
+    """Grounds cited in ``text`` (an authority's message or attachment), one per ground."""
+    if regime not in GROUNDS:
+        raise UsageError(f"unknown FOI regime {regime!r}; use one of FOIA, EIR, FOISA, EISR.")
+    if not text:
+        return []
+    text = _normalise(text)
+    spans = _sentence_spans(text)
+
+    chosen: dict[tuple[str, str], Citation] = {}
+    order: list[tuple[str, str]] = []
+    for reg, prov, section, sub, ground, pos in _numbered(text, regime):
+        key = (reg, ground)
+        old = chosen.get(key)
+        if old is None:
+            order.append(key)
+        elif not (prov.startswith(old.provision + "(") ):
+            continue  # same ground again: keep the first unless this refines it
+        chosen[key] = Citation(reg, prov, section, sub, ground, "number", _sentence_at(spans, text, pos), pos)
+
+    letter = _letter_regime(text, regime)
+    for rx, mapping in _PHRASES:
+        target = mapping.get(letter)
+        if not target:
+            continue
+        reg, prov = target
+        m = rx.search(text)
+        if not m:
+            continue
+        ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
+        key = (reg, ground)
+        if key in chosen:
+            continue
+        section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
+        sub = prov[len(prov.split("(")[0]) :] or None
+        chosen[key] = Citation(reg, prov, section, sub, ground, "phrase", _sentence_at(spans, text, m.start()), m.start())
+        order.append(key)
+    return sorted((chosen[k] for k in order), key=lambda c: c.start)
+
+
+# ----------------------------------------------------------------------------- measurement
+@dataclass(slots=True)
+class Score:
+    true_pos: int
+    false_pos: int
+    false_neg: int
+    misses: list[tuple[int, str, list[str], list[str]]]  # (row, source, expected, found)
+
+    @property
+    def precision(self) -> float:
+        found = self.true_pos + self.false_pos
+        return self.true_pos / found if found else 1.0
+
+    @property
+    def recall(self) -> float:
+        wanted = self.true_pos + self.false_neg
+        return self.true_pos / wanted if wanted else 1.0
+
+
+def evaluate(rows) -> Score:
+    """Score ``extract_citations`` against labelled rows ({text, regime, expected: ["FOIA:s12", ...]})."""
+    tp = fp = fn = 0
+    misses = []
+    for i, row in enumerate(rows):
+        found = sorted({f"{c.regime}:{c.provision}" for c in extract_citations(row["text"], row["regime"])})
+        expected = sorted(set(row["expected"]))
+        tp += len(set(found) & set(expected))
+        fp += len(set(found) - set(expected))
+        fn += len(set(expected) - set(found))
+        if found != expected:
+            misses.append((i, row.get("source", ""), expected, found))
+    return Score(tp, fp, fn, misses)
+
+
+# ----------------------------------------------------------------------------- table
+CITATION_COLUMNS = (
+    "site", "request_key", "authority_url_name", "message_id", "source", "attachment_part",
+    "sent_at", "year", "regime", "provision", "section", "subsection", "ground", "cited_by", "sentence",
+)
+
+# A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
+# extract_citations can match contains one of these words.
+PREFILTER_RX = (
+    r"(?i)section|\bss?\.? ?\d|regulation|\bregs?\b|exempt|exception|limit|hours|vexatious|repeat"
+    r"|hold|held|have|recorded information|confirm nor|ncnd|unreasonable|accessible|publication|publish|commercial"
+    r"|privilege|confidence|crime|formulation|free and frank|public affairs|qualified person|endanger"
+    r"|data protection|gdpr|personal"
+)
+
+_CREATE = """
+CREATE OR REPLACE TABLE refusal_citations (
+    site VARCHAR, request_key VARCHAR, authority_url_name VARCHAR, message_id BIGINT,
+    source VARCHAR, attachment_part INTEGER, sent_at TIMESTAMPTZ, year INTEGER,
+    regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR, ground VARCHAR,
+    cited_by VARCHAR, sentence VARCHAR
+)
+"""
+
+
+def citation_rows(items):
+    """Citation rows for ``items``: dicts with site, request_key, authority_url_name,
+    message_id, source, attachment_part, sent_at, year, regime, text."""
+    for it in items:
+        for c in extract_citations(it["text"] or "", it["regime"] or "FOIA"):
+            yield (
+                it["site"], it["request_key"], it["authority_url_name"], it["message_id"],
+                it["source"], it["attachment_part"], it["sent_at"], it["year"],
+                c.regime, c.provision, c.section, c.subsection, c.ground, c.cited_by, c.sentence,
+            )
+
+
+def append_citations(con, rows) -> int:
+    """Bulk-append citation rows (tuples in CITATION_COLUMNS order) to refusal_citations."""
+    import pyarrow as pa
+
+    rows = list(rows)
+    if not rows:
+        return 0
+    cols = list(zip(*rows))
+    types = {"message_id": pa.int64(), "attachment_part": pa.int32(), "year": pa.int32(), "sent_at": pa.timestamp("us", tz="UTC")}
+    table = pa.table({name: pa.array(list(col), types.get(name, pa.string())) for name, col in zip(CITATION_COLUMNS, cols)})
+    con.register("_citations_batch", table)
+    try:
+        con.execute(f"INSERT INTO refusal_citations SELECT {', '.join(CITATION_COLUMNS)} FROM _citations_batch")
+    finally:
+        con.unregister("_citations_batch")
+    return len(rows)
+
+
+def _attachment_text_column(con) -> str | None:
+    cols = {r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = 'attachments'"
+    ).fetchall()}
+    for name in ("text", "extracted_text"):
+        if name in cols:
+            return name
+    return None
+
+
+def build_refusal_citations(con, batch_size: int = 20000) -> int:
+    """(Re)create refusal_citations from incoming message bodies (and attachment text when stored).
+
+    Needs request_timeline (for each request's regime).  Returns the number of rows.
+    """
+    con.execute(_CREATE)
+    queries = [
+        f"""
+        SELECT m.site, m.request_key, t.authority_url_name, m.message_id, 'message' AS source,
+               CAST(NULL AS INTEGER) AS attachment_part, m.sent_at,
+               CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER) AS year,
+               coalesce(t.regime, 'FOIA') AS regime, m.body AS text
+        FROM messages m
+        LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
+        WHERE m.direction = 'incoming' AND m.body IS NOT NULL
+          AND regexp_matches(m.body, {_sql_quote(PREFILTER_RX)})
+        """
+    ]
+    col = _attachment_text_column(con)
+    if col:
+        queries.append(
+            f"""
+            SELECT a.site, a.request_key, t.authority_url_name, a.incoming_message_id AS message_id,
+                   'attachment' AS source, a.part AS attachment_part, m.sent_at,
+                   CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER) AS year,
+                   coalesce(t.regime, 'FOIA') AS regime, a.{col} AS text
+            FROM attachments a
+            LEFT JOIN messages m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
+            LEFT JOIN request_timeline t ON t.site = a.site AND t.request_key = a.request_key
+            WHERE a.{col} IS NOT NULL AND regexp_matches(a.{col}, {_sql_quote(PREFILTER_RX)})
+            """
+        )
+    total = 0
+    for sql in queries:
+        reader = con.sql(sql).to_arrow_reader(batch_size)
+        pending = []
+        for batch in reader:
+            pending.extend(citation_rows(batch.to_pylist()))
+            if len(pending) >= batch_size:
+                # Arrow data is fully materialised per batch, so the reader's cursor is not disturbed
+                total += _flush(con, pending)
+                pending = []
+        total += _flush(con, pending)
+    return total
+
+
+def _flush(con, rows) -> int:
+    return append_citations(con.cursor(), rows) if rows else 0
+
+
+def _sql_quote(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"

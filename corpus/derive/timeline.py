@@ -1,0 +1,320 @@
+"""The per-request timeline: when a request started, when it was answered, in UK working days.
+
+Everything here is set-based SQL over the base tables plus ``workday_calendar``
+(written by ``corpus.workdays.write_calendar``): a working-day count is a
+difference of two ``working_day_index`` values and a due date is one equality
+join, so the cost grows with the number of rows, not with days per row.
+
+The acknowledgement rules live in ``ACK_RULES`` / ``SUBSTANTIVE_RULES`` as
+regular expressions understood both by Python's ``re`` and DuckDB's RE2, so the
+pure ``classify_response`` and the SQL agree.
+"""
+
+from __future__ import annotations
+
+import re
+from datetime import date
+
+# An incoming message is a holding reply, not an answer, when one of these matches ...
+HOLDING_RULES: dict[str, str] = {
+    "auto-reply": r"automatic reply|auto-?reply|automated (?:response|reply|message)|this is an automated|do not reply to this (?:e-?mail|message)",
+    "out of office": r"out of (?:the )?office|i am (?:currently )?(?:away|on (?:annual )?leave|out of the office)|limited access to (?:my )?e-?mail",
+    "extension": r"need (?:more|further|additional) time|extend(?:ing|ed)? the (?:time|deadline|response)|(?:complex and voluminous)|section 10\(3\)|regulation 7\(1\)",
+    "delay apology": r"apologi[sz]e for the delay|apologies for the delay|hope to (?:send|provide) (?:you )?(?:a|our) response (?:shortly|soon)",
+    "clarification request": r"(?:could|can|would) you (?:please )?(?:clarify|confirm what|provide more detail)|please clarify|further clarification",
+}
+# ... or when one of these matches and nothing in SUBSTANTIVE_RULES does and no document is attached.
+ACK_RULES: dict[str, str] = {
+    "acknowledgement": r"acknowledge?(?:s|d|ing|ment)? (?:receipt|your (?:request|e-?mail))|we have received your (?:request|e-?mail)|(?:thank you for|thanks for) your (?:e-?mail|request)[^.]{0,40}(?:which|that) (?:we|was) received",
+    "being processed": r"currently processing your request|(?:is|are) being (?:processed|dealt with|considered)|(?:has|have) been (?:logged|passed to|forwarded to|allocated)|passed (?:this|your) request (?:on)?to",
+    "will respond by": r"(?:aim|expect|will|should) (?:to )?(?:send you a |send a |provide a |)(?:respon(?:d|se)|reply)[^.]{0,40}(?:by|within|no later than)|dealing with your request under",
+    "reference only": r"^\s*(?:our |your )?ref(?:erence)?(?: number| no\.?)?:?\s*[\w/-]+\s*$",
+}
+SUBSTANTIVE_RULES: dict[str, str] = {
+    "response given": r"(?:attached|enclosed) (?:is )?(?:our|my|the) (?:formal |full )?(?:response|reply|answer)|please find (?:attached|enclosed|below)|(?:our|my) response (?:is|to your request)|in response to your request|the answers? (?:to your|are|is)|i can confirm|information (?:you )?requested (?:is|are)|do(?:es)? not hold|not held|we do not have|exempt|exception|refus|withh[eo]ld|redact",
+}
+# Response-event states that settle the question, when the JSON is available.
+FINAL_STATES = ("successful", "partially_successful", "not_held", "rejected", "vexatious", "not_foi")
+HOLDING_STATES = ("waiting_response", "waiting_clarification", "error_message")
+
+SHORT_MESSAGE_CHARS = 40  # bodies shorter than this, with no document attached, are not answers
+
+
+def _rx(rules: dict[str, str]) -> str:
+    return "(?i)(?:" + "|".join(f"(?:{v})" for v in rules.values()) + ")"
+
+
+HOLDING_RX = _rx(HOLDING_RULES)
+ACK_RX = _rx(ACK_RULES)
+SUBSTANTIVE_RX = _rx(SUBSTANTIVE_RULES)
+# Outgoing follow-ups asking for an internal review (WDTK's template says "conducts Freedom of Information reviews").
+REVIEW_RX = r"(?i)(?:request(?:ing)?|ask(?:ing)? for|want|like|seek(?:ing)?) (?:an |a |for an )?internal review|conducts? Freedom of Information reviews"
+
+
+def classify_response(body: str | None, documents: int = 0, calculated_state: str | None = None) -> tuple[bool, str]:
+    """Is an incoming message a substantive response?  Returns (substantive, reason).
+
+    ``documents`` counts attachments that are not images (signatures and logos
+    do not make an answer).  ``calculated_state`` is the JSON response event's
+    state: a final outcome settles it as substantive, a waiting state as not.
+    """
+    if calculated_state in FINAL_STATES:
+        return True, f"event state {calculated_state}"
+    if calculated_state in HOLDING_STATES:
+        return False, f"event state {calculated_state}"
+    text = (body or "")[:3000]
+    for name, rx in HOLDING_RULES.items():
+        if re.search(rx, text, re.I):
+            return False, name
+    if documents > 0:
+        return True, "document attached"
+    if re.search(SUBSTANTIVE_RX, text):
+        return True, "answer wording"
+    for name, rx in ACK_RULES.items():
+        if re.search(rx, text, re.I | re.M):
+            return False, name
+    if len(text.strip()) < SHORT_MESSAGE_CHARS:
+        return False, "short message"
+    return True, "text"
+
+
+def _sql_str(s: str) -> str:
+    return "'" + s.replace("'", "''") + "'"
+
+
+def build_sql(today: date) -> str:
+    """The CREATE OR REPLACE TABLE statement for request_timeline."""
+    final_states = ", ".join(_sql_str(s) for s in FINAL_STATES)
+    holding_states = ", ".join(_sql_str(s) for s in HOLDING_STATES)
+    return f"""
+CREATE OR REPLACE TABLE request_timeline AS
+WITH
+auth AS (
+    SELECT site, url_name,
+           list_transform(coalesce(tags, []), lambda t: lower(split_part(t, ':', 1))) AS tag_names,
+           lower(coalesce(jurisdiction, '')) AS jurisdiction
+    FROM authorities
+),
+req AS (
+    SELECT r.*,
+        coalesce(a.jurisdiction = 'scotland' OR list_has_any(a.tag_names, ['scotland', 'scottish', 'foisa']), false) AS scottish,
+        coalesce(list_has_any(a.tag_names, ['school', 'academy_trust']), false) AS is_school,
+        lower(coalesce(r.law, '')) = 'eir' OR coalesce(r.eir_only, false) AS eir
+    FROM requests r
+    LEFT JOIN auth a ON a.site = r.site AND a.url_name = r.authority_url_name
+),
+req2 AS (
+    SELECT *,
+        CASE WHEN eir AND scottish THEN 'EISR' WHEN eir THEN 'EIR' WHEN scottish THEN 'FOISA' ELSE 'FOIA' END AS regime,
+        CASE WHEN eir AND scottish THEN 'law_used=eir; authority in Scotland'
+             WHEN eir THEN CASE WHEN coalesce(eir_only, false) AND lower(coalesce(law, '')) <> 'eir' THEN 'authority EIR only' ELSE 'law_used=eir' END
+             WHEN scottish THEN 'authority in Scotland'
+             ELSE 'default FOIA' END AS regime_basis
+    FROM req
+),
+msg AS (
+    SELECT m.site, m.request_key, m.message_id, m.direction, m.sent_at, m.body, m.event_type, m.position,
+           row_number() OVER (PARTITION BY m.site, m.request_key, m.direction
+                              ORDER BY m.sent_at NULLS LAST, m.position NULLS LAST, m.message_id) AS dir_rank
+    FROM messages m
+),
+ev_in AS (   -- the JSON state of each response event
+    SELECT site, incoming_message_id AS message_id, max(calculated_state) AS calculated_state
+    FROM events WHERE incoming_message_id IS NOT NULL AND event_type = 'response'
+    GROUP BY ALL
+),
+ev_out AS (
+    SELECT site, outgoing_message_id AS message_id,
+           bool_or(calculated_state = 'internal_review' OR display_status ILIKE '%internal review%') AS review
+    FROM events WHERE outgoing_message_id IS NOT NULL
+    GROUP BY ALL
+),
+docs AS (
+    SELECT site, incoming_message_id AS message_id, count(*) AS documents
+    FROM attachments
+    WHERE NOT regexp_matches(lower(coalesce(filename, '')), '\\.(png|jpe?g|gif|bmp|emz|wmz)$')
+      AND coalesce(content_icon, '') NOT IN ('image', 'png', 'jpg', 'gif')
+    GROUP BY ALL
+),
+incoming AS (
+    SELECT m.*, e.calculated_state, coalesce(d.documents, 0) AS documents,
+        CASE
+          WHEN e.calculated_state IN ({final_states}) THEN true
+          WHEN e.calculated_state IN ({holding_states}) THEN false
+          WHEN regexp_matches(substr(coalesce(m.body, ''), 1, 3000), {_sql_str(HOLDING_RX)}) THEN false
+          WHEN coalesce(d.documents, 0) > 0 THEN true
+          WHEN regexp_matches(substr(coalesce(m.body, ''), 1, 3000), {_sql_str(SUBSTANTIVE_RX)}) THEN true
+          WHEN regexp_matches(substr(coalesce(m.body, ''), 1, 3000), {_sql_str("(?m)" + ACK_RX)}) THEN false
+          WHEN length(trim(coalesce(m.body, ''))) < {SHORT_MESSAGE_CHARS} THEN false
+          ELSE true
+        END AS substantive
+    FROM msg m
+    LEFT JOIN ev_in e USING (site, message_id)
+    LEFT JOIN docs d USING (site, message_id)
+    WHERE m.direction = 'incoming'
+),
+outgoing AS (
+    SELECT m.*, coalesce(o.review, false) OR regexp_matches(substr(coalesce(m.body, ''), 1, 3000), {_sql_str(REVIEW_RX)}) AS review
+    FROM msg m LEFT JOIN ev_out o USING (site, message_id)
+    WHERE m.direction = 'outgoing'
+),
+sent_ev AS (
+    SELECT site, request_key, min(created_at) AS sent_event_at
+    FROM events WHERE event_type = 'sent' GROUP BY ALL
+),
+start AS (
+    SELECT q.site, q.request_key,
+        coalesce(s.sent_event_at,
+                 (SELECT min(o.sent_at) FROM outgoing o WHERE o.site = q.site AND o.request_key = q.request_key AND o.dir_rank = 1),
+                 q.created_at) AS sent_at
+    FROM req2 q LEFT JOIN sent_ev s USING (site, request_key)
+),
+clar_states AS (   -- moments the request was classified as waiting for clarification
+    SELECT site, request_key, created_at AS clar_at FROM events
+    WHERE described_state = 'waiting_clarification'
+       OR (event_type = 'response' AND calculated_state = 'waiting_clarification')
+),
+clarified AS (     -- the first follow-up after each such moment restarts the clock; the last restart wins
+    SELECT c.site, c.request_key, max(f.first_followup) AS clock_reset_at
+    FROM (
+        SELECT c.site, c.request_key, c.clar_at, min(o.sent_at) AS first_followup
+        FROM clar_states c
+        JOIN outgoing o ON o.site = c.site AND o.request_key = c.request_key
+                       AND o.sent_at > c.clar_at AND o.dir_rank > 1
+        GROUP BY ALL
+    ) f JOIN clar_states c USING (site, request_key)
+    GROUP BY ALL
+),
+clock AS (
+    SELECT st.site, st.request_key, st.sent_at,
+           greatest(st.sent_at, cl.clock_reset_at) AS clock_at,
+           cl.clock_reset_at
+    FROM start st LEFT JOIN clarified cl USING (site, request_key)
+),
+first_in AS (
+    SELECT i.site, i.request_key,
+           arg_min(i.sent_at, i.sent_at) AS first_incoming_at,
+           arg_min(i.message_id, i.sent_at) AS first_incoming_message_id
+    FROM incoming i JOIN clock c USING (site, request_key)
+    WHERE i.sent_at >= c.sent_at
+    GROUP BY ALL
+),
+first_sub AS (
+    SELECT i.site, i.request_key,
+           arg_min(i.sent_at, i.sent_at) AS first_substantive_at,
+           arg_min(i.message_id, i.sent_at) AS first_substantive_message_id
+    FROM incoming i JOIN clock c USING (site, request_key)
+    WHERE i.substantive AND i.sent_at >= c.clock_at
+    GROUP BY ALL
+),
+review AS (
+    SELECT o.site, o.request_key, min(o.sent_at) AS internal_review_requested_at
+    FROM outgoing o WHERE o.review AND o.dir_rank > 1 GROUP BY ALL
+),
+review_answer AS (
+    SELECT r.site, r.request_key, min(i.sent_at) AS internal_review_answered_at
+    FROM review r JOIN incoming i ON i.site = r.site AND i.request_key = r.request_key
+        AND i.sent_at > r.internal_review_requested_at AND i.substantive
+    GROUP BY ALL
+),
+counts AS (
+    SELECT site, request_key, count(*) AS message_count,
+           count(*) FILTER (WHERE direction = 'incoming') AS incoming_count
+    FROM messages GROUP BY ALL
+),
+base AS (
+    SELECT q.site, q.request_key, q.request_id, q.url_title, q.title,
+        q.authority_url_name, q.authority_name, q.requester_url_name, q.requester_name,
+        q.regime, q.regime_basis, q.is_school,
+        c.sent_at,
+        CAST(timezone('Europe/London', c.clock_at) AS DATE) AS received_date,
+        CAST(timezone('Europe/London', c.sent_at) AS DATE) AS sent_date,
+        fi.first_incoming_at, fi.first_incoming_message_id,
+        fs.first_substantive_at, fs.first_substantive_message_id,
+        rv.internal_review_requested_at, ra.internal_review_answered_at,
+        q.described_state, q.calculated_status,
+        coalesce(q.described_state,
+                 CASE WHEN q.calculated_status LIKE 'waiting_response%' THEN 'waiting_response' ELSE q.calculated_status END) AS state,
+        coalesce(q.closed_to_correspondence, false) AS closed,
+        coalesce(n.message_count, 0) AS message_count, coalesce(n.incoming_count, 0) AS incoming_count,
+        c.clock_reset_at
+    FROM req2 q
+    LEFT JOIN clock c USING (site, request_key)
+    LEFT JOIN first_in fi USING (site, request_key)
+    LEFT JOIN first_sub fs USING (site, request_key)
+    LEFT JOIN review rv USING (site, request_key)
+    LEFT JOIN review_answer ra USING (site, request_key)
+    LEFT JOIN counts n USING (site, request_key)
+),
+dated AS (
+    SELECT b.*,
+        CAST(timezone('Europe/London', b.first_incoming_at) AS DATE) AS first_incoming_date,
+        CAST(timezone('Europe/London', b.first_substantive_at) AS DATE) AS first_substantive_date,
+        CAST(timezone('Europe/London', b.internal_review_requested_at) AS DATE) AS review_date,
+        CAST(timezone('Europe/London', b.internal_review_answered_at) AS DATE) AS review_answer_date,
+        CASE b.state
+            WHEN 'successful' THEN 'successful'
+            WHEN 'partially_successful' THEN 'partially_successful'
+            WHEN 'not_held' THEN 'not_held'
+            WHEN 'rejected' THEN 'refused'
+            WHEN 'user_withdrawn' THEN 'withdrawn'
+            WHEN 'waiting_response' THEN 'pending'
+            WHEN 'waiting_clarification' THEN 'pending'
+            WHEN 'waiting_classification' THEN 'pending'
+            WHEN 'internal_review' THEN 'pending'
+            ELSE 'other'
+        END AS outcome
+    FROM base b
+),
+idx AS (
+    SELECT d.*,
+        c0.working_day_index AS idx_received,
+        c_sent.working_day_index AS idx_sent,
+        c1.working_day_index AS idx_first_in,
+        c2.working_day_index AS idx_first_sub,
+        c3.working_day_index AS idx_review,
+        c4.working_day_index AS idx_review_answer
+    FROM dated d
+    LEFT JOIN workday_calendar c0 ON c0.regime = d.regime AND c0.date = d.received_date
+    LEFT JOIN workday_calendar c_sent ON c_sent.regime = d.regime AND c_sent.date = d.sent_date
+    LEFT JOIN workday_calendar c1 ON c1.regime = d.regime AND c1.date = d.first_incoming_date
+    LEFT JOIN workday_calendar c2 ON c2.regime = d.regime AND c2.date = d.first_substantive_date
+    LEFT JOIN workday_calendar c3 ON c3.regime = d.regime AND c3.date = d.review_date
+    LEFT JOIN workday_calendar c4 ON c4.regime = d.regime AND c4.date = d.review_answer_date
+),
+workdays AS (
+    SELECT regime, working_day_index, date FROM workday_calendar WHERE is_working_day
+),
+due AS (
+    SELECT i.*, w20.date AS due_date, wlong.date AS long_overdue_date
+    FROM idx i
+    LEFT JOIN workdays w20 ON w20.regime = i.regime AND w20.working_day_index = i.idx_received + 20
+    LEFT JOIN workdays wlong ON wlong.regime = i.regime
+         AND wlong.working_day_index = i.idx_received + CASE WHEN i.is_school THEN 60 ELSE 40 END
+)
+SELECT
+    site, request_key, request_id, url_title, title, authority_url_name, authority_name,
+    requester_url_name, requester_name,
+    regime, regime_basis, is_school,
+    sent_at, received_date, due_date, long_overdue_date,
+    first_incoming_at, first_incoming_message_id,
+    CAST(idx_first_in - idx_sent AS INTEGER) AS working_days_to_first_incoming,
+    first_substantive_at, first_substantive_message_id,
+    CAST(idx_first_sub - idx_received AS INTEGER) AS working_days_to_substantive,
+    first_substantive_at IS NOT NULL AS answered,
+    CASE WHEN first_substantive_at IS NULL THEN NULL ELSE first_substantive_date <= due_date END AS answered_in_time,
+    (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response'
+        AND DATE '{today.isoformat()}' > due_date) AS overdue_now,
+    (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response'
+        AND DATE '{today.isoformat()}' > long_overdue_date) AS long_overdue_now,
+    internal_review_requested_at, internal_review_answered_at,
+    CAST(idx_review_answer - idx_review AS INTEGER) AS working_days_internal_review,
+    described_state, calculated_status, outcome,
+    CAST(year(received_date) AS INTEGER) AS year,
+    CAST(message_count AS INTEGER) AS message_count,
+    CAST(incoming_count AS INTEGER) AS incoming_count,
+    clock_reset_at,
+    DATE '{today.isoformat()}' AS as_of_date
+FROM due
+ORDER BY site, request_key
+"""

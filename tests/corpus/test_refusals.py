@@ -1,0 +1,109 @@
+import json
+from pathlib import Path
+
+import pytest
+
+from corpus.derive.refusals import evaluate, extract_citations
+from corpus.errors import CorpusError
+from tests.conftest import require_reference
+
+LABELLED = Path(__file__).resolve().parent.parent / "data" / "refusals_labelled.jsonl"
+
+
+def provisions(text, regime="FOIA"):
+    return [(c.regime, c.provision) for c in extract_citations(text, regime)]
+
+
+def test_labelled_set_precision_and_recall():
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    assert len(rows) >= 60
+    assert sum(1 for r in rows if r["expected"]) >= 30
+    score = evaluate(rows)
+    assert score.precision >= 0.95, score.misses
+    assert score.recall >= 0.95, score.misses
+
+
+@pytest.mark.parametrize(
+    "text, expected",
+    [
+        ("Refused under s.12 of the Act.", [("FOIA", "s12")]),
+        ("We rely on section 12(1).", [("FOIA", "s12(1)")]),
+        ("Section 40 (2) applies to the names.", [("FOIA", "s40(2)")]),
+        ("Withheld under s40(2).", [("FOIA", "s40(2)")]),
+        ("We apply regulation 12(4)(b).", [("EIR", "reg12(4)(b)")]),
+        ("Names withheld under Reg. 13.", [("EIR", "reg13")]),
+        ("This exceeds the appropriate limit.", [("FOIA", "s12")]),
+        ("We neither confirm nor deny holding it.", [("FOIA", "ncnd")]),
+        ("We do not hold this information.", [("FOIA", "s1(1)(a)")]),
+        ("The request is manifestly unreasonable.", [("EIR", "reg12(4)(b)")]),
+    ],
+)
+def test_forms_that_count(text, expected):
+    assert provisions(text) == expected
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "The child was seen under section 47 of the Children Act 1989.",
+        "Support was given under section 17 of the Children Act.",
+        "Your rights come from the Data Protection Act 2018 section 45.",
+        "The board exists under section 11 of the Children Act 2004.",
+        "See section 3 of the attached report.",
+        "We served 12 section 21 notices.",
+        "You may complain under section 50 of the Freedom of Information Act 2000.",
+        "The Council's 12 schools replied.",
+    ],
+)
+def test_other_acts_and_other_sections_do_not_count(text):
+    assert provisions(text) == []
+
+
+def test_foisa_numbering_is_not_foia_numbering():
+    foisa = extract_citations("Section 38(1)(b) applies to the names.", "FOISA")
+    assert [(c.regime, c.provision, c.ground) for c in foisa] == [("FOISA", "s38(1)(b)", "personal information")]
+    foia = extract_citations("Section 38 applies.", "FOIA")
+    assert [(c.regime, c.ground) for c in foia] == [("FOIA", "health and safety")]
+    # an explicit Scottish Act wins over the request's law
+    named = extract_citations("Section 30(b)(i) of the Freedom of Information (Scotland) Act 2002 applies.", "FOIA")
+    assert [(c.regime, c.ground) for c in named] == [("FOISA", "prejudice to effective conduct of public affairs")]
+    assert provisions("Section 17 of FOISA: we do not hold it.", "FOISA") == [("FOISA", "s17")]
+
+
+def test_one_row_per_ground():
+    cites = extract_citations(
+        "Section 12 applies. Section 12(1) says we need not comply where the cost exceeds the appropriate limit. "
+        "Names are withheld under section 40(2) by virtue of section 40(3A)(a).",
+        "FOIA",
+    )
+    assert [(c.provision, c.cited_by) for c in cites] == [("s12(1)", "number"), ("s40(2)", "number")]
+
+
+def test_lists_and_sentences():
+    cites = extract_citations("Dear Sir. Parts are exempt under sections 40(2), 41 and 43(2) of FOIA. Regards.", "FOIA")
+    assert [c.provision for c in cites] == ["s40(2)", "s41", "s43(2)"]
+    assert cites[0].sentence == "Parts are exempt under sections 40(2), 41 and 43(2) of FOIA."
+    assert cites[1].ground == "confidential information"
+    assert cites[2].section == "43" and cites[2].subsection == "(2)"
+
+
+def test_s21_with_link():
+    cites = extract_citations(
+        "This is exempt under section 21 as it is reasonably accessible: https://example.gov.uk/data.csv", "FOIA"
+    )
+    assert [(c.provision, c.ground, c.cited_by) for c in cites] == [("s21", "information accessible by other means", "number")]
+
+
+def test_bad_regime():
+    with pytest.raises(CorpusError):
+        extract_citations("section 12", "XYZ")
+
+
+def test_real_2019_not_held_reply(pages_2019):
+    from selectolax.lexbor import LexborHTMLParser
+
+    tree = LexborHTMLParser((pages_2019 / "1404563.html").read_bytes())
+    node = tree.css_first("#incoming-1404563 .correspondence_text")
+    cites = extract_citations(node.text(separator=" "), "FOIA")
+    assert [(c.provision, c.ground, c.cited_by) for c in cites] == [("s1(1)(a)", "not held", "phrase")]
+    assert "because we do not have it" in cites[0].sentence
