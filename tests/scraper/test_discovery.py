@@ -270,3 +270,51 @@ def test_each_request_yielded_once_even_across_overlapping_slices():
     items = asyncio.run(collect(site, Target("authority", "big_body")))
     counts = Counter(i.url_title for i in items)
     assert set(counts) == set(reqs) and max(counts.values()) == 1
+
+
+# --- end to end against the sample site over HTTP -------------------------------------------
+
+
+def test_walk_over_http_reaches_every_listed_request_of_a_big_body(fake_site_factory):
+    """Fetcher + robots + parse_listing + walk against the sample Alaveteli site."""
+    from corpus.sample_site import generate_corpus
+    from corpus.sample_site.generate import big_authority_url_name
+    from scraper.fetch import Fetcher, load_robots
+    from scraper.http import make_client
+    from scraper.pages.listing import parse_listing
+    from scraper.politeness import RateLimiter
+
+    corpus = generate_corpus(1800, seed=3, big_authority_share=0.4, messages_per_request=(1, 3))
+    big = big_authority_url_name()
+    expected = {r.url_title for r in corpus.requests if r.authority_url_name == big and r.prominence == "normal"}
+    assert len(expected) > 500  # more than one listing can show
+    site = fake_site_factory(corpus)
+    failures = []
+
+    async def go():
+        async with make_client(site.url, "tests@example.org") as client:
+            limiter = RateLimiter(1000)
+            robots = await load_robots(client, site.url, limiter)
+            fetcher = Fetcher(client, robots, limiter, site=site.url, backoff_base=0.001)
+
+            async def fetch_listing(url):
+                res = await fetcher.fetch(url)
+                if res.status in (404, 410):
+                    return None
+                assert res.error is None, res.error
+                page = parse_listing(res.body, base_url=res.final_url)
+                if isinstance(page, ParseFailure):
+                    failures.append((url, page))
+                return page
+
+            target = Target("authority", big)
+            return [i async for i in walk(site.url, target, fetch_listing, today=corpus.today)]
+
+    items = asyncio.run(go())
+    assert failures == []
+    slugs = [i.url_title for i in items]
+    assert len(slugs) == len(set(slugs))
+    assert set(slugs) == expected
+    assert all(i.authority_url_name == big and i.status and i.event_time is not None for i in items)
+    listing_hits = site.hits_for(r"^/(body|list)")
+    assert all("page=21" not in h.path + "?" + (h.query or "") for h in listing_hits)
