@@ -44,6 +44,7 @@ _BATCH_HREF = re.compile(r"/info_request_batch/(\d+)")
 _BATCH_SIZE = re.compile(r"batch sent to (\d+) authorit")
 _LAW = re.compile(r"made this (Freedom of Information|Environmental Information Regulations) request")
 _NUMERIC_ID_URL = re.compile(rb"/request/(\d+)/(?:response|followups|report)/")
+_HEADER_BYTES = 96 * 1024  # the header and action menu sit well inside this
 _FOI_MASK = re.compile(rb"\[FOI #(\d+) email\]")
 _ATTACH_PART = re.compile(r"/attach/(?:html/)?(\d+)/")
 _ICON = re.compile(r"icon_(.+?)_large")
@@ -188,8 +189,8 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     _read_status(header, req)
     hidden = scope.css_first("p#hidden_request")
     req.hidden = hidden is not None
-    req.request_id = _page_request_id(html, warnings)
     _read_thread(left, req)
+    req.request_id = _page_request_id(html, req.messages, warnings)
 
     if json_bytes is not None:
         parsed = parse_request_json(json_bytes)
@@ -236,8 +237,17 @@ def _page_slug(tree: LexborHTMLParser, meta: dict[str, str], left: LexborNode) -
     return None
 
 
-def _page_request_id(html: bytes, warnings: list[str]) -> int | None:
-    ids = Counter(int(m) for m in _NUMERIC_ID_URL.findall(html))
+def _page_request_id(html: bytes, messages: list[Message], warnings: list[str]) -> int | None:
+    """The numeric id where the page shows it: 2019-era attachment links, or the
+    action-menu links (followups, report) in the header; else the "[FOI #n email]"
+    mask in quoted text."""
+    ids: Counter[int] = Counter()
+    for msg in messages:
+        for att in msg.attachments:
+            m = _NUMERIC_ID_URL.search((att.download_url or "").encode())
+            if m:
+                ids[int(m.group(1))] += 1
+    ids.update(int(m) for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES))
     if not ids:
         ids = Counter(int(m) for m in _FOI_MASK.findall(html))
     if not ids:
@@ -306,9 +316,22 @@ def _read_status(header: LexborNode, req: ParsedRequest) -> None:
 
 
 def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
+    # One CSS query over the whole thread returns the item blocks and the parts
+    # read from them, in document order: each part belongs to the block before it.
+    groups: list[tuple[LexborNode, list[tuple[LexborNode, str, dict]]]] = []
+    for node in left.css(_THREAD_QUERY):
+        tag = node.tag
+        attrs = node.attributes
+        if tag == "div":
+            tokens = (attrs.get("class") or "").split()
+            if "correspondence" in tokens or "comment_in_request" in tokens:
+                groups.append((node, []))
+                continue
+        if groups:
+            groups[-1][1].append((node, tag, attrs))
     seen: dict[str, Message | Annotation] = {}
     position = 0
-    for node in left.css("div.correspondence, div.comment_in_request"):
+    for node, part_list in groups:
         node_id = node.attributes.get("id") or ""
         m = _ITEM_ID.match(node_id)
         if m is None:
@@ -317,11 +340,11 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
         kind, number = m.group(1), int(m.group(2))
         earlier = seen.get(node_id)
         if earlier is not None:
-            if kind == "outgoing" and isinstance(earlier, Message) and _is_resent_block(node):
+            parts = _Parts(part_list)
+            if kind == "outgoing" and isinstance(earlier, Message) and parts.plain is not None and parts.author is None:
                 # A resent event re-uses the id of the message it sent again.
-                again = _outgoing(node, number, earlier.position)
                 earlier.resent = True
-                earlier.resent_at, earlier.resent_at_text = again.sent_at, again.sent_at_text
+                earlier.resent_at, earlier.resent_at_text = parse_iso_datetime(parts.time), parts.time
             else:
                 req.warnings.append(f"{node_id} appears twice on the page; kept the first")
             continue
@@ -330,18 +353,58 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
             item = _annotation(node, number, position)
             req.annotations.append(item)
         elif kind == "incoming":
-            item = _incoming(node, number, position, req)
+            item = _incoming(node, number, position, _Parts(part_list))
             req.messages.append(item)
         else:
-            item = _outgoing(node, number, position)
+            item = _outgoing(number, position, _Parts(part_list))
             req.messages.append(item)
         seen[node_id] = item
         position += 1
 
 
-def _is_resent_block(node: LexborNode) -> bool:
-    classes = (node.attributes.get("class") or "").split()
-    return "box" in classes or node.css_first("p.event_plain") is not None
+# One query per message collects every part we read; results come in document
+# order, so the first of each kind is the one in the header.
+_MESSAGE_PARTS = (
+    "span.correspondence__header__author, a.correspondence__header__date time, h2 time, "
+    "a.toggle-delivery-log, p.hidden_message, p#hidden_message, p.event_plain, "
+    "div.correspondence_text, div.attachments, div.correspondence_text div[id], "
+    "span.unfold_link, p.hidden_attachment"
+)
+_THREAD_QUERY = "div.correspondence, div.comment_in_request, " + _MESSAGE_PARTS
+
+
+class _Parts:
+    __slots__ = ("author", "time", "delivery", "hidden", "plain", "text", "attachments", "body", "unfold", "notice")
+
+    def __init__(self, part_list: list[tuple[LexborNode, str, dict]]) -> None:
+        self.author = self.time = self.delivery = self.hidden = self.plain = None
+        self.text = self.attachments = self.body = self.unfold = self.notice = None
+        for part, tag, attrs in part_list:
+            cls = attrs.get("class") or ""
+            if tag == "time":
+                if self.time is None:
+                    self.time = attrs.get("datetime")
+            elif tag == "span":
+                if "correspondence__header__author" in cls:
+                    self.author = self.author or part
+                elif "unfold_link" in cls:
+                    self.unfold = self.unfold or part
+            elif tag == "a":
+                self.delivery = self.delivery or part
+            elif tag == "p":
+                if "event_plain" in cls:
+                    self.plain = self.plain or part
+                elif "hidden_attachment" in cls:
+                    self.notice = self.notice or part
+                elif "hidden_message" in cls or attrs.get("id") == "hidden_message":
+                    self.hidden = self.hidden or part
+            elif tag == "div":
+                if "correspondence_text" in cls:
+                    self.text = self.text or part
+                elif "attachments" in cls.split():
+                    self.attachments = self.attachments or part
+                elif self.body is None and (attrs.get("id") or "").startswith("attachment-"):
+                    self.body = part
 
 
 def _time_of(node: LexborNode | None) -> tuple[str | None, object]:
@@ -354,102 +417,87 @@ def _time_of(node: LexborNode | None) -> tuple[str | None, object]:
     return raw, parse_iso_datetime(raw)
 
 
-def _outgoing(node: LexborNode, number: int, position: int) -> Message:
-    classes = (node.attributes.get("class") or "").split()
-    header = node.css_first("div.correspondence__header")
-    plain = node.css_first("p.event_plain")
-    if header is None and ("box" in classes or plain is not None):
-        # resent block with no earlier copy of the message on the page
-        # resent / followup_resent: "Sent request to {body} again[, using a new contact address]."
-        raw, when = _time_of(node.css_first("h2") or node)
+def _outgoing(number: int, position: int, parts: _Parts) -> Message:
+    when = parse_iso_datetime(parts.time)
+    if parts.plain is not None and parts.author is None:
+        # A resent / followup_resent block ("Sent request to {body} again[, using a
+        # new contact address].") with no earlier copy of the message on the page.
         return Message(
             message_id=number,
             direction="outgoing",
             position=position,
             sender=None,
-            sent_at=when,  # type: ignore[arg-type]
-            sent_at_text=raw,
-            body=block_text(plain),
+            sent_at=when,
+            sent_at_text=parts.time,
+            body=block_text(parts.plain),
             resent=True,
-            resent_at=when,  # type: ignore[arg-type]
-            resent_at_text=raw,
+            resent_at=when,
+            resent_at_text=parts.time,
         )
-    author = header.css_first("span.correspondence__header__author") if header is not None else None
-    raw, when = _time_of(header.css_first("a.correspondence__header__date") or header) if header is not None else (None, None)
     msg = Message(
         message_id=number,
         direction="outgoing",
         position=position,
-        sender=_sender(author),
-        sent_at=when,  # type: ignore[arg-type]
-        sent_at_text=raw,
+        sender=_sender(parts.author),
+        sent_at=when,
+        sent_at_text=parts.time,
     )
-    if header is not None:
-        delivery = header.css_first("a.toggle-delivery-log")
-        if delivery is not None:
-            status = delivery.attributes.get("data-delivery-status")
-            if not status:
-                for cls in (delivery.attributes.get("class") or "").split():
-                    if cls.startswith("toggle-delivery-log--"):
-                        status = cls[len("toggle-delivery-log--") :]
-            msg.delivery_status = status or None
-    hidden = node.css_first("p#hidden_message, p.hidden_message")
-    if hidden is not None:
+    if parts.delivery is not None:
+        attrs = parts.delivery.attributes
+        status = attrs.get("data-delivery-status")
+        if not status:
+            for cls in (attrs.get("class") or "").split():
+                if cls.startswith("toggle-delivery-log--"):
+                    status = cls[len("toggle-delivery-log--") :]
+        msg.delivery_status = status or None
+    if parts.hidden is not None:
         msg.prominence = "hidden"
-        msg.hidden_notice = inline_text(hidden) or None
-    text = node.css_first("div.correspondence_text")
-    if text is not None:
-        msg.body = block_text(text)
+        msg.hidden_notice = inline_text(parts.hidden) or None
+    if parts.text is not None:
+        msg.body = block_text(parts.text)
         _mark_placeholder(msg)
     return msg
 
 
-def _incoming(node: LexborNode, number: int, position: int, req: ParsedRequest) -> Message:
+def _incoming(node: LexborNode, number: int, position: int, parts: _Parts) -> Message:
     classes = (node.attributes.get("class") or "").split()
     prominence = "normal"
     for cls in ("hidden", "requester_only", "normal"):
         if cls in classes:
             prominence = cls
             break
-    header = node.css_first("div.correspondence__header")
-    author = header.css_first("span.correspondence__header__author") if header is not None else None
-    raw, when = _time_of(header.css_first("a.correspondence__header__date") or header) if header is not None else (None, None)
     msg = Message(
         message_id=number,
         direction="incoming",
         position=position,
-        sender=_sender(author),
-        sent_at=when,  # type: ignore[arg-type]
-        sent_at_text=raw,
+        sender=_sender(parts.author),
+        sent_at=parse_iso_datetime(parts.time),
+        sent_at_text=parts.time,
         prominence=prominence,
     )
-    hidden = node.css_first("p#hidden_message, p.hidden_message")
-    if hidden is not None:
-        msg.hidden_notice = inline_text(hidden) or None
+    if parts.hidden is not None:
+        msg.hidden_notice = inline_text(parts.hidden) or None
         if msg.prominence == "normal":
             msg.prominence = "hidden"
-    text = node.css_first("div.correspondence_text")
+    text = parts.text
     if text is None:
         return msg
-    block = text.css_first("div.attachments")
-    if block is not None:
-        msg.attachments = [_attachment(li, number) for li in block.css("li.attachment")]
-        block.decompose()
-    body = text.css_first('div[id^="attachment-"]') or text
-    unfold = body.css_first("span.unfold_link")
+    if parts.attachments is not None:
+        msg.attachments = [_attachment(li, number) for li in parts.attachments.css("li.attachment")]
+        parts.attachments.decompose()
+    body = parts.body or text
     unfolded = False
-    if unfold is not None:
-        label = inline_text(unfold).lower()
+    if parts.unfold is not None:
+        label = inline_text(parts.unfold).lower()
         if "show" in label:
             msg.quoted_folded = True
         elif "hide" in label:
             unfolded = True
-        _drop_with_empty_parent(unfold)
-    notice = body.css_first("p.hidden_attachment")
-    if notice is not None:
+        _drop_with_empty_parent(parts.unfold)
+    if parts.notice is not None:
         if msg.hidden_notice is None:
-            msg.hidden_notice = inline_text(notice) or None
-        notice.decompose()
+            msg.hidden_notice = inline_text(parts.notice) or None
+        parts.notice.decompose()
     msg.body = block_text(body)
     if unfolded:
         msg.body, msg.quoted_text = _split_quote(msg.body)
@@ -489,52 +537,59 @@ def _mark_placeholder(msg: Message) -> None:
             msg.body_placeholder = True
 
 
+_ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, p.attachment__meta a[href], p.attachment__meta em, img.attachment__image, span.hidden_attachment"
+
+
 def _attachment(li: LexborNode, message_id: int) -> Attachment:
     part: int | None = None
     li_id = li.attributes.get("id") or ""
     if li_id.startswith("attachment-") and li_id[11:].isdigit():
         part = int(li_id[11:])
-    hidden = li.css_first("span.hidden_attachment") is not None
-    name_node = li.css_first("p.attachment__name")
-    meta = None if hidden else li.css_first("p.attachment__meta")
-    download = html_view = None
-    size_text = None
-    erased = False
-    if meta is not None:
-        first = meta.child
-        while first is not None and first.tag != "-text":
-            first = first.next
-        if first is not None:
-            size_text = " ".join((first.text_content or "").split()) or None
-        for a in meta.css("a[href]"):
-            href = a.attributes.get("href") or ""
+    name = ""
+    size_text = download = html_view = icon = None
+    erased = hidden = False
+    for node in li.css(_ATTACHMENT_PARTS):
+        tag = node.tag
+        if tag == "span":
+            hidden = True
+            break  # a hidden attachment shows only the notice
+        if tag == "p":
+            cls = node.attributes.get("class") or ""
+            if "attachment__name" in cls:
+                name = inline_text(node)
+            elif size_text is None:
+                first = node.child
+                while first is not None and first.tag != "-text":
+                    first = first.next
+                if first is not None:
+                    size_text = " ".join((first.text_content or "").split()) or None
+        elif tag == "a":
+            href = node.attributes.get("href") or ""
             if "/attach/html/" in href:
                 html_view = html_view or href
             elif "/attach/" in href:
                 download = download or href
-        em = meta.css_first("em")
-        if em is not None and "erased" in inline_text(em).lower():
-            erased = True
-    icon_link = li.css_first("a[href] > img.attachment__image")
-    img = icon_link or li.css_first("img.attachment__image")
-    icon = None
-    if img is not None:
-        m = _ICON.search(img.attributes.get("src") or "")
-        if m:
-            icon = m.group(1)
-        if download is None and img.parent is not None and img.parent.tag == "a":
-            download = img.parent.attributes.get("href")
+        elif tag == "em":
+            if "erased" in inline_text(node).lower():
+                erased = True
+        elif tag == "img":
+            m = _ICON.search(node.attributes.get("src") or "")
+            if m:
+                icon = m.group(1)
+            parent = node.parent
+            if download is None and parent is not None and parent.tag == "a":
+                download = parent.attributes.get("href")
     if part is None:
         for href in (download, html_view):
             m2 = _ATTACH_PART.search(href or "")
             if m2:
                 part = int(m2.group(1))
                 break
-    if size_text is not None and erased and size_text.lower().startswith("this file"):
-        size_text = None
+    if hidden:
+        name, size_text, download, html_view, icon = name or "", None, None, None, None
     return Attachment(
         part=part if part is not None else -1,
-        filename=inline_text(name_node),
+        filename=name,
         size_text=size_text,
         download_url=download,
         html_url=html_view,
