@@ -368,20 +368,38 @@ class SiteCorpus:
     users: dict[str, FakeUser]
     requests: list[FakeRequest]
     today: date
+    version: int = 0  # bumped by the helpers that change the corpus
 
-    def by_slug(self, url_title: str) -> FakeRequest:
+    def _maps(self) -> tuple[dict[str, FakeRequest], dict[int, FakeRequest]]:
+        cache = self.__dict__.get("_map_cache")
+        key = (len(self.requests), self.version)
+        if cache is None or cache[0] != key:
+            by_slug = {r.url_title: r for r in self.requests}
+            by_id = {r.id: r for r in self.requests}
+            cache = (key, by_slug, by_id)
+            self.__dict__["_map_cache"] = cache
+        return cache[1], cache[2]
+
+    def find(self, url_title: str) -> FakeRequest | None:
+        req = self._maps()[0].get(url_title)
+        if req is not None and req.url_title == url_title:
+            return req
+        # changed by hand since the map was built: look the slow way
         for r in self.requests:
             if r.url_title == url_title:
                 return r
-        raise KeyError(url_title)
+        return None
 
-    def find(self, url_title: str) -> FakeRequest | None:
-        try:
-            return self.by_slug(url_title)
-        except KeyError:
-            return None
+    def by_slug(self, url_title: str) -> FakeRequest:
+        req = self.find(url_title)
+        if req is None:
+            raise KeyError(url_title)
+        return req
 
     def by_id(self, request_id: int) -> FakeRequest | None:
+        req = self._maps()[1].get(request_id)
+        if req is not None and req.id == request_id:
+            return req
         for r in self.requests:
             if r.id == request_id:
                 return r
@@ -456,4 +474,5 @@ class SiteCorpus:
         elif direction == "incoming":
             req.awaiting_description = calculated_state is None
         req.updated_at = max(req.updated_at, when)
+        self.version += 1
         return msg

@@ -11,6 +11,7 @@ where the sample writes ``base``.
 from __future__ import annotations
 
 import csv
+import itertools
 import hashlib
 import io
 import json
@@ -93,11 +94,34 @@ def user_json(user) -> dict:
     return {"id": user.id, "url_name": user.url_name, "name": user.name, "ban_text": user.ban_text, "about_me": user.about_me}
 
 
+def _body_counts(corpus: SiteCorpus) -> dict[str, dict]:
+    """Per-authority ``info`` counts, cached until the corpus changes size or version."""
+    key = (len(corpus.requests), corpus.version, corpus.today)
+    cache = corpus.__dict__.get("_body_counts")
+    if cache is not None and cache[0] == key:
+        return cache[1]
+    counts: dict[str, dict] = {}
+    for r in corpus.requests:
+        c = counts.setdefault(r.authority_url_name, {
+            "requests_count": 0, "requests_successful_count": 0, "requests_not_held_count": 0,
+            "requests_overdue_count": 0, "requests_visible_classified_count": 0})
+        c["requests_count"] += 1  # every request, hidden ones included
+        if r.prominence != "normal":
+            continue
+        s = r.calculated_status(corpus.today, corpus.authorities.get(r.authority_url_name))
+        c["requests_successful_count"] += s in ("successful", "partially_successful")
+        c["requests_not_held_count"] += s == "not_held"
+        c["requests_overdue_count"] += s.startswith("waiting_response_")
+        c["requests_visible_classified_count"] += not r.awaiting_description
+    corpus.__dict__["_body_counts"] = (key, counts)
+    return counts
+
+
 def body_json(corpus: SiteCorpus, auth: FakeAuthority) -> dict:
-    reqs = [r for r in corpus.requests if r.authority_url_name == auth.url_name]
-    searchable = [r for r in reqs if r.prominence == "normal"]
-    states = [r.calculated_status(corpus.today, auth) for r in searchable]
     created = auth.created_at or datetime(2008, 4, 22, 11, 30, 18, tzinfo=LONDON)
+    info = _body_counts(corpus).get(auth.url_name) or {
+        "requests_count": 0, "requests_successful_count": 0, "requests_not_held_count": 0,
+        "requests_overdue_count": 0, "requests_visible_classified_count": 0}
     return {
         "id": auth.id,
         "url_name": auth.url_name,
@@ -110,13 +134,7 @@ def body_json(corpus: SiteCorpus, auth: FakeAuthority) -> dict:
         "publication_scheme": "",
         "disclosure_log": "",
         "tags": _tag_pairs(auth.tags),
-        "info": {
-            "requests_count": len(reqs),
-            "requests_successful_count": sum(s in ("successful", "partially_successful") for s in states),
-            "requests_not_held_count": sum(s == "not_held" for s in states),
-            "requests_overdue_count": sum(s.startswith("waiting_response_") for s in states),
-            "requests_visible_classified_count": sum(not r.awaiting_description for r in searchable),
-        },
+        "info": dict(info),
     }
 
 
@@ -656,7 +674,8 @@ def request_page(corpus: SiteCorpus, req: FakeRequest, base: str, *, unfold: boo
     if req.prominence in ("hidden", "requester_only"):
         hidden_banner = f'\n            <p id="hidden_request">This request has been hidden. {HIDDEN_GENERIC}</p>'
 
-    similar = [r for r in corpus.requests if r.authority_url_name == req.authority_url_name and r is not req and r.prominence == "normal"][:3]
+    similar = list(itertools.islice((r for r in corpus.requests if r.authority_url_name == req.authority_url_name
+                                     and r is not req and r.prominence == "normal"), 3))
     similar_html = "\n".join(
         f"""                <div class="request_short_listing">
                   <h3 class="request_short_listing__title"><a href="/request/{esc(r.url_title)}?utm_campaign=alaveteli-experiments-87&amp;utm_content=sidebar_similar_requests&amp;utm_medium=link&amp;utm_source=whatdotheyknow">{esc(r.title)}</a></h3>

@@ -36,6 +36,8 @@ class SampleDataError(CorpusError):
 
 
 def _local(value) -> datetime:
+    if isinstance(value, datetime) and value.tzinfo is not None:
+        return value
     if isinstance(value, datetime):
         dt = value
     elif isinstance(value, date):
@@ -49,10 +51,12 @@ def _local(value) -> datetime:
 
 def paragraphs(text: str) -> list[str]:
     """Blank lines separate paragraphs; single newlines stay inside one."""
+    text = text.strip("\n")
+    if "\n\n" not in text and " \n" not in text:
+        return [text.strip()] if text.strip() else []
     out = []
-    for block in text.strip("\n").split("\n\n"):
-        lines = [ln.rstrip() for ln in block.split("\n")]
-        para = "\n".join(lines).strip()
+    for block in text.split("\n\n"):
+        para = "\n".join(ln.rstrip() for ln in block.split("\n")).strip()
         if para:
             out.append(para)
     return out
@@ -143,7 +147,7 @@ def build_corpus(raw: dict) -> SiteCorpus:
                 event_type=etype,
                 sender_name=sender,
                 sent_at=at,
-                paragraphs=paragraphs(m.get("text", "")),
+                paragraphs=m["paragraphs"] if "paragraphs" in m else paragraphs(m.get("text", "")),
                 quoted=paragraphs(m["quoted"]) if m.get("quoted") else None,
                 prominence=m.get("prominence", "normal"),
                 attachments=atts,
@@ -195,7 +199,7 @@ def build_corpus(raw: dict) -> SiteCorpus:
                 user_url_name=a["user"],
                 user_name=users[a["user"]].name,
                 created_at=_local(a["at"]),
-                paragraphs=paragraphs(a["text"]),
+                paragraphs=a["paragraphs"] if "paragraphs" in a else paragraphs(a["text"]),
                 visible=a.get("visible", True),
             )
             req.annotations.append(ann)
@@ -261,7 +265,9 @@ def build_corpus(raw: dict) -> SiteCorpus:
         if not req.id:
             req.id = next_request
             next_request += 13
-        req.updated_at = max(ev["created_at"] for ev in req.events())
+        req.updated_at = max(
+            [m.event_time for m in req.messages] + [a.created_at for a in req.annotations]
+            + [e["created_at"] for e in req.extra_events])
     _check(requests)
     return SiteCorpus(authorities=authorities, users=users, requests=requests, today=today)
 

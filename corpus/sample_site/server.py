@@ -9,6 +9,7 @@ included).  Tests can inject faults (``add_fault``), read every hit
 
 from __future__ import annotations
 
+import bisect
 import os
 import re
 import socket
@@ -134,21 +135,54 @@ class Response:
 
 
 class _Index:
-    """Pre-sorted indexed events for fast listings; rebuilt when the corpus grows."""
+    """Indexed events pre-sorted for fast listings; rebuilt when the corpus changes.
+
+    ``latest``: (request, its newest indexed event), newest first;
+    ``events``: every indexed event, newest first, with its UTC day for date slices;
+    ``by_body`` / ``by_user`` / ``comments_by``: ``latest`` split by authority,
+    requester and annotator.
+    """
 
     def __init__(self, corpus: SiteCorpus):
         self.fingerprint = _fingerprint(corpus)
-        self.rows: list[tuple[FakeRequest, list[tuple[int, dict]]]] = []  # (req, [(utc yyyymmdd, ev)])
+        self.checked_at = time.monotonic()
+        self.latest: list[tuple[FakeRequest, dict]] = []
+        self.events: list[tuple[FakeRequest, dict]] = []
+        self.neg_days: list[int] = []  # -YYYYMMDD of self.events, ascending
+        self.by_body: dict[str, list] = {}
+        self.by_user: dict[str, list] = {}
+        self.comments_by: dict[str, list] = {}
         self._text: dict[int, str] = {}
+        keyed = []
         for req in corpus.requests:
             if req.prominence != "normal":
                 continue
-            evs = []
-            for ev in req.indexed_events():
+            evs = req.indexed_events()
+            if not evs:
+                continue
+            self.latest.append((req, evs[-1]))
+            for ev in evs:
                 utc = ev["created_at"].astimezone(timezone.utc)
-                evs.append((utc.year * 10000 + utc.month * 100 + utc.day, ev))
-            if evs:
-                self.rows.append((req, evs))
+                keyed.append(((ev["created_at"], ev["id"]), utc.year * 10000 + utc.month * 100 + utc.day, req, ev))
+                if ev["event_type"] == "comment":
+                    a = next(a for a in req.annotations if a.id == ev["comment_id"])
+                    self.comments_by.setdefault(a.user_url_name, []).append((req, ev))
+        self.latest.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
+        keyed.sort(key=lambda k: k[0], reverse=True)
+        self.events = [(req, ev) for _, _, req, ev in keyed]
+        self.neg_days = [-day for _, day, _, _ in keyed]
+        for req, ev in self.latest:
+            self.by_body.setdefault(req.authority_url_name, []).append((req, ev))
+            if req.user_url_name:
+                self.by_user.setdefault(req.user_url_name, []).append((req, ev))
+        for lst in self.comments_by.values():
+            lst.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
+
+    def in_range(self, lo: int, hi: int) -> list[tuple[FakeRequest, dict]]:
+        """Indexed events whose UTC day is within [lo, hi] (YYYYMMDD), newest first."""
+        start = bisect.bisect_left(self.neg_days, -hi)
+        stop = bisect.bisect_right(self.neg_days, -lo)
+        return self.events[start:stop]
 
     def text_of(self, req: FakeRequest) -> str:
         t = self._text.get(id(req))
@@ -165,6 +199,10 @@ class _Index:
         return t
 
 
+# Above this many requests the full change check runs at most once a second.
+_FULL_CHECK_LIMIT = 2000
+
+
 def _fingerprint(corpus: SiteCorpus) -> tuple:
     n_items = 0
     hidden = 0
@@ -172,7 +210,7 @@ def _fingerprint(corpus: SiteCorpus) -> tuple:
         n_items += len(r.messages) + len(r.annotations) + len(r.extra_events)
         if r.prominence != "normal":
             hidden += r.id
-    return (id(corpus), len(corpus.requests), n_items, hidden)
+    return (id(corpus), len(corpus.requests), corpus.version, n_items, hidden)
 
 
 _DATE_FORMATS = ("%Y/%m/%d", "%Y-%m-%d", "%Y.%m.%d", "%Y%m%d", "%d/%m/%Y", "%d-%m-%Y", "%d.%m.%Y", "%d/%m/%y")
@@ -313,16 +351,34 @@ class FakeSite:
     def remove_request(self, url_title: str) -> None:
         req = self.corpus.by_slug(url_title)
         self.corpus.requests.remove(req)
+        self.corpus.version += 1
 
     def bump(self, url_title: str, **message) -> object:
         """Add a message to a request (see ``SiteCorpus.add_message``)."""
         return self.corpus.add_message(url_title, **message)
 
     def index(self) -> _Index:
+        """The listing index, rebuilt when the corpus has changed.
+
+        Small corpora are checked on every listing hit; large ones (over
+        2,000 requests) at most once a second, unless their size or
+        ``version`` changed (the helpers bump it).
+        """
         with self._index_lock:
-            if self._index is None or self._index.fingerprint != _fingerprint(self.corpus):
-                self._index = _Index(self.corpus)
+            idx = self._index
+            c = self.corpus
+            if idx is not None and idx.fingerprint[:3] == (id(c), len(c.requests), c.version):
+                if len(c.requests) > _FULL_CHECK_LIMIT and time.monotonic() - idx.checked_at < 1.0:
+                    return idx
+                if idx.fingerprint == _fingerprint(c):
+                    idx.checked_at = time.monotonic()
+                    return idx
+            self._index = _Index(c)
             return self._index
+
+    def refresh(self) -> None:
+        """Forget cached listings now (after changing the corpus by hand)."""
+        self.corpus.version += 1
 
     # ----------------------------------------------------------------- routing
 
@@ -447,14 +503,9 @@ class FakeSite:
         if as_json:
             return Response(200, render.to_json(render.body_json(self.corpus, auth)), JSON, [("Cache-Control", LONG_CACHE)], etag=True)
         today = self.corpus.today
-        rows = []
-        for req, evs in self.index().rows:
-            if req.authority_url_name != slug:
-                continue
-            if view != "all" and req.calculated_status(today, auth) not in VIEW_STATES[view]:
-                continue
-            rows.append((req, evs[-1][1]))
-        rows.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
+        rows = self.index().by_body.get(slug, [])
+        if view != "all":
+            rows = [(req, ev) for req, ev in rows if req.calculated_status(today, auth) in VIEW_STATES[view]]
         total = len(rows)
         items = rows[(page - 1) * render.PER_PAGE: page * render.PER_PAGE]
         pager = {k: v for k, v in params.items() if k != "page"}
@@ -473,18 +524,9 @@ class FakeSite:
         if as_json:
             return Response(200, render.to_json(render.user_json(user)), JSON, [("Cache-Control", LONG_CACHE)], etag=True)
         page = self._page(params)
-        rows = []
-        comments = []
-        for req, evs in self.index().rows:
-            if req.user_url_name == slug:
-                rows.append((req, evs[-1][1]))
-            for _, ev in evs:
-                if ev["event_type"] == "comment":
-                    a = next(a for a in req.annotations if a.id == ev["comment_id"])
-                    if a.user_url_name == slug:
-                        comments.append((req, ev))
-        rows.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
-        comments.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
+        index = self.index()
+        rows = index.by_user.get(slug, [])
+        comments = index.comments_by.get(slug, [])
         items = rows[(page - 1) * render.PER_PAGE: page * render.PER_PAGE]
         html = render.user_page(self.corpus, user, items, len(rows), page, self.url, comments)
         return Response(200, html.encode(), HTML, [("Cache-Control", LONG_CACHE)], etag=True)
@@ -513,23 +555,30 @@ class FakeSite:
             lo = after.year * 10000 + after.month * 100 + after.day
             hi = before.year * 10000 + before.month * 100 + before.day
         index = self.index()
-        today = self.corpus.today
-        rows = []
-        for req, evs in index.rows:
-            if not self._matches(req, conds, words, index, view):
-                continue
-            chosen = None
-            for day, ev in evs:
-                if ranged and not (lo <= day <= hi):
+        varieties = {v for k, v in conds if k == "variety"}
+        filtered = bool(words or view != "all" or any(k != "variety" for k, _ in conds))
+        if not ranged and not varieties:
+            source = index.latest
+        else:
+            source = index.in_range(lo, hi) if ranged else index.events
+        if not filtered and source is index.latest:
+            rows = source
+        else:
+            rows = []
+            taken: set[int] = set()
+            verdict: dict[int, bool] = {}
+            for req, ev in source:  # newest first: the first event kept is the newest in the slice
+                key = id(req)
+                if key in taken:
                     continue
-                if conds and any(k == "variety" for k, _ in conds):
-                    if not any(k == "variety" and ev["event_type"] == v for k, v in conds):
-                        continue
-                chosen = ev
-            if chosen is not None:
-                rows.append((req, chosen))
-        del today
-        rows.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
+                if varieties and ev["event_type"] not in varieties:
+                    continue
+                ok = verdict.get(key)
+                if ok is None:
+                    ok = verdict[key] = self._matches(req, conds, words, index, view)
+                if ok:
+                    taken.add(key)
+                    rows.append((req, ev))
         total = len(rows)
         items = rows[(page - 1) * render.PER_PAGE: page * render.PER_PAGE]
         pager = {k: v for k, v in params.items() if k != "page"}
