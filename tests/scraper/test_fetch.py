@@ -392,7 +392,7 @@ def test_truncated_body_is_retried_on_a_real_server():
 def test_read_timeout_on_a_real_server():
     def behaviour(handler, n):
         if n == 1:
-            time.sleep(0.5)
+            time.sleep(1.5)
         try:
             _send(handler, 200, b"late" if n == 1 else b"in time")
         except OSError:
@@ -401,7 +401,7 @@ def test_read_timeout_on_a_real_server():
     with _Server(behaviour) as server:
 
         async def go():
-            async with make_client(server.url, None, timeout=0.2) as client:
+            async with make_client(server.url, None, timeout=0.5) as client:
                 fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url, backoff_base=0.0001)
                 return await fetcher.fetch("/slow")
 
