@@ -106,10 +106,10 @@ def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the database (0 for an empty database)."""
     has = con.execute(
         "SELECT count(*) FROM information_schema.tables WHERE table_name = 'schema_version' AND table_schema = 'main'"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
     if not has:
         return 0
-    got = con.execute("SELECT max(version) FROM schema_version").fetchone()[0]
+    got = con.execute("SELECT max(version) FROM schema_version").fetchall()[0][0]
     return int(got or 0)
 
 
@@ -118,7 +118,7 @@ def _check_and_migrate(con: duckdb.DuckDBPyConnection, path: Path, *, read_only:
     if version == 0:
         others = con.execute(
             "SELECT count(*) FROM information_schema.tables WHERE table_schema = 'main'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if others:
             raise CorpusError(
                 f"{path} is a DuckDB database but not a corpus database (it has tables but no schema_version); "
@@ -151,6 +151,20 @@ def _check_and_migrate(con: duckdb.DuckDBPyConnection, path: Path, *, read_only:
             raise
 
 
+def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
+    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open."""
+    deadline = time.monotonic() + wait_seconds
+    delay = 0.05
+    while True:
+        try:
+            return connect(path)
+        except DatabaseLocked:
+            if time.monotonic() >= deadline:
+                raise
+            time.sleep(delay)
+            delay = min(delay * 2, 1.0)
+
+
 @contextlib.contextmanager
 def batch(path: str | Path, *, wait_seconds: float = 10.0) -> Iterator[duckdb.DuckDBPyConnection]:
     """Open the database, BEGIN, yield the connection, COMMIT (ROLLBACK on error), close.
@@ -158,17 +172,7 @@ def batch(path: str | Path, *, wait_seconds: float = 10.0) -> Iterator[duckdb.Du
     If a reader holds the file, opening is retried for up to ``wait_seconds``
     before ``DatabaseLocked`` is raised.
     """
-    deadline = time.monotonic() + wait_seconds
-    delay = 0.05
-    while True:
-        try:
-            con = connect(path)
-            break
-        except DatabaseLocked:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    con = connect_when_free(path, wait_seconds=wait_seconds)
     try:
         con.execute("BEGIN TRANSACTION")
         try:

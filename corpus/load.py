@@ -332,18 +332,30 @@ def _cols(layout):
     return [c for c, _ in layout]
 
 
-def _upsert_sql(table: str, layout, pk: list[str], set_exprs: dict[str, str], compare: list[str]) -> str:
+def _upsert_sql(table: str, layout, pk: list[str], set_exprs: dict[str, str], compare: list[str]) -> list[str]:
+    """Statements that upsert ``_stage_<table>`` into ``table``.
+
+    Only new rows and rows whose content differs go through ``ON CONFLICT DO
+    UPDATE`` (costly in DuckDB); rows that were merely seen again get a cheap
+    ``last_seen`` update, and rows already up to date are not written at all.
+    """
     cols = _cols(layout)
     col_list = ", ".join(cols)
     sets = ", ".join(f"{c} = {e}" for c, e in set_exprs.items())
-    changed = " OR ".join(
-        [f"excluded.{c} IS DISTINCT FROM {table}.{c}" for c in compare]
-        + [f"excluded.last_seen > {table}.last_seen"] * ("last_seen" in cols)
-    )
-    return (
-        f"INSERT INTO {table} ({col_list}) SELECT {col_list} FROM _stage_{table} "
-        f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets} WHERE {changed}"
-    )
+    on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
+    differs = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in compare)
+    statements = [
+        f"INSERT INTO {table} ({col_list}) SELECT {', '.join('s.' + c for c in cols)} "
+        f"FROM _stage_{table} s LEFT JOIN {table} t ON {on} WHERE t.{pk[0]} IS NULL OR {differs} "
+        f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets}"
+    ]
+    if "last_seen" in cols:
+        where = " AND ".join(f"{table}.{c} = s.{c}" for c in pk)
+        statements.append(
+            f"UPDATE {table} SET last_seen = s.last_seen FROM _stage_{table} s "
+            f"WHERE {where} AND (s.last_seen > {table}.last_seen OR {table}.last_seen IS NULL)"
+        )
+    return statements
 
 
 def _plain_sets(layout, pk, *, skip=()) -> dict[str, str]:
@@ -431,7 +443,7 @@ def _count_new(con, table: str) -> int:
     on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
     return con.execute(
         f"SELECT count(*) FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
-    ).fetchone()[0]
+    ).fetchall()[0][0]
 
 
 def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
@@ -465,7 +477,7 @@ def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadS
                                    AND (s.site, s.request_key) NOT IN (SELECT site, request_key FROM touched))
             FROM _stage_requests s LEFT JOIN requests r ON r.site = s.site AND r.request_key = s.request_key
             """
-        ).fetchone()
+        ).fetchall()[0]
         stats.requests_new, stats.requests_changed, stats.unchanged = (int(x) for x in counts)
         stats.messages_new = _count_new(con, "messages")
         stats.attachments_new = _count_new(con, "attachments")
@@ -473,7 +485,8 @@ def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadS
         stats.events_new = _count_new(con, "events")
         for name in _ORDER:
             if staged[name].num_rows:
-                con.execute(_UPSERT_SQL[name])
+                for statement in _UPSERT_SQL[name]:
+                    con.execute(statement)
     finally:
         for name in staged:
             con.unregister(f"_stage_{name}")
@@ -642,6 +655,7 @@ def reparse(
     batch_size: int = 2000,
     workers: int | None = None,
     progress=None,
+    derive: bool = True,
 ) -> ReparseStats:
     """Rebuild the core tables from the stored raw pages with the current parser; no network.
 
@@ -653,13 +667,14 @@ def reparse(
     Holds the sync lock for the whole run and opens the database once per batch,
     so readers can open the file between batches.  Parsing runs in a process
     pool of ``workers`` (default: all CPUs).  ``progress(done, total)`` is called
-    after each batch when given.
+    after each batch when given.  ``derive=False`` skips rebuilding the derived
+    tables (``corpus.derive``) at the end.
     """
     import multiprocessing
     import os
     import time
 
-    from corpus.db import SyncLock, batch, connect
+    from corpus.db import SyncLock, batch, connect, connect_when_free
 
     started = time.monotonic()
     if not Path(db_path).exists():
@@ -693,8 +708,6 @@ def reparse(
                         _write_results(con, results, stats)
                         done += len(results)
                     rows = _read_page_rows(con, chunks[idx]) if idx < len(chunks) else None
-                    if idx == len(chunks):
-                        stats.derived = _rebuild_derived(con)
                 if pending is not None and progress is not None:
                     progress(done, stats.pages)
                 if rows is None:
@@ -707,5 +720,12 @@ def reparse(
             if pool is not None:
                 pool.close()
                 pool.join()
+        if derive:
+            # Derived tables manage their own statements: give them a plain connection.
+            con = connect_when_free(db_path)
+            try:
+                stats.derived = _rebuild_derived(con)
+            finally:
+                con.close()
     stats.seconds = time.monotonic() - started
     return stats

@@ -163,7 +163,7 @@ def test_load_threads_joins_callers_transaction(con):
 def test_load_threads_tx_rolls_back_on_error(con, monkeypatch):
     import corpus.load as load_mod
 
-    monkeypatch.setitem(load_mod._UPSERT_SQL, "messages", "SELECT no_such_column FROM messages")
+    monkeypatch.setitem(load_mod._UPSERT_SQL, "messages", ["SELECT no_such_column FROM messages"])
     with pytest.raises(Exception):
         load_threads_tx(con, [item(make_thread(30))])
     assert _counts(con)["requests"] == 0

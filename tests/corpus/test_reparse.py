@@ -66,7 +66,7 @@ def test_reparse_reproduces_the_original_load(loaded_db):
     db, before, pages = loaded_db
     assert len(before["requests"]) == len(pages) == 13
     assert len(before["messages"]) >= 40
-    stats = reparse(db, workers=1)
+    stats = reparse(db, workers=1, derive=False)
     assert (stats.pages, stats.threads, stats.failures, stats.skipped) == (13, 13, 0, 0)
     assert stats.load.unchanged == 13 and stats.load.requests_new == 0
     con = connect(db, read_only=True)
@@ -78,7 +78,7 @@ def test_reparse_reproduces_the_original_load(loaded_db):
 
 def test_fresh_reparse_rebuilds_empty_tables_to_the_same_rows(loaded_db):
     db, before, _ = loaded_db
-    stats = reparse(db, fresh=True, workers=1)
+    stats = reparse(db, fresh=True, workers=1, derive=False)
     assert stats.load.requests_new == 13
     con = connect(db, read_only=True)
     try:
@@ -89,7 +89,7 @@ def test_fresh_reparse_rebuilds_empty_tables_to_the_same_rows(loaded_db):
 
 def test_reparse_in_a_process_pool_gives_the_same_rows(loaded_db):
     db, before, _ = loaded_db
-    stats = reparse(db, fresh=True, workers=2, batch_size=4)
+    stats = reparse(db, fresh=True, workers=2, batch_size=4, derive=False)
     assert stats.threads == 13
     con = connect(db, read_only=True)
     try:
@@ -104,11 +104,11 @@ def test_reparse_keeps_history_the_pages_no_longer_show(loaded_db):
     con.execute("INSERT INTO messages (site, request_key, message_id, direction, body) "
                 "VALUES (?, 'id:583390', 999999999, 'incoming', 'seen once, since gone')", [SITE])
     con.close()
-    reparse(db, workers=1)
+    reparse(db, workers=1, derive=False)
     con = connect(db, read_only=True)
     assert con.execute("SELECT body FROM messages WHERE message_id = 999999999").fetchone() == ("seen once, since gone",)
     con.close()
-    reparse(db, fresh=True, workers=1)
+    reparse(db, fresh=True, workers=1, derive=False)
     con = connect(db, read_only=True)
     assert con.execute("SELECT count(*) FROM messages WHERE message_id = 999999999").fetchone() == (0,)
     con.close()
@@ -125,7 +125,7 @@ def test_parse_failures_are_recorded_then_cleared_when_fixed(loaded_db):
                   headers=None, body=None, fetched_at=FETCHED),
     ])
     con.close()
-    stats = reparse(db, workers=1)
+    stats = reparse(db, workers=1, derive=False)
     assert (stats.threads, stats.failures, stats.skipped) == (13, 1, 1)
     con = connect(db, read_only=True)
     row = con.execute("SELECT url, site, kind, message FROM parse_failures").fetchall()
@@ -139,7 +139,7 @@ def test_parse_failures_are_recorded_then_cleared_when_fixed(loaded_db):
     store_pages(con, [make_page(url=bad_url, site=SITE, kind="request_html", status=200, final_url=bad_url,
                                 headers=None, body=good_html, fetched_at=FETCHED)])
     con.close()
-    stats = reparse(db, workers=1)
+    stats = reparse(db, workers=1, derive=False)
     assert stats.failures == 0
     con = connect(db, read_only=True)
     assert con.execute("SELECT count(*) FROM parse_failures").fetchone() == (0,)
@@ -153,7 +153,7 @@ def test_reparse_flags_requests_stored_as_gone(loaded_db):
     store_pages(con, [make_page(url=url, site=SITE, kind="request_html", status=410, final_url=url, headers=None,
                                 body=b"<html>gone</html>", fetched_at=FETCHED + timedelta(days=1))])
     con.close()
-    stats = reparse(db, workers=1)
+    stats = reparse(db, workers=1, derive=False)
     assert (stats.removed, stats.threads) == (1, 12)
     con = connect(db, read_only=True)
     got = con.execute("SELECT url_title, removed FROM requests WHERE removed").fetchall()
@@ -181,7 +181,7 @@ def test_reparse_uses_the_json_companion(tmp_path):
                   body=payload, fetched_at=FETCHED),
     ])
     con.close()
-    stats = reparse(db, workers=1)
+    stats = reparse(db, workers=1, derive=False)
     assert (stats.pages, stats.threads, stats.failures) == (1, 1, 0)
     con = connect(db, read_only=True)
     row = con.execute("SELECT request_key, described_state, has_json FROM requests").fetchone()
@@ -193,7 +193,7 @@ def test_reparse_refuses_while_a_sync_runs(loaded_db):
     db, _, _ = loaded_db
     with SyncLock(db):
         with pytest.raises(DatabaseLocked, match="another corpus sync"):
-            reparse(db, workers=1)
+            reparse(db, workers=1, derive=False)
 
 
 def test_reparse_of_missing_database_is_a_clear_error(tmp_path):
@@ -202,9 +202,12 @@ def test_reparse_of_missing_database_is_a_clear_error(tmp_path):
     assert not (tmp_path / "foi.duckdb").exists()
 
 
-def test_describe_names_the_figures(loaded_db):
+def test_describe_names_the_figures_and_derived_tables_are_rebuilt(loaded_db):
     db, _, _ = loaded_db
-    text = reparse(db, workers=1).describe()
+    stats = reparse(db, workers=1)
+    derive = pytest.importorskip("corpus.derive")
+    assert stats.derived is hasattr(derive, "rebuild")
+    text = stats.describe()
     assert text.startswith("Re-parsed 13 stored request pages in ")
     assert "13 threads loaded, 0 parse failures, 0 removed, 0 skipped." in text
     assert "13 unchanged" in text
