@@ -14,8 +14,12 @@ from corpus.sample_site.generate import big_authority_url_name
 from corpus.sample_site.render import page_window
 
 
+# one client for the module (no keep-alive: every test site has its own port)
+CLIENT = httpx.Client(follow_redirects=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
+
+
 def get(site, path, **kw):
-    return httpx.get(site.url + path, follow_redirects=False, timeout=10, **kw)
+    return CLIENT.get(site.url + path, **kw)
 
 
 def tree(resp):
