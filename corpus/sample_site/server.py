@@ -324,7 +324,7 @@ class FakeSite:
 
         kinds: delay(seconds), status(code, body), 429(retry_after), challenge,
         truncate, reset, invalid_utf8, huge(size), redirect_loop,
-        redirect_offsite, gone, markup_changed.  ``times=None`` means forever.
+        redirect_offsite(location), gone, markup_changed.  ``times=None`` means forever.
         """
         if kind not in FAULT_KINDS:
             raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
@@ -719,7 +719,7 @@ class _Handler(BaseHTTPRequestHandler):
         if kind == "redirect_loop":
             return Response(301, b"", headers=[("Location", f"{self.site.url}{self.path}")])
         if kind == "redirect_offsite":
-            return Response(301, b"", headers=[("Location", f"http://example.invalid{self.path}")])
+            return Response(301, b"", headers=[("Location", p.get("location") or f"http://example.invalid{self.path}")])
         raise AssertionError(kind)
 
     def _send(self, method: str, resp: Response, *, truncate: bool = False) -> int:
