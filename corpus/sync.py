@@ -57,6 +57,7 @@ FLUSH_EVERY = 25  # threads per batch transaction
 FLUSH_SECONDS = 2.0  # ... or this long since the last batch, whichever first
 TAKE_SIZE = 100  # queued URLs taken from the frontier at a time
 MAX_BYTES = 20 * 1024 * 1024
+HTTP_TIMEOUT = 30.0  # seconds without an answer before an attempt counts as timed out
 
 
 # ============================================================================ summary
@@ -446,9 +447,10 @@ class _SyncRun:
                 installed.append(sig)
 
         limiter = RateLimiter(self.plan.rate)
-        client = make_client(self.site, self.plan.contact, timeout=30.0)
         opts = {"max_bytes": MAX_BYTES, "max_attempts": 5}
         opts.update(self.plan.fetch_options)
+        # fetch_options["timeout"] (seconds per response) configures the client, not the Fetcher.
+        client = make_client(self.site, self.plan.contact, timeout=float(opts.pop("timeout", HTTP_TIMEOUT)))
         run_recorded = False
         try:
             async with client:
@@ -755,7 +757,8 @@ class _SyncRun:
                 if self.stopping or self._limit_discovered():
                     break
                 self.rep.log("discover", f"walking the listings of {target.kind} {target.value}", target=target.value)
-                async for item in walk(self.site, target, self._fetch_listing):
+                warn = lambda m: self.rep.log("discovery", m, level="warning")  # noqa: E731
+                async for item in walk(self.site, target, self._fetch_listing, on_warning=warn):
                     if self.stopping:
                         break
                     slug = item.url_title
@@ -792,12 +795,15 @@ class _SyncRun:
     async def _fetch_listing(self, url: str):
         from scraper.pages.listing import parse_listing
 
+        from scraper.records import ParseFailure
+
         res = await self.fetcher.fetch(url)
         if res.status in (404, 410):
             return None
-        if res.error or res.body is None:
-            self.rep.log("listing_failed", f"could not read listing {url}: {res.error or res.status}", level="warning", url=url)
-            return None
+        if res.error or res.body is None or res.status != 200:
+            why = res.error or f"HTTP {res.status}"
+            self.rep.log("listing_failed", f"could not read listing {url}: {why}", level="warning", url=url)
+            return ParseFailure("error_page", f"could not fetch {url}: {why}")
         self.pending_pages.append(
             pagestore.make_page(url=res.final_url, site=self.site, kind="listing", status=res.status,
                                 final_url=res.final_url, headers=res.headers, body=res.body)
@@ -824,34 +830,57 @@ class _SyncRun:
 
     # ------------------------------------------------------------------ fetching threads
 
+    async def _refill(self) -> int:
+        taken = await self._flush(take_n=TAKE_SIZE)
+        self.work.extend(taken)
+        return len(taken)
+
     async def _fetch_loop(self) -> None:
-        while not self.stopping:
-            if not self.work:
-                taken = await self._flush(take_n=TAKE_SIZE)
-                self.work.extend(taken)
+        """Fetch queued threads one after another; batches are written in the background."""
+        refill: asyncio.Task | None = None
+        flushing: asyncio.Task | None = None
+        try:
+            while not self.stopping:
+                if len(self.work) < TAKE_SIZE // 2 and (refill is None or refill.done()):
+                    if refill is not None:
+                        refill.result()  # surface a failed batch
+                    refill = asyncio.create_task(self._refill())
                 if not self.work:
-                    if self.producer_done and not self.pending_items:
-                        break
-                    self.wake.clear()
-                    with contextlib.suppress(asyncio.TimeoutError):
-                        await asyncio.wait_for(self.wake.wait(), timeout=0.5)
+                    got = await refill
+                    if not got and not self.work:
+                        if self.producer_done and not self.pending_items:
+                            break
+                        self.wake.clear()
+                        with contextlib.suppress(asyncio.TimeoutError):
+                            await asyncio.wait_for(self.wake.wait(), timeout=0.5)
                     continue
-            q = self.work.popleft()
-            if not q.known and self.plan.limit is not None and self.new_fetched >= self.plan.limit:
+                q = self.work.popleft()
+                if not q.known and self.plan.limit is not None and self.new_fetched >= self.plan.limit:
+                    self.claimed.discard(q.url)
+                    continue
+                if not q.known:
+                    self.new_fetched += 1
+                fetched = await self._fetch_thread(q)
+                task = asyncio.create_task(self._process(fetched))
+                self.process_tasks.add(task)
+                task.add_done_callback(self.process_tasks.discard)
+                if len(self.outcomes) >= FLUSH_EVERY or time.monotonic() - self.last_flush > FLUSH_SECONDS:
+                    if flushing is None or flushing.done():
+                        if flushing is not None:
+                            flushing.result()
+                        flushing = asyncio.create_task(self._flush())
+        finally:
+            for t in (refill, flushing):
+                if t is not None:
+                    with contextlib.suppress(asyncio.CancelledError):
+                        await asyncio.shield(t) if not t.done() else None
+            # URLs taken but not fetched stay queued in the database.
+            for q in self.work:
                 self.claimed.discard(q.url)
-                continue
-            if not q.known:
-                self.new_fetched += 1
-            fetched = await self._fetch_thread(q)
-            task = asyncio.create_task(self._process(fetched))
-            self.process_tasks.add(task)
-            task.add_done_callback(self.process_tasks.discard)
-            if len(self.outcomes) >= FLUSH_EVERY or time.monotonic() - self.last_flush > FLUSH_SECONDS:
-                await self._flush()
-        # URLs taken but not fetched stay queued in the database.
-        for q in self.work:
-            self.claimed.discard(q.url)
-        self.work.clear()
+            self.work.clear()
+        for t in (refill, flushing):
+            if t is not None and t.done() and not t.cancelled() and t.exception() is not None:
+                raise t.exception()
 
     async def _fetch_thread(self, q: QueuedUrl) -> _Fetched:
         from scraper.fetch import ChallengeDetected

@@ -1,0 +1,98 @@
+"""Discovery through listings, incremental re-sync and --limit, in process against the sample site."""
+
+from __future__ import annotations
+
+from datetime import timedelta
+
+import pytest
+
+from corpus.sync import run_sync
+from tests.integration.conftest import query
+
+FAST = dict(rate=500, quiet=True, fetch_options={"backoff_base": 0.01})
+
+
+def public(corpus, authority):
+    return {r.url_title for r in corpus.requests if r.authority_url_name == authority and r.prominence == "normal"}
+
+
+def test_every_request_of_a_body_with_more_than_500_is_found(fake_site_factory, tmp_path):
+    from corpus.sample_site import generate_corpus
+    from corpus.sample_site.generate import big_authority_url_name
+
+    corpus = generate_corpus(1100, seed=7, big_authority_share=0.5)
+    big = big_authority_url_name(7)
+    expected = public(corpus, big)
+    assert len(expected) > 500
+    site = fake_site_factory(corpus)
+    dbp = tmp_path / "big.duckdb"
+    summary = run_sync(db_path=dbp, site=site.url, authorities=[big], **FAST)
+    assert summary.exit_code == 0 and summary.outcome == "complete"
+    got = {r[0] for r in query(dbp, "SELECT url_title FROM requests WHERE authority_url_name = ?", [big])}
+    assert got == expected
+    assert summary.new_threads == len(expected)
+    assert query(dbp, "SELECT count(*) FROM frontier WHERE state <> 'done'") == [(0,)]
+
+    # A second run over the unchanged site walks listings only.
+    site.clear_hits()
+    again = run_sync(db_path=dbp, site=site.url, authorities=[big], **FAST)
+    thread_hits = [h for h in site.hits if h.path.startswith("/request/")]
+    assert thread_hits == []
+    assert len(site.hits) <= len(expected) / 25 + 5
+    assert (again.fetched, again.new_threads, again.exit_code) == (0, 0, 0)
+
+
+def test_resync_after_a_new_reply_fetches_that_thread_only(fake_site, tmp_path):
+    corpus = fake_site.corpus
+    authority = max(corpus.authorities, key=lambda a: len(public(corpus, a)))
+    threads = public(corpus, authority)
+    dbp = tmp_path / "inc.duckdb"
+    first = run_sync(db_path=dbp, site=fake_site.url, authorities=[authority], **FAST)
+    assert first.new_threads == len(threads)
+    messages_before = query(dbp, "SELECT count(*) FROM messages")[0][0]
+
+    target = sorted(threads)[0]
+    req = corpus.by_slug(target)
+    last = max(m.event_time for m in req.messages)
+    fake_site.bump(target, direction="incoming", paragraphs=["Please find our reply attached."],
+                   sent_at=last + timedelta(days=2))
+    fake_site.clear_hits()
+    second = run_sync(db_path=dbp, site=fake_site.url, authorities=[authority], **FAST)
+    fetched = {h.path for h in fake_site.hits if h.path.startswith("/request/")}
+    assert fetched == {f"/request/{target}", f"/request/{target}.json"}
+    assert query(dbp, "SELECT count(*) FROM messages")[0][0] == messages_before + 1
+    assert second.new_messages == 1 and second.fetched == 1
+
+
+def test_refresh_refetches_known_threads(fake_site, tmp_path):
+    corpus = fake_site.corpus
+    authority = sorted(corpus.authorities)[0]
+    threads = public(corpus, authority)
+    dbp = tmp_path / "refresh.duckdb"
+    run_sync(db_path=dbp, site=fake_site.url, authorities=[authority], **FAST)
+    fake_site.clear_hits()
+    summary = run_sync(db_path=dbp, site=fake_site.url, authorities=[authority], refresh=True, **FAST)
+    pages = {h.path for h in fake_site.hits if h.path.startswith("/request/") and not h.path.endswith(".json")}
+    assert pages == {f"/request/{t}" for t in threads}
+    assert summary.new_threads == 0 and summary.fetched == len(threads)
+
+
+def test_limit_caps_new_threads(fake_site, tmp_path):
+    corpus = fake_site.corpus
+    authority = max(corpus.authorities, key=lambda a: len(public(corpus, a)))
+    assert len(public(corpus, authority)) > 2
+    dbp = tmp_path / "limit.duckdb"
+    summary = run_sync(db_path=dbp, site=fake_site.url, authorities=[authority], limit=2, **FAST)
+    assert summary.new_threads == 2
+    assert query(dbp, "SELECT count(*) FROM requests") == [(2,)]
+    # the rest stays queued for the next run
+    rest = run_sync(db_path=dbp, site=fake_site.url, **FAST)
+    assert query(dbp, "SELECT count(*) FROM requests")[0][0] == len(public(corpus, authority))
+    assert rest.exit_code == 0
+
+
+def test_unknown_authority_is_a_usage_error(fake_site, tmp_path):
+    from corpus.errors import UsageError
+
+    with pytest.raises(UsageError, match="no_such_body"):
+        run_sync(db_path=tmp_path / "u.duckdb", site=fake_site.url, authorities=["no_such_body"], **FAST)
