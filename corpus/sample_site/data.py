@@ -122,6 +122,7 @@ class FakeAuthority:
     home_page: str | None = None
     created_at: datetime | None = None
     notes: str = ""
+    old_url_names: list[str] = field(default_factory=list)  # renamed: these 302 to url_name
 
     @property
     def very_late_days(self) -> int:
@@ -145,6 +146,7 @@ class FakeUser:
     about_me: str = ""
     ban_text: str = ""
     joined_year: int = 2012
+    old_url_names: list[str] = field(default_factory=list)  # renamed: still answered (200) at these
 
 
 @dataclass

@@ -402,9 +402,9 @@ def _status_sentence(corpus: SiteCorpus, req: FakeRequest, status: str) -> str:
             "There may be an explanation in the correspondence below."
         )
     if status == "attention_requested":
-        return "This request has been <strong>reported</strong> as needing administrator attention (perhaps because it is vexatious, or a request for personal information)"
+        return "This request has been <strong>reported</strong> as needing administrator attention."
     if status == "vexatious":
-        return 'This request has been reviewed by an administrator and is considered to be vexatious. The request has been <a href="/help/house_rules">closed to further correspondence</a>.'
+        return "This request has been reviewed by an administrator and is considered to be vexatious"
     if status == "not_foi":
         return "This request has been reviewed by an administrator and is considered not to be an FOI request."
     if status == "waiting_classification":

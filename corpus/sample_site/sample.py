@@ -83,6 +83,7 @@ def build_corpus(raw: dict) -> SiteCorpus:
             home_page=a.get("home_page"),
             created_at=_local(a.get("created", datetime(2008, 4, 22, 11, 30, 18))),
             notes=a.get("notes", ""),
+            old_url_names=list(a.get("old_url_names", [])),
         )
     users: dict[str, FakeUser] = {}
     for i, u in enumerate(raw.get("user", [])):
@@ -93,6 +94,7 @@ def build_corpus(raw: dict) -> SiteCorpus:
             about_me=u.get("about_me", ""),
             ban_text=u.get("ban_text", ""),
             joined_year=u.get("joined", 2012 + i % 10),
+            old_url_names=list(u.get("old_url_names", [])),
         )
 
     # First pass: build requests with placeholder ids, remembering each item's time.

@@ -493,6 +493,10 @@ class FakeSite:
             return Response(404, render.not_found_page("public_body", "show").encode(), headers=[("Cache-Control", LONG_CACHE)])
         auth = self.corpus.authorities.get(slug)
         if auth is None:
+            renamed = next((a for a in self.corpus.authorities.values() if slug in a.old_url_names), None)
+            if renamed is not None:  # a plain redirect_to: 302, query string dropped
+                suffix = ".json" if as_json else ("" if view == "all" else f"/{view}")
+                return Response(302, b"", headers=[("Location", f"{self.url}/body/{renamed.url_name}{suffix}")])
             canonical = simplify_slug(slug)
             if canonical != slug:
                 suffix = ".json" if as_json else ("" if view == "all" else f"/{view}")
@@ -514,6 +518,8 @@ class FakeSite:
 
     def _user(self, slug: str, as_json: bool, params: dict) -> Response:
         user = self.corpus.users.get(slug)
+        if user is None:  # friendly_id history: an old slug answers at its own URL
+            user = next((u for u in self.corpus.users.values() if slug in u.old_url_names), None)
         if user is None:
             canonical = simplify_slug(slug)
             if canonical != slug and canonical in self.corpus.users:
@@ -525,8 +531,8 @@ class FakeSite:
             return Response(200, render.to_json(render.user_json(user)), JSON, [("Cache-Control", LONG_CACHE)], etag=True)
         page = self._page(params)
         index = self.index()
-        rows = index.by_user.get(slug, [])
-        comments = index.comments_by.get(slug, [])
+        rows = index.by_user.get(user.url_name, [])
+        comments = index.comments_by.get(user.url_name, [])
         items = rows[(page - 1) * render.PER_PAGE: page * render.PER_PAGE]
         html = render.user_page(self.corpus, user, items, len(rows), page, self.url, comments)
         return Response(200, html.encode(), HTML, [("Cache-Control", LONG_CACHE)], etag=True)

@@ -195,3 +195,12 @@ def test_every_hit_is_logged(client, fake_site):
         ("GET", "/nowhere", "x=1", 404),
     ]
     assert fake_site.hits[0].headers["User-Agent"] == "test-agent/1"
+
+
+def test_renamed_body_302_and_renamed_user_200(client, fake_site):
+    r = client.get("/body/glenmore_district_council?page=2")
+    assert r.status_code == 302
+    assert r.headers["location"] == f"{fake_site.url}/body/glenmore_council"
+    r = client.get("/user/jo_c")
+    assert r.status_code == 200 and "Jo Clarke" in r.text
+    assert client.get("/user/jo_c.json").json()["url_name"] == "jo_clarke_2"
