@@ -209,3 +209,24 @@ def wait_for_file(path: Path, timeout: float = 30.0) -> bool:
             return True
         time.sleep(0.02)
     return False
+
+
+# ---------------------------------------------------------------- in-process runs
+
+
+def sync_in_process(site, db_path, **options):
+    """``run_sync`` against a sample site at a local rate, with tiny back-off; returns the summary."""
+    from corpus.sync import run_sync
+
+    fetch_options = {"backoff_base": 0.01, **options.pop("fetch_options", {})}
+    options.setdefault("rate", 200)
+    options.setdefault("quiet", True)
+    return run_sync(db_path=db_path, site=site.url, fetch_options=fetch_options, **options)
+
+
+def rows(db_path, sql, params=()):
+    con = duckdb.connect(str(db_path), read_only=True)
+    try:
+        return con.execute(sql, list(params)).fetchall()
+    finally:
+        con.close()
