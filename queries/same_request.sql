@@ -16,7 +16,7 @@
 --
 -- Columns:
 --   group_kind                   'batch' or 'title'
---   group_key                    the batch id, or the normalised title
+--   group_key                    the batch id, or the normalised title (lower case, no spaces or punctuation)
 --   group_title                  a title from the group
 --   authorities_in_group         distinct authorities the group went to
 --   requesters_in_group          distinct requesters in the group
@@ -31,8 +31,8 @@
 --   answered_in_time             answered within the limit (NULL when not answered)
 --
 -- Caveats:
---   Title matching is exact after normalising (lower case, apostrophes dropped,
---   other punctuation and spacing collapsed): reworded copies are missed, and short generic titles
+--   Title matching is exact after normalising (lower case, spaces and ASCII
+--   punctuation dropped): reworded copies are missed, and short generic titles
 --   ("Information request") can group unrelated requests -- check
 --   requesters_in_group. A batch request is grouped by batch even when it
 --   also matches other requests by title.
@@ -40,7 +40,7 @@ WITH base AS (
     SELECT
         t.*,
         r.batch_id,
-        trim(regexp_replace(regexp_replace(lower(t.title), '[''’]', '', 'g'), '[^a-z0-9]+', ' ', 'g')) AS title_key
+        translate(lower(t.title), ' .,:;!?''"’‘“”()[]{}<>-–—/\&_*#+=|~', '') AS title_key
     FROM request_timeline AS t
     LEFT JOIN requests AS r ON r.site = t.site AND r.request_key = t.request_key
     WHERE (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
@@ -62,13 +62,25 @@ grouped AS (
     FROM keyed
     WHERE group_kind IS NOT NULL
 ),
+candidates AS (  -- cheap first pass: groups with enough requests to possibly reach min_authorities
+    SELECT site, group_kind, group_key
+    FROM grouped
+    GROUP BY site, group_kind, group_key
+    HAVING count(*) >= coalesce(CAST(getvariable('min_authorities') AS INTEGER), 3)
+),
+members AS (
+    SELECT x.*
+    FROM grouped AS x
+    SEMI JOIN candidates AS c
+      ON x.site = c.site AND x.group_kind = c.group_kind AND x.group_key = c.group_key
+),
 groups AS (
     SELECT site, group_kind, group_key,
            min(title) AS group_title,
            count(DISTINCT authority_url_name) AS authorities_in_group,
            count(DISTINCT coalesce(requester_url_name, requester_name)) AS requesters_in_group,
            quantile_cont(working_days_to_substantive, 0.5) AS group_median_working_days
-    FROM grouped
+    FROM members
     GROUP BY site, group_kind, group_key
     HAVING count(DISTINCT authority_url_name) >= coalesce(CAST(getvariable('min_authorities') AS INTEGER), 3)
 )
@@ -88,7 +100,7 @@ SELECT
     x.working_days_to_substantive,
     x.answered_in_time
 FROM groups AS g
-JOIN grouped AS x
+JOIN members AS x
   ON x.site = g.site AND x.group_kind = g.group_kind AND x.group_key = g.group_key
 ORDER BY g.authorities_in_group DESC, g.group_kind, g.group_key, x.authority_url_name, x.sent_at
 LIMIT coalesce(CAST(getvariable('top') AS INTEGER), 1000);

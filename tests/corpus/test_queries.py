@@ -437,12 +437,12 @@ def test_same_request(known_db):
     groups = {}
     for r in got:
         groups.setdefault((r["group_kind"], r["group_key"]), []).append(r)
-    assert set(groups) == {("batch", "55"), ("title", "childrens services agency staff spend")}
+    assert set(groups) == {("batch", "55"), ("title", "childrensservicesagencystaffspend")}
     batch = groups[("batch", "55")]
     assert [r["authority_url_name"] for r in batch] == ["council_a", "council_b", "env_agency"]
     assert batch[0]["group_median_working_days"] == 2.0
     assert {r["authority_url_name"]: r["outcome"] for r in batch}["env_agency"] == "refused"
-    title = groups[("title", "childrens services agency staff spend")]
+    title = groups[("title", "childrensservicesagencystaffspend")]
     assert [r["url_title"] for r in title] == ["req_a3", "req_b2", "req_s1"]
     assert title[0]["requesters_in_group"] == 3
     assert {r["group_kind"] for r in rows(run_query(str(known_db), "same_request", {"match": "batch"}))} == {"batch"}

@@ -1,0 +1,235 @@
+"""Canned-query benchmark on a synthetic corpus.
+
+    python bench/queries.py            # 1,000,000 requests, 6,000,000 messages
+    python bench/queries.py --quick    # 10,000 requests, 60,000 messages
+
+Builds the corpus straight into a DuckDB file with SQL (range + hash, so every
+run builds the same data), then times each canned query (best of a few runs)
+against a full scan of the messages table measured in the same run:
+``SELECT count(*), sum(length(body)) FROM messages``.  Targets: every canned
+query under 1 second, except ``search`` (a scan of every message body), which
+stays under 3x the full scan.  The last line is the headline ratio.
+
+The derived tables are generated directly with SQL by default (their columns
+as corpus.derive writes them, values drawn at random); ``--use-derive`` builds
+them with ``corpus.derive.rebuild`` from the synthetic base tables instead
+(slower: it runs the refusal classifier over matching message text).
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import duckdb  # noqa: E402
+
+from corpus.queries import list_queries, run_query  # noqa: E402
+from corpus.schema import MIGRATIONS  # noqa: E402
+
+SITE = "https://www.whatdotheyknow.com"
+
+SENTENCES = [
+    "Thank you for your request for information received on the date above.",
+    "Please find attached the information you asked for.",
+    "We estimate that the cost of compliance exceeds the appropriate limit under section 12 of the Act.",
+    "The information is exempt under section 40(2) because it is personal data of third parties.",
+    "We consider the request manifestly unreasonable under regulation 12(4)(b) of the Environmental Information Regulations.",
+    "The council does not hold the information you requested.",
+    "Could you please tell me how many serious case reviews were started in each of the last five years?",
+    "I would like to request an internal review of the handling of my request.",
+    "We are extending the time to consider the public interest test.",
+    "Dear Sir or Madam, under the Freedom of Information Act 2000 I would like to ask the following.",
+    "The information is commercially sensitive and exempt under section 43(2).",
+    "Please send the spending on agency staff in children's services.",
+    "Yours faithfully, a member of the public.",
+    "We can confirm that the information is held and is provided below.",
+    "The request is vexatious under section 14(1) of the Act.",
+    "Please accept our apologies for the delay in responding to your request.",
+]
+TOPICS = ["agency staff", "serious case reviews", "parking fines", "school admissions", "fleet vehicles", "bus subsidies",
+          "IT contracts", "tree felling", "potholes", "CCTV cameras", "staff sickness", "consultancy spend"]
+GROUNDS = [("s12", "s12", "cost limit", "FOIA"), ("s40(2)", "s40", "personal information", "FOIA"),
+           ("s43(2)", "s43", "commercial interests", "FOIA"), ("s14(1)", "s14", "vexatious", "FOIA"),
+           ("s21", "s21", "accessible by other means", "FOIA"), ("reg12(4)(b)", "reg12", "manifestly unreasonable", "EIR"),
+           ("s38(1)(b)", "s38", "personal information", "FOISA"), ("s12", "s12", "excessive cost", "FOISA")]
+
+
+def _list(values: list[str]) -> str:
+    return "[" + ", ".join("'" + v.replace("'", "''") + "'" for v in values) + "]"
+
+
+def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
+    for ddl in MIGRATIONS:
+        con.execute(ddl)
+    con.execute("CREATE TEMP MACRO h(a, b) AS CAST(hash(a, b) % 1000000007 AS BIGINT)")  # signed, for list indexes
+    con.execute("INSERT INTO schema_version (version) VALUES (?)", [len(MIGRATIONS)])
+    n_users = max(n_requests // 10, 10)
+    con.execute(f"""
+        INSERT INTO authorities (site, url_name, name, jurisdiction, tags)
+        SELECT '{SITE}', 'body_' || i, 'Public Body ' || i,
+               CASE WHEN i % 10 = 0 THEN 'scotland' ELSE 'uk' END,
+               CASE WHEN i % 10 = 0 THEN ['scotland'] WHEN i % 25 = 1 THEN ['school'] ELSE ['council'] END
+        FROM range({authorities}) t(i)""")
+    con.execute(f"""
+        INSERT INTO requests (site, request_key, request_id, url_title, title, authority_url_name, authority_name,
+                              requester_url_name, requester_name, law, described_state, created_at, batch_id)
+        SELECT '{SITE}', 'id:' || i, i, 'request_' || i,
+               'Information about ' || topics[1 + h(i, 1) % {len(TOPICS)}] || ' ' || (2010 + h(i, 2) % 15) ||
+                   CASE WHEN h(i, 3) % 4 = 0 THEN '' ELSE ' (our ref ' || i || ')' END,  -- a quarter shared
+               'body_' || (h(i, 5) % {authorities}), 'Public Body ' || (h(i, 5) % {authorities}),
+               'user_' || (h(i, 6) % {n_users}), 'User ' || (h(i, 6) % {n_users}),
+               CASE WHEN h(i, 7) % 12 = 0 THEN 'eir' ELSE 'foi' END,
+               states[1 + h(i, 8) % 8],
+               TIMESTAMPTZ '2010-01-01 09:00:00+00' + to_days(CAST(h(i, 9) % 5400 AS INTEGER)),
+               CASE WHEN h(i, 10) % 50 = 0 THEN h(i, 10) % 2000 END
+        FROM range({n_requests}) t(i),
+             (SELECT {_list(TOPICS)} AS topics,
+                     ['successful', 'partially_successful', 'not_held', 'rejected', 'waiting_response',
+                      'user_withdrawn', 'successful', 'internal_review'] AS states)""")
+    # six messages per request: outgoing first, then alternating; 1-4 sentences each
+    con.execute(f"""
+        INSERT INTO messages (site, request_key, message_id, direction, position, sent_at, body)
+        SELECT '{SITE}', 'id:' || (m // 6), m,
+               CASE WHEN m % 2 = 0 THEN 'outgoing' ELSE 'incoming' END, CAST(m % 6 AS INTEGER),
+               r.created_at + to_days(CAST((m % 6) * (1 + h(m, 1) % 12) AS INTEGER)),
+               'Reference FOI-' || m || '-' || h(m, 8) % 100000 || '. Dear ' ||
+                   CASE WHEN m % 2 = 0 THEN 'Public Body ' || r.authority_url_name ELSE r.requester_name END || ', ' ||
+                   s[1 + h(m, 2) % {len(SENTENCES)}] || ' ' || s[1 + h(m, 3) % {len(SENTENCES)}] || ' ' ||
+                   s[1 + h(m, 11) % {len(SENTENCES)}] || ' ' || s[1 + h(m, 12) % {len(SENTENCES)}] ||
+                   CASE WHEN h(m, 4) % 2 = 0 THEN ' ' || s[1 + h(m, 5) % {len(SENTENCES)}] ELSE '' END ||
+                   CASE WHEN h(m, 6) % 3 = 0 THEN ' ' || s[1 + h(m, 7) % {len(SENTENCES)}] ELSE '' END ||
+                   CASE WHEN h(m, 13) % 500 = 0 THEN ' The zebra crossing on Mill Lane was resurfaced in ' || (2000 + h(m, 14) % 24) || '.' ELSE '' END ||
+                   ' Sent on ' || CAST(r.created_at AS DATE) || ', case number ' || h(m, 9) % 1000000 || '.'
+        FROM range({n_requests * 6}) t(m)
+        JOIN requests r ON r.request_id = m // 6,
+             (SELECT {_list(SENTENCES)} AS s)""")
+    con.execute(f"""
+        INSERT INTO annotations (site, request_key, comment_id, author_url_name, author_name, created_at, text)
+        SELECT '{SITE}', 'id:' || (h(c, 1) % {n_requests}), c, 'user_' || (h(c, 2) % 500), 'User ' || (h(c, 2) % 500),
+               TIMESTAMPTZ '2010-02-01 00:00:00+00' + to_days(CAST(h(c, 3) % 5400 AS INTEGER)), 'A note.'
+        FROM range({max(n_requests // 10, 1)}) t(c)""")
+    con.execute(f"""
+        INSERT INTO events (site, request_key, event_id, event_type, created_at, described_state)
+        SELECT '{SITE}', r.request_key, r.request_id, 'status_update', r.created_at + INTERVAL 30 DAY, 'rejected'
+        FROM requests r WHERE r.request_id % 40 = 0""")
+    if use_derive:
+        from corpus.derive import rebuild
+
+        rebuild(con)
+        return
+    con.execute("""
+        CREATE TABLE request_timeline AS
+        WITH base AS (
+            SELECT r.*, a.jurisdiction = 'scotland' AS scottish, list_contains(a.tags, 'school') AS is_school,
+                   CAST(h(r.request_id, 20) % 70 AS INTEGER) AS days,
+                   h(r.request_id, 21) % 10 <> 0 AS answered
+            FROM requests r JOIN authorities a ON a.site = r.site AND a.url_name = r.authority_url_name
+        )
+        SELECT site, request_key, request_id, url_title, title, authority_url_name, authority_name,
+               requester_url_name, requester_name,
+               CASE WHEN law = 'eir' AND scottish THEN 'EISR' WHEN law = 'eir' THEN 'EIR' WHEN scottish THEN 'FOISA' ELSE 'FOIA' END AS regime,
+               'synthetic' AS regime_basis, is_school,
+               created_at AS sent_at, CAST(created_at AS DATE) AS received_date,
+               CAST(created_at AS DATE) + 28 AS due_date, CAST(created_at AS DATE) + 56 AS long_overdue_date,
+               CASE WHEN answered THEN created_at + to_days(2) END AS first_incoming_at,
+               CASE WHEN answered THEN request_id * 6 + 1 END AS first_incoming_message_id,
+               CASE WHEN answered THEN 2 END AS working_days_to_first_incoming,
+               CASE WHEN answered THEN created_at + to_days(CAST(days * 1.4 AS INTEGER)) END AS first_substantive_at,
+               CASE WHEN answered THEN request_id * 6 + 3 END AS first_substantive_message_id,
+               CASE WHEN answered THEN days END AS working_days_to_substantive,
+               answered,
+               CASE WHEN answered THEN days <= 20 END AS answered_in_time,
+               NOT answered AS overdue_now,
+               NOT answered AND h(request_id, 22) % 2 = 0 AS long_overdue_now,
+               CASE WHEN described_state = 'internal_review' THEN created_at + INTERVAL 40 DAY END AS internal_review_requested_at,
+               CASE WHEN described_state = 'internal_review' AND h(request_id, 23) % 3 > 0 THEN created_at + INTERVAL 70 DAY END AS internal_review_answered_at,
+               CASE WHEN described_state = 'internal_review' AND h(request_id, 23) % 3 > 0 THEN CAST(h(request_id, 24) % 40 AS INTEGER) END AS working_days_internal_review,
+               described_state, described_state AS calculated_status,
+               CASE described_state WHEN 'rejected' THEN 'refused' WHEN 'user_withdrawn' THEN 'withdrawn'
+                    WHEN 'waiting_response' THEN 'pending' WHEN 'internal_review' THEN 'pending' ELSE described_state END AS outcome,
+               CAST(year(created_at) AS INTEGER) AS year, 6 AS message_count, 3 AS incoming_count
+        FROM base""")
+    grounds = "[" + ", ".join(f"{{'p': '{p}', 's': '{s}', 'g': '{g}', 'r': '{r}'}}" for p, s, g, r in GROUNDS) + "]"
+    con.execute(f"""
+        CREATE TABLE refusal_citations AS
+        WITH picks AS (
+            SELECT t.*, unnest(CASE WHEN h(t.request_id, 31) % 2 = 0
+                                    THEN [x.gs[1 + h(t.request_id, 32) % {len(GROUNDS)}]]
+                                    ELSE [x.gs[1 + h(t.request_id, 32) % {len(GROUNDS)}],
+                                          x.gs[1 + h(t.request_id, 33) % {len(GROUNDS)}]] END) AS g
+            FROM request_timeline t, (SELECT {grounds} AS gs) x
+            WHERE t.outcome IN ('refused', 'partially_successful')
+        )
+        SELECT site, request_key, authority_url_name, request_id * 6 + 3 AS message_id, 'message' AS source,
+               CAST(NULL AS INTEGER) AS attachment_part, first_substantive_at AS sent_at, year, regime,
+               g.p AS provision, g.s AS section, CAST(NULL AS VARCHAR) AS subsection, g.g AS ground,
+               'number' AS cited_by, 'We rely on ' || g.p || '.' AS sentence
+        FROM picks""")
+
+
+PARAMS = {
+    "search": {"q": "Zebra Crossing"},  # in about 1 message in 500, as a specific phrase would be
+}
+
+
+def best_of(fn, runs: int) -> float:
+    best = float("inf")
+    for _ in range(runs):
+        start = time.perf_counter()
+        fn()
+        best = min(best, time.perf_counter() - start)
+    return best
+
+
+def main() -> int:
+    ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    ap.add_argument("--quick", action="store_true", help="10,000 requests instead of 1,000,000")
+    ap.add_argument("--requests", type=int, help="number of requests (overrides --quick)")
+    ap.add_argument("--use-derive", action="store_true", help="build derived tables with corpus.derive.rebuild")
+    ap.add_argument("--runs", type=int, default=3, help="timed runs per query (best is kept)")
+    args = ap.parse_args()
+    n = args.requests or (10_000 if args.quick else 1_000_000)
+    authorities = max(min(n // 200, 5000), 20)
+
+    with tempfile.TemporaryDirectory() as tmp:
+        db = os.path.join(tmp, "bench.duckdb")
+        con = duckdb.connect(db)
+        start = time.perf_counter()
+        build(con, n, authorities, args.use_derive)
+        con.execute("CHECKPOINT")
+        built = time.perf_counter() - start
+        n_msgs = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        print(f"built {n:,} requests, {n_msgs:,} messages, {authorities:,} authorities in {built:.1f} s")
+
+        scan = best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), args.runs)
+        print(f"full scan of messages: {scan * 1000:.0f} ms")
+        print(f"{'query':<18}{'rows':>8}{'ms':>10}{'x scan':>9}  target")
+        failures = []
+        search_ratio = None
+        for q in list_queries():
+            params = PARAMS.get(q.name, {})
+            rows = run_query(con, q.name, params).num_rows
+            t = best_of(lambda: run_query(con, q.name, params), args.runs)
+            ratio = t / scan
+            if q.name == "search":
+                ok, target = ratio < 3, "< 3x scan"
+                search_ratio = ratio
+            else:
+                ok, target = t < 1.0, "< 1 s"
+            if not ok:
+                failures.append(q.name)
+            print(f"{q.name:<18}{rows:>8}{t * 1000:>10.0f}{ratio:>9.2f}  {target} {'ok' if ok else 'MISSED'}")
+        con.close()
+    print(f"headline: search takes {search_ratio:.2f}x a full scan of {n_msgs:,} messages (target < 3x); "
+          f"{'all targets met' if not failures else 'missed: ' + ', '.join(failures)}")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
