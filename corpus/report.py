@@ -193,7 +193,7 @@ def outcomes_svg(by_year: dict[int, dict[str, int]]) -> str:
                 continue
             h = (height - bottom - 20) * n / top_n
             y -= h
-            body.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bw - 12:.1f}" height="{h:.1f}" fill="{OUTCOME_COLOURS[outcome]}" data-value="{n}"><title>{year} {esc(outcome)}: {n}</title></rect>')
+            body.append(f'<rect class="bar" x="{x:.1f}" y="{y:.1f}" width="{bw - 12:.1f}" height="{h:.1f}" style="fill:{OUTCOME_COLOURS[outcome]}" data-value="{n}"><title>{year} {esc(outcome)}: {n}</title></rect>')
         body.append(f'<text x="{x + (bw - 12) / 2:.1f}" y="{height - bottom + 16}" text-anchor="middle">{year}</text>')
     for j, outcome in enumerate(OUTCOMES):
         lx = left + (j % 4) * 150
