@@ -335,7 +335,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
     ),
     (
         re.compile(
-            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n't)\s+(?:currently\s+)?(?:hold|have)\b(?!\s+to\b)"
+            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]t)\s+(?:currently\s+)?(?:hold|have)\b(?!\s+to\b)"
             r"|\b(?:is|are|was|were)\s+not\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b",
             re.I,
@@ -384,9 +384,33 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
 ]
 
 
+# Lower-case words one of which each phrase needs, in _PHRASES order: a substring
+# test is far cheaper than running the pattern over a long letter.
+_PHRASE_KEYS: list[tuple[str, ...]] = [
+    ("limit", "hours"),
+    ("vexatious",),
+    ("repeat", "substantially"),
+    ("hold", "have", "held", "information"),
+    ("confirm", "ncnd"),
+    ("unreasonable",),
+    ("accessible",),
+    ("publi",),
+    ("commercial",),
+    ("privilege",),
+    ("confidence",),
+    ("crime",),
+    ("formulation",),
+    ("frank", "public affairs", "qualified"),
+    ("endanger",),
+    ("data protection", "gdpr", "personal", "third"),
+]
+assert len(_PHRASE_KEYS) == len(_PHRASES)
+_MARKER_KEYS = ("information", "foi", "eir", "ei(s)r", "eisr")
+
 def _letter_regime(text: str, regime: str) -> str:
     """The law a letter's phrases belong to: its own words first, the request's law otherwise."""
-    named = {law for law, rx in _MARKERS if rx.search(text)}
+    lower = text.lower()
+    named = {law for law, rx in _MARKERS if rx.search(text)} if any(k in lower for k in _MARKER_KEYS) else set()
     scottish = regime in _SCOTTISH or bool(named & _SCOTTISH)
     eir = bool(named & {"EIR", "EISR"}) or bool(re.search(r"\bregulation\s+1[023]\b", text, re.I))
     act = bool(named & {"FOIA", "FOISA"})
@@ -405,7 +429,12 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
     if not text:
         return []
     text = _normalise(text)
-    spans = _sentence_spans(text)
+    spans: list[tuple[int, int]] = []
+
+    def sentence(pos: int) -> str:
+        if not spans:
+            spans.extend(_sentence_spans(text))
+        return _sentence_at(spans, text, pos)
 
     chosen: dict[tuple[str, str], Citation] = {}
     order: list[tuple[str, str]] = []
@@ -416,12 +445,13 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
             order.append(key)
         elif not (prov.startswith(old.provision + "(") ):
             continue  # same ground again: keep the first unless this refines it
-        chosen[key] = Citation(reg, prov, section, sub, ground, "number", _sentence_at(spans, text, pos), pos)
+        chosen[key] = Citation(reg, prov, section, sub, ground, "number", sentence(pos), pos)
 
     letter = _letter_regime(text, regime)
-    for rx, mapping in _PHRASES:
+    lower = text.lower()
+    for (rx, mapping), keys in zip(_PHRASES, _PHRASE_KEYS):
         target = mapping.get(letter)
-        if not target:
+        if not target or not any(k in lower for k in keys):
             continue
         reg, prov = target
         m = rx.search(text)
@@ -433,7 +463,7 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
             continue
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
-        chosen[key] = Citation(reg, prov, section, sub, ground, "phrase", _sentence_at(spans, text, m.start()), m.start())
+        chosen[key] = Citation(reg, prov, section, sub, ground, "phrase", sentence(m.start()), m.start())
         order.append(key)
     return sorted((chosen[k] for k in order), key=lambda c: c.start)
 
@@ -481,10 +511,15 @@ CITATION_COLUMNS = (
 # A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
 # extract_citations can match contains one of these words.
 PREFILTER_RX = (
-    r"(?i)section|\bss?\.? ?\d|regulation|\bregs?\b|exempt|exception|limit|hours|vexatious|repeat"
-    r"|hold|held|have|recorded information|confirm nor|ncnd|unreasonable|accessible|publication|publish|commercial"
-    r"|privilege|confidence|crime|formulation|free and frank|public affairs|qualified person|endanger"
-    r"|data protection|gdpr|personal"
+    r"(?i)(?:\bs(?:ections?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
+    r"(?:1[0-8]|2\d|3\d|4[0-4])"
+    r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
+    r"|(?:do|does|did)\s*(?:not|n['’]t)\s+(?:currently\s+)?(?:hold|have)|not held|no (?:recorded|relevant) information|hold no"
+    r"|confirms? nor den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
+    r"|future publication|(?:intended|intends|intention) (?:for|to)|commercially sensitive|commercial interests|commercial (?:or industrial )?confidentiality"
+    r"|legal professional privilege|breach of confidence|detection of crime|formulation (?:or|and) development|free and frank"
+    r"|conduct of public affairs|qualified person|endanger|data protection principles|gdpr|third[- ]part(?:y|ies)'? personal"
+    r"|personal (?:data|information) of"
 )
 
 _CREATE = """
@@ -540,51 +575,62 @@ def _attachment_text_column(con) -> str | None:
 def build_refusal_citations(con, batch_size: int = 20000) -> int:
     """(Re)create refusal_citations from incoming message bodies (and attachment text when stored).
 
-    Needs request_timeline (for each request's regime).  Returns the number of rows.
+    Needs request_timeline (for each request's regime).  DuckDB picks the
+    candidate texts with ``PREFILTER_RX`` (RE2); only their keys and text pass
+    through Python, and the request columns are joined back in SQL.
+    Returns the number of rows.
     """
+    import pyarrow as pa
+
     con.execute(_CREATE)
-    queries = [
-        f"""
-        SELECT m.site, m.request_key, t.authority_url_name, m.message_id, 'message' AS source,
-               CAST(NULL AS INTEGER) AS attachment_part, m.sent_at,
-               CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER) AS year,
-               coalesce(t.regime, 'FOIA') AS regime, m.body AS text
-        FROM messages m
-        LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
-        WHERE m.direction = 'incoming' AND m.body IS NOT NULL
-          AND regexp_matches(m.body, {_sql_quote(PREFILTER_RX)})
-        """
+
+    def flt(col: str) -> str:
+        return f"regexp_matches(translate({col}, '\u00a0\u2019', ' '''), {_sql_quote(PREFILTER_RX)})"
+
+    sources = [
+        (
+            "message",
+            f"""SELECT m.site, m.message_id, CAST(NULL AS INTEGER) AS part, coalesce(t.regime, 'FOIA') AS regime, m.body AS text
+                FROM messages m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
+                WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {flt('m.body')}""",
+        )
     ]
     col = _attachment_text_column(con)
     if col:
-        queries.append(
-            f"""
-            SELECT a.site, a.request_key, t.authority_url_name, a.incoming_message_id AS message_id,
-                   'attachment' AS source, a.part AS attachment_part, m.sent_at,
-                   CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER) AS year,
-                   coalesce(t.regime, 'FOIA') AS regime, a.{col} AS text
-            FROM attachments a
-            LEFT JOIN messages m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
-            LEFT JOIN request_timeline t ON t.site = a.site AND t.request_key = a.request_key
-            WHERE a.{col} IS NOT NULL AND regexp_matches(a.{col}, {_sql_quote(PREFILTER_RX)})
-            """
+        sources.append(
+            (
+                "attachment",
+                f"""SELECT a.site, a.incoming_message_id AS message_id, a.part, coalesce(t.regime, 'FOIA') AS regime, a.{col} AS text
+                    FROM attachments a LEFT JOIN request_timeline t ON t.site = a.site AND t.request_key = a.request_key
+                    WHERE a.{col} IS NOT NULL AND {flt('a.' + col)}""",
+            )
         )
-    total = 0
-    for sql in queries:
-        reader = con.sql(sql).to_arrow_reader(batch_size)
-        pending = []
-        for batch in reader:
-            pending.extend(citation_rows(batch.to_pylist()))
-            if len(pending) >= batch_size:
-                # Arrow data is fully materialised per batch, so the reader's cursor is not disturbed
-                total += _flush(con, pending)
-                pending = []
-        total += _flush(con, pending)
-    return total
-
-
-def _flush(con, rows) -> int:
-    return append_citations(con.cursor(), rows) if rows else 0
+    found: list[tuple] = []
+    for source, sql in sources:
+        for batch in con.sql(sql).to_arrow_reader(batch_size):
+            d = batch.to_pydict()
+            for site, mid, part, regime, text in zip(d["site"], d["message_id"], d["part"], d["regime"], d["text"]):
+                for c in extract_citations(text, regime):
+                    found.append((site, mid, part, source, c.regime, c.provision, c.section, c.subsection, c.ground, c.cited_by, c.sentence))
+    if not found:
+        return 0
+    names = ("site", "message_id", "part", "source", "regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
+    types = {"message_id": pa.int64(), "part": pa.int32()}
+    table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*found))})
+    con.register("_found_citations", table)
+    try:
+        con.execute(
+            """INSERT INTO refusal_citations
+               SELECT f.site, m.request_key, t.authority_url_name, f.message_id, f.source, f.part, m.sent_at,
+                      CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER),
+                      f.regime, f.provision, f.section, f.subsection, f.ground, f.cited_by, f.sentence
+               FROM _found_citations f
+               LEFT JOIN messages m ON m.site = f.site AND m.direction = 'incoming' AND m.message_id = f.message_id
+               LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key"""
+        )
+    finally:
+        con.unregister("_found_citations")
+    return len(found)
 
 
 def _sql_quote(s: str) -> str:
