@@ -107,3 +107,18 @@ def test_real_2019_not_held_reply(pages_2019):
     cites = extract_citations(node.text(separator=" "), "FOIA")
     assert [(c.provision, c.ground, c.cited_by) for c in cites] == [("s1(1)(a)", "not held", "phrase")]
     assert "because we do not have it" in cites[0].sentence
+
+
+def test_sql_prefilter_keeps_every_cited_message():
+    import duckdb
+
+    from corpus.derive.refusals import PREFILTER_RX
+
+    con = duckdb.connect()
+    rows = [json.loads(line) for line in LABELLED.read_text(encoding="utf-8").splitlines() if line.strip()]
+    for row in rows:
+        if row["expected"]:
+            kept = con.execute(
+                "SELECT regexp_matches(translate(?, '\u00a0\u2019', ' '''), ?)", [row["text"], PREFILTER_RX]
+            ).fetchall()[0][0]
+            assert kept, row["text"][:80]
