@@ -240,7 +240,12 @@ class FakeRequest:
     # ----------------------------------------------------------------- events
 
     def events(self) -> list[dict]:
-        """Every event as the JSON lists it, ordered by (created_at, id)."""
+        """Every event as the JSON lists it, ordered by (created_at, id).
+
+        Message and comment events also carry ``_obj``, the FakeMessage or
+        FakeAnnotation itself (not part of the JSON).  A ``resent`` /
+        ``followup_resent`` message shares the id of the message it resends.
+        """
         out: list[dict] = []
         for m in self.messages:
             calc = m.calculated_state
@@ -260,6 +265,7 @@ class FakeRequest:
                 "incoming_message_id": m.id if m.direction == "incoming" else None,
                 "outgoing_message_id": m.id if m.direction == "outgoing" else None,
                 "comment_id": None,
+                "_obj": m,
             }
             if m.direction == "incoming":
                 ev["display_status"] = STATUS_LABELS.get(calc, "Response") if calc else "Response"
@@ -281,6 +287,7 @@ class FakeRequest:
                     "incoming_message_id": None,
                     "outgoing_message_id": None,
                     "comment_id": a.id,
+                    "_obj": a,
                 }
             )
         for e in self.extra_events:

@@ -654,18 +654,16 @@ def request_page(corpus: SiteCorpus, req: FakeRequest, base: str, *, unfold: boo
         subtitle += '\n              <span class="request-header__closed_to_correspondence">This request has been closed to new correspondence. Contact us if you think it should be reopened.</span>'
 
     blocks = []
-    by_msg = {(m.direction, m.id): m for m in req.messages}
-    by_comment = {a.id: a for a in req.annotations}
     for ev in req.events():
         html = None
+        obj = ev.get("_obj")
         if ev["outgoing_message_id"] is not None and ev["event_type"] in ("sent", "followup_sent", "send_error", "resent", "followup_resent"):
-            html = _outgoing(corpus, req, by_msg[("outgoing", ev["outgoing_message_id"])], base)
+            html = _outgoing(corpus, req, obj, base)
         elif ev["incoming_message_id"] is not None and ev["event_type"] == "response":
-            html = _incoming(corpus, req, by_msg[("incoming", ev["incoming_message_id"])], base, unfold)
+            html = _incoming(corpus, req, obj, base, unfold)
         elif ev["comment_id"] is not None and ev["event_type"] == "comment":
-            a = by_comment[ev["comment_id"]]
-            if a.visible:
-                html = _comment(req, a, base)
+            if obj.visible:
+                html = _comment(req, obj, base)
         if html is not None:
             blocks.append('  <div class="ff-print-fix"></div>\n' + html)
     thread = "\n\n".join(blocks)
@@ -809,7 +807,7 @@ def event_sentence(corpus: SiteCorpus, req: FakeRequest, ev: dict, base: str) ->
     if t == "response":
         return f"Response by {body} to {user} on {when}."
     if t == "comment":
-        a = next(a for a in req.annotations if a.id == ev["comment_id"])
+        a = ev["_obj"]
         commenter_name = corpus.users[a.user_url_name].name if a.user_url_name in corpus.users else a.user_name
         commenter = f'<a href="{esc(base)}/user/{esc(a.user_url_name)}">{esc(commenter_name)}</a>'
         return f"Request to {body} by {user}. Annotated by {commenter} on {when}."
@@ -828,17 +826,14 @@ def event_link(req: FakeRequest, ev: dict) -> str:
 
 
 def event_text(req: FakeRequest, ev: dict) -> str:
-    if ev["comment_id"] is not None:
-        a = next(a for a in req.annotations if a.id == ev["comment_id"])
-        return "\n".join(a.paragraphs)
-    for m in req.messages:
-        if m.direction == "incoming" and m.id == ev["incoming_message_id"]:
-            return "\n".join(m.paragraphs)
-        if m.direction == "outgoing" and m.id == ev["outgoing_message_id"]:
-            paras = list(m.paragraphs)
-            if paras and paras[0].startswith("Dear "):
-                paras = paras[1:]
-            return "\n".join(paras)
+    obj = ev.get("_obj")
+    if isinstance(obj, FakeAnnotation):
+        return "\n".join(obj.paragraphs)
+    if isinstance(obj, FakeMessage):
+        paras = list(obj.paragraphs)
+        if obj.direction == "outgoing" and paras and paras[0].startswith("Dear "):
+            paras = paras[1:]
+        return "\n".join(paras)
     return ""
 
 

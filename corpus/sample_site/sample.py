@@ -234,6 +234,18 @@ def build_corpus(raw: dict) -> SiteCorpus:
             obj.id = next_comment
             next_comment += 2
     for req in requests:
+        # a resend is the same outgoing message sent again: it keeps that message's id
+        last_by_type: dict[str, int] = {}
+        for m in req.messages:
+            if m.direction != "outgoing":
+                continue
+            if m.event_type in ("resent", "followup_resent"):
+                original = last_by_type.get("sent" if m.event_type == "resent" else "followup_sent")
+                if original is None:
+                    raise SampleDataError(f"request {req.url_title}: a {m.event_type} message needs an earlier message to resend")
+                m.id = original
+            else:
+                last_by_type[m.event_type] = m.id
         idx = req._clarification_idx  # type: ignore[attr-defined]
         if idx is not None:
             req.clarification_message_id = req.messages[idx].id

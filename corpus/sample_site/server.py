@@ -165,8 +165,7 @@ class _Index:
                 utc = ev["created_at"].astimezone(timezone.utc)
                 keyed.append(((ev["created_at"], ev["id"]), utc.year * 10000 + utc.month * 100 + utc.day, req, ev))
                 if ev["event_type"] == "comment":
-                    a = next(a for a in req.annotations if a.id == ev["comment_id"])
-                    self.comments_by.setdefault(a.user_url_name, []).append((req, ev))
+                    self.comments_by.setdefault(ev["_obj"].user_url_name, []).append((req, ev))
         self.latest.sort(key=lambda item: (item[1]["created_at"], item[1]["id"]), reverse=True)
         keyed.sort(key=lambda k: k[0], reverse=True)
         self.events = [(req, ev) for _, _, req, ev in keyed]

@@ -18,7 +18,8 @@ def _check_ids(corpus):
     slugs = [r.url_title for r in corpus.requests]
     assert len(set(slugs)) == len(slugs)
     for direction in ("incoming", "outgoing"):
-        ids = [m.id for r in corpus.requests for m in r.messages if m.direction == direction]
+        ids = [m.id for r in corpus.requests for m in r.messages
+               if m.direction == direction and m.event_type not in ("resent", "followup_resent")]
         assert len(set(ids)) == len(ids)
     comment_ids = [a.id for r in corpus.requests for a in r.annotations]
     assert len(set(comment_ids)) == len(comment_ids)
@@ -124,3 +125,11 @@ def test_bad_description_names_the_problem():
     raw["request"][0]["state"] = "great"
     with pytest.raises(CorpusError, match="not a described state"):
         build_corpus(raw)
+
+
+def test_resent_message_keeps_the_original_id():
+    req = sample_corpus().by_slug("short_breaks_statement")
+    sent, resent = [m for m in req.messages if m.direction == "outgoing"]
+    assert resent.event_type == "resent" and resent.id == sent.id and resent.event_id != sent.event_id
+    evs = [e for e in req.events() if e["outgoing_message_id"] == sent.id]
+    assert [e["event_type"] for e in evs] == ["sent", "resent"]

@@ -187,3 +187,14 @@ def test_runs_as_a_module():
     finally:
         proc.terminate()
         proc.wait(timeout=10)
+
+
+def test_resent_block(fake_site):
+    req = fake_site.corpus.by_slug("short_breaks_statement")
+    sent = req.messages[0]
+    t = LexborHTMLParser(get(fake_site, "/request/short_breaks_statement").text)
+    blocks = t.css(f"div#outgoing-{sent.id}")
+    assert len(blocks) == 2
+    assert "box" in blocks[1].attributes["class"].split()
+    assert blocks[1].css_first("p.event_plain").text() == "Sent request to Cwm Tawe County Borough Council again."
+    assert blocks[1].css_first("h2 time").attributes["datetime"] == "2021-01-12T10:00:00+00:00"
