@@ -567,3 +567,20 @@ def test_every_query_runs_on_tables_built_by_corpus_derive(tmp_path):
     rt = by(run_query(str(path), "response_times", {}), "authority_url_name")
     assert rt["council_a"]["requests"] == 7 and rt["council_b"]["requests"] == 4
     assert {r["provision"] for r in rows(run_query(str(path), "refusal_grounds", {"group_by": "none"}))} >= {"s12"}
+
+
+def test_benchmark_smoke():
+    """bench/queries.py --quick builds its corpus and times every query (no speed asserted here)."""
+    import subprocess
+    import sys
+
+    from tests.conftest import PROJECT_ROOT
+
+    run = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "queries.py"), "--quick", "--runs", "1"],
+                         capture_output=True, text=True, timeout=600)
+    assert run.returncode == 0, run.stderr[-3000:]
+    lines = run.stdout.strip().splitlines()
+    assert lines[0].startswith("built 10,000 requests, 60,000 messages")
+    timed = {line.split()[0] for line in lines[3:-1]}
+    assert timed == {q.name for q in list_queries()}
+    assert re.match(r"headline: search takes \d+\.\d\dx a full scan of 60,000 messages", lines[-1])
