@@ -306,9 +306,6 @@ class FakeRequest:
         out.sort(key=lambda ev: (ev["created_at"], ev["id"]))
         return out
 
-    def visible_messages(self) -> list[FakeMessage]:
-        return [m for m in self.messages if m.prominence != "hidden_entirely"]
-
     def indexed_events(self) -> list[dict]:
         """Events a listing can show: sent, followup_sent, response, visible comments."""
         hidden_msgs = {(m.direction, m.id) for m in self.messages if m.prominence != "normal"}
