@@ -6,6 +6,8 @@ itself so it can refuse to leave the site.
 
 from __future__ import annotations
 
+from http.cookiejar import CookieJar, DefaultCookiePolicy
+
 import httpx
 
 from corpus.errors import UsageError
@@ -40,7 +42,7 @@ def make_client(
     max_connections: int = 1,
     transport: httpx.AsyncBaseTransport | None = None,
 ) -> httpx.AsyncClient:
-    """An ``httpx.AsyncClient`` for one site: HTTP/1.1, one connection, no automatic redirects.
+    """An ``httpx.AsyncClient`` for one site: HTTP/1.1, one connection, no automatic redirects, no cookies.
 
     ``transport`` lets tests plug in ``httpx.MockTransport``.
     """
@@ -50,6 +52,8 @@ def make_client(
         "Accept": "text/html,application/json;q=0.9,*/*;q=0.5",
     }
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
+    # The site's session and tracking cookies are never kept, so never sent back.
+    no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
     kwargs = {}
     if transport is not None:
         kwargs["transport"] = transport
@@ -59,6 +63,7 @@ def make_client(
         timeout=httpx.Timeout(timeout),
         limits=limits,
         follow_redirects=False,
+        cookies=no_cookies,
         http1=True,
         http2=False,
         # A loopback site is never reached through a proxy from the environment.
