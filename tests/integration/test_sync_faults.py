@@ -21,8 +21,13 @@ def test_requests_are_spaced_by_the_rate(fake_site, tmp_path):
     assert summary.exit_code == 0
     times = sorted(h.time for h in fake_site.hits)
     assert len(times) == 1 + 2 * len(threads)
+    # Arrival times at the server carry thread-scheduling noise, which can shorten
+    # one gap by lengthening the one before; it does not accumulate, so spans of
+    # several requests are held to the ceiling tightly and single gaps loosely.
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 1 / 20 - 0.005, gaps
+    assert min(gaps) >= 0.75 / 20, gaps
+    spans = [times[i + 4] - times[i] for i in range(len(times) - 4)]
+    assert min(spans) >= 4 / 20 - 0.01, spans
     assert summary.rate_achieved <= 20 * 1.05
 
 
