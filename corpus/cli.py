@@ -230,7 +230,7 @@ def demo(db_path):
     """Serve the bundled sample site on 127.0.0.1, sync it, and show some results."""
     from corpus.demo import run_demo
 
-    run_demo(db_path=db_path)
+    sys.exit(run_demo(db_path=db_path))
 
 
 if __name__ == "__main__":  # pragma: no cover
