@@ -96,3 +96,17 @@ def test_unknown_authority_is_a_usage_error(fake_site, tmp_path):
 
     with pytest.raises(UsageError, match="no_such_body"):
         run_sync(db_path=tmp_path / "u.duckdb", site=fake_site.url, authorities=["no_such_body"], **FAST)
+
+
+def test_authorities_csv_is_loaded(fake_site, tmp_path):
+    corpus = fake_site.corpus
+    dbp = tmp_path / "auth.duckdb"
+    summary = run_sync(db_path=dbp, site=fake_site.url, fetch_authorities=True,
+                       requests=[corpus.requests[0].url_title], **FAST)
+    assert summary.exit_code == 0
+    rows = {r[0]: r[1:] for r in query(dbp, "SELECT url_name, name, tags, home_page FROM authorities")}
+    assert set(rows) == set(corpus.authorities)
+    for slug, auth in corpus.authorities.items():
+        name, tags, home = rows[slug]
+        assert name == auth.name and sorted(tags) == sorted(auth.tags) and home == auth.home_page
+    assert query(dbp, "SELECT count(*) FROM pages WHERE kind = 'authorities_csv'") == [(1,)]
