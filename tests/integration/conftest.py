@@ -62,15 +62,3 @@ def simple_thread(corpus):
 
 
 FAST = ["--rate", "300"]
-
-
-@pytest.fixture(autouse=True)
-def _prompt_loopback_replies(monkeypatch):
-    """Send the sample site's small replies at once (no Nagle delay on loopback).
-
-    http.server writes headers and body separately; with Nagle's algorithm and
-    delayed ACKs each reply then waits ~40 ms, which would make these tests slow.
-    """
-    from corpus.sample_site import server
-
-    monkeypatch.setattr(server._Handler, "disable_nagle_algorithm", True, raising=False)
