@@ -37,8 +37,9 @@
 --   requesters_in_group. A batch request is grouped by batch even when it
 --   also matches other requests by title.
 WITH base AS (
-    SELECT
-        t.*,
+    SELECT  -- only the columns needed: this CTE is read twice
+        t.site, t.title, t.authority_url_name, t.authority_name, t.url_title, t.requester_url_name,
+        t.requester_name, t.sent_at, t.outcome, t.working_days_to_substantive, t.answered_in_time,
         r.batch_id,
         translate(lower(t.title), ' .,:;!?''"’‘“”()[]{}<>-–—/\&_*#+=|~', '') AS title_key
     FROM request_timeline AS t
