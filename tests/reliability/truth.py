@@ -148,6 +148,15 @@ def compare(db_path, truth: Truth, *, complete: bool = True) -> Comparison:
         return c
     con = duckdb.connect(str(db_path), read_only=True)
     try:
+        tables = {t for (t,) in con.execute(
+            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
+        if "schema_version" not in tables:
+            # killed while the schema was being created: that transaction never committed
+            if tables:
+                c.wrong.append(f"tables {sorted(tables)} without schema_version (a half-created schema)")
+            elif complete:
+                c.lost.append("the database has no tables")
+            return c
         for what, sql in _DUPLICATE_CHECKS.items():
             for key, n in con.execute(sql).fetchall():
                 c.duplicated.append(f"{what} {key} x{n}")
