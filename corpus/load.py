@@ -699,23 +699,28 @@ def reparse(
         if workers > 1 and len(urls) > workers:
             pool = multiprocessing.get_context("forkserver").Pool(workers)
         try:
+            # Two chunks in flight: the pool parses chunk k+1 while this process
+            # writes chunk k.  The file is open only to read a chunk or write one.
             pending = None
             done = 0
             for idx in range(len(chunks) + 1):
-                with batch(db_path) as con:
-                    if pending is not None:
-                        results = pending.get() if pool is not None else pending
+                submitted = None
+                if idx < len(chunks):
+                    with batch(db_path) as con:
+                        rows = _read_page_rows(con, chunks[idx])
+                    if pool is not None:
+                        submitted = pool.map_async(_parse_stored, rows, chunksize=max(1, len(rows) // (workers * 4)))
+                    else:
+                        submitted = [_parse_stored(r) for r in rows]
+                    del rows
+                if pending is not None:
+                    results = pending.get() if pool is not None else pending
+                    with batch(db_path) as con:
                         _write_results(con, results, stats)
-                        done += len(results)
-                    rows = _read_page_rows(con, chunks[idx]) if idx < len(chunks) else None
-                if pending is not None and progress is not None:
-                    progress(done, stats.pages)
-                if rows is None:
-                    pending = None
-                elif pool is not None:
-                    pending = pool.map_async(_parse_stored, rows, chunksize=max(1, len(rows) // (workers * 8)))
-                else:
-                    pending = [_parse_stored(r) for r in rows]
+                    done += len(results)
+                    if progress is not None:
+                        progress(done, stats.pages)
+                pending = submitted
         finally:
             if pool is not None:
                 pool.close()
