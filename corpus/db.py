@@ -99,7 +99,7 @@ def _translate_open_error(path: Path, exc: duckdb.Error) -> CorpusError:
         )
     if "version" in text.lower() and "storage" in text.lower():
         return CorpusError(f"{path} was written by a different DuckDB version ({text.splitlines()[0]}); open it with that version")
-    return CorpusError(f"cannot open {path}: {text.splitlines()[0]}")
+    return CorpusError(f"cannot open {path} ({text.splitlines()[0]}); check that its folder is writable, or use another --db")
 
 
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:

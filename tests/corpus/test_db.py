@@ -85,6 +85,12 @@ def test_unwritable_folder_is_a_clear_error(tmp_path):
         ro.chmod(0o700)
 
 
+@pytest.mark.skipif(not Path("/sys/kernel").is_dir(), reason="needs Linux sysfs, where nobody can create files")
+def test_location_where_files_cannot_be_created_is_a_clear_error():
+    with pytest.raises(CorpusError, match=r"cannot open /sys/foi\.duckdb .*use another --db"):
+        connect("/sys/foi.duckdb")
+
+
 def test_newer_schema_is_refused(tmp_path):
     path = tmp_path / "foi.duckdb"
     con = connect(path)
