@@ -67,10 +67,12 @@ def _check_path(path: Path, *, read_only: bool) -> None:
                     f"{path} is not a corpus database (not a DuckDB file); it was left untouched: "
                     "give --db a new file name or an existing corpus database"
                 )
-        elif not read_only:
-            # An empty file (e.g. from `touch`) is not a DuckDB file, but there is
-            # nothing in it to lose; DuckDB refuses it, so say so plainly.
-            raise CorpusError(f"{path} is an empty file, not a corpus database; delete it or give --db another name")
+        elif read_only:
+            raise CorpusError(f"{path} is an empty file, not a corpus database yet; run `corpus sync` or `corpus import` first")
+        else:
+            # Empty: made by `touch`, or a first run killed before DuckDB wrote its
+            # header.  Nothing to lose, and DuckDB refuses empty files: start afresh.
+            path.unlink()
         return
     if read_only:
         raise CorpusError(f"no corpus database at {path}; run `corpus sync` or `corpus import` first, or check --db")

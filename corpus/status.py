@@ -37,7 +37,7 @@ def status_report(db_path: str | Path) -> str:
             "SELECT (SELECT count(*) FROM requests), (SELECT count(*) FROM requests WHERE removed),"
             " (SELECT count(*) FROM messages), (SELECT count(*) FROM annotations),"
             " (SELECT count(*) FROM attachments), (SELECT count(*) FROM authorities), (SELECT count(*) FROM users)"
-        ).fetchone()
+        ).fetchall()[0]
         lines.append(
             f"Threads: {totals[0]} ({totals[1]} removed from the site), messages: {totals[2]}, "
             f"annotations: {totals[3]}, attachments: {totals[4]}, authorities: {totals[5]}, users: {totals[6]}"
@@ -71,11 +71,11 @@ def status_report(db_path: str | Path) -> str:
 
         pages = con.execute(
             "SELECT count(*), coalesce(sum(size), 0), coalesce(sum(octet_length(body)), 0) FROM pages"
-        ).fetchone()
+        ).fetchall()[0]
         lines.append(f"Stored pages: {pages[0]} ({_human_size(pages[1])} as fetched, "
                      f"{_human_size(pages[2])} stored)")
 
-        n_fail = con.execute("SELECT count(*) FROM parse_failures").fetchone()[0]
+        n_fail = con.execute("SELECT count(*) FROM parse_failures").fetchall()[0][0]
         if n_fail:
             kinds = con.execute(
                 "SELECT kind, count(*) FROM parse_failures GROUP BY kind ORDER BY count(*) DESC, kind"
@@ -93,7 +93,7 @@ def status_report(db_path: str | Path) -> str:
 
         failed = con.execute(
             "SELECT count(*) FROM frontier WHERE state = 'failed'"
-        ).fetchone()[0]
+        ).fetchall()[0][0]
         if failed:
             for url, err in con.execute(
                 "SELECT url, last_error FROM frontier WHERE state = 'failed' ORDER BY last_attempt_at DESC NULLS LAST, url LIMIT ?",

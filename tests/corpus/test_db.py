@@ -54,6 +54,17 @@ def test_not_a_duckdb_file_is_refused_and_left_untouched(tmp_path):
     assert path.read_bytes() == before
 
 
+def test_empty_file_becomes_a_new_database(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    path.touch()
+    with pytest.raises(CorpusError, match="empty file"):
+        connect(path, read_only=True)
+    con = connect(path)
+    assert schema_version(con) == schema.CURRENT_VERSION
+    con.close()
+    assert path.stat().st_size > 0
+
+
 def test_foreign_duckdb_database_is_refused(tmp_path):
     path = tmp_path / "other.duckdb"
     other = duckdb.connect(str(path))
