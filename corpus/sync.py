@@ -386,6 +386,7 @@ class _SyncRun:
         self.wake: asyncio.Event | None = None
         self.producer_done = False
         self.producer_error: BaseException | None = None
+        self.listing_cache: dict[str, Any] = {}  # first listing pages read before anything is written
 
     # ------------------------------------------------------------------ top level
 
@@ -460,6 +461,7 @@ class _SyncRun:
                     client, robots, limiter, site=self.site, on_request=self._on_request, **opts
                 )
                 # Everything above only read the network; from here on the database is written.
+                await self._check_targets()
                 explicit = await self._resolve_ids()
                 await self._db(self._begin_run, robots_page, explicit)
                 run_recorded = True
@@ -792,8 +794,28 @@ class _SyncRun:
     def _limit_discovered(self) -> bool:
         return self.plan.limit is not None and self.enqueued_new >= self.plan.limit and not self.pending_items
 
+    async def _check_targets(self) -> None:
+        """Read the first listing page of each --authority / --user before the database is touched.
+
+        An unknown slug (the site's 404) is then a usage error that leaves nothing
+        written; the page read is kept for the walk, so it costs no extra request.
+        """
+        from scraper.discovery import Target, _not_found, listing_url
+
+        for kind, values in (("authority", self.plan.authorities), ("user", self.plan.users)):
+            for value in values:
+                target = Target(kind, value, self.plan.since, self.plan.until)
+                url = listing_url(self.site, target, 1)
+                page = await self._fetch_listing(url)
+                if page is None:
+                    raise _not_found(self.site, target)
+                self.listing_cache[url] = page
+
     async def _fetch_listing(self, url: str):
         from scraper.pages.listing import parse_listing
+
+        if url in self.listing_cache:
+            return self.listing_cache.pop(url)
 
         from scraper.records import ParseFailure
 
