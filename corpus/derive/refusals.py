@@ -562,75 +562,145 @@ def append_citations(con, rows) -> int:
     return len(rows)
 
 
-def _attachment_text_column(con) -> str | None:
-    cols = {r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = 'attachments'"
-    ).fetchall()}
-    for name in ("text", "extracted_text"):
-        if name in cols:
-            return name
-    return None
+# Bump when extract_citations changes, so the cache of scanned texts is thrown away.
+EXTRACTOR_VERSION = 1
+
+_CACHE_DDL = """
+CREATE TABLE IF NOT EXISTS refusal_scan_cache (
+    site VARCHAR, source VARCHAR, message_id BIGINT, part INTEGER,
+    text_md5 VARCHAR, regime VARCHAR, extractor_version INTEGER,
+    citations STRUCT(regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR,
+                     ground VARCHAR, cited_by VARCHAR, sentence VARCHAR)[]
+)
+"""
+
+_CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
 
 
-def build_refusal_citations(con, batch_size: int = 20000) -> int:
-    """(Re)create refusal_citations from incoming message bodies (and attachment text when stored).
+def _has_table(con, name: str) -> bool:
+    return bool(con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
+    ).fetchall()[0][0])
+
+
+def _prefilter(col: str) -> str:
+    return f"regexp_matches(translate({col}, '\u00a0\u2019', ' ''') , {_sql_quote(PREFILTER_RX)})"
+
+
+def _candidate_sql(con) -> str:
+    """Every text worth scanning: incoming bodies and extracted attachment text, prefiltered."""
+    parts = [
+        f"""SELECT m.site, 'message' AS source, m.message_id, CAST(NULL AS INTEGER) AS part,
+                   coalesce(t.regime, 'FOIA') AS regime, m.body AS text
+            FROM messages m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
+            WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}"""
+    ]
+    if _has_table(con, "attachment_texts"):
+        parts.append(
+            f"""SELECT x.site, 'attachment' AS source, x.incoming_message_id AS message_id, x.part,
+                       coalesce(t.regime, 'FOIA') AS regime, x.text
+                FROM attachment_texts x
+                JOIN messages m ON m.site = x.site AND m.direction = 'incoming' AND m.message_id = x.incoming_message_id
+                LEFT JOIN attachments a ON a.site = x.site AND a.incoming_message_id = x.incoming_message_id AND a.part = x.part
+                LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
+                WHERE x.status = 'ok' AND x.text IS NOT NULL
+                  AND NOT coalesce(a.hidden, false) AND NOT coalesce(a.erased, false)
+                  AND {_prefilter('x.text')}"""
+        )
+    union = "\nUNION ALL\n".join(parts)
+    return f"SELECT *, md5(text) AS text_md5 FROM ({union})"
+
+
+def _scan_texts(rows: list[tuple]) -> list[tuple]:
+    """Extract citations for (site, source, message_id, part, md5, regime, text) rows.
+
+    Module-level so worker processes can run it.
+    """
+    out = []
+    for site, source, mid, part, md5, regime, text in rows:
+        cits = [{f: getattr(c, f) for f in _CIT_FIELDS} for c in extract_citations(text, regime)]
+        out.append((site, source, mid, part, md5, regime, EXTRACTOR_VERSION, cits))
+    return out
+
+
+def _scan_all(rows: list[tuple], workers: int | None) -> list[tuple]:
+    import os
+
+    if workers is None:
+        workers = min(4, os.cpu_count() or 1)
+    if workers <= 1 or len(rows) < 4000:
+        return _scan_texts(rows)
+    import multiprocessing as mp
+    from concurrent.futures import ProcessPoolExecutor
+
+    chunk = max(500, len(rows) // (workers * 8))
+    pieces = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
+    out: list[tuple] = []
+    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
+        for scanned in pool.map(_scan_texts, pieces):
+            out.extend(scanned)
+    return out
+
+
+_SAME_TEXT = """k.site = c.site AND k.source = c.source AND k.message_id = c.message_id
+            AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime"""
+
+
+def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None = None) -> int:
+    """(Re)create refusal_citations from incoming message bodies and extracted attachment text.
 
     Needs request_timeline (for each request's regime).  DuckDB picks the
-    candidate texts with ``PREFILTER_RX`` (RE2); only their keys and text pass
-    through Python, and the request columns are joined back in SQL.
-    Returns the number of rows.
+    candidate texts with ``PREFILTER_RX`` (RE2).  A text already scanned (same
+    key, same md5 of the text, same regime, same EXTRACTOR_VERSION) is taken
+    from ``refusal_scan_cache``, so a rebuild after a sync reads only new or
+    changed texts through Python; many new texts are scanned in a process pool.
+    Returns the number of citation rows.
     """
     import pyarrow as pa
 
-    con.execute(_CREATE)
-
-    def flt(col: str) -> str:
-        return f"regexp_matches(translate({col}, '\u00a0\u2019', ' '''), {_sql_quote(PREFILTER_RX)})"
-
-    sources = [
-        (
-            "message",
-            f"""SELECT m.site, m.message_id, CAST(NULL AS INTEGER) AS part, coalesce(t.regime, 'FOIA') AS regime, m.body AS text
-                FROM messages m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
-                WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {flt('m.body')}""",
-        )
-    ]
-    col = _attachment_text_column(con)
-    if col:
-        sources.append(
-            (
-                "attachment",
-                f"""SELECT a.site, a.incoming_message_id AS message_id, a.part, coalesce(t.regime, 'FOIA') AS regime, a.{col} AS text
-                    FROM attachments a LEFT JOIN request_timeline t ON t.site = a.site AND t.request_key = a.request_key
-                    WHERE a.{col} IS NOT NULL AND {flt('a.' + col)}""",
+    con.execute(_CACHE_DDL)
+    con.execute("DELETE FROM refusal_scan_cache WHERE extractor_version <> ?", [EXTRACTOR_VERSION])
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con)}")
+    todo: list[tuple] = []
+    reader = con.sql(
+        f"""SELECT c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
+            FROM _cit_candidates c ANTI JOIN refusal_scan_cache k ON {_SAME_TEXT}"""
+    ).to_arrow_reader(batch_size)
+    for batch in reader:
+        d = batch.to_pydict()
+        todo.extend(zip(d["site"], d["source"], d["message_id"], d["part"], d["text_md5"], d["regime"], d["text"]))
+    if todo:
+        scanned = _scan_all(todo, workers)
+        cit_type = pa.list_(pa.struct([(n, pa.string()) for n in _CIT_FIELDS]))
+        names = ("site", "source", "message_id", "part", "text_md5", "regime", "extractor_version", "citations")
+        types = {"message_id": pa.int64(), "part": pa.int32(), "extractor_version": pa.int32(), "citations": cit_type}
+        table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*scanned))})
+        con.register("_new_scans", table)
+        try:
+            # one cache row per text key: a changed text replaces its earlier scan
+            con.execute(
+                """DELETE FROM refusal_scan_cache k USING _new_scans n
+                   WHERE k.site = n.site AND k.source = n.source AND k.message_id = n.message_id
+                     AND k.part IS NOT DISTINCT FROM n.part"""
             )
-        )
-    found: list[tuple] = []
-    for source, sql in sources:
-        for batch in con.sql(sql).to_arrow_reader(batch_size):
-            d = batch.to_pydict()
-            for site, mid, part, regime, text in zip(d["site"], d["message_id"], d["part"], d["regime"], d["text"]):
-                for c in extract_citations(text, regime):
-                    found.append((site, mid, part, source, c.regime, c.provision, c.section, c.subsection, c.ground, c.cited_by, c.sentence))
-    if not found:
-        return 0
-    names = ("site", "message_id", "part", "source", "regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
-    types = {"message_id": pa.int64(), "part": pa.int32()}
-    table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*found))})
-    con.register("_found_citations", table)
-    try:
-        con.execute(
-            """INSERT INTO refusal_citations
-               SELECT f.site, m.request_key, t.authority_url_name, f.message_id, f.source, f.part, m.sent_at,
-                      CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER),
-                      f.regime, f.provision, f.section, f.subsection, f.ground, f.cited_by, f.sentence
-               FROM _found_citations f
-               LEFT JOIN messages m ON m.site = f.site AND m.direction = 'incoming' AND m.message_id = f.message_id
-               LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key"""
-        )
-    finally:
-        con.unregister("_found_citations")
-    return len(found)
+            con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
+        finally:
+            con.unregister("_new_scans")
+    con.execute(_CREATE)
+    con.execute(
+        f"""INSERT INTO refusal_citations
+            SELECT c.site, m.request_key, t.authority_url_name, c.message_id, c.source, c.part, m.sent_at,
+                   CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER),
+                   x.cit.regime, x.cit.provision, x.cit.section, x.cit.subsection, x.cit.ground,
+                   x.cit.cited_by, x.cit.sentence
+            FROM _cit_candidates c
+            JOIN refusal_scan_cache k ON {_SAME_TEXT}
+            CROSS JOIN LATERAL (SELECT unnest(k.citations) AS cit) x
+            LEFT JOIN messages m ON m.site = c.site AND m.direction = 'incoming' AND m.message_id = c.message_id
+            LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key"""
+    )
+    con.execute("DROP TABLE IF EXISTS _cit_candidates")
+    return con.execute("SELECT count(*) FROM refusal_citations").fetchall()[0][0]
 
 
 def _sql_quote(s: str) -> str:

@@ -119,3 +119,51 @@ def test_scottish_eir_request_is_read_as_eisr(db):
 )
 def test_regime_for(law, jurisdiction, regime):
     assert regime_for(law, jurisdiction) == regime
+
+
+def test_rebuild_puts_attachment_grounds_into_refusal_citations(db):
+    from corpus.derive import rebuild
+
+    seed(db)
+    write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])
+    rebuild(db)
+    rows = db.execute(
+        "SELECT source, attachment_part, message_id, provision, request_key, authority_url_name "
+        "FROM refusal_citations ORDER BY provision"
+    ).fetchall()
+    provisions = {r[3] for r in rows}
+    assert {"s12", "s40(2)"} <= provisions
+    assert all(r[:3] == ("attachment", 2, 900) for r in rows)
+    assert all(r[4:] == ("id:7", "some_council") for r in rows)
+    # the placeholder e-mail body itself cites nothing
+    assert not any(r[0] == "message" for r in rows)
+
+
+def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
+    from corpus.derive import rebuild
+    from corpus.derive import refusals
+
+    seed(db)
+    write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])
+    scanned = []
+    real = refusals.extract_citations
+
+    def counting(text, regime="FOIA"):
+        scanned.append(text[:30])
+        return real(text, regime)
+
+    monkeypatch.setattr(refusals, "extract_citations", counting)
+    rebuild(db)
+    first = db.execute("SELECT count(*) FROM refusal_citations").fetchall()[0][0]
+    assert len(scanned) == 1 and first >= 2
+    rebuild(db)  # nothing changed: served from the cache
+    assert len(scanned) == 1
+    assert db.execute("SELECT count(*) FROM refusal_citations").fetchall()[0][0] == first
+    db.execute(
+        "UPDATE messages SET body = 'We refuse this under section 43(2) of the Act.', body_placeholder = false "
+        "WHERE message_id = 900"
+    )
+    rebuild(db)  # the changed body is scanned, the unchanged attachment is not
+    assert len(scanned) == 2
+    provisions = db.execute("SELECT source, provision FROM refusal_citations ORDER BY ALL").fetchall()
+    assert ("message", "s43(2)") in provisions and ("attachment", "s12") in provisions
