@@ -526,6 +526,7 @@ class ReparseStats:
     skipped: int = 0  # no body, or an HTTP status that is not a page
     seconds: float = 0.0
     derived: bool = False  # corpus.derive.rebuild ran
+    attachments: str | None = None  # what re-extraction from kept files did
     load: LoadStats = field(default_factory=LoadStats)
 
     @property
@@ -541,6 +542,8 @@ class ReparseStats:
         ]
         if self.failures:
             lines.append("See `corpus status` for the parse failures.")
+        if self.attachments:
+            lines.append(self.attachments)
         if self.derived:
             lines.append("Derived tables rebuilt.")
         return "\n".join(lines)
@@ -639,6 +642,20 @@ def _write_results(con, results: list[tuple], stats: ReparseStats) -> None:
         stats.removed += len(removed)
 
 
+def _reextract_attachments(con, db_path) -> str | None:
+    """Redo attachment text from the files kept beside the database, if any were kept."""
+    has = con.execute(
+        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'attachment_texts'"
+    ).fetchall()[0][0]
+    if not has or not con.execute(
+        "SELECT count(*) FROM attachment_texts WHERE stored_path IS NOT NULL"
+    ).fetchall()[0][0]:
+        return None
+    from corpus.attachments import reextract_all
+
+    return reextract_all(con, db_path).describe()
+
+
 def _rebuild_derived(con) -> bool:
     try:
         from corpus.derive import rebuild
@@ -725,12 +742,14 @@ def reparse(
             if pool is not None:
                 pool.close()
                 pool.join()
-        if derive:
-            # Derived tables manage their own statements: give them a plain connection.
-            con = connect_when_free(db_path)
-            try:
+        # Attachment text is re-extracted from kept files (``--attachments files``).
+        con = connect_when_free(db_path)
+        try:
+            stats.attachments = _reextract_attachments(con, db_path)
+            if derive:
+                # Derived tables manage their own statements: give them a plain connection.
                 stats.derived = _rebuild_derived(con)
-            finally:
-                con.close()
+        finally:
+            con.close()
     stats.seconds = time.monotonic() - started
     return stats

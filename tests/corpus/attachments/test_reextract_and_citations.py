@@ -167,3 +167,23 @@ def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
     assert len(scanned) == 2
     provisions = db.execute("SELECT source, provision FROM refusal_citations ORDER BY ALL").fetchall()
     assert ("message", "s43(2)") in provisions and ("attachment", "s12") in provisions
+
+
+def test_corpus_reparse_reextracts_kept_files(tmp_path):
+    from corpus.load import reparse
+
+    path = tmp_path / "foi.duckdb"
+    con = connect(path)
+    seed(con)
+    pdf = samples.pdf_with_text()
+    rel = keep_file(files_root(path), pdf, "letter.pdf")
+    write_rows(con, [text_row(pdf, "letter.pdf", rel, text="", characters=0, status="failed", reason="old extractor broke", method="old 0.1")])
+    con.close()
+    stats = reparse(path)
+    assert "1 of 1 kept files re-extracted" in stats.describe()
+    con = connect(path, read_only=True)
+    status, text = con.execute("SELECT status, text FROM attachment_texts").fetchall()[0]
+    provisions = {p for (p,) in con.execute("SELECT provision FROM refusal_citations WHERE source = 'attachment'").fetchall()}
+    con.close()
+    assert status == "ok" and "section 40(2)" in text
+    assert {"s12", "s40(2)"} <= provisions
