@@ -218,7 +218,9 @@ _MARKERS = [
 ]
 _GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?)\b", re.I)
 _OTHER_LAW = re.compile(r"\b(?:Act|Regulations|Order|Rules|DPA|GDPR|Bill|Code|Measure|Ordinance)\b")
-_TRAIL_OF = re.compile(r"^\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S)
+_TRAIL_OF = re.compile(
+    r"^(?:\s*(?:,|and|or|&)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S
+)  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
     r"^\s*,?\s*(?:(?:the\s+)?(?:[A-Z][\w()']*\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
 )
@@ -438,7 +440,9 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
 
     chosen: dict[tuple[str, str], Citation] = {}
     order: list[tuple[str, str]] = []
-    for reg, prov, section, sub, ground, pos in _numbered(text, regime):
+    # A letter that names only one law (e.g. "FOISA") decides unqualified numbers too.
+    letter = _letter_regime(text, regime)
+    for reg, prov, section, sub, ground, pos in _numbered(text, letter):
         key = (reg, ground)
         old = chosen.get(key)
         if old is None:
@@ -447,7 +451,6 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
             continue  # same ground again: keep the first unless this refines it
         chosen[key] = Citation(reg, prov, section, sub, ground, "number", sentence(pos), pos)
 
-    letter = _letter_regime(text, regime)
     lower = text.lower()
     for (rx, mapping), keys in zip(_PHRASES, _PHRASE_KEYS):
         target = mapping.get(letter)
@@ -459,8 +462,8 @@ def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
             continue
         ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
         key = (reg, ground)
-        if key in chosen:
-            continue
+        if key in chosen or any(c.ground == ground for c in chosen.values()):
+            continue  # a phrase only adds a ground no number already gave, under any law
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
         chosen[key] = Citation(reg, prov, section, sub, ground, "phrase", sentence(m.start()), m.start())
@@ -563,7 +566,7 @@ def append_citations(con, rows) -> int:
 
 
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
-EXTRACTOR_VERSION = 1
+EXTRACTOR_VERSION = 2
 
 _CACHE_DDL = """
 CREATE TABLE IF NOT EXISTS refusal_scan_cache (

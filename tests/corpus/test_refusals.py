@@ -122,3 +122,20 @@ def test_sql_prefilter_keeps_every_cited_message():
                 "SELECT regexp_matches(translate(?, '\u00a0\u2019', ' '''), ?)", [row["text"], PREFILTER_RX]
             ).fetchall()[0][0]
             assert kept, row["text"][:80]
+
+
+def test_subsection_lists_before_the_law_name_keep_that_law():
+    found = provisions(
+        "The papers are exempt under section 30(b)(i) and (ii) of FOISA: disclosure would "
+        "substantially inhibit the free and frank provision of advice.",
+        "FOIA",
+    )
+    assert found == [("FOISA", "s30(b)(i)")]
+
+
+def test_a_phrase_does_not_repeat_a_numbered_ground_under_another_law():
+    found = provisions(
+        "We refuse under section 12 of the Freedom of Information Act 2000 as it exceeds the appropriate limit.",
+        "FOISA",
+    )
+    assert found == [("FOIA", "s12")]
