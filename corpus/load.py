@@ -155,8 +155,26 @@ _EVENT_COLS: list[tuple[str, pa.DataType]] = [
 ]
 _AUTHORITY_COLS: list[tuple[str, pa.DataType]] = [
     ("site", pa.string()), ("url_name", pa.string()), ("authority_id", pa.int64()), ("name", pa.string()),
-    ("first_seen", _TS), ("last_seen", _TS),
+    ("short_name", pa.string()), ("tags", pa.list_(pa.string())), ("jurisdiction", pa.string()),
+    ("home_page", pa.string()), ("first_seen", _TS), ("last_seen", _TS),
 ]
+
+# Tags WhatDoTheyKnow gives Scottish public authorities (e.g. "scotland", "scotland_council");
+# their requests fall under FOISA / the Scottish EIR.
+SCOTTISH_TAGS = frozenset({"scotland", "scottish", "foisa"})
+
+
+def tag_strings(tags) -> list[str]:
+    """[(name, value)] pairs as the strings the authorities table stores: "name" or "name:value"."""
+    return [f"{n}:{v}" if v else n for n, v in tags]
+
+
+def jurisdiction_from_tags(tags: list[str] | None) -> str | None:
+    """'scotland' for an authority tagged as Scottish, 'uk' otherwise; None when its tags are unknown."""
+    if tags is None:
+        return None
+    names = {t.split(":", 1)[0].lower() for t in tags}
+    return "scotland" if names & SCOTTISH_TAGS else "uk"
 _USER_COLS: list[tuple[str, pa.DataType]] = [
     ("site", pa.string()), ("url_name", pa.string()), ("user_id", pa.int64()), ("name", pa.string()),
     ("external", pa.bool_()), ("first_seen", _TS), ("last_seen", _TS),
@@ -263,7 +281,11 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
         req = p.requester
         req_url = user_url_name(req) if req else None
         if auth is not None and auth.url_name:
-            authorities[(site, auth.url_name)] = (site, auth.url_name, auth.site_id, auth.name, seen, seen)
+            tags = tag_strings(p.authority_tags) if p.authority_tags is not None else None
+            authorities[(site, auth.url_name)] = (
+                site, auth.url_name, auth.site_id, auth.name, p.authority_short_name, tags,
+                jurisdiction_from_tags(tags), p.authority_home_page, seen, seen,
+            )
         if req is not None:
             users[(site, req_url)] = (site, req_url, req.site_id, req.name,
                                       bool(p.requester_external or not req.url_name), seen, seen)
@@ -414,10 +436,10 @@ def _build_sql() -> dict[str, str]:
     sql["events"] = _upsert_sql("events", _EVENT_COLS, pk, sets, compare)
 
     pk = ["site", "url_name"]
-    sets = {"authority_id": "coalesce(excluded.authority_id, authorities.authority_id)",
-            "name": "coalesce(excluded.name, authorities.name)",
-            "last_seen": _last_seen("authorities")}
-    sql["authorities"] = _upsert_sql("authorities", _AUTHORITY_COLS, pk, sets, ["authority_id", "name"])
+    known = ["authority_id", "name", "short_name", "tags", "jurisdiction", "home_page"]
+    sets = {c: f"coalesce(excluded.{c}, authorities.{c})" for c in known}
+    sets["last_seen"] = _last_seen("authorities")
+    sql["authorities"] = _upsert_sql("authorities", _AUTHORITY_COLS, pk, sets, known)
 
     sets = {"user_id": "coalesce(excluded.user_id, users.user_id)",
             "name": "coalesce(excluded.name, users.name)",

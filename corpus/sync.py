@@ -1044,6 +1044,8 @@ def upsert_authorities(con, site: str, rows: list[dict], now: datetime) -> int:
     """Insert or update authorities from CSV rows in one statement; returns how many rows."""
     import pyarrow as pa
 
+    from corpus.load import jurisdiction_from_tags
+
     if not rows:
         return 0
     latest = {r["url_name"]: r for r in rows}
@@ -1055,19 +1057,22 @@ def upsert_authorities(con, site: str, rows: list[dict], now: datetime) -> int:
             "name": pa.array([r["name"] for r in rows], pa.string()),
             "short_name": pa.array([r["short_name"] for r in rows], pa.string()),
             "tags": pa.array([r["tags"] for r in rows], pa.list_(pa.string())),
+            "jurisdiction": pa.array([jurisdiction_from_tags(r["tags"]) for r in rows], pa.string()),
             "home_page": pa.array([r["home_page"] for r in rows], pa.string()),
         }
     )
     with pagestore.registered(con, "_authorities_batch", table):
         con.execute(
             """
-            INSERT INTO authorities (site, url_name, authority_id, name, short_name, tags, home_page, first_seen, last_seen)
-            SELECT ?, url_name, authority_id, name, short_name, tags, home_page, ?, ? FROM _authorities_batch
+            INSERT INTO authorities (site, url_name, authority_id, name, short_name, tags, jurisdiction, home_page,
+                                     first_seen, last_seen)
+            SELECT ?, url_name, authority_id, name, short_name, tags, jurisdiction, home_page, ?, ? FROM _authorities_batch
             ON CONFLICT (site, url_name) DO UPDATE SET
               authority_id = coalesce(excluded.authority_id, authorities.authority_id),
               name = coalesce(excluded.name, authorities.name),
               short_name = coalesce(excluded.short_name, authorities.short_name),
               tags = excluded.tags,
+              jurisdiction = excluded.jurisdiction,
               home_page = coalesce(excluded.home_page, authorities.home_page),
               last_seen = excluded.last_seen
             """,

@@ -123,6 +123,10 @@ class ParsedRequest:
     batch_id: int | None = None
     batch_size: int | None = None
     tags: list[tuple[str, str | None]] = field(default_factory=list)
+    # The authority's own details, from the JSON's public_body (None: not known, no JSON)
+    authority_short_name: str | None = None
+    authority_home_page: str | None = None
+    authority_tags: list[tuple[str, str | None]] | None = None
     messages: list[Message] = field(default_factory=list)
     annotations: list[Annotation] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # empty when no JSON

@@ -665,4 +665,7 @@ def _merge_json(req: ParsedRequest, data: RequestJson) -> None:
             req.authority.site_id = data.public_body.site_id
         else:
             req.authority = data.public_body
+        req.authority_short_name = data.public_body_short_name
+        req.authority_home_page = data.public_body_home_page
+        req.authority_tags = data.public_body_tags
     req.events = list(data.events)

@@ -36,6 +36,9 @@ class RequestJson:
     external: bool = False  # True when the JSON has user_name instead of user
     user_name: str | None = None  # external requester's name (None: anonymous)
     public_body: Person | None = None
+    public_body_short_name: str | None = None
+    public_body_home_page: str | None = None
+    public_body_tags: list[tuple[str, str | None]] | None = None
     events: list[Event] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
 
@@ -150,6 +153,12 @@ def parse_request_json(json_bytes: bytes) -> RequestJson | ParseFailure:
         result.external = True
         result.user_name = _str_or_none(data.get("user_name"))
     result.public_body = _person(data.get("public_body"))
+    body = data.get("public_body")
+    if isinstance(body, dict):
+        result.public_body_short_name = _str_or_none(body.get("short_name")) or None
+        result.public_body_home_page = _str_or_none(body.get("home_page")) or None
+        if "tags" in body:
+            result.public_body_tags = _tags(body.get("tags"), warnings)
     raw_events = data.get("info_request_events")
     if raw_events is not None:
         if not isinstance(raw_events, list):

@@ -209,3 +209,27 @@ def test_describe_mentions_every_figure():
     text = LoadStats(1, 2, 3, 4, 5, 6, 7).describe()
     assert text == ("1 new threads, 2 changed, 7 unchanged; 3 new messages, 4 new annotations, "
                     "5 new attachments, 6 new events")
+
+
+def test_authority_details_from_the_json_fill_the_authorities_table(con):
+    from corpus.load import jurisdiction_from_tags
+
+    scottish = make_thread(1)
+    scottish.authority_tags = [("local_council", None), ("scotland", None), ("gss", "S12000033")]
+    scottish.authority_short_name = "GC"
+    scottish.authority_home_page = "https://www.example.scot"
+    load_threads(con, [item(scottish)])
+    row = con.execute(
+        "SELECT tags, jurisdiction, short_name, home_page FROM authorities WHERE url_name = ?",
+        [scottish.authority.url_name],
+    ).fetchall()[0]
+    assert row == (["local_council", "scotland", "gss:S12000033"], "scotland", "GC", "https://www.example.scot")
+    # a later page without JSON (tags unknown) does not blank what the JSON said
+    again = make_thread(1)
+    again.authority_tags = None
+    load_threads(con, [item(again, fetched_at=T0 + timedelta(days=1))])
+    assert con.execute(
+        "SELECT jurisdiction, tags FROM authorities WHERE url_name = ?", [scottish.authority.url_name]
+    ).fetchall()[0] == ("scotland", ["local_council", "scotland", "gss:S12000033"])
+    assert jurisdiction_from_tags(["local_council", "england"]) == "uk"
+    assert jurisdiction_from_tags(None) is None

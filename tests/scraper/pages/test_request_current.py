@@ -156,9 +156,16 @@ def test_fixture_events(eir_page):
     assert ev[0].created_at_text == "2024-01-05T09:02:04.120+00:00"
 
 
+def test_fixture_authority_details_come_from_the_json(eir_page):
+    assert eir_page.authority_tags == [("local_council", None)]
+    assert eir_page.authority_home_page == "https://www.anglesey.gov.wales"
+    assert eir_page.authority_short_name is None  # "" in the JSON means none
+
+
 def test_fixture_without_json_reads_page_only():
     r = parse_ok((FIXTURES / "eir_anonymous_batch.html").read_bytes())
     assert r.has_json is False and r.request_id is None and r.events == []
+    assert r.authority_tags is None  # unknown without the JSON, not "no tags"
     assert r.created_at == datetime(2024, 1, 5, 9, 2, 3, tzinfo=UTC)
     assert r.updated_at == datetime(2024, 3, 1, 17, 45, 10, tzinfo=UTC)
     assert r.law == "eir" and r.described_state is None
