@@ -19,7 +19,7 @@ from __future__ import annotations
 import re
 from datetime import date, datetime
 
-from selectolax.lexbor import LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
 _PARA = "\x00"  # paragraph break marker
 _LINE = "\x01"  # <br> marker (source newlines inside text are plain whitespace)
@@ -58,27 +58,45 @@ _SKIP_TAGS = frozenset({"script", "style", "template", "noscript"})
 _BLANK_RUN = re.compile(r"\n{3,}")
 
 
+def _tag_ids(names: frozenset[str]) -> frozenset[int]:
+    """Lexbor's numeric ids for these tag names (fixed for standard HTML tags)."""
+    return frozenset(create_tag(name).tag_id for name in names)
+
+
+_BLOCK_IDS = _tag_ids(BLOCK_TAGS)
+_SKIP_IDS = _tag_ids(_SKIP_TAGS)
+(_BR_ID,) = _tag_ids(frozenset({"br"}))
+_TEXT_ID = LexborHTMLParser("<p>x</p>").css_first("p").child.tag_id  # the "-text" pseudo-tag
+
+
 def block_text(node: LexborNode | None) -> str:
-    """The plain text of ``node`` with paragraphs and line breaks kept."""
+    """The plain text of ``node`` with paragraphs and line breaks kept.
+
+    One walk over the subtree, comparing Lexbor's integer tag ids (cheaper
+    than tag names); a text node right after a block element starts a new
+    paragraph.
+    """
     if node is None:
         return ""
     parts: list[str] = []
     append = parts.append
+    blocks = _BLOCK_IDS
+    text_id = _TEXT_ID
     skip_until: LexborNode | None = None
     for n in node.traverse(include_text=True):
-        tag = n.tag
-        if tag == "-text":
+        tag_id = n.tag_id
+        if tag_id == text_id:
             if skip_until is not None and _inside(n, skip_until):
                 continue
             prev = n.prev
-            if prev is not None and prev.tag in BLOCK_TAGS:
+            if prev is not None and prev.tag_id in blocks:
                 append(_PARA)
             append(n.text_content)
-        elif tag == "br":
+        elif tag_id == _BR_ID:
             append(_LINE)
-        elif tag in BLOCK_TAGS:
+        elif tag_id in blocks:
             append(_PARA)
-        elif tag in _SKIP_TAGS:
+        elif tag_id in _SKIP_IDS:
             skip_until = n
     return normalise_paragraphs("".join(parts))
 
