@@ -40,10 +40,8 @@ WITH base AS (
     SELECT  -- only the columns needed: this CTE is read twice
         t.site, t.title, t.authority_url_name, t.authority_name, t.url_title, t.requester_url_name,
         t.requester_name, t.sent_at, t.outcome, t.working_days_to_substantive, t.answered_in_time,
-        r.batch_id,
-        translate(lower(t.title), ' .,:;!?''"’‘“”()[]{}<>-–—/\&_*#+=|~', '') AS title_key
+        t.batch_id, t.title_key, t.title_key_requests
     FROM request_timeline AS t
-    LEFT JOIN requests AS r ON r.site = t.site AND r.request_key = t.request_key
     WHERE (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', t.sent_at)::DATE <= CAST(getvariable('until') AS DATE))
       AND (getvariable('q') IS NULL OR t.title ILIKE '%' || replace(replace(replace(getvariable('q'), '\', '\\'), '%', '\%'), '_', '\_') || '%' ESCAPE '\')
@@ -61,7 +59,10 @@ keyed AS (
 grouped AS (
     SELECT *, CASE group_kind WHEN 'batch' THEN CAST(batch_id AS VARCHAR) ELSE title_key END AS group_key
     FROM keyed
-    WHERE group_kind IS NOT NULL
+    WHERE group_kind = 'batch'
+       -- a title group has at most as many authorities as the corpus has requests with that title
+       -- (title_key_requests, counted at rebuild): most titles are unique and drop out here
+       OR (group_kind = 'title' AND title_key_requests >= coalesce(CAST(getvariable('min_authorities') AS INTEGER), 3))
 ),
 candidates AS (  -- cheap first pass: groups with enough requests to possibly reach min_authorities
     SELECT site, group_kind, group_key

@@ -78,6 +78,23 @@ def classify_response(body: str | None, documents: int = 0, calculated_state: st
     return True, "text"
 
 
+# Titles that differ only in case, spaces and ASCII punctuation are the same request sent to several
+# authorities (queries/same_request.sql groups by this key, precomputed here once per rebuild).
+TITLE_KEY_DROP = " .,:;!?'\"’‘“”()[]{}<>-–—/\\&_*#+=|~"
+
+
+def title_key_sql(column: str) -> str:
+    """SQL for the normalised title key of ``column``: lower case, spaces and punctuation dropped."""
+    return f"translate(lower({column}), {_sql_str(TITLE_KEY_DROP)}, '')"
+
+
+def title_key(title: str | None) -> str | None:
+    """The same key in Python (for tests and tools): ``title_key('Serious case reviews (2018)!')`` -> 'seriouscasereviews2018'."""
+    if title is None:
+        return None
+    return title.lower().translate({ord(c): None for c in TITLE_KEY_DROP})
+
+
 def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
@@ -223,7 +240,7 @@ counts AS (
     FROM messages GROUP BY ALL
 ),
 base AS (
-    SELECT q.site, q.request_key, q.request_id, q.url_title, q.title,
+    SELECT q.site, q.request_key, q.request_id, q.url_title, q.title, q.batch_id,
         q.authority_url_name, q.authority_name, q.requester_url_name, q.requester_name,
         q.regime, q.regime_basis, q.is_school,
         c.sent_at,
@@ -314,7 +331,10 @@ SELECT
     CAST(message_count AS INTEGER) AS message_count,
     CAST(incoming_count AS INTEGER) AS incoming_count,
     clock_reset_at,
-    DATE '{today.isoformat()}' AS as_of_date
-FROM due
+    DATE '{today.isoformat()}' AS as_of_date,
+    batch_id,
+    title_key,
+    CAST(count(*) OVER (PARTITION BY site, title_key) AS INTEGER) AS title_key_requests
+FROM (SELECT *, {title_key_sql("title")} AS title_key FROM due)
 ORDER BY site, request_key
 """

@@ -15,6 +15,7 @@ import pytest
 from click.testing import CliRunner
 
 from corpus.cli import main
+from corpus.derive.timeline import title_key, title_key_sql
 from corpus.errors import CorpusError, UsageError
 from corpus.queries import (
     QUERIES_DIR,
@@ -43,7 +44,8 @@ CREATE TABLE request_timeline (
     internal_review_requested_at TIMESTAMPTZ, internal_review_answered_at TIMESTAMPTZ,
     working_days_internal_review INTEGER,
     described_state VARCHAR, calculated_status VARCHAR, outcome VARCHAR,
-    year INTEGER, message_count INTEGER, incoming_count INTEGER
+    year INTEGER, message_count INTEGER, incoming_count INTEGER,
+    batch_id BIGINT, title_key VARCHAR, title_key_requests INTEGER
 )
 """
 REFUSAL_CITATIONS_DDL = """
@@ -186,6 +188,14 @@ def build_known_corpus(path: Path, *, derived: bool = True) -> Path:
                  f"{sent} 09:00:00+00", due, long_due, days, days is not None, in_time, overdue, long_overdue,
                  review[0], review[1], review[2], outcome, int(sent[:4])],
             )
+        # batch and title key as corpus.derive computes them (test_same_request_on_derived_tables checks those)
+        con.execute(f"""
+            UPDATE request_timeline AS t SET batch_id = r.batch_id, title_key = {title_key_sql("t.title")}
+            FROM requests AS r WHERE r.site = t.site AND r.request_key = t.request_key""")
+        con.execute("""
+            UPDATE request_timeline AS t SET title_key_requests = c.n
+            FROM (SELECT site, title_key, count(*) AS n FROM request_timeline GROUP BY ALL) AS c
+            WHERE c.site = t.site AND c.title_key = t.title_key""")
         auth_of = {r[0]: r[1] for r in REQUESTS}
         for key, mid, year, regime, provision, section, ground in CITATIONS:
             con.execute(
@@ -335,8 +345,19 @@ def test_refusal_grounds_overall(known_db):
     assert t["s12"]["authority_url_name"] is None and t["s12"]["year"] is None
 
 
-def test_refusal_grounds_grouped(known_db):
+def test_refusal_grounds_default_is_per_regime(known_db):
     got = rows(run_query(str(known_db), "refusal_grounds", {}))
+    assert got == rows(run_query(str(known_db), "refusal_grounds", {"group_by": "regime"}))
+    assert {(r["regime"], r["provision"]) for r in got} == {
+        ("FOIA", "s12"), ("FOIA", "s40(2)"), ("FOIA", "s40(5)"), ("FOIA", "s14(1)"),
+        ("FOISA", "s12"), ("FOISA", "s38(1)(b)"), ("EIR", "reg12(4)(b)")}
+    foia = {r["provision"]: r for r in got if r["regime"] == "FOIA"}
+    assert (foia["s12"]["requests"], foia["s12"]["citations"], foia["s12"]["refusing_requests"]) == (2, 3, 4)
+    assert all(r["authority_url_name"] is None and r["year"] is None for r in got)
+
+
+def test_refusal_grounds_grouped(known_db):
+    got = rows(run_query(str(known_db), "refusal_grounds", {"group_by": "authority,year,regime"}))
     key = {(r["authority_url_name"], r["year"], r["regime"], r["provision"]): r for r in got}
     a19 = key[("council_a", 2019, "FOIA", "s12")]
     assert (a19["requests"], a19["citations"], a19["refusing_requests"], a19["share_of_refusals"]) == (1, 2, 2, 0.5)
@@ -452,6 +473,51 @@ def test_same_request(known_db):
     assert rows(run_query(str(known_db), "same_request", {"min_authorities": "4"})) == []
 
 
+
+def test_same_request_smaller_min_authorities_keeps_every_group(known_db):
+    """The title_key_requests short cut never drops a group that qualifies."""
+    one = rows(run_query(str(known_db), "same_request", {"min_authorities": "1"}))
+    assert len(one) == len(REQUESTS)  # every request is in a group of at least one authority
+    assert {r["group_key"] for r in one if r["group_kind"] == "batch"} == {"55"}
+    singles = [r for r in one if r["group_kind"] == "title" and r["authorities_in_group"] == 1]
+    assert len(singles) == 8  # 14 requests: 3 in the batch, 3 sharing a title, 8 alone
+    two = rows(run_query(str(known_db), "same_request", {"min_authorities": "2", "match": "title"}))
+    assert {r["group_key"] for r in two} == {"seriouscasereviews2018", "childrensservicesagencystaffspend"}
+    # the same answers when the short cut cannot drop anything
+    runs = [({"min_authorities": str(n), "match": m}) for n in (0, 1, 2, 3, 4) for m in ("both", "title", "batch")]
+    runs += [{"q": "agency"}, {"since": "2019-05-01"}]
+    before = [rows(run_query(str(known_db), "same_request", params)) for params in runs]
+    con = duckdb.connect(str(known_db))
+    con.execute("UPDATE request_timeline SET title_key_requests = 1000000")
+    con.close()
+    assert [rows(run_query(str(known_db), "same_request", params)) for params in runs] == before
+
+
+def test_title_key_in_python_and_sql_agree():
+    con = duckdb.connect()
+    for title in ["Serious case reviews (2018)!", "CHILDRENS SERVICES \u2013 agency staff spend\u2019?", "a\\b&c_d*e#f+g=h|i~j", "", None]:
+        assert con.execute(f"SELECT {title_key_sql('?')}", [title]).fetchone()[0] == title_key(title)
+    assert title_key("Children's services: agency staff spend") == "childrensservicesagencystaffspend"
+
+
+def test_same_request_on_tables_built_by_corpus_derive(tmp_path):
+    """rebuild() writes batch_id, title_key and title_key_requests; same_request answers as on the hand-made tables."""
+    derive = pytest.importorskip("corpus.derive")
+    path = build_known_corpus(tmp_path / "derived.duckdb", derived=False)
+    con = duckdb.connect(str(path))
+    derive.rebuild(con, today=date(2024, 1, 1))
+    got = dict(con.execute("SELECT request_key, (batch_id, title_key, title_key_requests) FROM request_timeline").fetchall())
+    con.close()
+    assert got["a1"] == (55, "seriouscasereviews2018", 3)
+    assert got["b2"][1:] == ("childrensservicesagencystaffspend", 3) and got["b2"][0] is None
+    assert got["a2"] == (None, "agencystaffcosts", 1)
+    derived = rows(run_query(str(path), "same_request", {}))
+    assert sorted((r["group_kind"], r["group_key"], r["url_title"]) for r in derived) == [
+        ("batch", "55", "req_a1"), ("batch", "55", "req_b1"), ("batch", "55", "req_e1"),
+        ("title", "childrensservicesagencystaffspend", "req_a3"), ("title", "childrensservicesagencystaffspend", "req_b2"),
+        ("title", "childrensservicesagencystaffspend", "req_s1"),
+    ]
+
 # ---------------------------------------------------------------- errors and safety
 def test_unknown_query_lists_valid_names(known_db):
     with pytest.raises(UsageError, match="no canned query named 'nope'.*response_times"):
@@ -522,6 +588,17 @@ def test_cli_table_format(known_db):
     header_end = lines[0].index("requests") + len("requests")
     assert lines[2][header_end - 1] == "7"
 
+
+
+def test_cli_says_when_top_cut_the_result(known_db):
+    result = CliRunner().invoke(main, ["query", "who_asks_whom", "--db", str(known_db), "--param", "top=2"])
+    assert result.exit_code == 0, result.output
+    assert "(2 rows)" in result.stdout
+    assert "stopped at top=2 rows" in result.stderr and "--param top=N" in result.stderr
+    whole = CliRunner().invoke(main, ["query", "who_asks_whom", "--db", str(known_db)])
+    assert "(6 rows)" in whole.stdout and whole.stderr == ""  # fewer than the default 100: nothing cut
+    exact = CliRunner().invoke(main, ["query", "who_asks_whom", "--db", str(known_db), "--param", "top=6"])
+    assert "(6 rows)" in exact.stdout and "stopped at top=6" in exact.stderr  # it cannot tell there is no seventh
 
 def test_cli_csv_json_parquet(known_db, tmp_path):
     runner = CliRunner()
