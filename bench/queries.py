@@ -29,6 +29,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import duckdb  # noqa: E402
 
+from corpus.derive.timeline import title_key_sql  # noqa: E402
 from corpus.queries import list_queries, run_query  # noqa: E402
 from corpus.schema import MIGRATIONS  # noqa: E402
 
@@ -51,7 +52,25 @@ SENTENCES = [
     "We can confirm that the information is held and is provided below.",
     "The request is vexatious under section 14(1) of the Act.",
     "Please accept our apologies for the delay in responding to your request.",
+    "In accordance with section 1(1)(a) of the Act we confirm that we hold some of the information you have requested.",
+    "If you are dissatisfied with the handling of your request you have the right to ask for an internal review within 40 working days.",
+    "Internal review requests should be submitted within two months of the date of receipt of the response to your original letter.",
+    "If you are not content with the outcome of the internal review you have the right to apply directly to the Information Commissioner.",
+    "The table below sets out the number of cases for each financial year from 2015/16 to 2019/20, broken down by service area.",
+    "Figures of fewer than five have been suppressed to prevent the identification of individuals, in line with our disclosure policy.",
+    "Please note that the information provided is accurate at the time of extraction and may be subject to change.",
+    "Much of the information you have requested is already published on our website and is therefore exempt under section 21.",
+    "We have considered the public interest in disclosure and concluded that it is outweighed by the public interest in maintaining the exemption.",
+    "Please could you also provide copies of any contracts, invoices or purchase orders relating to the above, for each year since 2016.",
+    "To be clear, I am not asking for any personal information, only totals and the names of the suppliers concerned.",
+    "This is a follow-up to my earlier request, to which I have not yet received a reply although the statutory deadline has passed.",
+    "By law, under all circumstances, the authority should normally have responded promptly and by the twentieth working day.",
+    "Our reference for this request is shown above; please quote it in any further correspondence about this matter.",
+    "The data is held in a case management system that does not allow us to report on this field without a manual review of each file.",
+    "To locate, retrieve and extract this information would exceed the appropriate limit of 18 hours set out in the Fees Regulations.",
 ]
+GENERIC_TITLES = ["Freedom of Information request", "FOI request", "Information request", "Request for information",
+                  "Freedom of Information Request", "FOI Request - data", "Subject access", "Data request"]
 TOPICS = ["agency staff", "serious case reviews", "parking fines", "school admissions", "fleet vehicles", "bus subsidies",
           "IT contracts", "tree felling", "potholes", "CCTV cameras", "staff sickness", "consultancy spend"]
 GROUNDS = [("s12", "s12", "cost limit", "FOIA"), ("s40(2)", "s40", "personal information", "FOIA"),
@@ -76,23 +95,44 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
                CASE WHEN i % 10 = 0 THEN 'scotland' ELSE 'uk' END,
                CASE WHEN i % 10 = 0 THEN ['scotland'] WHEN i % 25 = 1 THEN ['school'] ELSE ['council'] END
         FROM range({authorities}) t(i)""")
+    # Titles, roughly as on WhatDoTheyKnow: most are unique; a batch (2% of requests, about 20 each, one
+    # requester) shares one title; 1% go out as round-robin copies to about 20 authorities, 5% share a title
+    # with one or two others, 2% are generic ("FOI request"); copies differ in case and punctuation.
+    n_batches = max(n_requests // 1000, 1)
+    n_rounds = max(n_requests // 2000, 1)
+    n_pairs = max(n_requests // 40, 1)
     con.execute(f"""
         INSERT INTO requests (site, request_key, request_id, url_title, title, authority_url_name, authority_name,
                               requester_url_name, requester_name, law, described_state, created_at, batch_id)
+        WITH k AS (
+            SELECT i, CASE WHEN h(i, 10) % 50 = 0 THEN h(i, 15) % {n_batches} END AS batch_id, h(i, 3) % 100 AS kind
+            FROM range({n_requests}) t(i)
+        ),
+        titled AS (
+            SELECT k.*,
+                CASE WHEN batch_id IS NOT NULL
+                         THEN 'Information about ' || topics[1 + h(batch_id, 1) % {len(TOPICS)}] || ' in ' || (2010 + h(batch_id, 2) % 15) || ' (survey ' || batch_id || ')'
+                     WHEN kind < 2 THEN generic[1 + h(i, 4) % {len(GENERIC_TITLES)}]
+                     WHEN kind < 3 THEN 'Spending on ' || topics[1 + h(h(i, 4) % {n_rounds}, 1) % {len(TOPICS)}] || ', round ' || (h(i, 4) % {n_rounds})
+                     WHEN kind < 8 THEN 'Number of ' || topics[1 + h(h(i, 4) % {n_pairs}, 1) % {len(TOPICS)}] || ' cases, series ' || (h(i, 4) % {n_pairs})
+                     ELSE 'Information about ' || topics[1 + h(i, 1) % {len(TOPICS)}] || ' ' || (2010 + h(i, 2) % 15) || ' (our ref ' || i || ')'
+                END AS t0, states
+            FROM k, (SELECT {_list(TOPICS)} AS topics, {_list(GENERIC_TITLES)} AS generic,
+                            ['successful', 'partially_successful', 'not_held', 'rejected', 'waiting_response',
+                             'user_withdrawn', 'successful', 'internal_review'] AS states)
+        )
         SELECT '{SITE}', 'id:' || i, i, 'request_' || i,
-               'Information about ' || topics[1 + h(i, 1) % {len(TOPICS)}] || ' ' || (2010 + h(i, 2) % 15) ||
-                   CASE WHEN h(i, 3) % 4 = 0 THEN '' ELSE ' (our ref ' || i || ')' END,  -- a quarter shared
+               CASE WHEN kind >= 8 AND batch_id IS NULL THEN t0 WHEN h(i, 11) % 6 = 0 THEN upper(t0)
+                    WHEN h(i, 11) % 6 = 1 THEN t0 || '?' WHEN h(i, 11) % 6 = 2 THEN replace(t0, ' ', '  ') ELSE t0 END,
                'body_' || (h(i, 5) % {authorities}), 'Public Body ' || (h(i, 5) % {authorities}),
-               'user_' || (h(i, 6) % {n_users}), 'User ' || (h(i, 6) % {n_users}),
+               'user_' || (h(coalesce(-1 - batch_id, i), 6) % {n_users}), 'User ' || (h(coalesce(-1 - batch_id, i), 6) % {n_users}),
                CASE WHEN h(i, 7) % 12 = 0 THEN 'eir' ELSE 'foi' END,
                states[1 + h(i, 8) % 8],
                TIMESTAMPTZ '2010-01-01 09:00:00+00' + to_days(CAST(h(i, 9) % 5400 AS INTEGER)),
-               CASE WHEN h(i, 10) % 50 = 0 THEN h(i, 10) % 2000 END
-        FROM range({n_requests}) t(i),
-             (SELECT {_list(TOPICS)} AS topics,
-                     ['successful', 'partially_successful', 'not_held', 'rejected', 'waiting_response',
-                      'user_withdrawn', 'successful', 'internal_review'] AS states)""")
-    # six messages per request: outgoing first, then alternating; 1-4 sentences each
+               batch_id
+        FROM titled""")
+    # six messages per request: outgoing first, then alternating; 6 to 27 sentences each (about 1-3 KB,
+    # as real bodies are once quoted text is cut off); a rare phrase in about 1 message in 500 for search
     con.execute(f"""
         INSERT INTO messages (site, request_key, message_id, direction, position, sent_at, body)
         SELECT '{SITE}', 'id:' || (m // 6), m,
@@ -100,10 +140,8 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
                r.created_at + to_days(CAST((m % 6) * (1 + h(m, 1) % 12) AS INTEGER)),
                'Reference FOI-' || m || '-' || h(m, 8) % 100000 || '. Dear ' ||
                    CASE WHEN m % 2 = 0 THEN 'Public Body ' || r.authority_url_name ELSE r.requester_name END || ', ' ||
-                   s[1 + h(m, 2) % {len(SENTENCES)}] || ' ' || s[1 + h(m, 3) % {len(SENTENCES)}] || ' ' ||
-                   s[1 + h(m, 11) % {len(SENTENCES)}] || ' ' || s[1 + h(m, 12) % {len(SENTENCES)}] ||
-                   CASE WHEN h(m, 4) % 2 = 0 THEN ' ' || s[1 + h(m, 5) % {len(SENTENCES)}] ELSE '' END ||
-                   CASE WHEN h(m, 6) % 3 = 0 THEN ' ' || s[1 + h(m, 7) % {len(SENTENCES)}] ELSE '' END ||
+                   array_to_string(list_transform(range(6 + h(m, 4) % 22),
+                                                  lambda j: s[1 + h(m * 32 + j, 2) % {len(SENTENCES)}]), ' ') ||
                    CASE WHEN h(m, 13) % 500 = 0 THEN ' The zebra crossing on Mill Lane was resurfaced in ' || (2000 + h(m, 14) % 24) || '.' ELSE '' END ||
                    ' Sent on ' || CAST(r.created_at AS DATE) || ', case number ' || h(m, 9) % 1000000 || '.'
         FROM range({n_requests * 6}) t(m)
@@ -123,7 +161,7 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
 
         rebuild(con)
         return
-    con.execute("""
+    con.execute(f"""
         CREATE TABLE request_timeline AS
         WITH base AS (
             SELECT r.*, a.jurisdiction = 'scotland' AS scottish, list_contains(a.tags, 'school') AS is_school,
@@ -153,8 +191,10 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
                described_state, described_state AS calculated_status,
                CASE described_state WHEN 'rejected' THEN 'refused' WHEN 'user_withdrawn' THEN 'withdrawn'
                     WHEN 'waiting_response' THEN 'pending' WHEN 'internal_review' THEN 'pending' ELSE described_state END AS outcome,
-               CAST(year(created_at) AS INTEGER) AS year, 6 AS message_count, 3 AS incoming_count
-        FROM base""")
+               CAST(year(created_at) AS INTEGER) AS year, 6 AS message_count, 3 AS incoming_count,
+               batch_id, title_key, CAST(count(*) OVER (PARTITION BY site, title_key) AS INTEGER) AS title_key_requests
+        FROM (SELECT *, {title_key_sql("title")} AS title_key FROM base)
+        ORDER BY site, request_key""")
     grounds = "[" + ", ".join(f"{{'p': '{p}', 's': '{s}', 'g': '{g}', 'r': '{r}'}}" for p, s, g, r in GROUNDS) + "]"
     con.execute(f"""
         CREATE TABLE refusal_citations AS

@@ -417,4 +417,21 @@ def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "tab
         sys.stdout.write(text)
     elif output:
         sys.stderr.write(f"Wrote {table.num_rows} rows to {output}\n")
+    note = cap_note(query, values, table.num_rows)
+    if note:
+        sys.stderr.write(note + "\n")
     return table
+
+
+def cap_note(query: QueryInfo, params: dict[str, Any] | None, rows: int) -> str | None:
+    """A warning when a result stopped at the query's ``top`` limit, so no rows go missing unsaid."""
+    spec = query.param_specs.get("top")
+    if spec is None:
+        return None
+    limit = bind_values(query, params).get("top")
+    if limit is None:
+        limit = int(spec.default) if spec.default is not None else None
+    if limit is None or rows < limit:
+        return None
+    return (f"Note: {query.name} stopped at top={limit} rows; there may be more. "
+            f"Ask for more with --param top=N (or narrow the question with its other parameters).")

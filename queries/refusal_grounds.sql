@@ -1,16 +1,19 @@
--- refusal_grounds: Which exemptions and grounds refusals cite, by authority, year and regime.
+-- refusal_grounds: Which exemptions and grounds refusals cite, per regime (or by authority and year).
 --
 -- What it answers:
 --   How many requests cite each provision (FOIA s12, s40(2), EIR reg12(4)(b),
 --   FOISA s38(1)(b), ...) in the authority's letters or attachments, and what
---   share of the refusing requests in the same group cite it.
+--   share of the refusing requests in the same group cite it. By default one
+--   table per regime (a few dozen rows); group_by=authority,year,regime gives
+--   every authority-year (on a large corpus, hundreds of thousands of rows:
+--   narrow it with authority, since or until, or write it to a file).
 --
 -- Parameters (the runner binds them; in the duckdb shell: SET VARIABLE name = value;):
 --   authority  VARCHAR  NULL                   only this authority (url_name)
 --   since      DATE     NULL                   only citations in messages sent on or after this date (Europe/London)
 --   until      DATE     NULL                   only citations in messages sent on or before this date (Europe/London)
 --   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL                   only FOIA, EIR, FOISA or EISR requests
---   group_by   LIST(authority,year,regime,none)  authority,year,regime  comma-separated grouping: any of authority, year, regime (or 'none' for one overall table)
+--   group_by   LIST(authority,year,regime,none)  regime                 comma-separated grouping: any of authority, year, regime (or 'none' for one overall table)
 --   detail     ENUM(provision,section)  provision              'provision' (s40(2) apart from s40(5)) or 'section' (all of s40 together)
 --
 -- Columns:
@@ -30,7 +33,7 @@
 --   too. Section numbers mean different things under FOISA: group by regime
 --   (the default) before comparing numbers.
 WITH dims AS (
-    SELECT string_split(replace(lower(coalesce(getvariable('group_by'), 'authority,year,regime')), ' ', ''), ',') AS d
+    SELECT string_split(replace(lower(coalesce(getvariable('group_by'), 'regime')), ' ', ''), ',') AS d
 ),
 c AS (
     SELECT
