@@ -3,13 +3,20 @@
 Run: ``python bench/parse.py`` (or ``--quick`` for a tiny smoke run).
 
 Pages: the 13 real 2019 WhatDoTheyKnow pages (when ../shared/reference is
-present) plus generated current-markup pages from 5 KB to about 300 KB with up
-to 200 messages.  Three timings over the same bytes, best of several rounds:
+present) plus generated current-markup pages from about 7 KB to 297 KB (never
+outside 5-300 KB; at about 2 KB of markup per message that is up to 145
+messages).  Three timings over the same bytes, best of several rounds:
 
 * bare: ``LexborHTMLParser(html)`` only (the floor for any Lexbor parser);
 * full: ``scraper.pages.request.parse_request(html)``;
 * bs4:  the same fields extracted with BeautifulSoup + html.parser
   (a compact but honest equivalent, defined below).
+
+Times are the thread's CPU time (other processes on a shared machine do not
+count).  Bare and full alternate page by page in every round, so cache and
+allocator state and any remaining noise hit both alike; per page the best round counts, and the
+per-round ratios are printed as median, quartiles and range to show the
+run-to-run spread.
 
 Targets: full ≤ 2× bare; full ≥ 10× faster than bs4.  The last line is the
 headline ratio (bs4 time / full time).
@@ -20,6 +27,7 @@ from __future__ import annotations
 import argparse
 import os
 import re
+import statistics
 import sys
 import time
 from datetime import datetime, timedelta, timezone
@@ -167,28 +175,50 @@ def bs4_extract(html: bytes) -> dict:
 
 # ------------------------------------------------------------------ timing
 
+MIN_PAGE_BYTES, MAX_PAGE_BYTES = 5_000, 300_000
+# (messages, paragraphs per message): about 7 KB to 297 KB.  Each message of
+# the current markup carries about 2 KB of header, footer and link markup, so
+# 300 KB holds at most about 150 messages.
+FULL_SIZES = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (100, 3), (145, 1)]
+QUICK_SIZES = [(2, 1), (20, 3)]
 
-def best_time(fn, pages: list[bytes], rounds: int, repeat: int) -> float:
-    """Seconds for one pass over ``pages``: the sum over pages of each page's best time."""
-    return best_times([fn], pages, rounds, repeat)[0]
 
+def timings(fns, pages: list[bytes], rounds: int, repeat: int) -> list[list[list[float]]]:
+    """CPU seconds per call: ``result[k][r][i]`` for function k, round r, page i.
 
-def best_times(fns, pages: list[bytes], rounds: int, repeat: int) -> list[float]:
-    """Per function, the sum over pages of the page's best time in ``rounds`` rounds.
-
-    Functions alternate page by page inside every round, so a burst of load on a
-    shared machine hits them alike, and the per-page minimum drops the bursts.
+    Timed with the thread's CPU clock, not the wall clock: on a shared machine
+    the wall clock also counts the time other processes hold the core.
+    Functions alternate page by page inside every round (A/B interleaving), so
+    a burst of load on a shared machine hits them alike.
     """
-    best = [[float("inf")] * len(pages) for _ in fns]
-    clock = time.perf_counter
-    for _ in range(rounds):
+    out = [[[0.0] * len(pages) for _ in range(rounds)] for _ in fns]
+    clock = time.thread_time  # CPU time of this thread: other processes' load does not count
+    for r in range(rounds):
         for i, page in enumerate(pages):
             for k, fn in enumerate(fns):
                 t = clock()
                 for _ in range(repeat):
                     fn(page)
-                best[k][i] = min(best[k][i], (clock() - t) / repeat)
-    return [sum(b) for b in best]
+                out[k][r][i] = (clock() - t) / repeat
+    return out
+
+
+def best_total(per_round: list[list[float]], subset: range | None = None) -> float:
+    """Sum over pages of each page's best time over the rounds."""
+    pages = subset if subset is not None else range(len(per_round[0]))
+    return sum(min(rnd[i] for rnd in per_round) for i in pages)
+
+
+def round_ratios(num: list[list[float]], den: list[list[float]], subset: range | None = None) -> list[float]:
+    """Per round, (sum of num over pages) / (sum of den over pages)."""
+    pages = subset if subset is not None else range(len(num[0]))
+    return [sum(a[i] for i in pages) / sum(b[i] for i in pages) for a, b in zip(num, den)]
+
+
+def spread(values: list[float]) -> str:
+    v = sorted(values)
+    q1, q3 = v[len(v) // 4], v[(3 * len(v)) // 4]
+    return f"median {statistics.median(v):.2f}x, quartiles {q1:.2f}-{q3:.2f}x, range {v[0]:.2f}-{v[-1]:.2f}x over {len(v)} rounds"
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -198,37 +228,58 @@ def main(argv: list[str] | None = None) -> int:
 
     real = [p.read_bytes() for p in sorted(PAGES_2019.glob("*.html"))] if PAGES_2019.is_dir() else []
     if args.quick:
-        sizes = [(2, 1), (20, 3)]
+        sizes = QUICK_SIZES
         real = real[:3]
         rounds, repeat, bs_rounds = 1, 1, 1
     else:
-        sizes = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (120, 2), (200, 1)]
+        sizes = FULL_SIZES
         rounds, repeat, bs_rounds = 15, 2, 2
     gen = generated_pages(sizes)
+    for page, (n_msgs, _) in zip(gen, sizes):
+        if not MIN_PAGE_BYTES <= len(page) <= MAX_PAGE_BYTES:
+            raise SystemExit(f"generated page with {n_msgs} messages is {len(page)} bytes, outside "
+                             f"{MIN_PAGE_BYTES}-{MAX_PAGE_BYTES}; adjust FULL_SIZES")
     pages = real + gen
 
     for p in pages:  # every page must parse fully, or the timings mean nothing
         result = parse_request(p)
         assert isinstance(result, ParsedRequest), result
 
-    kb = sorted(len(p) // 1024 for p in gen)
-    print(f"pages: {len(real)} real 2019 + {len(gen)} generated current-markup ({kb[0]}-{kb[-1]} KB, "
-          f"up to {max(n for n, _ in sizes)} messages); {sum(map(len, pages)) / 1e6:.2f} MB in all")
+    print(f"pages: {len(real)} real 2019 ({_kb_range(real)}) + {len(gen)} generated current-markup "
+          f"({_kb_range(gen)}, up to {max(n for n, _ in sizes)} messages); {sum(map(len, pages)) / 1e6:.2f} MB in all")
+    print(f"timing: thread CPU time, {rounds} rounds x {repeat} calls per page, bare and full interleaved "
+          "page by page; per page the best round counts")
 
-    bare, full = best_times([LexborHTMLParser, parse_request], pages, rounds, repeat)
-    bs4 = best_time(bs4_extract, pages, bs_rounds, 1)
+    bare_t, full_t = timings([LexborHTMLParser, parse_request], pages, rounds, repeat)
+    bs4_t = timings([bs4_extract], pages, bs_rounds, 1)[0]
+    bare, full, bs4 = best_total(bare_t), best_total(full_t), best_total(bs4_t)
     n = len(pages)
     print(f"bare Lexbor parse : {n / bare:9.1f} pages/s")
     print(f"full extraction   : {n / full:9.1f} pages/s")
     print(f"bs4 + html.parser : {n / bs4:9.1f} pages/s")
-    for label, subset in (("real 2019", real), ("generated", gen)):
-        if subset:
-            b, f = best_times([LexborHTMLParser, parse_request], subset, rounds, repeat)
-            print(f"  {label:9s}: full / bare = {f / b:.2f}x")
+    groups = (("real 2019", range(0, len(real))), ("generated", range(len(real), n)))
+    for label, subset in groups:
+        if len(subset):
+            ratio = best_total(full_t, subset) / best_total(bare_t, subset)
+            print(f"  {label:9s}: full / bare = {ratio:.2f}x   (per round: {spread(round_ratios(full_t, bare_t, subset))})")
+    if gen:
+        print("  generated pages, one by one (best round):")
+        for i, (n_msgs, _) in zip(range(len(real), n), sizes):
+            b, f = best_total(bare_t, range(i, i + 1)), best_total(full_t, range(i, i + 1))
+            print(f"    {len(pages[i]) / 1024:6.1f} KB, {n_msgs:3d} messages: bare {b * 1e3:6.2f} ms, "
+                  f"full {f * 1e3:6.2f} ms, full / bare = {f / b:.2f}x")
+    print(f"all pages, per round: full / bare {spread(round_ratios(full_t, bare_t))}")
     print(f"(a) full extraction / bare parse = {full / bare:.2f}x   (target <= 2x)")
     print(f"(b) bs4 extraction / full extraction = {bs4 / full:.1f}x   (target >= 10x)")
     print(f"headline: full extraction is {bs4 / full:.1f}x faster than BeautifulSoup, at {full / bare:.2f}x a bare Lexbor parse")
     return 0
+
+
+def _kb_range(pages: list[bytes]) -> str:
+    if not pages:
+        return "none"
+    kb = sorted(len(p) / 1024 for p in pages)
+    return f"{kb[0]:.0f}-{kb[-1]:.0f} KB"
 
 
 if __name__ == "__main__":

@@ -18,7 +18,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from selectolax.lexbor import LexborHTMLParser, LexborNode
+from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
@@ -44,6 +44,7 @@ _BATCH_HREF = re.compile(r"/info_request_batch/(\d+)")
 _BATCH_SIZE = re.compile(r"batch sent to (\d+) authorit")
 _LAW = re.compile(r"made this (Freedom of Information|Environmental Information Regulations) request")
 _NUMERIC_ID_URL = re.compile(rb"/request/(\d+)/(?:response|followups|report)/")
+_NUMERIC_ID_URL_STR = re.compile(r"/request/([0-9]+)/(?:response|followups|report)/")  # the same, on str
 _HEADER_BYTES = 96 * 1024  # the header and action menu sit well inside this
 _FOI_MASK = re.compile(rb"\[FOI #(\d+) email\]")
 _ATTACH_PART = re.compile(r"/attach/(?:html/)?(\d+)/")
@@ -64,7 +65,6 @@ _QUOTE_START = re.compile(
     r"|>)",
     re.IGNORECASE | re.MULTILINE,
 )
-_BLOCK_PARENT_TAGS = frozenset({"p", "div"})
 
 
 def parse_request(
@@ -105,9 +105,11 @@ def _slug_from_url(url: str | None) -> str | None:
 def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | None:
     if not isinstance(html, (bytes, bytearray, memoryview)):
         return ParseFailure("empty", f"expected page bytes, got {type(html).__name__}; pass the raw response body", slug)
-    if not html or not bytes(html).strip():
+    if not isinstance(html, bytes):
+        html = bytes(html)
+    if not html or html.isspace():
         return ParseFailure("empty", "page is empty; fetch it again", slug)
-    head = bytes(html[:4096])
+    head = html[:4096]
     if head[:2] in (b"\xff\xfe", b"\xfe\xff") or head.count(b"\x00") > len(head) // 8:
         return ParseFailure(
             "encoding",
@@ -115,7 +117,7 @@ def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | None:
             slug,
         )
     try:
-        bytes(html).decode("utf-8")
+        html.decode("utf-8")
     except UnicodeDecodeError as exc:
         return ParseFailure(
             "encoding",
@@ -244,11 +246,11 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[str]) 
     ids: Counter[int] = Counter()
     for msg in messages:
         for att in msg.attachments:
-            m = _NUMERIC_ID_URL.search((att.download_url or "").encode())
-            if m:
+            url = att.download_url
+            if url and "/request/" in url and (m := _NUMERIC_ID_URL_STR.search(url)):
                 ids[int(m.group(1))] += 1
     ids.update(int(m) for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES))
-    if not ids:
+    if not ids and b"[FOI #" in html:
         ids = Counter(int(m) for m in _FOI_MASK.findall(html))
     if not ids:
         return None
@@ -317,22 +319,60 @@ def _read_status(header: LexborNode, req: ParsedRequest) -> None:
 
 def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
     # One CSS query over the whole thread returns the item blocks and the parts
-    # read from them, in document order: each part belongs to the block before it.
-    groups: list[tuple[LexborNode, list[tuple[LexborNode, str, dict]]]] = []
+    # read from them, in document order: each part belongs to the block before
+    # it.  Parts are sorted into their block's _Parts as they come, reading each
+    # node's tag id and attributes once.
+    groups: list[tuple[LexborNode, dict, _Parts]] = []
+    parts: _Parts | None = None
     for node in left.css(_THREAD_QUERY):
-        tag = node.tag
+        tag_id = node.tag_id
         attrs = node.attributes
-        if tag == "div":
-            tokens = (attrs.get("class") or "").split()
+        cls = attrs.get("class") or ""
+        if tag_id == _DIV:
+            tokens = cls.split()
             if "correspondence" in tokens or "comment_in_request" in tokens:
-                groups.append((node, []))
+                parts = _Parts()
+                groups.append((node, attrs, parts))
                 continue
-        if groups:
-            groups[-1][1].append((node, tag, attrs))
+            if parts is None:
+                continue
+            if "correspondence_text" in cls:
+                if parts.text is None:
+                    parts.text = node
+            elif "attachments" in tokens:
+                if parts.attachments is None:
+                    parts.attachments = node
+            elif parts.body is None and (attrs.get("id") or "").startswith("attachment-"):
+                parts.body = node
+        elif parts is None:
+            continue
+        elif tag_id == _TIME:
+            if parts.time is None:
+                parts.time = attrs.get("datetime")
+        elif tag_id == _P:
+            if "event_plain" in cls:
+                if parts.plain is None:
+                    parts.plain = node
+            elif "hidden_attachment" in cls:
+                if parts.notice is None:
+                    parts.notice = node
+            elif "hidden_message" in cls or attrs.get("id") == "hidden_message":
+                if parts.hidden is None:
+                    parts.hidden = node
+        elif tag_id == _SPAN:
+            if "correspondence__header__author" in cls:
+                if parts.author is None:
+                    parts.author = node
+            elif "unfold_link" in cls:
+                if parts.unfold is None:
+                    parts.unfold = node
+        elif tag_id == _A:
+            if parts.delivery is None:
+                parts.delivery = node
     seen: dict[str, Message | Annotation] = {}
     position = 0
-    for node, part_list in groups:
-        node_id = node.attributes.get("id") or ""
+    for node, attrs, parts in groups:
+        node_id = attrs.get("id") or ""
         m = _ITEM_ID.match(node_id)
         if m is None:
             req.warnings.append(f"a correspondence block without a usable id ({node_id!r}) was skipped")
@@ -340,7 +380,6 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
         kind, number = m.group(1), int(m.group(2))
         earlier = seen.get(node_id)
         if earlier is not None:
-            parts = _Parts(part_list)
             if kind == "outgoing" and isinstance(earlier, Message) and parts.plain is not None and parts.author is None:
                 # A resent event re-uses the id of the message it sent again.
                 earlier.resent = True
@@ -353,16 +392,16 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
             item = _annotation(node, number, position)
             req.annotations.append(item)
         elif kind == "incoming":
-            item = _incoming(node, number, position, _Parts(part_list))
+            item = _incoming(attrs, number, position, parts)
             req.messages.append(item)
         else:
-            item = _outgoing(number, position, _Parts(part_list))
+            item = _outgoing(number, position, parts)
             req.messages.append(item)
         seen[node_id] = item
         position += 1
 
 
-# One query per message collects every part we read; results come in document
+# One query per thread collects every part we read; results come in document
 # order, so the first of each kind is the one in the header.
 _MESSAGE_PARTS = (
     "span.correspondence__header__author, a.correspondence__header__date time, h2 time, "
@@ -371,40 +410,19 @@ _MESSAGE_PARTS = (
     "span.unfold_link, p.hidden_attachment"
 )
 _THREAD_QUERY = "div.correspondence, div.comment_in_request, " + _MESSAGE_PARTS
+_DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM = (
+    create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em")
+)
 
 
 class _Parts:
+    """The parts of one thread item, each the first of its kind in the item."""
+
     __slots__ = ("author", "time", "delivery", "hidden", "plain", "text", "attachments", "body", "unfold", "notice")
 
-    def __init__(self, part_list: list[tuple[LexborNode, str, dict]]) -> None:
+    def __init__(self) -> None:
         self.author = self.time = self.delivery = self.hidden = self.plain = None
         self.text = self.attachments = self.body = self.unfold = self.notice = None
-        for part, tag, attrs in part_list:
-            cls = attrs.get("class") or ""
-            if tag == "time":
-                if self.time is None:
-                    self.time = attrs.get("datetime")
-            elif tag == "span":
-                if "correspondence__header__author" in cls:
-                    self.author = self.author or part
-                elif "unfold_link" in cls:
-                    self.unfold = self.unfold or part
-            elif tag == "a":
-                self.delivery = self.delivery or part
-            elif tag == "p":
-                if "event_plain" in cls:
-                    self.plain = self.plain or part
-                elif "hidden_attachment" in cls:
-                    self.notice = self.notice or part
-                elif "hidden_message" in cls or attrs.get("id") == "hidden_message":
-                    self.hidden = self.hidden or part
-            elif tag == "div":
-                if "correspondence_text" in cls:
-                    self.text = self.text or part
-                elif "attachments" in cls.split():
-                    self.attachments = self.attachments or part
-                elif self.body is None and (attrs.get("id") or "").startswith("attachment-"):
-                    self.body = part
 
 
 def _time_of(node: LexborNode | None) -> tuple[str | None, object]:
@@ -459,8 +477,8 @@ def _outgoing(number: int, position: int, parts: _Parts) -> Message:
     return msg
 
 
-def _incoming(node: LexborNode, number: int, position: int, parts: _Parts) -> Message:
-    classes = (node.attributes.get("class") or "").split()
+def _incoming(attrs: dict, number: int, position: int, parts: _Parts) -> Message:
+    classes = (attrs.get("class") or "").split()
     prominence = "normal"
     for cls in ("hidden", "requester_only", "normal"):
         if cls in classes:
@@ -493,7 +511,7 @@ def _incoming(node: LexborNode, number: int, position: int, parts: _Parts) -> Me
             msg.quoted_folded = True
         elif "hide" in label:
             unfolded = True
-        _drop_with_empty_parent(parts.unfold)
+        parts.unfold.decompose()  # its wrapping paragraph, left empty, adds no text
     if parts.notice is not None:
         if msg.hidden_notice is None:
             msg.hidden_notice = inline_text(parts.notice) or None
@@ -509,15 +527,6 @@ def _sender(author: LexborNode | None) -> str | None:
     """The sender as shown, whitespace collapsed and a dangling trailing comma dropped."""
     text = inline_text(author).rstrip(",").rstrip()
     return text or None
-
-
-def _drop_with_empty_parent(node: LexborNode) -> None:
-    """Remove ``node``; also remove its wrapping paragraph when that held nothing else."""
-    parent = node.parent
-    node.decompose()
-    if parent is not None and parent.tag in _BLOCK_PARENT_TAGS and not parent.attributes.get("id"):
-        if not parent.text(deep=True).strip() and parent.css_first("*") is None:
-            parent.decompose()
 
 
 def _split_quote(body: str) -> tuple[str, str | None]:

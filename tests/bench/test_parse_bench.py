@@ -23,6 +23,22 @@ def test_parse_bench_quick_prints_figures():
     for label in ("bare Lexbor parse", "full extraction", "bs4 + html.parser"):
         m = re.search(rf"{re.escape(label)}\s*:\s*([0-9.]+) pages/s", text)
         assert m and float(m.group(1)) > 0, label
+    assert re.search(r"^all pages, per round: full / bare median [0-9.]+x, quartiles [0-9.]+-[0-9.]+x, range", text, re.M)
     assert re.search(r"^\(a\) full extraction / bare parse = [0-9.]+x", text, re.M)
     assert re.search(r"^\(b\) bs4 extraction / full extraction = [0-9.]+x", text, re.M)
     assert re.match(r"headline: full extraction is [0-9.]+x faster than BeautifulSoup", lines[-1])
+
+
+def test_generated_pages_stay_within_the_target_size_range():
+    """The full run's generated pages are 5-300 KB, from one message up."""
+    import importlib.util
+
+    spec = importlib.util.spec_from_file_location("bench_parse", PROJECT_ROOT / "bench" / "parse.py")
+    bench = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(bench)
+    pages = bench.generated_pages(bench.FULL_SIZES)
+    sizes = [len(p) for p in pages]
+    assert all(bench.MIN_PAGE_BYTES <= n <= bench.MAX_PAGE_BYTES for n in sizes), sizes
+    assert bench.MAX_PAGE_BYTES == 300_000 and bench.MIN_PAGE_BYTES == 5_000
+    assert max(sizes) > 250_000  # the large end of the range is exercised
+    assert [n for n, _ in bench.FULL_SIZES][0] == 1
