@@ -24,8 +24,10 @@ def test_requests_are_spaced_by_the_rate(fake_site, tmp_path):
     # Arrival times at the server carry thread-scheduling noise, which can shorten
     # one gap by lengthening the one before; it does not accumulate, so spans of
     # several requests are held to the ceiling tightly and single gaps loosely.
+    # A limiter that let two requests through together would show a gap near 0;
+    # half the interval leaves room for scheduling noise on a loaded machine.
     gaps = [b - a for a, b in zip(times, times[1:])]
-    assert min(gaps) >= 0.75 / 20, gaps
+    assert min(gaps) >= 0.5 / 20, gaps
     spans = [times[i + 4] - times[i] for i in range(len(times) - 4)]
     assert min(spans) >= 4 / 20 - 0.01, spans
     assert summary.rate_achieved <= 20 * 1.05

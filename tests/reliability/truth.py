@@ -49,6 +49,27 @@ def start_cli(*args, env: dict | None = None) -> subprocess.Popen:
                             env=env or cli_env(), cwd=PROJECT_ROOT)
 
 
+def kill_at_hit(proc: subprocess.Popen, site, hits: int, extra: float = 0.0, *, timeout: float = 60.0) -> bool:
+    """SIGKILL ``proc`` once the site has answered ``hits`` more requests, plus ``extra`` seconds.
+
+    Tying the moment to the sync's progress (not to wall time) lands kills inside
+    the run on a fast machine and a loaded one alike.  False when the process
+    finished first.
+    """
+    start = len(site.hits)
+    deadline = time.monotonic() + timeout
+    while proc.poll() is None and len(site.hits) - start < hits and time.monotonic() < deadline:
+        time.sleep(0.002)
+    return kill_after(proc, extra) if proc.poll() is None else _reap(proc)
+
+
+def _reap(proc: subprocess.Popen) -> bool:
+    proc.wait(timeout=30)
+    if proc.stderr is not None:
+        proc.stderr.close()
+    return False
+
+
 def kill_after(proc: subprocess.Popen, delay: float) -> bool:
     """SIGKILL ``proc`` after ``delay`` seconds; False when it had already finished."""
     try:
