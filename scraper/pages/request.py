@@ -501,7 +501,7 @@ def _incoming(attrs: dict, number: int, position: int, parts: _Parts) -> Message
     if text is None:
         return msg
     if parts.attachments is not None:
-        msg.attachments = [_attachment(li, number) for li in parts.attachments.css("li.attachment")]
+        msg.attachments = [_attachment(li) for li in parts.attachments.css("li.attachment")]
         parts.attachments.decompose()
     body = parts.body or text
     unfolded = False
@@ -549,7 +549,7 @@ def _mark_placeholder(msg: Message) -> None:
 _ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, p.attachment__meta a[href], p.attachment__meta em, img.attachment__image, span.hidden_attachment"
 
 
-def _attachment(li: LexborNode, message_id: int) -> Attachment:
+def _attachment(li: LexborNode) -> Attachment:
     part: int | None = None
     li_id = li.attributes.get("id") or ""
     if li_id.startswith("attachment-") and li_id[11:].isdigit():
@@ -557,13 +557,14 @@ def _attachment(li: LexborNode, message_id: int) -> Attachment:
     name = ""
     size_text = download = html_view = icon = None
     erased = hidden = False
-    for node in li.css(_ATTACHMENT_PARTS):
-        tag = node.tag
-        if tag == "span":
+    for node in li.css(_ATTACHMENT_PARTS):  # a node comes once per selector it matches
+        tag_id = node.tag_id
+        attrs = node.attributes
+        if tag_id == _SPAN:
             hidden = True
             break  # a hidden attachment shows only the notice
-        if tag == "p":
-            cls = node.attributes.get("class") or ""
+        if tag_id == _P:
+            cls = attrs.get("class") or ""
             if "attachment__name" in cls:
                 name = inline_text(node)
             elif size_text is None:
@@ -572,21 +573,21 @@ def _attachment(li: LexborNode, message_id: int) -> Attachment:
                     first = first.next
                 if first is not None:
                     size_text = " ".join((first.text_content or "").split()) or None
-        elif tag == "a":
-            href = node.attributes.get("href") or ""
+        elif tag_id == _A:
+            href = attrs.get("href") or ""
             if "/attach/html/" in href:
                 html_view = html_view or href
             elif "/attach/" in href:
                 download = download or href
-        elif tag == "em":
+        elif tag_id == _EM:
             if "erased" in inline_text(node).lower():
                 erased = True
-        elif tag == "img":
-            m = _ICON.search(node.attributes.get("src") or "")
+        elif tag_id == _IMG:
+            m = _ICON.search(attrs.get("src") or "")
             if m:
                 icon = m.group(1)
             parent = node.parent
-            if download is None and parent is not None and parent.tag == "a":
+            if download is None and parent is not None and parent.tag_id == _A:
                 download = parent.attributes.get("href")
     if part is None:
         for href in (download, html_view):
