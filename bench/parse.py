@@ -13,7 +13,9 @@ messages).  Three timings over the same bytes, best of several rounds:
   (a compact but honest equivalent, defined below).
 
 Times are the thread's CPU time (other processes on a shared machine do not
-count).  Bare and full alternate page by page in every round, so cache and
+count), in a process whose glibc malloc thresholds are pinned (the script
+re-executes itself with them set; ``--no-pin`` keeps the defaults, under which
+the bare parse alone swings about 2x with the allocator's history).  Bare and full alternate page by page in every round, so cache and
 allocator state and any remaining noise hit both alike; per page the best round counts, and the
 per-round ratios are printed as median, quartiles and range to show the
 run-to-run spread.
@@ -221,10 +223,23 @@ def spread(values: list[float]) -> str:
     return f"median {statistics.median(v):.2f}x, quartiles {q1:.2f}-{q3:.2f}x, range {v[0]:.2f}-{v[-1]:.2f}x over {len(v)} rounds"
 
 
+# glibc reads these at start-up; fixed values stop its dynamic mmap threshold
+# from flipping a Lexbor document's memory between reused heap and fresh
+# kernel pages (page faults), which made the bare parse of the same page cost
+# 1.1 ms in one run and 2.7 ms in the next.
+PINNED_MALLOC = {"MALLOC_MMAP_THRESHOLD_": str(256 << 20), "MALLOC_TRIM_THRESHOLD_": str(256 << 20)}
+
+
 def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny run: few pages, one round (a smoke test)")
+    ap.add_argument("--no-pin", action="store_true", help="keep glibc's default (dynamic) malloc thresholds")
     args = ap.parse_args(argv)
+    raw_argv = sys.argv[1:] if argv is None else list(argv)
+    if not args.no_pin and any(os.environ.get(k) != v for k, v in PINNED_MALLOC.items()):
+        sys.stdout.flush()
+        os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *raw_argv], {**os.environ, **PINNED_MALLOC})
+    pinned = all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
 
     real = [p.read_bytes() for p in sorted(PAGES_2019.glob("*.html"))] if PAGES_2019.is_dir() else []
     if args.quick:
@@ -248,7 +263,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"pages: {len(real)} real 2019 ({_kb_range(real)}) + {len(gen)} generated current-markup "
           f"({_kb_range(gen)}, up to {max(n for n, _ in sizes)} messages); {sum(map(len, pages)) / 1e6:.2f} MB in all")
     print(f"timing: thread CPU time, {rounds} rounds x {repeat} calls per page, bare and full interleaved "
-          "page by page; per page the best round counts")
+          "page by page; per page the best round counts; malloc thresholds "
+          + ("pinned" if pinned else "glibc defaults (bare parse times swing with allocator state)"))
 
     bare_t, full_t = timings([LexborHTMLParser, parse_request], pages, rounds, repeat)
     bs4_t = timings([bs4_extract], pages, bs_rounds, 1)[0]
