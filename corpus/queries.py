@@ -326,6 +326,14 @@ def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> p
                     "load threads and rebuild the derived tables (corpus reparse) first"
                 ) from None
             raise
+        except duckdb.BinderException as exc:
+            missing = re.search(r'Referenced column "?(\w+)"? not found|does not have a column named "?(\w+)', str(exc))
+            if missing:
+                raise CorpusError(
+                    f"the database has no column {missing.group(1) or missing.group(2)!r}, which query {name!r} needs: its derived tables "
+                    "were built by an older version; rebuild them (corpus reparse) first"
+                ) from None
+            raise
         except duckdb.InvalidInputException as exc:
             raise UsageError(f"query {name!r}: {str(exc).splitlines()[0]}") from None
     finally:

@@ -437,6 +437,21 @@ def test_search_wildcards_are_literal(known_db):
     assert rows(run_query(str(known_db), "search", {"q": "_"})) == []
 
 
+
+def test_search_finds_what_ilike_finds(known_db):
+    """The fast path (no wildcards in q) matches exactly the messages ILIKE matches, accents and all."""
+    con = duckdb.connect(str(known_db))
+    for mid, body in [(3001, "Réponse de l'ÉCOLE: the Straße budget"), (3002, "reponse de l'ecole"), (3003, "SERIOUS Case")]:
+        con.execute("INSERT INTO messages (site, request_key, message_id, direction, sent_at, body) VALUES (?, 'b3', ?, 'incoming', ?, ?)",
+                    [SITE, mid, "2021-01-01 09:00:00+00", body])
+    expected = {}
+    for q in ["école", "ÉCOLE", "straße", "serious case", "CASE REVIEWS", "ecole", "l'école", "no such words"]:
+        expected[q] = {r[0] for r in con.execute("SELECT message_id FROM messages WHERE body ILIKE '%' || ? || '%'", [q]).fetchall()}
+    con.close()
+    assert expected["école"] == expected["ÉCOLE"] == {3001} and expected["ecole"] == {3002}
+    for q, ids in expected.items():
+        assert {r["message_id"] for r in rows(run_query(str(known_db), "search", {"q": q}))} == ids, q
+
 def test_search_includes_attachment_text(known_db):
     con = duckdb.connect(str(known_db))
     con.execute(
@@ -574,6 +589,15 @@ def test_missing_database_and_missing_derived_tables(tmp_path):
     with pytest.raises(CorpusError, match="no table 'request_timeline'"):
         run_query(str(bare), "outcomes", {})
     assert run_query(str(bare), "annotations", {}).num_rows == 2  # base tables only: still works
+
+
+def test_derived_tables_from_an_older_build_say_rebuild(known_db):
+    con = duckdb.connect(str(known_db))
+    con.execute("ALTER TABLE request_timeline DROP COLUMN title_key_requests")
+    con.close()
+    with pytest.raises(CorpusError, match=r"no column 'title_key_requests'.*corpus reparse"):
+        run_query(str(known_db), "same_request", {})
+    assert run_query(str(known_db), "outcomes", {}).num_rows > 0  # the others still run
 
 
 # ---------------------------------------------------------------- CLI
