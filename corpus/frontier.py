@@ -12,6 +12,11 @@ A listing item carries a *signature* (latest event time + status).  Enqueueing a
 item whose URL is already ``done`` with the same signature does nothing, so a
 re-sync over an unchanged site fetches no thread again; a changed signature
 puts the URL back in the queue.  Every write is one set-based statement.
+
+``listing_changed_at`` records when a row's signature last changed (ignoring
+the overdue drift of an unanswered request, which moves nothing on a listing);
+with ``listing_walks`` (which walks of a listing finished, and when) it lets a
+re-sync stop walking a listing at the first page that holds nothing new.
 """
 
 from __future__ import annotations
@@ -131,24 +136,39 @@ def enqueue(con, site: str, items: Iterable[FrontierItem], *, now: datetime | No
             f"""
             UPDATE frontier AS f SET
               state = CASE WHEN f.state <> 'queued' AND ({requeue_cond}) THEN 'queued' ELSE f.state END,
+              listing_changed_at = CASE
+                  WHEN b.listing_signature IS NOT NULL
+                       AND {_norm('b.listing_signature')} IS DISTINCT FROM {_norm('f.listing_signature')}
+                  THEN ?::TIMESTAMPTZ ELSE f.listing_changed_at END,
               listing_signature = coalesce(b.listing_signature, f.listing_signature),
               priority = greatest(f.priority, b.priority)
             FROM _frontier_batch b
             WHERE f.url = b.url
-            """
+            """,
+            [when],
         )
         con.execute(
             """
             INSERT INTO frontier (url, site, kind, url_title, state, priority, discovered_at,
-                                  discovered_from, listing_signature, attempts)
+                                  discovered_from, listing_signature, attempts, listing_changed_at)
             SELECT b.url, ?, b.kind, b.url_title, 'queued', b.priority, ?, b.discovered_from,
-                   b.listing_signature, 0
+                   b.listing_signature, 0, ?
             FROM _frontier_batch b
             WHERE NOT EXISTS (SELECT 1 FROM frontier f WHERE f.url = b.url)
             """,
-            [site, when],
+            [site, when, when],
         )
     return stats
+
+
+def _norm(sig: str) -> str:
+    """SQL for a listing signature without the overdue drift of an unanswered request.
+
+    ``waiting_response`` becomes ``waiting_response_overdue`` and then
+    ``..._very_overdue`` as days pass, with no new event: the listing does not
+    move the request up for that, so it must not count as a change of the listing.
+    """
+    return rf"regexp_replace({sig}, '\|waiting_response(_very)?_overdue$', '|waiting_response')"
 
 
 def requeue_all(con, site: str, kind: str = "request") -> int:
@@ -317,3 +337,72 @@ def failed_urls(con, site: str | None = None) -> list[tuple[str, str | None]]:
         sql += " AND site = ?"
         params.append(site)
     return [(r[0], r[1]) for r in con.execute(sql + " ORDER BY url", params).fetchall()]
+
+
+# ---------------------------------------------------------------------------- listing walks
+
+
+def _walk_key(site: str, kind: str, value: str, since, until) -> list:
+    return [site, kind, value, since, until]
+
+
+_WALK_MATCH = """site = ? AND target_kind = ? AND target_value = ?
+                 AND since IS NOT DISTINCT FROM ?::DATE AND until IS NOT DISTINCT FROM ?::DATE"""
+
+
+def last_complete_walk(con, site: str, kind: str, value: str, since=None, until=None) -> datetime | None:
+    """When the last walk of this exact listing target (same dates) finished in full; None if never."""
+    got = con.execute(
+        f"SELECT max(completed_at) FROM listing_walks WHERE {_WALK_MATCH}",
+        _walk_key(site, kind, value, since, until),
+    ).fetchall()[0][0]
+    return got
+
+
+def complete_walks(con, site: str) -> dict[tuple, datetime]:
+    """``(kind, value, since, until) -> completed_at`` of every finished walk on ``site``."""
+    rows = con.execute(
+        "SELECT target_kind, target_value, since, until, max(completed_at) FROM listing_walks WHERE site = ? "
+        "GROUP BY ALL",
+        [site],
+    ).fetchall()
+    return {(r[0], r[1], r[2], r[3]): r[4] for r in rows}
+
+
+def record_walk(
+    con, site: str, kind: str, value: str, since=None, until=None, *, started_at: datetime | None = None,
+    pages: int = 0, stopped_early: bool = False, now: datetime | None = None,
+) -> None:
+    """Note that a walk of this target finished (its discoveries are committed in the same transaction)."""
+    key = _walk_key(site, kind, value, since, until)
+    con.execute(f"DELETE FROM listing_walks WHERE {_WALK_MATCH}", key)
+    con.execute(
+        "INSERT INTO listing_walks (site, target_kind, target_value, since, until, started_at, completed_at, pages, "
+        "stopped_early) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?)",
+        key + [started_at, now or _now(), pages, stopped_early],
+    )
+
+
+def changed_since(con, listed: Iterable[tuple[str, str | None]], since: datetime) -> int:
+    """How many ``(url, listing signature)`` pairs were not already listed just so at ``since``.
+
+    An item counts as unchanged when its frontier row has the same signature
+    (overdue drift aside) and that signature was first seen no later than
+    ``since``.  Zero means a listing page shows nothing new since then.
+    """
+    pairs = list(dict(listed).items())
+    if not pairs:
+        return 0
+    table = _url_table([p[0] for p in pairs], {"sig": [p[1] for p in pairs]})
+    with registered(con, "_listed_batch", table):
+        n = con.execute(
+            f"""
+            SELECT count(*) FROM _listed_batch b LEFT JOIN frontier f ON f.url = b.url
+            WHERE f.url IS NULL
+               OR b.sig IS NULL
+               OR {_norm('b.sig')} IS DISTINCT FROM {_norm('f.listing_signature')}
+               OR coalesce(f.listing_changed_at, '-infinity'::TIMESTAMPTZ) > ?::TIMESTAMPTZ
+            """,
+            [since],
+        ).fetchall()[0][0]
+    return int(n)

@@ -242,7 +242,25 @@ CREATE TABLE IF NOT EXISTS attachment_texts (
 );
 """
 
+# Version 2: remember which listing walks finished, and when each frontier row's
+# listing signature last changed, so a re-sync can stop walking a listing early.
+SCHEMA_V2 = r"""
+CREATE TABLE IF NOT EXISTS listing_walks (
+    site           VARCHAR NOT NULL,
+    target_kind    VARCHAR NOT NULL,   -- authority | user | query
+    target_value   VARCHAR NOT NULL,   -- slug or query text
+    since          DATE,               -- --since of the walk (NULL: none)
+    until          DATE,               -- --until of the walk (NULL: none)
+    started_at     TIMESTAMPTZ,
+    completed_at   TIMESTAMPTZ NOT NULL,  -- when the walk's last discoveries were committed
+    pages          INTEGER,            -- listing pages read
+    stopped_early  BOOLEAN NOT NULL DEFAULT false
+);
+
+ALTER TABLE frontier ADD COLUMN listing_changed_at TIMESTAMPTZ;  -- when listing_signature last changed
+"""
+
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
 
 CURRENT_VERSION = len(MIGRATIONS)

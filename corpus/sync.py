@@ -387,6 +387,8 @@ class _SyncRun:
         self.producer_done = False
         self.producer_error: BaseException | None = None
         self.listing_cache: dict[str, Any] = {}  # first listing pages read before anything is written
+        self.finished_walks: dict | None = None  # listing walks finished by earlier runs
+        self.pending_walks: list[tuple] = []  # (target, started_at, pages, stopped_early) of walks read to the end
 
     # ------------------------------------------------------------------ top level
 
@@ -639,7 +641,7 @@ class _SyncRun:
             rebuild(con)
 
     def _write_batch(self, con, outcomes: list[_Outcome], items: list[FrontierItem], pages: list, take_n: int,
-                     exclude: set[str], known_only: bool):
+                     exclude: set[str], known_only: bool, walks: list[tuple] = ()):
         from corpus import load
 
         all_pages = list(pages)
@@ -682,6 +684,10 @@ class _SyncRun:
         if ok_urls:
             con.execute("DELETE FROM parse_failures WHERE url IN (SELECT unnest(?::VARCHAR[]))", [ok_urls])
         enq = frontier.enqueue(con, self.site, items) if items else None
+        for target, started, n_pages, early in walks:
+            frontier.record_walk(con, self.site, target.kind, target.value, target.since, target.until,
+                                 started_at=started, pages=n_pages, stopped_early=early,
+                                 now=datetime.now(timezone.utc))
         taken: list[QueuedUrl] = []
         validators = {}
         if take_n:
@@ -698,19 +704,21 @@ class _SyncRun:
             outcomes, self.outcomes = self.outcomes, []
             items, self.pending_items = self.pending_items, []
             pages, self.pending_pages = self.pending_pages, []
-            if not (outcomes or items or pages or take_n):
+            walks, self.pending_walks = self.pending_walks, []
+            if not (outcomes or items or pages or walks or take_n):
                 return []
             limit_reached = self.plan.limit is not None and self.new_fetched >= self.plan.limit
             exclude = set(self.claimed) | {o.url for o in outcomes}
             try:
                 stats, enq, taken, validators, failed_for_good, pending = await self._db(
-                    self._write_batch, outcomes, items, pages, take_n, exclude, limit_reached
+                    self._write_batch, outcomes, items, pages, take_n, exclude, limit_reached, walks
                 )
             except BaseException:
                 # Not written: put it back so a later flush (or the next run) has it.
                 self.outcomes = outcomes + self.outcomes
                 self.pending_items = items + self.pending_items
                 self.pending_pages = pages + self.pending_pages
+                self.pending_walks = walks + self.pending_walks
                 raise
             self.last_flush = time.monotonic()
             for o in outcomes:
@@ -753,14 +761,18 @@ class _SyncRun:
             if self.plan.query:
                 wanted.append(("query", self.plan.query))
             if wanted:
-                from scraper.discovery import Target, walk
+                from scraper.discovery import Target, WalkOutcome, walk
             targets = [Target(kind, value, self.plan.since, self.plan.until) for kind, value in wanted]
             for target in targets:
                 if self.stopping or self._limit_discovered():
                     break
                 self.rep.log("discover", f"walking the listings of {target.kind} {target.value}", target=target.value)
                 warn = lambda m: self.rep.log("discovery", m, level="warning")  # noqa: E731
-                async for item in walk(self.site, target, self._fetch_listing, on_warning=warn):
+                started = datetime.now(timezone.utc)
+                outcome = WalkOutcome()
+                page_is_old = await self._early_stop_check(target)
+                async for item in walk(self.site, target, self._fetch_listing, on_warning=warn,
+                                       page_is_old=page_is_old, outcome=outcome):
                     if self.stopping:
                         break
                     slug = item.url_title
@@ -781,6 +793,13 @@ class _SyncRun:
                         await self._flush()
                     if self._limit_discovered():
                         break
+                if outcome.complete:
+                    # Written with the walk's last discoveries, in the same transaction.
+                    self.pending_walks.append((target, started, outcome.pages, outcome.stopped_early))
+                    if outcome.stopped_early:
+                        self.rep.log("discover", f"{target.kind} {target.value}: page {outcome.pages} of its listing "
+                                     "shows nothing new since the last full walk; the rest is unchanged",
+                                     target=target.value)
         except ChallengeDetected as exc:
             self.blocked_exc = self.blocked_exc or exc
             self.stopping = True
@@ -790,6 +809,32 @@ class _SyncRun:
         finally:
             self.producer_done = True
             self.wake.set()
+
+    async def _early_stop_check(self, target):
+        """``page_is_old`` for ``walk``, or None when this target's listing must be read in full.
+
+        Only an authority's own listing (no --since/--until), and only after an
+        earlier walk of the same target finished: a page is old when every
+        request on it was already listed just so when that walk finished.  Never
+        with --refresh.  (Why only authorities: ``scraper.discovery``.)
+        """
+        from scraper.urls import request_url
+
+        if self.plan.refresh or target.kind != "authority" or target.since or target.until:
+            return None
+        if self.finished_walks is None:  # read once per run
+            self.finished_walks = await self._db(lambda con: frontier.complete_walks(con, self.site))
+        last = self.finished_walks.get((target.kind, target.value, target.since, target.until))
+        if last is None:
+            return None
+
+        async def page_is_old(items) -> bool:
+            listed = [(request_url(self.site, i.url_title), i.signature) for i in items if i.url_title]
+            if not listed:
+                return False
+            return await self._db(lambda con: frontier.changed_since(con, listed, last)) == 0
+
+        return page_is_old
 
     def _limit_discovered(self) -> bool:
         return self.plan.limit is not None and self.enqueued_new >= self.plan.limit and not self.pending_items

@@ -7,6 +7,15 @@ full is cut again.  Slices match on *event* dates (sent, follow-up, response,
 annotation), so one request can appear in several slices: ``walk`` yields each
 ``url_title`` only once.
 
+A re-sync can stop early: an authority's own listing (``/body/<slug>``) is
+sorted by the time its shown event was last described, newest first, so
+anything that happened to a request (a reply, a follow-up, an annotation, a new
+status) lifts it to the top.  Once a whole page shows only requests unchanged
+since the previous complete walk, every later page is unchanged too.  The
+caller decides that (``page_is_old``); ``/list`` and user pages sort by event
+creation time, which a new status does not move, so they are always walked in
+full.
+
 Pure of DuckDB and of HTTP: pages come from a ``fetch_listing(url)`` callable.
 """
 
@@ -111,12 +120,25 @@ def split_range(lo: date, hi: date, parts: int) -> list[tuple[date, date]]:
 class _Run:
     """What one listing walk learnt, read after its generator is exhausted."""
 
-    __slots__ = ("full", "total", "pages")
+    __slots__ = ("full", "total", "pages", "broken")
 
     def __init__(self):
         self.full = False
+        self.broken = False  # a page could not be read: the rest of this listing was skipped
         self.total: int | None = None
         self.pages = 0
+
+
+@dataclass(slots=True)
+class WalkOutcome:
+    """How a walk ended, filled in as it goes (read it after the generator is exhausted)."""
+
+    complete: bool = False  # reached the end of every listing (or stopped early on an unchanged page)
+    stopped_early: bool = False
+    pages: int = 0  # listing pages read
+
+
+PageIsOld = Callable[[list[ListingItem]], Awaitable[bool]]
 
 
 def _not_found(site: str, target: Target) -> UsageError:
@@ -140,6 +162,8 @@ async def walk(
     max_pages: int = 20,
     today: date | None = None,
     on_warning: Callable[[str], None] | None = None,
+    page_is_old: PageIsOld | None = None,
+    outcome: WalkOutcome | None = None,
 ) -> AsyncIterator[ListingItem]:
     """Yield every request listed for ``target``, each ``url_title`` once.
 
@@ -156,11 +180,21 @@ async def walk(
       listed event falls outside it (by UTC date, as the site's filter) are dropped.
     * A full listing is one with more than ``max_pages`` pages (window or
       "About N" > 500), or whose page ``max_pages`` still has a next link or is full.
+    * ``page_is_old(items)``, when given, is asked after each page of an
+      authority's own listing (not date-sliced): True ends the whole walk after
+      that page's items (the caller knows nothing below it changed).
+    * ``outcome`` is filled in: ``complete`` only when every listing was read to
+      its end (or the walk stopped early as above), never after a skipped page.
+
+    A request seen twice on an authority's or user's own listing is yielded
+    again if its entry changed (it moved up while the walk read further down).
     """
     today = today or date.today()
     since, until = target.since, target.until
     dated = since is not None or until is not None
-    seen: set[str] = set()
+    seen: dict[str, str] = {}
+    result = outcome if outcome is not None else WalkOutcome()
+    stop = {"early": False, "broken": False}
 
     def warn(message: str) -> None:
         if on_warning is not None:
@@ -168,17 +202,22 @@ async def walk(
         else:
             log.warning(message)
 
-    def keep(item: ListingItem) -> bool:
-        if item.url_title in seen:
+    def keep(item: ListingItem, native: bool = False) -> bool:
+        # A slice shows a request through its newest event *in the slice*, so only
+        # on a native listing (one entry per request) does a new signature mean a change.
+        known = seen.get(item.url_title)
+        if known is not None and (not native or known == item.signature):
             return False
         if dated and item.event_time is not None:
             day = item.event_time.astimezone(timezone.utc).date()
             if (since and day < since) or (until and day > until):
                 return False
-        seen.add(item.url_title)
+        seen[item.url_title] = item.signature
         return True
 
-    async def pages(first_url: str, run: _Run, *, first_of_walk: bool, stop_when_full: bool) -> AsyncIterator[ListingItem]:
+    async def pages(
+        first_url: str, run: _Run, *, first_of_walk: bool, stop_when_full: bool, may_stop: bool = False
+    ) -> AsyncIterator[ListingItem]:
         url: str | None = first_url
         number = 0
         page: ListingPage | ParseFailure | None = None
@@ -193,16 +232,23 @@ async def walk(
                 if number == 1 and first_of_walk:
                     raise ListingUnreadable(f"could not read the listing {url} ({page.kind}: {page.message}); try again later")
                 warn(f"skipped the rest of listing {url}: {page.kind}: {page.message}")
+                run.broken = True
+                stop["broken"] = True
                 return
             run.pages = number
+            result.pages += 1
             if number == 1:
                 run.total = page.total
                 if (page.total is not None and page.total > max_pages * PAGE_SIZE) or (
                     page.last_page is not None and page.last_page > max_pages
                 ):
                     run.full = True
+            old = may_stop and page_is_old is not None and bool(page.items) and await page_is_old(page.items)
             for item in page.items:
                 yield item
+            if old:
+                stop["early"] = True
+                return
             if run.full and stop_when_full:
                 return
             url = page.next_url
@@ -230,43 +276,53 @@ async def walk(
             async for item in sliced(a, b):
                 yield item
 
-    lo = since or EARLIEST
-    hi = until or today
-    if lo > hi:
-        return
+    async def items() -> AsyncIterator[ListingItem]:
+        lo = since or EARLIEST
+        hi = until or today
+        if lo > hi:
+            return
 
-    if target.kind in ("authority", "user"):
-        run = _Run()
-        native = pages(listing_url(site, target, 1), run, first_of_walk=True, stop_when_full=True)
+        if target.kind in ("authority", "user"):
+            run = _Run()
+            # An early stop needs the authority's own listing read page by page, even when it is full.
+            may_stop = page_is_old is not None and target.kind == "authority" and not dated
+            native = pages(listing_url(site, target, 1), run, first_of_walk=True, stop_when_full=not may_stop,
+                           may_stop=may_stop)
+            if dated:
+                # Only the first page: it proves the slug exists (404 otherwise).
+                async for _item in native:
+                    break
+                await native.aclose()
+                async for item in sliced(lo, hi):
+                    if keep(item):
+                        yield item
+                return
+            async for item in native:
+                if keep(item, native=True):
+                    yield item
+            if run.full and not stop["early"]:
+                async for item in sliced(lo, hi):
+                    if keep(item):
+                        yield item
+            return
+
+        # query
         if dated:
-            # Only the first page: it proves the slug exists (404 otherwise).
-            async for _item in native:
-                break
-            await native.aclose()
-            async for item in sliced(lo, hi):
+            async for item in sliced(lo, hi, first_of_walk=True):
                 if keep(item):
                     yield item
             return
-        async for item in native:
+        run = _Run()
+        async for item in pages(listing_url(site, target, 1), run, first_of_walk=True, stop_when_full=True):
             if keep(item):
                 yield item
         if run.full:
             async for item in sliced(lo, hi):
                 if keep(item):
                     yield item
-        return
 
-    # query
-    if dated:
-        async for item in sliced(lo, hi, first_of_walk=True):
-            if keep(item):
-                yield item
-        return
-    run = _Run()
-    async for item in pages(listing_url(site, target, 1), run, first_of_walk=True, stop_when_full=True):
-        if keep(item):
-            yield item
-    if run.full:
-        async for item in sliced(lo, hi):
-            if keep(item):
-                yield item
+    async for item in items():
+        yield item
+    # Reached only when the caller read the walk to its end.
+    result.complete = not stop["broken"]
+    result.stopped_early = stop["early"]

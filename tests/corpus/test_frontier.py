@@ -7,7 +7,7 @@ import pytest
 
 from corpus import frontier
 from corpus.frontier import FrontierItem
-from corpus.schema import SCHEMA_V1
+from corpus.schema import MIGRATIONS
 
 SITE = "http://127.0.0.1:9"
 
@@ -15,7 +15,8 @@ SITE = "http://127.0.0.1:9"
 @pytest.fixture
 def con():
     c = duckdb.connect()
-    c.execute(SCHEMA_V1)
+    for step in MIGRATIONS:
+        c.execute(step)
     yield c
     c.close()
 
