@@ -5,8 +5,8 @@
 
 Builds the corpus straight into a DuckDB file with SQL (range + hash, so every
 run builds the same data), then times each canned query (best of a few runs)
-against a full scan of the messages table measured in the same run:
-``SELECT count(*), sum(length(body)) FROM messages``.  Targets: every canned
+against a full scan of the messages table measured in the same run, before and
+after the queries (the faster kept): ``SELECT count(*), sum(length(body)) FROM messages``.  Targets: every canned
 query under 1 second, except ``search`` (a scan of every message body), which
 stays under 3x the full scan.  The last line is the headline ratio.
 
@@ -159,9 +159,21 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
     if use_derive:
         from corpus.derive import rebuild
 
+        from corpus.derive.refusals import build_refusal_citations
+        from corpus.derive.timeline import build_sql
+        from corpus.workdays import uk_today, write_calendar
+
+        # rebuild(con), step by step, to say where its time goes
         start = time.perf_counter()
-        rebuild(con)
-        print(f"corpus.derive.rebuild: {time.perf_counter() - start:.1f} s", flush=True)
+        today = uk_today()
+        write_calendar(con, last_year=today.year + 2)
+        con.execute(build_sql(today))
+        timeline = time.perf_counter() - start
+        print(f"corpus.derive: calendar and request_timeline {timeline:.1f} s", flush=True)
+        build_refusal_citations(con)
+        print(f"corpus.derive: refusal_citations {time.perf_counter() - start - timeline:.1f} s "
+              f"(rebuild in all {time.perf_counter() - start:.1f} s)", flush=True)
+        assert rebuild  # the steps above are what rebuild() runs
         return
     con.execute(f"""
         CREATE TABLE request_timeline AS
@@ -235,13 +247,14 @@ def main() -> int:
     ap.add_argument("--requests", type=int, help="number of requests (overrides --quick)")
     ap.add_argument("--use-derive", action="store_true", help="build derived tables with corpus.derive.rebuild")
     ap.add_argument("--runs", type=int, default=3, help="timed runs per query (best is kept)")
+    ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit (default 6GB; the machine may be shared)")
     args = ap.parse_args()
     n = args.requests or (10_000 if args.quick else 1_000_000)
     authorities = max(min(n // 200, 5000), 20)
 
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.duckdb")
-        con = duckdb.connect(db)
+        con = duckdb.connect(db, config={"memory_limit": args.memory_limit})
         start = time.perf_counter()
         build(con, n, authorities, args.use_derive)
         con.execute("CHECKPOINT")
@@ -249,25 +262,34 @@ def main() -> int:
         n_msgs = con.execute("SELECT count(*) FROM messages").fetchone()[0]
         print(f"built {n:,} requests, {n_msgs:,} messages, {authorities:,} authorities in {built:.1f} s")
 
-        scan = best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), args.runs)
-        print(f"full scan of messages: {scan * 1000:.0f} ms")
-        print(f"{'query':<18}{'rows':>8}{'ms':>10}{'x scan':>9}  target")
-        failures = []
-        search_ratio = None
+        def full_scan():
+            return best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), args.runs)
+
+        # The scan is timed before and after the queries and the faster kept: on a shared machine whose load
+        # changes during the run, that makes every ratio err on the pessimistic side.
+        scan_before = full_scan()
+        timed = []
         for q in list_queries():
             params = PARAMS.get(q.name, {})
             rows = run_query(con, q.name, params).num_rows
-            t = best_of(lambda: run_query(con, q.name, params), args.runs)
-            ratio = t / scan
-            if q.name == "search":
-                ok, target = ratio < 3, "< 3x scan"
-                search_ratio = ratio
-            else:
-                ok, target = t < 1.0, "< 1 s"
-            if not ok:
-                failures.append(q.name)
-            print(f"{q.name:<18}{rows:>8}{t * 1000:>10.0f}{ratio:>9.2f}  {target} {'ok' if ok else 'MISSED'}")
+            timed.append((q.name, rows, best_of(lambda: run_query(con, q.name, params), args.runs)))
+        scan_after = full_scan()
+        scan = min(scan_before, scan_after)
         con.close()
+    print(f"full scan of messages: {scan * 1000:.0f} ms (best before the queries {scan_before * 1000:.0f} ms, after {scan_after * 1000:.0f} ms)")
+    print(f"{'query':<18}{'rows':>8}{'ms':>10}{'x scan':>9}  target")
+    failures = []
+    search_ratio = None
+    for name, rows, t in timed:
+        ratio = t / scan
+        if name == "search":
+            ok, target = ratio < 3, "< 3x scan"
+            search_ratio = ratio
+        else:
+            ok, target = t < 1.0, "< 1 s"
+        if not ok:
+            failures.append(name)
+        print(f"{name:<18}{rows:>8}{t * 1000:>10.0f}{ratio:>9.2f}  {target} {'ok' if ok else 'MISSED'}")
     print(f"headline: search takes {search_ratio:.2f}x a full scan of {n_msgs:,} messages (target < 3x); "
           f"{'all targets met' if not failures else 'missed: ' + ', '.join(failures)}")
     return 0
