@@ -26,7 +26,7 @@
 --   site                the site the thread is from
 --
 -- Caveats:
---   A plain scan (case-insensitive, as ILIKE), no stemming or ranking: the DuckDB full-text
+--   A plain scan (ILIKE), no stemming or ranking: the DuckDB full-text
 --   extension is not bundled and cannot be assumed. Quoted earlier messages
 --   are not searched. The lines ending "-- needs attachment_texts" search
 --   extracted attachment text; the runner leaves them out for a database
@@ -37,7 +37,7 @@ WITH hits AS (
     FROM messages AS m
     WHERE CASE WHEN regexp_matches(getvariable('q'), '[%_\\]')  -- constant: DuckDB picks one branch before the scan
                THEN m.body ILIKE '%' || replace(replace(replace(getvariable('q'), '\', '\\'), '%', '\%'), '_', '\_') || '%' ESCAPE '\'
-               ELSE contains(lower(m.body), lower(getvariable('q'))) END  -- the fast path (no wildcard characters in q): what ILIKE does, in half the time
+               ELSE m.body ILIKE '%' || getvariable('q') || '%' END  -- the fast path: no wildcard characters in q
       AND (getvariable('direction') IS NULL OR m.direction = getvariable('direction'))
     UNION ALL  -- without q, stop with a message instead of returning nothing
     SELECT NULL, NULL, CAST(error('search needs q: SET VARIABLE q = ''some words'';') AS VARCHAR),
@@ -51,7 +51,7 @@ WITH hits AS (
       ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id   -- needs attachment_texts
     WHERE CASE WHEN regexp_matches(getvariable('q'), '[%_\\]')                                   -- needs attachment_texts
                THEN a.text ILIKE '%' || replace(replace(replace(getvariable('q'), '\', '\\'), '%', '\%'), '_', '\_') || '%' ESCAPE '\'  -- needs attachment_texts
-               ELSE contains(lower(a.text), lower(getvariable('q'))) END                             -- needs attachment_texts
+               ELSE a.text ILIKE '%' || getvariable('q') || '%' END                                  -- needs attachment_texts
       AND coalesce(getvariable('direction'), 'incoming') = 'incoming'                            -- needs attachment_texts
 )
 , top_hits AS (
