@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import argparse
 import os
+import signal
 import sys
 import tempfile
 import time
@@ -249,6 +250,7 @@ def main() -> int:
     ap.add_argument("--runs", type=int, default=3, help="timed runs per query (best is kept)")
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit (default 6GB; the machine may be shared)")
     args = ap.parse_args()
+    signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still removes its multi-GB database
     n = args.requests or (10_000 if args.quick else 1_000_000)
     authorities = max(min(n // 200, 5000), 20)
 
