@@ -32,6 +32,7 @@ import inspect
 import json
 import os
 import signal
+import sys
 import time
 import uuid
 from collections import deque
@@ -58,6 +59,40 @@ FLUSH_SECONDS = 2.0  # ... or this long since the last batch, whichever first
 TAKE_SIZE = 100  # queued URLs taken from the frontier at a time
 MAX_BYTES = 20 * 1024 * 1024
 HTTP_TIMEOUT = 30.0  # seconds without an answer before an attempt counts as timed out
+BATCH_MEMORY_LIMIT = "64MB"  # DuckDB's cap while a batch is written (and checkpointed on close)
+DERIVE_MEMORY_LIMIT = "160MB"  # DuckDB's cap while the derived tables are rebuilt at the end of a run
+
+
+def _out_of_memory(exc: BaseException | None) -> bool:
+    """Whether DuckDB ran out of memory somewhere in this exception's chain (clean-up errors can mask it)."""
+    import duckdb
+
+    while exc is not None:
+        if isinstance(exc, duckdb.OutOfMemoryException):
+            return True
+        exc = exc.__cause__ or exc.__context__
+    return False
+
+
+_LIBC = None  # glibc, when present (for malloc_trim)
+
+
+def _trim_heap(collect: bool = True) -> None:
+    """Hand freed heap pages back to the system (glibc only; a no-op elsewhere), after a garbage collection."""
+    import ctypes
+    import gc
+
+    global _LIBC
+    if collect:
+        gc.collect()
+    if _LIBC is None:
+        try:
+            _LIBC = ctypes.CDLL("libc.so.6")
+            _LIBC.malloc_trim  # noqa: B018 (raises AttributeError off glibc)
+        except (OSError, AttributeError):
+            _LIBC = False
+    if _LIBC:
+        _LIBC.malloc_trim(0)
 
 
 # ============================================================================ summary
@@ -394,6 +429,11 @@ class _SyncRun:
 
     def execute(self) -> SyncSummary:
         self.rep.start(f"sync {self.site}")
+        # The event loop must wake on time for each request slot even while the
+        # parse and database threads run Python: let them hold the GIL for 1 ms
+        # at a time rather than 5 ms.
+        switch = sys.getswitchinterval()
+        sys.setswitchinterval(min(switch, 0.001))
         try:
             asyncio.run(self._main())
         except KeyboardInterrupt:
@@ -401,6 +441,7 @@ class _SyncRun:
             self.interrupted = True
             self.summary.outcome = "interrupted"
         finally:
+            sys.setswitchinterval(switch)
             self.rep.stop()
             self.db_exec.shutdown(wait=True)
             self.cpu_exec.shutdown(wait=True)
@@ -465,7 +506,7 @@ class _SyncRun:
                 # Everything above only read the network; from here on the database is written.
                 await self._check_targets()
                 explicit = await self._resolve_ids()
-                await self._db(self._begin_run, robots_page, explicit)
+                self.enqueued_new += await self._db(self._begin_run, robots_page, explicit)
                 run_recorded = True
                 if self.plan.fetch_authorities and not self.stopping:
                     await self._authorities()
@@ -514,7 +555,7 @@ class _SyncRun:
             self.summary.outcome = "complete"
         if run_recorded:
             try:
-                await self._db(self._derive)
+                await self._rebuild_derived()
             except Exception as exc:  # threads are committed; derived tables can be rebuilt later
                 self.rep.log("derive_failed", f"derived tables were not rebuilt ({str(exc).splitlines()[0]}); "
                              "run `corpus reparse`", level="warning")
@@ -535,12 +576,31 @@ class _SyncRun:
         self.rep.request_made()
 
     async def _db(self, fn, *args):
-        """Run ``fn(con, *args)`` in one batch transaction on the database thread."""
+        """Run ``fn(con, *args)`` in one batch transaction on the database thread.
+
+        DuckDB's memory is capped for the batch (its checkpoint on close would
+        otherwise grow with the database); a batch that needs more is rolled back
+        and written again uncapped.
+        """
+        import duckdb
+
         loop = asyncio.get_running_loop()
 
-        def job():
+        def attempt(cap):
             with db.batch(self.plan.db_path) as con:
+                if cap:
+                    con.execute(f"SET memory_limit = '{cap}'")
                 return fn(con, *args)
+
+        def job():
+            try:
+                return attempt(BATCH_MEMORY_LIMIT)
+            except duckdb.Error as exc:
+                if not _out_of_memory(exc):
+                    raise
+                return attempt(None)
+            finally:
+                _trim_heap(collect=False)  # DuckDB freed its buffers on close: give the pages back
 
         return await loop.run_in_executor(self.db_exec, job)
 
@@ -608,7 +668,8 @@ class _SyncRun:
 
     # ------------------------------------------------------------------ database jobs (db thread)
 
-    def _begin_run(self, con, robots_page, explicit) -> None:
+    def _begin_run(self, con, robots_page, explicit) -> int:
+        """Record the run, store robots.txt, queue --refresh and --request; returns how many URLs are new."""
         con.execute(
             "INSERT INTO sync_runs (run_id, site, command, started_at, outcome, summary) VALUES (?, ?, ?, ?, 'running', ?)",
             [self.summary.run_id, self.site, self.plan.command_line(), datetime.now(timezone.utc),
@@ -620,8 +681,8 @@ class _SyncRun:
             if n:
                 self.rep.log("refresh", f"--refresh: {n} known threads queued again")
         if explicit:
-            stats = frontier.enqueue(con, self.site, explicit)
-            self.enqueued_new += stats.new
+            return frontier.enqueue(con, self.site, explicit).new
+        return 0
 
     def _end_run(self, con) -> None:
         self.summary.queued_left = frontier.pending(con, self.site)
@@ -631,14 +692,31 @@ class _SyncRun:
             [datetime.now(timezone.utc), s.outcome, json.dumps(s.as_json()), s.run_id],
         )
 
-    def _derive(self, con) -> None:
+    def _derive(self, con, capped: bool = True) -> None:
         try:
             derive = importlib.import_module("corpus.derive")
         except ImportError:
             return
         rebuild = getattr(derive, "rebuild", None)
-        if rebuild is not None:
-            rebuild(con)
+        if rebuild is None:
+            return
+        if capped:
+            # DuckDB would otherwise keep every block the rebuild reads (it reads
+            # every thread): a cap keeps the process from growing with the corpus.
+            con.execute(f"SET memory_limit = '{DERIVE_MEMORY_LIMIT}'")
+        rebuild(con)
+
+    async def _rebuild_derived(self) -> None:
+        """Rebuild the derived tables with DuckDB's memory capped; uncapped if the cap is too small."""
+        import duckdb
+
+        _trim_heap()
+        try:
+            await self._db(self._derive)
+        except duckdb.Error as exc:
+            if not _out_of_memory(exc):
+                raise
+            await self._db(self._derive, False)
 
     def _write_batch(self, con, outcomes: list[_Outcome], items: list[FrontierItem], pages: list, take_n: int,
                      exclude: set[str], known_only: bool, walks: list[tuple] = ()):
