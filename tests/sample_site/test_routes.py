@@ -17,6 +17,18 @@ def client(fake_site):
         yield c
 
 
+def test_robots_txt_matches_the_reference_copy_verbatim():
+    from tests.conftest import REFERENCE
+
+    doc = REFERENCE / "listing_and_json_structure.md"
+    if not doc.is_file():
+        pytest.skip(f"reference not found at {doc}")
+    text = doc.read_text(encoding="utf-8")
+    block = text[text.index("# See https://www.robotstxt.org"):]
+    block = block[: block.index("```")]
+    assert ROBOTS_TXT == block
+
+
 def test_robots_txt_is_the_real_file(client):
     r = client.get("/robots.txt")
     assert r.status_code == 200

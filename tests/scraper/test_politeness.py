@@ -17,35 +17,9 @@ from scraper.politeness import (
 
 SITE = "https://www.whatdotheyknow.com"
 
-# The site's robots.txt, as published (listing_and_json_structure.md §9).
-WDTK_ROBOTS = """# See https://www.robotstxt.org/robotstxt.html for documentation on how to use the robots.txt file
-
-User-agent: *
-Disallow: */annotate/*
-Disallow: */new/*
-Disallow: */search/*
-Disallow: */similar/*
-Disallow: */track/*
-Disallow: */upload/*
-Disallow: */user/contact/*
-Disallow: */feed/*
-Disallow: */profile/*
-Disallow: */signin*
-Disallow: */tor*
-Allow: */request/*/response/*/attach/*
-Disallow: */request/*/response/*
-Disallow: */request/*/download*
-Disallow: */change_request/*
-Disallow: */outgoing_messages/*/mail_server_logs*
-Disallow: */outgoing_messages/*/delivery_status*
-Disallow: *?*update_status=1*
-Disallow: */request/*/annotate
-Disallow: */request/*/feed
-Disallow: */request/*/followups/new
-Disallow: */request/*/similar
-Disallow: */request/*/track
-Disallow: */request/*/upload
-"""
+# The site's robots.txt as published; the sample site serves the same file, and
+# tests/sample_site checks it against the reference copy.
+from corpus.sample_site.server import ROBOTS_TXT as WDTK_ROBOTS  # noqa: E402
 
 
 @pytest.mark.parametrize(
