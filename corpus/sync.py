@@ -415,6 +415,7 @@ class _SyncRun:
         self.stopping = False
         self.interrupted = False
         self.started = time.monotonic()
+        self.run_started_at: datetime | None = None  # wall clock, set when the run is recorded
         self.net_started: float | None = None
         self.last_flush = time.monotonic()
         self.flush_lock: asyncio.Lock | None = None
@@ -670,9 +671,10 @@ class _SyncRun:
 
     def _begin_run(self, con, robots_page, explicit) -> int:
         """Record the run, store robots.txt, queue --refresh and --request; returns how many URLs are new."""
+        self.run_started_at = datetime.now(timezone.utc)
         con.execute(
             "INSERT INTO sync_runs (run_id, site, command, started_at, outcome, summary) VALUES (?, ?, ?, ?, 'running', ?)",
-            [self.summary.run_id, self.site, self.plan.command_line(), datetime.now(timezone.utc),
+            [self.summary.run_id, self.site, self.plan.command_line(), self.run_started_at,
              json.dumps(self.summary.as_json())],
         )
         pagestore.store_pages(con, [robots_page])
@@ -704,7 +706,9 @@ class _SyncRun:
             # DuckDB would otherwise keep every block the rebuild reads (it reads
             # every thread): a cap keeps the process from growing with the corpus.
             con.execute(f"SET memory_limit = '{DERIVE_MEMORY_LIMIT}'")
-        rebuild(con)
+        # Only the requests this run touched (and those a new day makes overdue)
+        # are rebuilt: the cost follows the run, not the size of the corpus.
+        rebuild(con, since=self.run_started_at)
 
     async def _rebuild_derived(self) -> None:
         """Rebuild the derived tables with DuckDB's memory capped; uncapped if the cap is too small."""

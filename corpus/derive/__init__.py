@@ -7,26 +7,86 @@
 * ``request_timeline`` (``corpus.derive.timeline``): one row per request;
 * ``refusal_citations`` (``corpus.derive.refusals``): one row per ground cited
   in an authority's message.
+
+``rebuild(con, since=t)`` does the same for only the requests that can have
+changed since ``t`` (a sync passes its start time), and gives the same tables
+as a whole rebuild.
 """
 
 from __future__ import annotations
 
-from datetime import date
+from datetime import date, datetime
 
 from corpus.derive.refusals import Citation, build_refusal_citations, extract_citations
-from corpus.derive.timeline import build_sql, classify_response
+from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.workdays import uk_today, write_calendar
 
 __all__ = ["rebuild", "extract_citations", "Citation", "classify_response"]
 
 
-def rebuild(con, *, today: date | None = None) -> None:
+def _columns(con, table: str) -> list[str]:
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
+    ).fetchall()]
+
+
+def _scope_sql(today: date, with_texts: bool) -> str:
+    """Requests whose derived rows may differ from what is stored.
+
+    Loaded or seen since ``$since`` (``last_seen`` moves on every load); of an
+    authority seen since then (its tags, hence its requests' regime, may have
+    changed); with attachment text extracted since then; still unanswered
+    when the stored rows were judged on another day (``overdue_now`` moves
+    with the date); rows whose request is gone (re-keyed from slug to id); and
+    requests that have no row yet.
+    """
+    parts = [
+        "SELECT site, request_key FROM requests WHERE last_seen >= $since OR first_seen >= $since",
+        """SELECT r.site, r.request_key FROM requests r
+           JOIN authorities a ON a.site = r.site AND a.url_name = r.authority_url_name
+           WHERE a.last_seen >= $since""",
+        f"""SELECT site, request_key FROM request_timeline
+            WHERE NOT coalesce(answered, false) AND as_of_date IS DISTINCT FROM DATE '{today.isoformat()}'""",
+        "SELECT t.site, t.request_key FROM request_timeline t ANTI JOIN requests r USING (site, request_key)",
+        "SELECT r.site, r.request_key FROM requests r ANTI JOIN request_timeline t USING (site, request_key)",
+    ]
+    if with_texts:
+        parts.append("SELECT site, request_key FROM attachment_texts WHERE extracted_at >= $since")
+    return "CREATE OR REPLACE TEMP TABLE _derive_scope AS\n" + "\nUNION\n".join(parts)
+
+
+def _can_scope(con, today: date) -> bool:
+    """True when both derived tables exist with every column the current build writes."""
+    have = set(_columns(con, "request_timeline"))
+    if not have or not _columns(con, "refusal_citations"):
+        return False
+    return timeline_columns(con, today) <= have
+
+
+def rebuild(con, *, today: date | None = None, since: datetime | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
-    Europe/London; tests pass a fixed date.
+    Europe/London; tests pass a fixed date.  With ``since``, only the requests
+    that may have changed since then are rebuilt (see ``_scope_sql``); without
+    it, or when the stored tables are missing or from an older build, all are.
     """
     today = today or uk_today()
     write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
-    con.execute(build_sql(today))
-    build_refusal_citations(con)
+    if since is None or not _can_scope(con, today):
+        con.execute(build_sql(today))
+        build_refusal_citations(con)
+        return
+    con.execute(_scope_sql(today, bool(_columns(con, "attachment_texts"))), {"since": since})
+    con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
+    con.execute(build_sql(today, scoped=True))
+    # counted across requests: refresh where the scope changed a count
+    con.execute(
+        """UPDATE request_timeline t SET title_key_requests = c.n
+           FROM (SELECT site, title_key, CAST(count(*) AS INTEGER) AS n FROM request_timeline GROUP BY ALL) c
+           WHERE t.site = c.site AND t.title_key IS NOT DISTINCT FROM c.title_key
+             AND t.title_key_requests IS DISTINCT FROM c.n"""
+    )
+    con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
+    build_refusal_citations(con, scoped=True)
+    con.execute("DROP TABLE IF EXISTS _derive_scope")

@@ -590,12 +590,16 @@ def _prefilter(col: str) -> str:
     return f"regexp_matches(translate({col}, '\u00a0\u2019', ' ''') , {_sql_quote(PREFILTER_RX)})"
 
 
-def _candidate_sql(con) -> str:
-    """Every text worth scanning: incoming bodies and extracted attachment text, prefiltered."""
+def _candidate_sql(con, scoped: bool = False) -> str:
+    """Every text worth scanning: incoming bodies and extracted attachment text, prefiltered.
+
+    ``scoped``: only those of the requests listed in ``_derive_scope``.
+    """
+    messages = "(SELECT * FROM messages SEMI JOIN _derive_scope USING (site, request_key))" if scoped else "messages"
     parts = [
         f"""SELECT m.site, 'message' AS source, m.message_id, CAST(NULL AS INTEGER) AS part,
                    coalesce(t.regime, 'FOIA') AS regime, m.body AS text
-            FROM messages m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
+            FROM {messages} m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
             WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}"""
     ]
     if _has_table(con, "attachment_texts"):
@@ -603,7 +607,7 @@ def _candidate_sql(con) -> str:
             f"""SELECT x.site, 'attachment' AS source, x.incoming_message_id AS message_id, x.part,
                        coalesce(t.regime, 'FOIA') AS regime, x.text
                 FROM attachment_texts x
-                JOIN messages m ON m.site = x.site AND m.direction = 'incoming' AND m.message_id = x.incoming_message_id
+                JOIN {messages} m ON m.site = x.site AND m.direction = 'incoming' AND m.message_id = x.incoming_message_id
                 LEFT JOIN attachments a ON a.site = x.site AND a.incoming_message_id = x.incoming_message_id AND a.part = x.part
                 LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
                 WHERE x.status = 'ok' AND x.text IS NOT NULL
@@ -649,7 +653,7 @@ _SAME_TEXT = """k.site = c.site AND k.source = c.source AND k.message_id = c.mes
             AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime"""
 
 
-def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None = None) -> int:
+def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None = None, scoped: bool = False) -> int:
     """(Re)create refusal_citations from incoming message bodies and extracted attachment text.
 
     Needs request_timeline (for each request's regime).  DuckDB picks the
@@ -663,7 +667,7 @@ def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None
 
     con.execute(_CACHE_DDL)
     con.execute("DELETE FROM refusal_scan_cache WHERE extractor_version <> ?", [EXTRACTOR_VERSION])
-    con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con)}")
+    con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con, scoped)}")
     todo: list[tuple] = []
     reader = con.sql(
         f"""SELECT c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
@@ -689,7 +693,13 @@ def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None
             con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
         finally:
             con.unregister("_new_scans")
-    con.execute(_CREATE)
+    if scoped:  # only the rows of the requests in scope are replaced
+        con.execute(
+            """DELETE FROM refusal_citations c USING _derive_scope s
+               WHERE c.site = s.site AND c.request_key = s.request_key"""
+        )
+    else:
+        con.execute(_CREATE)
     con.execute(
         f"""INSERT INTO refusal_citations
             SELECT c.site, m.request_key, t.authority_url_name, c.message_id, c.source, c.part, m.sent_at,

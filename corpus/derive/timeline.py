@@ -99,12 +99,29 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
-def build_sql(today: date) -> str:
-    """The CREATE OR REPLACE TABLE statement for request_timeline."""
+def _scoped(table: str, scoped: bool) -> str:
+    """``table``, or only its rows of the requests listed in ``_derive_scope``."""
+    if not scoped:
+        return table
+    return f"(SELECT * FROM {table} SEMI JOIN _derive_scope USING (site, request_key))"
+
+
+def build_sql(today: date, *, scoped: bool = False) -> str:
+    """The statement that builds request_timeline.
+
+    Whole: ``CREATE OR REPLACE TABLE request_timeline AS …``.  ``scoped``: an
+    ``INSERT … BY NAME`` of the rows of the requests in the temporary table
+    ``_derive_scope(site, request_key)`` only (the caller deletes their old rows
+    first and refreshes ``title_key_requests``, which counts across requests).
+    """
+    requests_t, messages_t, events_t, attachments_t = (
+        _scoped(t, scoped) for t in ("requests", "messages", "events", "attachments")
+    )
+    head = "INSERT INTO request_timeline BY NAME" if scoped else "CREATE OR REPLACE TABLE request_timeline AS"
     final_states = ", ".join(_sql_str(s) for s in FINAL_STATES)
     holding_states = ", ".join(_sql_str(s) for s in HOLDING_STATES)
     return f"""
-CREATE OR REPLACE TABLE request_timeline AS
+{head}
 WITH
 auth AS (
     SELECT site, url_name,
@@ -117,7 +134,7 @@ req AS (
         coalesce(a.jurisdiction = 'scotland' OR list_has_any(a.tag_names, ['scotland', 'scottish', 'foisa']), false) AS scottish,
         coalesce(list_has_any(a.tag_names, ['school', 'academy_trust']), false) AS is_school,
         lower(coalesce(r.law, '')) = 'eir' OR coalesce(r.eir_only, false) AS eir
-    FROM requests r
+    FROM {requests_t} r
     LEFT JOIN auth a ON a.site = r.site AND a.url_name = r.authority_url_name
 ),
 req2 AS (
@@ -133,22 +150,22 @@ msg AS (
     SELECT m.site, m.request_key, m.message_id, m.direction, m.sent_at, m.body, m.event_type, m.position,
            row_number() OVER (PARTITION BY m.site, m.request_key, m.direction
                               ORDER BY m.sent_at NULLS LAST, m.position NULLS LAST, m.message_id) AS dir_rank
-    FROM messages m
+    FROM {messages_t} m
 ),
 ev_in AS (   -- the JSON state of each response event
     SELECT site, incoming_message_id AS message_id, max(calculated_state) AS calculated_state
-    FROM events WHERE incoming_message_id IS NOT NULL AND event_type = 'response'
+    FROM {events_t} WHERE incoming_message_id IS NOT NULL AND event_type = 'response'
     GROUP BY ALL
 ),
 ev_out AS (
     SELECT site, outgoing_message_id AS message_id,
            bool_or(calculated_state = 'internal_review' OR display_status ILIKE '%internal review%') AS review
-    FROM events WHERE outgoing_message_id IS NOT NULL
+    FROM {events_t} WHERE outgoing_message_id IS NOT NULL
     GROUP BY ALL
 ),
 docs AS (
     SELECT site, incoming_message_id AS message_id, count(*) AS documents
-    FROM attachments
+    FROM {attachments_t}
     WHERE NOT regexp_matches(lower(coalesce(filename, '')), '\\.(png|jpe?g|gif|bmp|emz|wmz)$')
       AND coalesce(content_icon, '') NOT IN ('image', 'png', 'jpg', 'gif')
     GROUP BY ALL
@@ -177,7 +194,7 @@ outgoing AS (
 ),
 sent_ev AS (
     SELECT site, request_key, min(created_at) AS sent_event_at
-    FROM events WHERE event_type = 'sent' GROUP BY ALL
+    FROM {events_t} WHERE event_type = 'sent' GROUP BY ALL
 ),
 start AS (
     SELECT q.site, q.request_key,
@@ -187,7 +204,7 @@ start AS (
     FROM req2 q LEFT JOIN sent_ev s USING (site, request_key)
 ),
 clar_states AS (   -- moments the request was classified as waiting for clarification
-    SELECT site, request_key, created_at AS clar_at FROM events
+    SELECT site, request_key, created_at AS clar_at FROM {events_t}
     WHERE described_state = 'waiting_clarification'
        OR (event_type = 'response' AND calculated_state = 'waiting_clarification')
 ),
@@ -237,7 +254,7 @@ review_answer AS (
 counts AS (
     SELECT site, request_key, count(*) AS message_count,
            count(*) FILTER (WHERE direction = 'incoming') AS incoming_count
-    FROM messages GROUP BY ALL
+    FROM {messages_t} GROUP BY ALL
 ),
 base AS (
     SELECT q.site, q.request_key, q.request_id, q.url_title, q.title, q.batch_id,
@@ -338,3 +355,9 @@ SELECT
 FROM (SELECT *, {title_key_sql("title")} AS title_key FROM due)
 ORDER BY site, request_key
 """
+
+
+def timeline_columns(con, today: date) -> set[str]:
+    """The columns the current build of request_timeline writes (asks DuckDB, reads no rows)."""
+    select = build_sql(today).split("\n", 2)[2]  # drop the CREATE line: the query itself
+    return {d[0] for d in con.execute(f"SELECT * FROM ({select}) LIMIT 0").description}

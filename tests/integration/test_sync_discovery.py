@@ -62,6 +62,21 @@ def test_resync_after_a_new_reply_fetches_that_thread_only(fake_site, tmp_path):
     assert fetched == {f"/request/{target}", f"/request/{target}.json"}
     assert query(dbp, "SELECT count(*) FROM messages")[0][0] == messages_before + 1
     assert second.new_messages == 1 and second.fetched == 1
+    # the re-sync rebuilt the derived rows of what it touched; a whole rebuild agrees
+    derived = ["SELECT * FROM request_timeline ORDER BY site, request_key", "SELECT * FROM refusal_citations ORDER BY ALL"]
+    after_sync = [query(dbp, sql) for sql in derived]
+    assert query(dbp, "SELECT t.message_count = count(m.message_id) FROM request_timeline t "
+                      "JOIN messages m USING (site, request_key) WHERE t.url_title = ? GROUP BY t.message_count",
+                 [target]) == [(True,)]
+    from corpus.db import connect
+    from corpus.derive import rebuild
+
+    con = connect(dbp)
+    try:
+        rebuild(con)
+    finally:
+        con.close()
+    assert [query(dbp, sql) for sql in derived] == after_sync
 
 
 def test_refresh_refetches_known_threads(fake_site, tmp_path):
