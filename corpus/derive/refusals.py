@@ -630,30 +630,55 @@ def _scan_texts(rows: list[tuple]) -> list[tuple]:
     return out
 
 
-def _scan_all(rows: list[tuple], workers: int | None) -> list[tuple]:
+def _scan_pool(n_texts: int, workers: int | None):
+    """A process pool for many texts, or None to scan in this process."""
+    import multiprocessing as mp
     import os
+    from concurrent.futures import ProcessPoolExecutor
 
     if workers is None:
         workers = min(4, os.cpu_count() or 1)
-    if workers <= 1 or len(rows) < 4000:
-        return _scan_texts(rows)
-    import multiprocessing as mp
-    from concurrent.futures import ProcessPoolExecutor
+    if workers <= 1 or n_texts < 4000:
+        return None
+    # forkserver, not fork: the parent holds a DuckDB connection and its threads
+    return ProcessPoolExecutor(workers, mp_context=mp.get_context("forkserver"))
 
-    chunk = max(500, len(rows) // (workers * 8))
-    pieces = [rows[i:i + chunk] for i in range(0, len(rows), chunk)]
+
+def _scan_chunk(rows: list[tuple], pool) -> list[tuple]:
+    if pool is None:
+        return _scan_texts(rows)
+    step = max(250, len(rows) // (pool._max_workers * 4))
     out: list[tuple] = []
-    with ProcessPoolExecutor(workers, mp_context=mp.get_context("fork")) as pool:
-        for scanned in pool.map(_scan_texts, pieces):
-            out.extend(scanned)
+    for scanned in pool.map(_scan_texts, [rows[i:i + step] for i in range(0, len(rows), step)]):
+        out.extend(scanned)
     return out
+
+
+def _store_scans(con, scanned: list[tuple]) -> None:
+    import pyarrow as pa
+
+    cit_type = pa.list_(pa.struct([(n, pa.string()) for n in _CIT_FIELDS]))
+    names = ("site", "source", "message_id", "part", "text_md5", "regime", "extractor_version", "citations")
+    types = {"message_id": pa.int64(), "part": pa.int32(), "extractor_version": pa.int32(), "citations": cit_type}
+    table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*scanned))})
+    con.register("_new_scans", table)
+    try:
+        # one cache row per text key: a changed text replaces its earlier scan
+        con.execute(
+            """DELETE FROM refusal_scan_cache k USING _new_scans n
+               WHERE k.site = n.site AND k.source = n.source AND k.message_id = n.message_id
+                 AND k.part IS NOT DISTINCT FROM n.part"""
+        )
+        con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
+    finally:
+        con.unregister("_new_scans")
 
 
 _SAME_TEXT = """k.site = c.site AND k.source = c.source AND k.message_id = c.message_id
             AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime"""
 
 
-def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None = None, scoped: bool = False) -> int:
+def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None = None, scoped: bool = False) -> int:
     """(Re)create refusal_citations from incoming message bodies and extracted attachment text.
 
     Needs request_timeline (for each request's regime).  DuckDB picks the
@@ -663,36 +688,29 @@ def build_refusal_citations(con, batch_size: int = 20000, *, workers: int | None
     changed texts through Python; many new texts are scanned in a process pool.
     Returns the number of citation rows.
     """
-    import pyarrow as pa
-
     con.execute(_CACHE_DDL)
     con.execute("DELETE FROM refusal_scan_cache WHERE extractor_version <> ?", [EXTRACTOR_VERSION])
     con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con, scoped)}")
-    todo: list[tuple] = []
-    reader = con.sql(
-        f"""SELECT c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
+    # Texts not scanned yet, numbered so they can be read a chunk at a time:
+    # memory stays bounded however many there are.
+    con.execute(
+        f"""CREATE OR REPLACE TEMP TABLE _cit_todo AS
+            SELECT row_number() OVER () AS rn, c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
             FROM _cit_candidates c ANTI JOIN refusal_scan_cache k ON {_SAME_TEXT}"""
-    ).to_arrow_reader(batch_size)
-    for batch in reader:
-        d = batch.to_pydict()
-        todo.extend(zip(d["site"], d["source"], d["message_id"], d["part"], d["text_md5"], d["regime"], d["text"]))
-    if todo:
-        scanned = _scan_all(todo, workers)
-        cit_type = pa.list_(pa.struct([(n, pa.string()) for n in _CIT_FIELDS]))
-        names = ("site", "source", "message_id", "part", "text_md5", "regime", "extractor_version", "citations")
-        types = {"message_id": pa.int64(), "part": pa.int32(), "extractor_version": pa.int32(), "citations": cit_type}
-        table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*scanned))})
-        con.register("_new_scans", table)
-        try:
-            # one cache row per text key: a changed text replaces its earlier scan
-            con.execute(
-                """DELETE FROM refusal_scan_cache k USING _new_scans n
-                   WHERE k.site = n.site AND k.source = n.source AND k.message_id = n.message_id
-                     AND k.part IS NOT DISTINCT FROM n.part"""
-            )
-            con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
-        finally:
-            con.unregister("_new_scans")
+    )
+    n_todo = con.execute("SELECT count(*) FROM _cit_todo").fetchall()[0][0]
+    pool = _scan_pool(n_todo, workers)
+    try:
+        for lo in range(0, n_todo, batch_size):
+            rows = con.execute(
+                "SELECT site, source, message_id, part, text_md5, regime, text FROM _cit_todo WHERE rn > ? AND rn <= ?",
+                [lo, lo + batch_size],
+            ).fetchall()
+            _store_scans(con, _scan_chunk(rows, pool))
+    finally:
+        if pool is not None:
+            pool.shutdown()
+    con.execute("DROP TABLE IF EXISTS _cit_todo")
     if scoped:  # only the rows of the requests in scope are replaced
         con.execute(
             """DELETE FROM refusal_citations c USING _derive_scope s

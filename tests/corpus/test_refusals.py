@@ -139,3 +139,32 @@ def test_a_phrase_does_not_repeat_a_numbered_ground_under_another_law():
         "FOISA",
     )
     assert found == [("FOIA", "s12")]
+
+
+def test_build_reads_new_texts_in_bounded_chunks_and_in_a_pool(tmp_path):
+    """Many new texts: scanned chunk by chunk, in worker processes, same rows as one pass."""
+    from datetime import date
+
+    from corpus.db import connect
+    from corpus.derive import rebuild
+    from corpus.derive.refusals import build_refusal_citations
+
+    con = connect(tmp_path / "many.duckdb")
+    con.execute(
+        "INSERT INTO requests (site, request_key, url_title, authority_url_name) "
+        "SELECT 's', 'id:' || i, 't' || i, 'council' FROM range(4500) r(i)"
+    )
+    con.execute(
+        "INSERT INTO messages (site, request_key, message_id, direction, sent_at, body) "
+        "SELECT 's', 'id:' || i, i, 'incoming', TIMESTAMPTZ '2024-05-01 10:00:00+00', "
+        "CASE WHEN i % 3 = 0 THEN 'We refuse under section 12 as it exceeds the appropriate limit.' "
+        "ELSE 'The information is exempt under section 40(2) of the Act.' END FROM range(4500) r(i)"
+    )
+    rebuild(con, today=date(2025, 1, 6))  # one pass, pool (4,500 texts >= 4,000)
+    pooled = con.execute("SELECT * FROM refusal_citations ORDER BY ALL").fetchall()
+    con.execute("DELETE FROM refusal_scan_cache")
+    build_refusal_citations(con, batch_size=700, workers=1)  # many small chunks, no pool
+    assert con.execute("SELECT * FROM refusal_citations ORDER BY ALL").fetchall() == pooled
+    assert len(pooled) == 4500
+    assert con.execute("SELECT count(*) FROM refusal_citations WHERE provision = 's12'").fetchall()[0][0] == 1500
+    con.close()
