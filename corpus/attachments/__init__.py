@@ -2,20 +2,17 @@
 
 ``corpus sync --attachments text|files`` calls :func:`sync_hook` after the
 threads are loaded; ``corpus reparse`` calls :func:`reextract_all` for kept
-files; the refusal analysis reads :func:`attachment_citation_rows`.
+files; ``corpus.derive`` reads ``attachment_texts`` for refusal citations.
 """
 
-from corpus.attachments.citations import ATTACHMENT_TEXT_SOURCES, attachment_citation_rows
 from corpus.attachments.extract import Extraction, extract_text
 from corpus.attachments.reextract import ReextractStats, reextract_all
 from corpus.attachments.sync import AttachmentStats, sync_hook
 
 __all__ = [
-    "ATTACHMENT_TEXT_SOURCES",
     "AttachmentStats",
     "Extraction",
     "ReextractStats",
-    "attachment_citation_rows",
     "extract_text",
     "reextract_all",
     "sync_hook",
