@@ -2,40 +2,10 @@
 
 from __future__ import annotations
 
-import os
-import subprocess
-import sys
-from pathlib import Path
-
 import duckdb
 import pytest
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-def cli_env(**extra) -> dict:
-    env = dict(os.environ)
-    env.pop("CORPUS_CONTACT", None)
-    env.pop("CORPUS_DB", None)
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["CORPUS_BACKOFF_BASE"] = "0.01"  # tiny back-off: these tests exercise retries, not patience
-    env.update(extra)
-    return env
-
-
-def run_cli(*args, timeout: float = 120, **popen) -> subprocess.CompletedProcess:
-    """Run ``corpus ARGS...`` as a subprocess (the real command line)."""
-    return subprocess.run(
-        [sys.executable, "-m", "corpus.cli", *map(str, args)],
-        capture_output=True, text=True, timeout=timeout, env=cli_env(), cwd=PROJECT_ROOT, **popen,
-    )
-
-
-def start_cli(*args) -> subprocess.Popen:
-    return subprocess.Popen(
-        [sys.executable, "-m", "corpus.cli", *map(str, args)],
-        stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=PROJECT_ROOT,
-    )
+from tests.cli_runner import run_cli, start_cli  # noqa: F401  (the tests import them from here)
 
 
 def query(db_path, sql, params=()):

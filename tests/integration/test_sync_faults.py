@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import signal
+import subprocess
 import time
 
 from corpus.sync import run_sync
@@ -134,7 +135,7 @@ def test_ctrl_c_saves_and_exits_130(fake_site_factory, tmp_path):
     site = fake_site_factory(corpus)
     dbp = tmp_path / "int.duckdb"
     args = ["sync", "--site", site.url, "--db", dbp, "--authority", authority, "--rate", "30"]
-    proc = start_cli(*args)
+    proc = start_cli(*args, stdout=subprocess.PIPE)
     time.sleep(2.0)
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)

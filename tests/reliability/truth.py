@@ -11,42 +11,13 @@ from __future__ import annotations
 import os
 import signal
 import subprocess
-import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
 import duckdb
 
-PROJECT_ROOT = Path(__file__).resolve().parents[2]
-
-
-# ---------------------------------------------------------------- running the real CLI
-
-
-def cli_env(**extra) -> dict:
-    env = dict(os.environ)
-    env.pop("CORPUS_CONTACT", None)
-    env.pop("CORPUS_DB", None)
-    env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
-    env["CORPUS_BACKOFF_BASE"] = "0.01"  # retries are exercised, not waited for
-    env.update({k: str(v) for k, v in extra.items()})
-    return env
-
-
-def cli_args(*args) -> list[str]:
-    return [sys.executable, "-m", "corpus.cli", *map(str, args)]
-
-
-def run_cli(*args, timeout: float = 120, env: dict | None = None) -> subprocess.CompletedProcess:
-    """``corpus ARGS...`` as a subprocess, to completion."""
-    return subprocess.run(cli_args(*args), capture_output=True, text=True, timeout=timeout,
-                          env=env or cli_env(), cwd=PROJECT_ROOT)
-
-
-def start_cli(*args, env: dict | None = None) -> subprocess.Popen:
-    return subprocess.Popen(cli_args(*args), stdout=subprocess.DEVNULL, stderr=subprocess.PIPE, text=True,
-                            env=env or cli_env(), cwd=PROJECT_ROOT)
+from tests.cli_runner import run_cli, start_cli  # noqa: F401  (the tests and the soak import them from here)
 
 
 def kill_at_hit(proc: subprocess.Popen, site, hits: int, extra: float = 0.0, *, timeout: float = 60.0) -> bool:
