@@ -104,6 +104,23 @@ def _translate_open_error(path: Path, exc: duckdb.Error) -> CorpusError:
     return CorpusError(f"cannot open {path} ({text.splitlines()[0]}); check that its folder is writable, or use another --db")
 
 
+def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
+    """Whether ``name`` is a (non-temporary) table or a view of the database."""
+    rows = con.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
+        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = ?",
+        [name, name],
+    ).fetchall()
+    return sum(r[0] for r in rows) > 0
+
+
+def table_columns(con: duckdb.DuckDBPyConnection, name: str) -> list[str]:
+    """The columns of table ``name`` in order; empty when there is no such table."""
+    return [r[0] for r in con.execute(
+        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [name]
+    ).fetchall()]
+
+
 def schema_version(con: duckdb.DuckDBPyConnection) -> int:
     """The schema version recorded in the database (0 for an empty database)."""
     has = con.execute(

@@ -23,6 +23,7 @@ from pathlib import Path
 import duckdb
 import pyarrow as pa
 
+from corpus.db import table_exists
 from scraper.records import ParsedRequest, Person
 
 HIDDEN_PROMINENCES = ("hidden", "requester_only")
@@ -666,10 +667,7 @@ def _write_results(con, results: list[tuple], stats: ReparseStats) -> None:
 
 def _reextract_attachments(con, db_path) -> str | None:
     """Redo attachment text from the files kept beside the database, if any were kept."""
-    has = con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = 'attachment_texts'"
-    ).fetchall()[0][0]
-    if not has or not con.execute(
+    if not table_exists(con, "attachment_texts") or not con.execute(
         "SELECT count(*) FROM attachment_texts WHERE stored_path IS NOT NULL"
     ).fetchall()[0][0]:
         return None

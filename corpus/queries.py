@@ -30,6 +30,7 @@ from typing import Any
 
 import pyarrow as pa
 
+from corpus.db import table_exists
 from corpus.errors import CorpusError, UsageError
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
@@ -268,19 +269,10 @@ def bind_values(query: QueryInfo, params: dict[str, Any] | None) -> dict[str, An
 
 
 # ---------------------------------------------------------------- running
-def _table_exists(con, name: str) -> bool:
-    row = con.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = ? AND NOT temporary "
-        "UNION ALL SELECT count(*) FROM duckdb_views() WHERE view_name = ?",
-        [name, name],
-    ).fetchall()
-    return sum(r[0] for r in row) > 0
-
-
 def sql_for(query: QueryInfo, con) -> str:
     """The query text to run on ``con``: without the attachment lines when that table is absent."""
     lines = query.sql.splitlines()
-    if not any(_OPTIONAL_MARK.search(line) for line in lines) or _table_exists(con, OPTIONAL_TABLE):
+    if not any(_OPTIONAL_MARK.search(line) for line in lines) or table_exists(con, OPTIONAL_TABLE):
         return query.sql
     return "\n".join(line for line in lines if not _OPTIONAL_MARK.search(line))
 

@@ -17,17 +17,12 @@ from __future__ import annotations
 
 from datetime import date, datetime
 
+from corpus.db import table_columns
 from corpus.derive.refusals import Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.workdays import uk_today, write_calendar
 
 __all__ = ["rebuild", "extract_citations", "Citation", "classify_response"]
-
-
-def _columns(con, table: str) -> list[str]:
-    return [r[0] for r in con.execute(
-        "SELECT column_name FROM information_schema.columns WHERE table_name = ? ORDER BY ordinal_position", [table]
-    ).fetchall()]
 
 
 def _scope_sql(today: date, with_texts: bool) -> str:
@@ -57,8 +52,8 @@ def _scope_sql(today: date, with_texts: bool) -> str:
 
 def _can_scope(con, today: date) -> bool:
     """True when both derived tables exist with every column the current build writes."""
-    have = set(_columns(con, "request_timeline"))
-    if not have or not _columns(con, "refusal_citations"):
+    have = set(table_columns(con, "request_timeline"))
+    if not have or not table_columns(con, "refusal_citations"):
         return False
     return timeline_columns(con, today) <= have
 
@@ -77,7 +72,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
         con.execute(build_sql(today))
         build_refusal_citations(con)
         return
-    con.execute(_scope_sql(today, bool(_columns(con, "attachment_texts"))), {"since": since})
+    con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
     con.execute(build_sql(today, scoped=True))
     # counted across requests: refresh where the scope changed a count

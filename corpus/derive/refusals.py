@@ -30,6 +30,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from corpus.db import table_exists
 from corpus.errors import UsageError
 
 
@@ -580,12 +581,6 @@ CREATE TABLE IF NOT EXISTS refusal_scan_cache (
 _CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
 
 
-def _has_table(con, name: str) -> bool:
-    return bool(con.execute(
-        "SELECT count(*) FROM information_schema.tables WHERE table_name = ?", [name]
-    ).fetchall()[0][0])
-
-
 def _prefilter(col: str) -> str:
     return f"regexp_matches(translate({col}, '\u00a0\u2019', ' ''') , {_sql_quote(PREFILTER_RX)})"
 
@@ -602,7 +597,7 @@ def _candidate_sql(con, scoped: bool = False) -> str:
             FROM {messages} m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
             WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}"""
     ]
-    if _has_table(con, "attachment_texts"):
+    if table_exists(con, "attachment_texts"):
         parts.append(
             f"""SELECT x.site, 'attachment' AS source, x.incoming_message_id AS message_id, x.part,
                        coalesce(t.regime, 'FOIA') AS regime, x.text
