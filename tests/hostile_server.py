@@ -130,6 +130,11 @@ class HostileServer:
         with self._lock:
             self._routes.insert(0, (re.compile(pattern), behaviour))
 
+    def clear_routes(self) -> None:
+        """Serve everything from the sample site again (the site mended)."""
+        with self._lock:
+            self._routes.clear()
+
     def hits_for(self, pattern: str) -> list[tuple[float, str]]:
         rx = re.compile(pattern)
         with self._lock:

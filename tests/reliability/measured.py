@@ -1,7 +1,8 @@
 """The real ``corpus`` command in a child process that reports its own peak memory and wall time.
 
-The child reads ``resource.getrusage(RUSAGE_SELF).ru_maxrss`` as it exits and
-writes it to a file, so the figure is the sync's own, not the test runner's.
+The child reads its peak resident memory as it exits (``VmHWM`` from
+``/proc/self/status``, else ``ru_maxrss``) and writes it to a file, so the
+figure is the sync's own, not the test runner's.
 An address-space limit is set in the child as a safety net: if a regression
 lets a decompression bomb through, the child fails fast instead of taking the
 machine's memory.
@@ -28,8 +29,16 @@ import atexit, os, resource, sys
 limit = int(os.environ["CORPUS_TEST_AS_LIMIT"])
 resource.setrlimit(resource.RLIMIT_AS, (limit, limit))
 def _report():
+    # VmHWM is this program's own high-water mark; ru_maxrss would also count the
+    # test runner's memory, which a child started by vfork inherits across exec.
+    peak_kb = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss
+    try:
+        with open("/proc/self/status") as status:
+            peak_kb = next(int(line.split()[1]) for line in status if line.startswith("VmHWM:"))
+    except (OSError, StopIteration):
+        pass
     with open(os.environ["CORPUS_TEST_PEAK_FILE"], "w") as f:
-        f.write(str(resource.getrusage(resource.RUSAGE_SELF).ru_maxrss))
+        f.write(str(peak_kb))
 atexit.register(_report)
 from corpus.cli import main
 sys.argv = ["corpus", *sys.argv[1:]]
