@@ -23,7 +23,7 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from urllib.parse import quote, urlencode
@@ -212,7 +212,7 @@ async def walk(
 
     async def pages(
         first_url: str, run: _Run, *, first_of_walk: bool, stop_when_full: bool, may_stop: bool = False
-    ) -> AsyncIterator[ListingItem]:
+    ) -> AsyncGenerator[ListingItem, None]:
         url: str | None = first_url
         number = 0
         page: ListingPage | ParseFailure | None = None

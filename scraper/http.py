@@ -55,9 +55,6 @@ def make_client(
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     # The site's session and tracking cookies are never kept, so never sent back.
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    kwargs = {}
-    if transport is not None:
-        kwargs["transport"] = transport
     return httpx.AsyncClient(
         base_url=site,
         headers=headers,
@@ -69,5 +66,5 @@ def make_client(
         http2=False,
         # A loopback site is never reached through a proxy from the environment.
         trust_env=not is_local_site(site),
-        **kwargs,
+        transport=transport,
     )
