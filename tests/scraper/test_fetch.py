@@ -397,7 +397,6 @@ def test_rate_ceiling_holds_on_a_real_server_including_retries():
     # (2.7 ms seen with 8 jobs on 2 cores): a few ms of slack, far below the
     # spacing the limiter adds (125 ms here, about 1 ms without it).
     assert min(client_gaps) >= 1 / rate - 0.01
-    assert sum(client_gaps) / len(client_gaps) >= 1 / rate
     # Measured at the server too.  Arrival times there carry the connection set-up
     # (first request) and thread-scheduling noise on a busy machine, so the check is
     # on the average spacing from the second arrival on; without the limiter the
