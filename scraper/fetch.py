@@ -34,6 +34,7 @@ still count (RFC 9309 §2.5).
 from __future__ import annotations
 
 import asyncio
+import functools
 import io
 import random
 import time
@@ -493,34 +494,31 @@ class Fetcher:
                     and not keep_head):
                 return self._too_large(status, resp_headers, cap)
             body = io.BytesIO()
-            size = 0
-            truncated = False
+
+            def take(decode: Callable[[int], bytes]) -> bool:
+                """Keep what ``decode(room)`` gives; False once the cap is passed (what fitted is kept)."""
+                try:
+                    body.write(decode(cap - body.tell()))
+                    return True
+                except OverCap as over:
+                    body.write(over.head)
+                    return False
+
+            within = True
             try:
                 async for chunk in resp.aiter_raw():
                     progress.received += len(chunk)
                     progressed()
-                    try:
-                        data = decoder.feed(chunk, cap - size)
-                    except OverCap as over:
-                        if not keep_head:
-                            return self._too_large(status, resp_headers, cap)
-                        data, truncated = over.head, True
-                    body.write(data)
-                    size += len(data)
-                    if truncated:
+                    within = take(functools.partial(decoder.feed, chunk))
+                    if not within:
                         break
-                if not truncated:
-                    try:
-                        tail = decoder.finish(cap - size)
-                    except OverCap as over:
-                        if not keep_head:
-                            return self._too_large(status, resp_headers, cap)
-                        tail, truncated = over.head, True
-                    body.write(tail)
-                    size += len(tail)
+                else:
+                    within = take(decoder.finish)
             except CorruptBody as exc:
                 raise _Retry(str(exc), status, resp_headers) from None
-            if not truncated and declared_len is not None and progress.received != declared_len:
+            if not within and not keep_head:
+                return self._too_large(status, resp_headers, cap)
+            if within and declared_len is not None and progress.received != declared_len:
                 raise _Retry(f"truncated body ({progress.received} of {declared_len} bytes)", status, resp_headers)
             data = body.getvalue()
             reason = challenge_reason(status, resp_headers, data)
@@ -541,7 +539,7 @@ class Fetcher:
                         )
                     self.limiter.penalise(retry_after)
                 raise _Retry(f"HTTP {status}", status, resp_headers, retry_after, failure=Failure.HTTP)
-            return _Answer(status, resp_headers, data, truncated=truncated)
+            return _Answer(status, resp_headers, data, truncated=not within)
 
     def _too_large(self, status: int, headers: dict[str, str], cap: int) -> _Answer:
         what = "page" if cap == self.max_bytes else "body"

@@ -581,22 +581,16 @@ def test_crawl_delay_from_robots_holds_back_the_first_request_after_it():
 # --- time: minimum throughput and a deadline per fetch (real loopback server) -------------------
 
 
-def _serve_on_loopback(**routes):
-    server = HostileServer()
-    for pattern, behaviour in routes.items():
-        server.route(pattern, behaviour)
-    return server
-
-
-def test_a_trickling_server_fails_as_too_slow_in_bounded_time():
+def fetch_trickle(piece: bytes, every: float, **fetcher_options) -> tuple[FetchResult, float]:
+    """Fetch /slow from a loopback server trickling ``piece`` every ``every`` s; the result and the seconds taken."""
     stop = threading.Event()
-    # 8 bytes every 0.05 s (160 B/s): each attempt is cut soon after the 0.3 s grace.
-    with _serve_on_loopback(**{"^/slow": trickle(b"<p>x</p>", 0.05, stop=stop)}) as server:
+    with HostileServer() as server:
+        server.route("^/slow", trickle(piece, every, stop=stop))
 
         async def go():
             async with make_client(server.url, None) as client:
                 fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
-                                  backoff_base=0.0001, max_attempts=2, grace=0.3, min_throughput=2000)
+                                  backoff_base=0.0001, **fetcher_options)
                 return await fetcher.fetch("/slow")
 
         began = time.monotonic()
@@ -604,50 +598,28 @@ def test_a_trickling_server_fails_as_too_slow_in_bounded_time():
             result = asyncio.run(go())
         finally:
             stop.set()
-        took = time.monotonic() - began
+        return result, time.monotonic() - began
+
+
+def test_a_trickling_server_fails_as_too_slow_in_bounded_time():
+    # 8 bytes every 0.05 s (160 B/s): each attempt is cut soon after the 0.3 s grace.
+    result, took = fetch_trickle(b"<p>x</p>", 0.05, max_attempts=2, grace=0.3, min_throughput=2000)
     assert result.failure == Failure.TOO_SLOW and result.attempts == 2 and result.body is None
     assert "too slow" in result.error and "minimum of 2000 bytes/s after the first 0.3 s" in result.error
     assert took < 3.0
 
 
 def test_the_deadline_bounds_a_fetch_that_never_ends_across_attempts():
-    stop = threading.Event()
     # Fast enough to pass the throughput test (8 KB every 10 ms) but endless.
-    with _serve_on_loopback(**{"^/endless": trickle(b"x" * 8192, 0.01, stop=stop)}) as server:
-
-        async def go():
-            async with make_client(server.url, None) as client:
-                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
-                                  backoff_base=0.0001, max_attempts=5, max_bytes=10**9, grace=0.2,
-                                  min_throughput=1000, deadline=1.0)
-                return await fetcher.fetch("/endless")
-
-        began = time.monotonic()
-        try:
-            result = asyncio.run(go())
-        finally:
-            stop.set()
-        took = time.monotonic() - began
+    result, took = fetch_trickle(b"x" * 8192, 0.01, max_attempts=5, max_bytes=10**9, grace=0.2,
+                                 min_throughput=1000, deadline=1.0)
     assert result.failure == Failure.DEADLINE and result.attempts == 1
     assert result.error == "gave up after 1 s on the network, the limit for one fetch"
     assert 0.9 < took < 2.5
 
 
 def test_slow_attempts_stop_at_the_deadline_not_the_attempt_count():
-    stop = threading.Event()
-    with _serve_on_loopback(**{"^/slow": trickle(b"x", 0.05, stop=stop)}) as server:
-
-        async def go():
-            async with make_client(server.url, None) as client:
-                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
-                                  backoff_base=0.0001, max_attempts=10, grace=0.25, min_throughput=5000,
-                                  deadline=0.8)
-                return await fetcher.fetch("/slow")
-
-        try:
-            result = asyncio.run(go())
-        finally:
-            stop.set()
+    result, _ = fetch_trickle(b"x", 0.05, max_attempts=10, grace=0.25, min_throughput=5000, deadline=0.8)
     assert result.failure == Failure.DEADLINE and 2 <= result.attempts <= 4
 
 
@@ -655,7 +627,8 @@ def test_slow_attempts_stop_at_the_deadline_not_the_attempt_count():
 
 
 def test_stop_cancels_a_crawl_delay_wait_and_every_later_fetch():
-    with _serve_on_loopback(**{"^/": send(200, b"fine")}) as server:
+    with HostileServer() as server:
+        server.route("^/", send(200, b"fine"))
 
         async def go():
             async with make_client(server.url, None) as client:
@@ -680,7 +653,8 @@ def test_stop_cancels_a_crawl_delay_wait_and_every_later_fetch():
 
 def test_stop_cancels_a_transfer_in_flight():
     stop = threading.Event()
-    with _serve_on_loopback(**{"^/slow": trickle(b"x", 0.1, stop=stop)}) as server:
+    with HostileServer() as server:
+        server.route("^/slow", trickle(b"x", 0.1, stop=stop))
 
         async def go():
             async with make_client(server.url, None) as client:
