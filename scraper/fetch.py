@@ -359,7 +359,7 @@ class Fetcher:
                 target = absolute_url(current, location)
                 if downgrades(self.site, target):
                     return refused(f"redirect from https to plain http ({target}); not followed")
-                if not same_host(self.site, target):
+                if not self._on_site(target):
                     return refused(f"redirect to another host ({target}); not followed")
                 if not self.robots.allowed(target):
                     return refused(f"redirect to {target}, which is disallowed by robots.txt")
@@ -375,11 +375,25 @@ class Fetcher:
     def _refusal(self, url: str) -> str | None:
         if downgrades(self.site, url):
             return f"plain http URL on the https site {self.site}; refused"
-        if not same_host(self.site, url):
+        if not self._on_site(url):
             return f"not on {self.site}; refused"
         if not self.robots.allowed(url):
             return "disallowed by robots.txt"
         return None
+
+    def _on_site(self, url: str) -> bool:
+        """On the site's host, as read by the URL parser here *and* by the one httpx sends with.
+
+        The two readings could differ on a strange URL (a backslash, odd
+        userinfo); the URL is used only when both name the site.
+        """
+        if not same_host(self.site, url):
+            return False
+        try:
+            as_sent = httpx.URL(url)
+        except (httpx.InvalidURL, TypeError, ValueError):
+            return False
+        return same_host(self.site, str(as_sent))
 
     def _wait(self, state: RetryCallState) -> float:
         exc = state.outcome.exception() if state.outcome else None

@@ -672,3 +672,64 @@ def test_stop_cancels_a_transfer_in_flight():
             assert asyncio.run(go()) < 0.5
         finally:
             stop.set()
+
+
+# --- leaving the site: never, however the URL is dressed up (real loopback servers) -------------
+
+
+def _locations(other: str) -> list[str]:
+    """Redirect targets that leave the site (``other`` is another server on this machine)."""
+    host_port = other.split("://", 1)[1]
+    return [
+        f"{other}/request/x",  # another port on the same address
+        "http://169.254.169.254/latest/meta-data/iam/security-credentials/",  # cloud metadata
+        "http://[::ffff:169.254.169.254]/latest/meta-data/",
+        "http://2852039166/latest/meta-data/",  # 169.254.169.254 as one number
+        "http://metadata.google.internal/computeMetadata/v1/",
+        "{site}@" + host_port + "/request/x",  # the site as userinfo, the real host after @
+        f"//{host_port}/request/x",  # scheme-relative
+        "file:///etc/passwd",
+        "ftp://127.0.0.1/request/x",
+    ]
+
+
+def test_redirects_that_leave_the_site_are_never_followed_nor_connected():
+    with HostileServer() as other, HostileServer() as server:
+        site_host = server.url.split("://", 1)[1]
+        targets = [t.replace("{site}", server.url).replace("{site_host}", site_host) for t in _locations(other.url)]
+        for i, target in enumerate(targets):
+            server.route(rf"^/hop{i}$", send(302, b"", {"Location": target}))
+
+        async def go():
+            async with make_client(server.url, None) as client:
+                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
+                                  max_attempts=1)
+                hops = [await fetcher.fetch(f"/hop{i}") for i in range(len(targets))]
+                direct = [await fetcher.fetch(t) for t in targets if "://" in t]
+                return hops, direct
+
+        hops, direct = asyncio.run(go())
+        assert other.hits == []  # no request ever reached the other server
+        assert [p for _, p in server.hits] == [f"/hop{i}" for i in range(len(targets))]
+    for target, result in zip(targets, hops):
+        assert result.failure == Failure.REDIRECT and result.body is None, (target, result.error)
+        assert "redirect to another host" in result.error, (target, result.error)
+    assert direct and all(r.failure == Failure.REFUSED and r.attempts == 0 for r in direct)
+
+
+def test_a_backslash_in_the_authority_is_read_alike_by_the_check_and_the_sender():
+    # Parsers have disagreed on "http://a\\@b/": here both take b (the site) as the host.
+    with HostileServer() as other, HostileServer() as server:
+        site_host = server.url.split("://", 1)[1]
+        other_host = other.url.split("://", 1)[1]
+        server.route(r"^/hop$", send(302, b"", {"Location": f"http://{other_host}\\@{site_host}/landed"}))
+        server.route(r"^/landed$", send(200, b"on the site"))
+
+        async def go():
+            async with make_client(server.url, None) as client:
+                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url)
+                return await fetcher.fetch("/hop")
+
+        result = asyncio.run(go())
+        assert other.hits == [] and [p for _, p in server.hits] == ["/hop", "/landed"]
+    assert result.ok and result.body == b"on the site"
