@@ -454,7 +454,7 @@ class Fetcher:
             return min(end_of_budget, began + self.grace + progress.received / self.min_throughput)
 
         try:
-            async with asyncio.timeout(cutoff()) as timer:
+            async with asyncio.timeout_at(cutoff()) as timer:
                 return await self._exchange(url, headers, cap, keep_head, progress, lambda: timer.reschedule(cutoff()))
         except TimeoutError:
             self._unanswered(url, progress)

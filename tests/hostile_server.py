@@ -87,6 +87,16 @@ def trickle(piece: bytes = b"<p>x</p>", every: float = 2.0, *, stop: threading.E
     return behave
 
 
+def silent(*, stop: threading.Event) -> Behaviour:
+    """Read the request, then say nothing until ``stop`` is set."""
+
+    def behave(h: BaseHTTPRequestHandler) -> None:
+        stop.wait()
+        h.close_connection = True
+
+    return behave
+
+
 class HostileServer:
     """See the module docstring.  ``fallback`` is an unstarted ``FakeSite`` (or None: 404 elsewhere)."""
 

@@ -19,7 +19,7 @@ from scraper.errors import Stopped
 from scraper.fetch import ChallengeDetected, Failure, Fetcher, FetchResult, load_robots
 from scraper.http import make_client
 from scraper.politeness import ROBOTS_MAX_BYTES, RateLimiter, Robots, RobotsUnavailable
-from tests.hostile_server import HostileServer, bomb, send, trickle
+from tests.hostile_server import HostileServer, bomb, send, silent, trickle
 
 SITE = "https://www.example.org"
 ROBOTS = "User-agent: *\nDisallow: */feed/*\nDisallow: *?*update_status=1*\n"
@@ -599,6 +599,27 @@ def fetch_trickle(piece: bytes, every: float, **fetcher_options) -> tuple[FetchR
         finally:
             stop.set()
         return result, time.monotonic() - began
+
+
+def test_a_server_that_never_answers_is_cut_at_the_grace_period_not_the_read_timeout():
+    stop = threading.Event()
+    with HostileServer() as server:
+        server.route("^/silent", silent(stop=stop))
+
+        async def go():
+            async with make_client(server.url, None, timeout=30) as client:
+                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
+                                  max_attempts=1, grace=0.3, min_throughput=1000)
+                return await fetcher.fetch("/silent")
+
+        began = time.monotonic()
+        try:
+            result = asyncio.run(go())
+        finally:
+            stop.set()
+        took = time.monotonic() - began
+    assert result.failure == Failure.TOO_SLOW and result.status == 0 and "too slow: 0 bytes" in result.error
+    assert took < 3.0
 
 
 def test_a_trickling_server_fails_as_too_slow_in_bounded_time():
