@@ -528,14 +528,12 @@ def test_a_huge_robots_txt_is_read_up_to_the_cap_and_obeyed_so_far(encoding):
     script = Script({"/robots.txt": [raw(200, wire, headers)]})
 
     async def load():
-        limiter = RateLimiter(10_000)
         async with make_client(SITE, None, transport=httpx.MockTransport(script)) as client:
-            fetcher = Fetcher(client, Robots.allow_all(SITE), limiter, site=SITE)
-            res = await fetcher.fetch("/robots.txt")
-            robots = await load_robots(client, SITE, limiter, backoff_base=0.001)
-        return res, robots
+            fetcher = Fetcher(client, Robots.allow_all(SITE), RateLimiter(10_000), site=SITE)
+            return await fetcher.fetch("/robots.txt")
 
-    res, robots = asyncio.run(load())
+    res = asyncio.run(load())
+    robots = Robots.from_response(SITE, res.status, res.body)
     assert len(HUGE_ROBOTS) > 2 * 1024 * 1024
     assert res.ok and res.truncated and len(res.body) == ROBOTS_MAX_BYTES + 1 and HUGE_ROBOTS.startswith(res.body)
     assert robots.truncated and not robots.allowed("/secret/x") and not robots.allowed("/area-5/x")
@@ -567,8 +565,11 @@ def test_crawl_delay_from_robots_holds_back_the_first_request_after_it():
     async def go():
         limiter = RateLimiter(0.5, clock=sleeps.clock, sleep=sleeps)
         async with make_client(SITE, None, transport=httpx.MockTransport(handler)) as client:
-            robots = await load_robots(client, SITE, limiter, backoff_base=0.001)
-            fetcher = Fetcher(client, robots, limiter, site=SITE)
+            fetcher = Fetcher(client, Robots.allow_all(SITE), limiter, site=SITE)
+            res = await fetcher.fetch("/robots.txt")  # as robots loading does: fetch, read, apply the delay
+            robots = Robots.from_response(SITE, res.status, res.body)
+            limiter.crawl_delay = robots.crawl_delay
+            fetcher.robots = robots
             await fetcher.fetch("/request/a")
             await fetcher.fetch("/request/b")
 
