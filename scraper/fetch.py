@@ -349,28 +349,31 @@ class Fetcher:
             if answer.error:
                 return result(answer.status, answer.headers, error=answer.error, failure=answer.failure)
             if answer.status in REDIRECT_STATUSES:
-                location = answer.headers.get("location")
-
-                def refused(why: str) -> FetchResult:
+                target, why = self._redirect(current, answer, last_hop=hop == self.max_redirects)
+                if why is not None:
                     return result(answer.status, answer.headers, error=why, failure=Failure.REDIRECT)
-
-                if not location:
-                    return refused(f"redirect ({answer.status}) without a Location header")
-                target = absolute_url(current, location)
-                if downgrades(self.site, target):
-                    return refused(f"redirect from https to plain http ({target}); not followed")
-                if not self._on_site(target):
-                    return refused(f"redirect to another host ({target}); not followed")
-                if not self.robots.allowed(target):
-                    return refused(f"redirect to {target}, which is disallowed by robots.txt")
-                if hop == self.max_redirects:
-                    return refused(f"too many redirects (stopped after {self.max_redirects}; a redirect loop?)")
                 current = target
                 continue
             if answer.status == 304:
                 return result(304, answer.headers, body=None, not_modified=True)
             return result(answer.status, answer.headers, body=answer.body, truncated=answer.truncated)
         raise AssertionError("unreachable")  # pragma: no cover
+
+    def _redirect(self, current: str, answer: _Answer, *, last_hop: bool) -> tuple[str, str | None]:
+        """Where a redirect points, and why it is not followed (None: follow it)."""
+        location = answer.headers.get("location")
+        if not location:
+            return current, f"redirect ({answer.status}) without a Location header"
+        target = absolute_url(current, location)
+        if downgrades(self.site, target):
+            return target, f"redirect from https to plain http ({target}); not followed"
+        if not self._on_site(target):
+            return target, f"redirect to another host ({target}); not followed"
+        if not self.robots.allowed(target):
+            return target, f"redirect to {target}, which is disallowed by robots.txt"
+        if last_hop:
+            return target, f"too many redirects (stopped after {self.max_redirects}; a redirect loop?)"
+        return target, None
 
     def _refusal(self, url: str) -> str | None:
         if downgrades(self.site, url):

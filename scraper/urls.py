@@ -45,7 +45,7 @@ def normalise_site(url: str) -> str:
         host = parts.hostname
         port = parts.port
     except ValueError:
-        raise _bad_site(f"site URL {raw!r} has an invalid host or port; write it like https://www.whatdotheyknow.com")
+        raise _bad_site(f"site URL {raw!r} has an invalid host or port; write it like https://www.whatdotheyknow.com") from None
     if not host:
         raise _bad_site(f"site URL {raw!r} has no host; write it like https://www.whatdotheyknow.com")
     if parts.username or parts.password:
@@ -150,7 +150,9 @@ def _from_path_segment(segment: str, original: str) -> tuple[str | None, int | N
         return None, int(segment)
     if _SLUG_RE.match(segment):
         return segment, None
-    raise _bad_request(f"{original!r} is not a request slug, URL or number; use e.g. pothole_repair_times or /request/pothole_repair_times")
+    raise _bad_request(
+        f"{original!r} is not a request slug, URL or number; use e.g. pothole_repair_times or /request/pothole_repair_times"
+    )
 
 
 def request_ref(site: str, ref: str | int) -> tuple[str | None, int | None]:
