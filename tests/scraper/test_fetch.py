@@ -393,10 +393,12 @@ def test_rate_ceiling_holds_on_a_real_server_including_retries():
     assert sum(r.attempts for r in results) == len(server.arrivals) >= 6  # retries happened
     client_gaps = [b - a for a, b in zip(client_starts, client_starts[1:])]
     # The limiter books each start on its clock; the request hook runs a moment
-    # later, and on a loaded machine the process can be preempted in between
-    # (2.7 ms seen with 8 jobs on 2 cores): a few ms of slack, far below the
-    # spacing the limiter adds (125 ms here, about 1 ms without it).
-    assert min(client_gaps) >= 1 / rate - 0.01
+    # later.  Before the first request the server thread, just started in this
+    # process, competes for the GIL (up to 12 ms seen on a loaded machine), so
+    # the first gap is held loosely: a limiter letting two requests through
+    # together would show about 1 ms.  Later gaps get a few ms for preemption.
+    assert client_gaps[0] >= 0.5 / rate, client_gaps
+    assert min(client_gaps[1:]) >= 1 / rate - 0.005, client_gaps
     # Measured at the server too.  Arrival times there carry the connection set-up
     # (first request) and thread-scheduling noise on a busy machine, so the check is
     # on the average spacing from the second arrival on; without the limiter the
