@@ -7,9 +7,9 @@ from datetime import datetime, timezone
 
 import pytest
 
-from corpus.attachments import extract_text, reextract_all
-from corpus.attachments.store import files_root, keep_file, write_rows
-from corpus.attachments.sync import extraction_columns
+from corpus.attachments.extract import extract_text
+from corpus.attachments.reextract import reextract_all
+from corpus.attachments.store import extraction_columns, files_root, keep_file, write_rows
 from corpus.db import connect
 
 from . import samples

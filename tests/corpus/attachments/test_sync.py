@@ -1,4 +1,4 @@
-"""sync_hook against a loopback site: real downloads through the real Fetcher."""
+"""sync_attachments against a loopback site: real downloads through the real Fetcher."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from corpus.attachments import sync_hook
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.attachments.store import files_root
 from corpus.db import batch, connect
 
@@ -55,20 +55,19 @@ def make_db(tmp_path: Path, site: str, rows: list[tuple]) -> Path:
     return db
 
 
-async def _run(site_url: str, db: Path, mode: str, summary=None, **kw):
+async def _run(site_url: str, db: Path, options: AttachmentOptions, outcomes=None):
     robots = politeness.Robots.parse(site_url, (await _robots(site_url)))
     limiter = politeness.RateLimiter(1000.0)
     async with http.make_client(site_url, "tests@example.org") as client:
         fetcher = fetch_mod.Fetcher(client, robots, limiter, site=site_url, max_attempts=2, backoff_base=0.01)
-        return await sync_hook(
-            mode=mode,
-            site=site_url,
-            db_path=db,
-            fetcher=fetcher,
-            con_factory=functools.partial(batch, db),
+        return await sync_attachments(
+            fetcher,
+            db,
+            site_url,
+            options,
             request_keys=["id:42"],
-            summary=summary,
-            **kw,
+            con_factory=functools.partial(batch, db),
+            on_outcome=None if outcomes is None else outcomes.append,
         )
 
 
@@ -78,8 +77,8 @@ async def _robots(site_url: str) -> str:
     return ROBOTS
 
 
-def run(site_url, db, mode, summary=None, **kw):
-    return asyncio.run(_run(site_url, db, mode, summary, **kw))
+def run(site_url, db, mode, outcomes=None, **kw):
+    return asyncio.run(_run(site_url, db, AttachmentOptions(mode=mode, **kw), outcomes))
 
 
 def rows(db: Path):
@@ -125,8 +124,8 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
             (103, 4, "secret.pdf", attach_path("forbidden_request", 103, 4, "secret.pdf"), False),
         ],
     )
-    summary = {}
-    stats = run(site.base, db, "text", summary, batch_size=3)
+    outcomes = []
+    stats = run(site.base, db, "text", outcomes, batch_size=3)
     got = rows(db)
 
     assert got[(100, 2)]["status"] == "ok"
@@ -160,7 +159,8 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
     assert not any("/attach/html/" in p or "forbidden_request" in p or "/response/102/attach/3/" in p for p in asked)
     assert len(asked) == 8  # seven attachments + the wait page they redirect to
     assert stats.statuses == {"ok": 3, "no_text_layer": 1, "encrypted": 1, "corrupt": 1, "pending": 1, "failed": 3}
-    assert summary["attachments"]["considered"] == 10
+    assert stats.considered == 10 == len(outcomes)
+    assert {(o.incoming_message_id, o.part): o.status for o in outcomes}[(101, 3)] == "encrypted"
 
     # Second run: final rows are not asked again; pending (now masked) and failed are retried.
     site.log.clear()
@@ -216,15 +216,8 @@ def test_files_mode_size_cap_keeps_text_but_not_file(site, tmp_path):
     assert not files_root(db).exists() or not any(files_root(db).rglob("*-big.pdf"))
 
 
-def test_mode_none_does_nothing(site, tmp_path):
-    db = make_db(tmp_path, site.base, [(400, 2, "a.pdf", attach_path(SLUG, 400, 2, "a.pdf"), False)])
-    stats = run(site.base, db, "none")
-    assert stats.considered == 0 and site.log == [] and rows(db) == {}
-
-
-def test_bad_mode_is_a_usage_error(site, tmp_path):
+def test_bad_mode_is_a_usage_error():
     from corpus.errors import UsageError
 
-    db = make_db(tmp_path, site.base, [])
     with pytest.raises(UsageError, match="--attachments must be one of none, text, files"):
-        run(site.base, db, "pdf")
+        AttachmentOptions(mode="pdf")
