@@ -83,12 +83,13 @@ def zip_archive(data: bytes, budget: Budget, depth: int, member: Member) -> Extr
                     methods.append(result.method)
             else:
                 failures.append(result.status)
-                notes.append(f"{name[:60]!r}: {result.status}" + (f" ({result.reason[:120]})" if result.reason and not notes else ""))
+                # The first failure says why in full (through nested archives); later ones just their status.
+                notes.append(f"{name[:60]!r}: {result.reason if result.reason and not notes else result.status}")
     if not out:
         # Nothing read: the archive takes its members' worst status (a bomb inside is a bomb).
         worst = next((s for s in _WORST_FIRST if s in failures), None)
         if worst is not None:
-            return bad(worst, "no member could be read: " + "; ".join(notes[:5]), base)
+            return bad(worst, ("no member could be read: " + "; ".join(notes[:5]))[:500], base)
     source, confidence = combine_parts(parts)
     reason = "members not read: " + "; ".join(notes[:10]) if notes else None
     return ok("\n".join(out), " + ".join([base, *methods]), reason=reason, max_chars=limits.max_chars,

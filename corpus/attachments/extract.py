@@ -49,6 +49,7 @@ from corpus.attachments import archive, ocr, office
 from corpus.attachments.limits import Budget, Limits
 from corpus.attachments.pdf import pdf as _pdf
 from corpus.attachments.result import (
+    OUT_OF_MEMORY,
     STATUSES,
     Extraction,
     bad,
@@ -160,10 +161,10 @@ def detect_kind(data: bytes, filename: str, content_type: str | None = None) -> 
     ext_kind = _EXT_KIND.get(_extension(filename))
     ct = (content_type or "").split(";")[0].strip().lower()
     ct_kind = _CONTENT_TYPE_KIND.get(ct)
+    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):  # before %PDF: a zip may hold a PDF near its start
+        return _zip_kind(data)
     if b"%PDF-" in head:
         return "pdf"
-    if data.startswith((b"PK\x03\x04", b"PK\x05\x06")):
-        return _zip_kind(data)
     if head.lstrip().startswith(b"{\\rtf"):
         return "rtf"
     if data.startswith(_OLE_MAGIC):
@@ -313,6 +314,8 @@ def _eml(data: bytes, budget: Budget, depth: int) -> Extraction:
 
     try:
         walk(message, depth)
+    except MemoryError:
+        raise
     except Exception as exc:
         return bad("corrupt", f"the e-mail could not be walked ({short(exc)})", method)
     full_method = " + ".join([method, *methods])
@@ -446,7 +449,7 @@ def extract_text(
     except ImportError as exc:
         return bad("unsupported", f"the extractor's library is not installed ({exc.name}): pip install 'foi-corpus[attachments]'")
     except MemoryError:
-        return bad("too_large", f"ran out of memory while extracting (the worker may use {limits.memory // (1024 * 1024)} MiB)")
+        return bad("too_large", f"{OUT_OF_MEMORY} (the worker may use {limits.memory // (1024 * 1024)} MiB)")
     except RecursionError:
         return bad("corrupt", "nested too deeply to read")
     except Exception as exc:  # the contract: record and move on

@@ -61,11 +61,13 @@ class Limits:
     seconds: float = 120.0
     #: Address space of the worker process (``RLIMIT_AS``); an extraction that needs more is ``too_large``.
     memory: int = 512 * MiB
+    #: Share of ``seconds`` after which page-by-page extractors stop and keep what they have.
+    soft_fraction: float = 0.6
 
     @property
     def soft_seconds(self) -> float:
         """Time after which page-by-page extractors stop and keep what they have (well before the kill)."""
-        return self.seconds * 0.6
+        return self.seconds * self.soft_fraction
 
 
 @dataclass(slots=True)

@@ -282,6 +282,8 @@ def xlsx(data: bytes, budget: Budget) -> Extraction:
         warnings.simplefilter("ignore")  # openpyxl warns about every unusual style or extension
         try:
             book = openpyxl.load_workbook(io.BytesIO(data), read_only=True, data_only=True)
+        except MemoryError:
+            raise
         except Exception as exc:
             return bad("corrupt", f"not a readable XLSX file ({short(exc)})", method)
         out: list[str] = []

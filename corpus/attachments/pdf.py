@@ -98,6 +98,8 @@ def pdf(data: bytes, budget: Budget) -> Extraction:
             try:
                 page = pages[number - 1]
                 key = _contents_key(page)
+            except MemoryError:
+                raise
             except Exception:
                 broken.append(number)
                 continue
@@ -113,6 +115,8 @@ def pdf(data: bytes, budget: Budget) -> Extraction:
                     over_cap.add(key)
                 capped.append(number)
                 continue
+            except MemoryError:
+                raise  # the whole extraction is over the memory limit, not this page broken
             except Exception:  # a broken content stream spoils one page, not the file
                 broken.append(number)
                 continue

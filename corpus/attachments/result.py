@@ -13,6 +13,9 @@ STATUSES = ("ok", "no_text_layer", "encrypted", "corrupt", "unsupported", "too_l
 #: words) or optical character recognition of its pictures.
 TEXT_SOURCES = ("text_layer", "ocr")
 
+#: How the reason of an extraction that hit the memory limit begins.
+OUT_OF_MEMORY = "ran out of memory while extracting"
+
 
 @dataclass(slots=True, frozen=True)
 class Extraction:
@@ -27,6 +30,11 @@ class Extraction:
     @property
     def characters(self) -> int:
         return len(self.text)
+
+    @property
+    def out_of_memory(self) -> bool:
+        """Whether the extraction hit the memory limit (its process is not to be trusted with more work)."""
+        return self.status == "too_large" and (self.reason or "").startswith(OUT_OF_MEMORY)
 
 
 def version_of(dist: str) -> str:

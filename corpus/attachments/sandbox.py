@@ -48,6 +48,7 @@ class _Cancelled(Exception):
 
 
 _CANCELLED = Extraction("", None, None, "failed", "extraction cancelled: the run was stopping")
+_STALE = Extraction("", None, None, "failed", "the worker had exited")
 
 
 def _project_root() -> str:
@@ -201,7 +202,8 @@ class ExtractorPool:
         for worker in workers:
             worker.kill()
 
-    def _take(self, deadline: float, cancel: threading.Event) -> _Worker:
+    def _take(self, deadline: float, cancel: threading.Event) -> tuple[_Worker, bool]:
+        """An idle worker, or a new one once it is ready; and whether it is new."""
         with self._lock:
             if self._closed:
                 raise _Cancelled
@@ -209,7 +211,7 @@ class ExtractorPool:
                 worker = self._idle.pop()
                 if worker.alive:
                     self._busy.add(worker)
-                    return worker
+                    return worker, False
                 worker.close()
             worker = _Worker(self.limits)
             self.started += 1
@@ -222,7 +224,7 @@ class ExtractorPool:
         if hello != READY:
             self._drop(worker)
             raise RuntimeError(f"the extraction worker did not start ({worker.death()})")
-        return worker
+        return worker, True
 
     def _give_back(self, worker: _Worker) -> None:
         with self._lock:
@@ -250,42 +252,57 @@ class ExtractorPool:
         cancel = cancel or threading.Event()
         if len(data) > limits.max_bytes:  # no need to ship it anywhere
             return bad("too_large", f"{len(data):,} bytes, over the {limits.max_bytes:,}-byte cap")
+        header = json.dumps({"filename": filename or "", "content_type": content_type, "limits": asdict(limits)}).encode()
         with self._slots:
-            try:
-                worker = self._take(time.monotonic() + START_SECONDS, cancel)
-            except _Cancelled:
-                return _CANCELLED
-            except (RuntimeError, OSError, TimeoutError) as exc:
-                return bad("failed", f"the extraction worker could not start ({type(exc).__name__}: {exc})")
-            header = json.dumps({"filename": filename or "", "content_type": content_type, "limits": asdict(limits)}).encode()
-            deadline = time.monotonic() + limits.seconds
-            try:
-                worker.send(header, data)
-                answer = worker.read_frame(deadline, cancel)
-            except TimeoutError:
-                self._drop(worker)
-                return bad(
-                    "timeout",
-                    f"extraction did not finish within the {limits.seconds:g}-second limit; its worker process was stopped",
-                )
-            except _Cancelled:
-                self._drop(worker)
-                return _CANCELLED
-            except (BrokenPipeError, OSError):
-                answer = None
-            if answer is None:
-                how = worker.death()
-                self._drop(worker)
-                return bad(
-                    "failed",
-                    f"the extraction worker died ({how}); the file may need more than the "
-                    f"{limits.memory // MiB} MiB memory limit or crash a library",
-                )
+            for _ in range(2):  # a second go only when an idle worker had quietly exited
+                result = self._run(header, data, cancel)
+                if result is not _STALE:
+                    return result
+            return bad("failed", "the extraction workers keep exiting before taking a job")
+
+    def _run(self, header: bytes, data: bytes, cancel: threading.Event) -> Extraction:
+        limits = self.limits
+        try:
+            worker, fresh = self._take(time.monotonic() + START_SECONDS, cancel)
+        except _Cancelled:
+            return _CANCELLED
+        except (RuntimeError, OSError, TimeoutError) as exc:
+            return bad("failed", f"the extraction worker could not start ({type(exc).__name__}: {exc})")
+        deadline = time.monotonic() + limits.seconds
+        try:
+            worker.send(header, data)
+            answer = worker.read_frame(deadline, cancel)
+        except TimeoutError:
+            self._drop(worker)
+            return bad(
+                "timeout",
+                f"extraction did not finish within the {limits.seconds:g}-second limit; its worker process was stopped",
+            )
+        except _Cancelled:
+            self._drop(worker)
+            return _CANCELLED
+        except OSError:  # BrokenPipeError: it had gone
+            answer = None
+        if answer is None:
+            how = worker.death()
+            self._drop(worker)
+            if not fresh and how == "it exited with code 0":
+                return _STALE
+            return bad(
+                "failed",
+                f"the extraction worker died ({how}); the file may need more than the "
+                f"{limits.memory // MiB} MiB memory limit or crash a library",
+            )
+        try:
+            result = _from_json(answer)
+        except (ValueError, TypeError) as exc:
+            self._drop(worker)
+            return bad("failed", f"the extraction worker sent an unreadable answer ({type(exc).__name__})")
+        if result.out_of_memory:
+            self._drop(worker)  # it exits by itself; never hand it another job
+        else:
             self._give_back(worker)
-            try:
-                return _from_json(answer)
-            except (ValueError, TypeError) as exc:
-                return bad("failed", f"the extraction worker sent an unreadable answer ({type(exc).__name__})")
+        return result
 
     async def extract_async(self, data: bytes, filename: str | None, content_type: str | None) -> Extraction:
         """:meth:`extract` in a thread; cancelling the task stops the job's worker at once."""

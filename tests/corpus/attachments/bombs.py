@@ -69,8 +69,16 @@ def odt_space_bomb(count: int = 1_500_000_000) -> bytes:
     return out.getvalue()
 
 
-def xlsx_dimension_bomb(ref: str = "A1:XFD1048576") -> bytes:
-    """A valid one-cell workbook whose sheet declares the dimension ``ref`` (all 17 billion cells)."""
+def xlsx_dimension_bomb(ref: str = "A1:XFD1048576", far_cell: str | None = None) -> bytes:
+    """A valid one-cell workbook whose sheet declares the dimension ``ref`` (all 17 billion cells).
+
+    With ``far_cell`` (e.g. ``XFD1048576``) a second cell sits there, so the blank
+    rows and columns before it are real padding, not just a claim.
+    """
+    far = ""
+    if far_cell:
+        row = "".join(ch for ch in far_cell if ch.isdigit())
+        far = f'<row r="{row}"><c r="{far_cell}" t="inlineStr"><is><t>end</t></is></c></row>'
     ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
     rel = "http://schemas.openxmlformats.org/officeDocument/2006/relationships"
     parts = {
@@ -86,7 +94,7 @@ def xlsx_dimension_bomb(ref: str = "A1:XFD1048576") -> bytes:
         f'<Relationship Id="rId1" Type="{rel}/worksheet" Target="worksheets/sheet1.xml"/></Relationships>',
         "xl/worksheets/sheet1.xml": f'<?xml version="1.0"?><worksheet xmlns="{ns}"><dimension ref="{ref}"/><sheetData>'
         '<row r="1"><c r="A1" t="inlineStr"><is><t>Refused under section 40(2)</t></is></c></row>'
-        "</sheetData></worksheet>",
+        f"{far}</sheetData></worksheet>",
     }
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as zf:
@@ -141,7 +149,7 @@ def zip_of(members: dict[str, bytes], level: int = 9) -> bytes:
     return out.getvalue()
 
 
-def ratio_zip_bomb(size: int = 500_000_000) -> bytes:
+def ratio_zip_bomb(size: int = 200_000_000) -> bytes:
     """One member of ``size`` zero bytes: about 1,000 times smaller packed."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:

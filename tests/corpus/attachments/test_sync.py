@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from pathlib import Path
 from urllib.parse import quote
 
@@ -15,6 +16,7 @@ from corpus.db import batch, connect
 
 from . import samples
 from .loopback import Route, Site, serve
+from .treerss import REPORT_MAXRSS, run_measured
 
 fetch_mod = pytest.importorskip("scraper.fetch")
 politeness = pytest.importorskip("scraper.politeness")
@@ -221,3 +223,92 @@ def test_bad_mode_is_a_usage_error():
 
     with pytest.raises(UsageError, match="--attachments must be one of none, text, files"):
         AttachmentOptions(mode="pdf")
+
+
+SYNC_IN_A_PROCESS = (
+    """
+import asyncio, functools, json, sys, time
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
+from corpus.db import batch
+from scraper import fetch, http, politeness
+from tests.corpus.attachments.loopback import ROBOTS
+
+site, db = sys.argv[1], sys.argv[2]
+
+async def main():
+    robots = politeness.Robots.parse(site, ROBOTS)
+    async with http.make_client(site, "tests@example.org") as client:
+        fetcher = fetch.Fetcher(client, robots, politeness.RateLimiter(1000.0), site=site, max_attempts=1)
+        return await sync_attachments(fetcher, db, site, AttachmentOptions(), con_factory=functools.partial(batch, db))
+
+started = time.monotonic()
+stats = asyncio.run(main())
+RESULT = {"statuses": stats.statuses, "seconds": time.monotonic() - started}
+"""
+    + REPORT_MAXRSS
+)
+
+
+def test_hostile_attachments_through_a_sync_stay_bounded(site, tmp_path):
+    from . import bombs
+
+    served = {
+        "decision.docx": (bombs.docx_bomb(), "too_large"),
+        "reply.odt": (bombs.odt_space_bomb(), "ok"),
+        "stats.xlsx": (bombs.xlsx_dimension_bomb(), "ok"),
+        "padded.xlsx": (bombs.xlsx_dimension_bomb(far_cell="XFD1048576"), "ok"),
+        "response.pdf": (bombs.pdf_shared_stream_bomb(), "too_large"),
+        "zeros.zip": (bombs.ratio_zip_bomb(), "too_large"),
+        "nested.zip": (bombs.nested_zip_bomb(), "too_large"),
+        "overlap.zip": (bombs.overlapping_zip_bomb(), "too_large"),
+        "lying.zip": (bombs.lying_sizes_zip(), "corrupt"),
+        "letter.pdf": (samples.pdf_with_text(), "ok"),  # an honest file after them all
+    }
+    attachments = []
+    for part, (name, (data, _)) in enumerate(served.items(), start=2):
+        site.routes[attach_path(SLUG, 500, part, name)] = Route(body=data)
+        attachments.append((500, part, name, attach_path(SLUG, 500, part, name), False))
+    db = make_db(tmp_path, site.base, attachments)
+    got = run_measured(SYNC_IN_A_PROCESS, site.base, str(db))
+    print(f"hostile sync: {got.out['seconds']:.1f} s, tree peak {got.tree_mb:.0f} MB, largest process {got.process_mb:.0f} MB")
+    assert got.tree_mb < 400 and got.process_mb < 400, (got.tree_mb, got.process_mb)
+    assert got.out["seconds"] < 90
+    stored = rows(db)
+    for part, (name, (_, status)) in enumerate(served.items(), start=2):
+        row = stored[(500, part)]
+        assert row["status"] == status, (name, row["reason"])
+        assert status == "ok" or row["reason"], name
+    assert "section 40(2)" in stored[(500, 11)]["text"]
+    assert "cut at 1,000,000 cells" in stored[(500, 5)]["reason"]
+
+
+ocr_needed = pytest.mark.skipif(__import__("corpus.attachments.ocr", fromlist=["x"]).unavailable() is not None,
+                                reason="OCR (Tesseract and the ocr extra) is not installed here")
+
+
+@ocr_needed
+def test_scans_are_asked_for_again_once_ocr_is_installed(site, tmp_path, monkeypatch):
+    letter = samples.scan_of(samples.pdf_with_text())
+    site.routes[attach_path(SLUG, 600, 2, "scan.pdf")] = Route(body=letter, content_type="application/pdf")
+    db = make_db(tmp_path, site.base, [(600, 2, "scan.pdf", attach_path(SLUG, 600, 2, "scan.pdf"), False)])
+
+    real_path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on it
+    run(site.base, db, "text")
+    first = rows(db)[(600, 2)]
+    assert first["status"] == "no_text_layer" and first["text_source"] is None
+    assert "apt install tesseract-ocr" in first["reason"]
+    run(site.base, db, "text")
+    assert rows(db)[(600, 2)]["attempts"] == 1  # final while OCR is missing: not fetched again
+
+    monkeypatch.setenv("PATH", real_path)
+    site.log.clear()
+    run(site.base, db, "text")
+    second = rows(db)[(600, 2)]
+    assert [p for p in site.log if p != "/robots.txt"] == [attach_path(SLUG, 600, 2, "scan.pdf")]
+    assert second["status"] == "ok" and second["text_source"] == "ocr" and second["attempts"] == 2
+    assert 0 < second["ocr_confidence"] <= 100
+    assert "section 40(2)" in second["text"]
+    site.log.clear()
+    run(site.base, db, "text")
+    assert [p for p in site.log if p != "/robots.txt"] == []
