@@ -10,14 +10,18 @@ Everything is decided from the central directory before a byte is inflated:
 * members whose compressed data overlap or claim more bytes than the file holds
   (the trick that makes "non-recursive" zip bombs).
 
-Python's :class:`zipfile.ZipExtFile` never returns more than a member's declared
-size, so the checks bound what is actually inflated too.
+Then every deflated member is inflated once in 64 KiB steps, keeping nothing,
+to prove that none inflates past its declared size (a member may lie about its
+size and forge its CRC to match): only after that do the declared sizes bound
+what the extractors, and libraries that read whole members, will inflate.
 """
 
 from __future__ import annotations
 
 import io
+import struct
 import zipfile
+import zlib
 
 from corpus.attachments.limits import Budget
 
@@ -45,6 +49,7 @@ def open_zip(data: bytes, budget: Budget) -> zipfile.ZipFile:
         raise ZipProblem("corrupt", f"not a readable zip container ({type(exc).__name__}: {str(exc)[:120]})") from None
     try:
         _check(infos, len(data), budget)
+        check_inflation(data, zf)
     except ZipProblem:
         zf.close()
         raise
@@ -89,6 +94,50 @@ def _check(infos: list[zipfile.ZipInfo], archive_size: int, budget: Budget) -> N
 
 
 def read_member(zf: zipfile.ZipFile, name: str) -> bytes:
-    """One member's bytes (at most its declared size, already checked by :func:`open_zip`)."""
+    """One member's bytes, inflated in 64 KiB steps.
+
+    ``ZipExtFile.read()`` with no size inflates all the compressed bytes it has
+    read before cutting the result to the declared size; reading in steps keeps
+    memory to the member's declared size even where it was not checked first.
+    """
+    chunks: list[bytes] = []
     with zf.open(name) as fh:
-        return fh.read()
+        while chunk := fh.read(_STEP):
+            chunks.append(chunk)
+    return b"".join(chunks)
+
+
+def check_inflation(data: bytes, zf: zipfile.ZipFile) -> None:
+    """Inflate every deflated member in steps, without keeping it, to prove none outgrows its declared size.
+
+    Raises :class:`ZipProblem`: ``too_large`` for a member that does (a bomb),
+    ``corrupt`` for one that does not inflate at all.
+    """
+    view = memoryview(data)
+    for info in zf.infolist():
+        if info.compress_type != zipfile.ZIP_DEFLATED:
+            continue
+        head = info.header_offset
+        if data[head : head + 4] != b"PK\x03\x04":
+            raise ZipProblem("corrupt", f"member {info.filename[:80]!r} has no local header where the directory says")
+        name_len, extra_len = struct.unpack("<HH", data[head + 26 : head + 30])
+        start = head + 30 + name_len + extra_len
+        raw = view[start : start + info.compress_size]
+        inflater = zlib.decompressobj(-zlib.MAX_WBITS)
+        size = 0
+        try:
+            for offset in range(0, len(raw), _STEP):
+                pending = bytes(raw[offset : offset + _STEP])
+                while pending:
+                    size += len(inflater.decompress(pending, _STEP))
+                    if size > info.file_size:
+                        raise ZipProblem(
+                            "too_large",
+                            f"member {info.filename[:80]!r} inflates past its declared {info.file_size:,} bytes: a zip bomb",
+                        )
+                    pending = inflater.unconsumed_tail
+        except zlib.error as exc:
+            raise ZipProblem("corrupt", f"member {info.filename[:80]!r} does not inflate ({exc})") from None
+
+
+_STEP = 64 * 1024

@@ -8,6 +8,7 @@ content stream), plus the classic zip bombs.
 
 from __future__ import annotations
 
+import functools
 import io
 import struct
 import zipfile
@@ -23,6 +24,7 @@ _CONTENT_TYPES = (
 _W = "http://schemas.openxmlformats.org/wordprocessingml/2006/main"
 
 
+@functools.cache
 def docx_bomb(xml_bytes: int = 290_000_000) -> bytes:
     """A DOCX whose document.xml inflates to ``xml_bytes`` of paragraphs (about 3,000 times its size)."""
     out = io.BytesIO()
@@ -103,6 +105,7 @@ def xlsx_dimension_bomb(ref: str = "A1:XFD1048576", far_cell: str | None = None)
     return out.getvalue()
 
 
+@functools.cache
 def pdf_shared_stream_bomb(pages: int = 200, stream_bytes: int = 74_000_000) -> bytes:
     """A PDF whose ``pages`` pages all draw one Flate content stream of ``stream_bytes`` text operators."""
     op = b"BT /F1 1 Tf 0 0 Td (a) Tj ET\n"
@@ -149,7 +152,7 @@ def zip_of(members: dict[str, bytes], level: int = 9) -> bytes:
     return out.getvalue()
 
 
-def ratio_zip_bomb(size: int = 200_000_000) -> bytes:
+def ratio_zip_bomb(size: int = 100_000_000) -> bytes:
     """One member of ``size`` zero bytes: about 1,000 times smaller packed."""
     out = io.BytesIO()
     with zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED, compresslevel=9) as zf:
@@ -186,10 +189,48 @@ def overlapping_zip_bomb(members: int = 200, size: int = 900_000) -> bytes:
     return bytes(out + central + end)
 
 
-def lying_sizes_zip(real: int = 50_000_000, claimed: int = 10_000) -> bytes:
-    """A member that declares ``claimed`` bytes but whose data inflate to ``real``."""
-    raw = b"section 40(2) " * (real // 14)
-    data = zip_of({"letter.txt": raw})
-    # Patch the declared uncompressed size in both the local header and the central directory.
-    real_size = struct.pack("<I", len(raw))
-    return data.replace(real_size, struct.pack("<I", claimed))
+def lying_sizes_zip(real: int = 50_000_000, claimed: int = 10_000, name: str = "letter.txt", data: bytes | None = None) -> bytes:
+    """A member that declares ``claimed`` bytes (with the CRC-32 of that much) but inflates to ``real``.
+
+    ``data`` is an existing zip whose member ``name`` is to lie; by default a
+    one-member zip of ``real`` bytes of text.
+    """
+    if data is None:
+        data = zip_of({name: b"section 40(2) " * (real // 14)})
+    with zipfile.ZipFile(io.BytesIO(data)) as zf:
+        info = zf.getinfo(name)
+        true_size = info.file_size
+        with zf.open(name) as fh:
+            head = fh.read(claimed)
+    out = bytearray(data)
+    forged = struct.pack("<I", zlib.crc32(head))
+    for offset, sizes_at, crc_at in ((info.header_offset, 22, 14), (_central_offset(data, name), 24, 16)):
+        out[offset + crc_at : offset + crc_at + 4] = forged
+        out[offset + sizes_at : offset + sizes_at + 4] = struct.pack("<I", claimed)
+    assert true_size > claimed
+    return bytes(out)
+
+
+def _central_offset(data: bytes, name: str) -> int:
+    """Where the central-directory entry of ``name`` starts."""
+    key = name.encode()
+    at = data.rfind(b"PK\x01\x02")
+    while at != -1:
+        (name_len,) = struct.unpack("<H", data[at + 28 : at + 30])
+        if data[at + 46 : at + 46 + name_len] == key:
+            return at
+        at = data.rfind(b"PK\x01\x02", 0, at)
+    raise KeyError(name)
+
+
+def xlsx_lying_shared_strings(real: int = 40_000_000) -> bytes:
+    """A workbook whose sharedStrings part declares 2 KB and inflates to ``real`` bytes (CRC forged)."""
+    ns = "http://schemas.openxmlformats.org/spreadsheetml/2006/main"
+    book = io.BytesIO(xlsx_dimension_bomb())
+    strings = (f'<?xml version="1.0"?><sst xmlns="{ns}">' + "<si><t>section 12</t></si>" * (real // 26) + "</sst>").encode()
+    out = io.BytesIO()
+    with zipfile.ZipFile(book) as src, zipfile.ZipFile(out, "w", zipfile.ZIP_DEFLATED) as dst:
+        for item in src.infolist():
+            dst.writestr(item.filename, src.read(item.filename))
+        dst.writestr("xl/sharedStrings.xml", strings)
+    return lying_sizes_zip(claimed=2_000, name="xl/sharedStrings.xml", data=out.getvalue())

@@ -129,7 +129,8 @@ def _page_image(pdf: bytes, dpi: int = 200):
 @needs_tesseract
 def test_an_image_file_is_read_by_ocr():
     buf = io.BytesIO()
-    _page_image(samples.scan_of(minimal_pdf(_lines(LETTERS["council_cost"][1])))).save(buf, "PNG")
+    page = _page_image(samples.scan_of(minimal_pdf(_lines(LETTERS["council_cost"][1]))))
+    page.crop((0, 0, page.width, page.height // 3)).save(buf, "PNG")  # the letter's top third, as a photo of it
     result = extract_text(buf.getvalue(), "IMG_0042.png", "image/png")
     assert result.status == "ok" and result.text_source == "ocr" and result.pages == 1
     assert result.ocr_confidence is not None

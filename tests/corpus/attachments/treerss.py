@@ -94,9 +94,10 @@ def run_measured(code: str, *args: str, timeout: float = 240, env: dict[str, str
 
 
 #: Code that ends a measured script: the peak of this process and of every descendant it waited for.
+#: (``VmHWM`` for itself: ``ru_maxrss`` would still count the test runner it was forked from.)
 REPORT_MAXRSS = """
 import resource as _r
-_own = _r.getrusage(_r.RUSAGE_SELF).ru_maxrss / 1024
+_own = next(int(l.split()[1]) for l in open("/proc/self/status") if l.startswith("VmHWM:")) / 1024
 _kids = _r.getrusage(_r.RUSAGE_CHILDREN).ru_maxrss / 1024
 RESULT["maxrss_mb"] = max(_own, _kids)
 print(json.dumps(RESULT))
