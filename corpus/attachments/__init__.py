@@ -26,7 +26,11 @@ if TYPE_CHECKING:
     from corpus.attachments.reextract import ReextractStats, reextract_all
     from corpus.attachments.result import Extraction
     from corpus.attachments.sandbox import ExtractorPool
-    from corpus.attachments.sync import AttachmentOptions, AttachmentStats, sync_attachments
+    from corpus.attachments.sync import (
+        AttachmentOptions,
+        AttachmentStats,
+        sync_attachments,
+    )
 
 _HOME = {
     "extract_text": "extract",
@@ -40,7 +44,17 @@ _HOME = {
     "sync_attachments": "sync",
 }
 
-__all__ = sorted(_HOME)
+__all__ = [
+    "AttachmentOptions",
+    "AttachmentStats",
+    "Extraction",
+    "ExtractorPool",
+    "Limits",
+    "ReextractStats",
+    "extract_text",
+    "reextract_all",
+    "sync_attachments",
+]
 
 
 def __getattr__(name: str) -> object:

@@ -15,7 +15,7 @@ import zlib
 from collections.abc import Callable
 
 from corpus.attachments.limits import Budget
-from corpus.attachments.result import Extraction, bad, joined, ok
+from corpus.attachments.result import Extraction, bad, ok
 from corpus.attachments.zipguard import ZipProblem, open_zip, read_member
 
 Member = Callable[[bytes, str, Budget, int], Extraction]

@@ -46,7 +46,7 @@ import tempfile
 import zipfile
 
 from corpus.attachments import archive, ocr, office
-from corpus.attachments.limits import Budget, Limits
+from corpus.attachments.limits import DEFAULT_LIMITS, Budget, Limits
 from corpus.attachments.pdf import pdf as _pdf
 from corpus.attachments.result import (
     OUT_OF_MEMORY,
@@ -189,7 +189,7 @@ def detect_kind(data: bytes, filename: str, content_type: str | None = None) -> 
     sniff = head.lstrip().lower()
     if sniff.startswith((b"<!doctype html", b"<html")):
         return "html"
-    if re.match(rb"^(received|return-path|from|message-id|mime-version|date|subject):", head, re.I):
+    if re.match(rb"^(received|return-path|from|message-id|mime-version|date|subject):", head, re.IGNORECASE):
         return "eml"
     return "text"
 
@@ -436,7 +436,7 @@ def extract_text(
     filename: str,
     content_type: str | None = None,
     *,
-    limits: Limits = Limits(),
+    limits: Limits = DEFAULT_LIMITS,
 ) -> Extraction:
     """Extract plain text from one attachment's bytes within ``limits``.  Total: never raises.
 

@@ -70,6 +70,10 @@ class Limits:
         return self.seconds * self.soft_fraction
 
 
+#: The limits ``corpus sync`` and ``corpus reparse`` use.
+DEFAULT_LIMITS = Limits()
+
+
 @dataclass(slots=True)
 class Budget:
     """What one extraction (with everything nested inside it) may still spend."""

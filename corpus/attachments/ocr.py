@@ -80,7 +80,7 @@ def _read(image: Any, budget: Budget) -> tuple[str, list[float]]:
     return text, confidences
 
 
-def _result(texts: list[str], confidences: list[float], pages: int, note: str | None, what: str, budget: Budget) -> Extraction:
+def _result(texts: list[str], confidences: list[float], pages: int | None, note: str | None, what: str, budget: Budget) -> Extraction:
     name = method()
     if not confidences:
         return bad("no_text_layer", joined(f"{what}; OCR found no words", note) or "", name, pages, source="ocr")

@@ -202,7 +202,7 @@ class _OdfHandler(_Blocks):
 def _stream_parts(
     data: bytes,
     choose: Callable[[list[str]], list[str]],
-    make_handler: Callable[[xmlstream.TextSink], _Blocks],
+    make_handler: Callable[[xmlstream.TextSink], _DocxHandler | _OdfHandler],
     budget: Budget,
     label: str,
     method: str,

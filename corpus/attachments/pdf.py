@@ -21,7 +21,15 @@ import logging
 
 from corpus.attachments import ocr
 from corpus.attachments.limits import Budget, MiB
-from corpus.attachments.result import Extraction, bad, has_words, joined, method_of, ok, short
+from corpus.attachments.result import (
+    Extraction,
+    bad,
+    has_words,
+    joined,
+    method_of,
+    ok,
+    short,
+)
 
 
 def _contents_key(page) -> object:
@@ -47,20 +55,25 @@ def _has_images(page) -> bool:
 
 def pdf(data: bytes, budget: Budget) -> Extraction:
     import pypdf
-    from pypdf.errors import DependencyError, FileNotDecryptedError, LimitReachedError, PdfReadError
+    from pypdf.errors import (
+        DependencyError,
+        FileNotDecryptedError,
+        LimitReachedError,
+        PdfReadError,
+    )
 
     limits = budget.limits
     method = method_of("pypdf")
     # pypdf logs every repaired defect; they are expected in the wild and not news here.
     logging.getLogger("pypdf").setLevel(logging.ERROR)
-    caps = {
-        "zlib_maximum_output_length": limits.max_stream_bytes,
-        "lzw_maximum_output_length": limits.max_stream_bytes,
-        "run_length_maximum_output_length": limits.max_stream_bytes,
-        "array_based_stream_maximum_output_length": limits.max_stream_bytes,
-        "stream_parsing_work_maximum_count": limits.max_stream_tokens,
-    }
-    with pypdf.apply_configuration(**caps):
+    caps = pypdf.apply_configuration(
+        zlib_maximum_output_length=limits.max_stream_bytes,
+        lzw_maximum_output_length=limits.max_stream_bytes,
+        run_length_maximum_output_length=limits.max_stream_bytes,
+        array_based_stream_maximum_output_length=limits.max_stream_bytes,
+        stream_parsing_work_maximum_count=limits.max_stream_tokens,
+    )
+    with caps:
         try:
             reader = pypdf.PdfReader(io.BytesIO(data), strict=False)
             if reader.is_encrypted:

@@ -11,9 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from corpus.attachments.limits import Limits
+from corpus.attachments.limits import DEFAULT_LIMITS, Limits
 from corpus.attachments.sandbox import ExtractorPool
-from corpus.attachments.store import COLUMNS, extraction_columns, files_root, read_kept, utc_now, write_rows
+from corpus.attachments.store import (
+    COLUMNS,
+    extraction_columns,
+    files_root,
+    read_kept,
+    utc_now,
+    write_rows,
+)
 from corpus.errors import CorpusError
 
 
@@ -35,7 +42,7 @@ class ReextractStats:
         return text
 
 
-def reextract_all(con, db_path, *, batch_size: int = 200, limits: Limits = Limits(), workers: int = 1) -> ReextractStats:
+def reextract_all(con, db_path, *, batch_size: int = 200, limits: Limits = DEFAULT_LIMITS, workers: int = 1) -> ReextractStats:
     """Redo the text of every attachment whose original file was kept; return what happened."""
     root = files_root(db_path)
     names = [name for name, _ in COLUMNS]

@@ -33,10 +33,11 @@ import threading
 import time
 from dataclasses import asdict
 from pathlib import Path
+from typing import Self
 
-from corpus.attachments.limits import Limits, MiB
+from corpus.attachments.limits import DEFAULT_LIMITS, Limits, MiB
 from corpus.attachments.result import Extraction, bad, valid_text
-from corpus.attachments.worker import READY, _LENGTH
+from corpus.attachments.worker import _LENGTH, READY
 
 #: Seconds a new worker may take to start (import its modules) before it is given up.
 START_SECONDS = 60.0
@@ -179,7 +180,7 @@ class ExtractorPool:
     Thread-safe; use as a context manager, or call :meth:`close`.
     """
 
-    def __init__(self, limits: Limits = Limits(), workers: int = 1) -> None:
+    def __init__(self, limits: Limits = DEFAULT_LIMITS, workers: int = 1) -> None:
         self.limits = limits
         self._slots = threading.Semaphore(max(1, workers))
         self._idle: list[_Worker] = []
@@ -188,7 +189,7 @@ class ExtractorPool:
         self._closed = False
         self.started = 0  # workers started so far (a replaced worker counts again)
 
-    def __enter__(self) -> ExtractorPool:
+    def __enter__(self) -> Self:
         return self
 
     def __exit__(self, *exc: object) -> None:

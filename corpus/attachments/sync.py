@@ -28,7 +28,6 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import os
 import re
 from collections.abc import Callable, Collection
 from contextlib import AbstractContextManager
@@ -65,7 +64,7 @@ DEFAULT_MAX_ATTEMPTS = 5
 _ATTACH_PATH = re.compile(r"/request/[^/]+/response/\d+/attach/(?!html/)\d+/[^/]+$")
 _WAIT_PATH = re.compile(r"/attachments/[^/]+/wait/?$")
 _REQUEST_PATH = re.compile(r"/request/[^/]+/?$")
-_HTML_NAMES = re.compile(r"\.(x?html?)$", re.I)
+_HTML_NAMES = re.compile(r"\.(x?html?)$", re.IGNORECASE)
 
 ConnectionFactory = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
 
@@ -75,7 +74,7 @@ class AttachmentOptions:
     """How the attachment step runs; the defaults are ``corpus sync``'s."""
 
     mode: str = "text"  # 'text': extract and store the text; 'files': also keep the original
-    limits: Limits = Limits()  # caps per attachment (bytes, time, memory, pages, cells, characters)
+    limits: Limits = field(default_factory=Limits)  # caps per attachment (bytes, time, memory, pages, cells, characters)
     keep_max_bytes: int = DEFAULT_KEEP_MAX_BYTES  # larger originals are not kept (their text still is)
     batch_size: int = DEFAULT_BATCH  # rows written per transaction
     max_attempts: int = DEFAULT_MAX_ATTEMPTS  # tries for 'pending' and 'failed' attachments
@@ -245,7 +244,7 @@ async def fetch_one(
 
 async def sync_attachments(
     fetcher: Fetcher,
-    db_path: str | os.PathLike[str],
+    db_path: str | Path,
     site: str,
     options: AttachmentOptions = AttachmentOptions(),
     *,

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.attachments import extract as ex
-from corpus.attachments.extract import STATUSES, Extraction, Limits, detect_kind, extract_text
+from corpus.attachments.extract import (
+    STATUSES,
+    Extraction,
+    Limits,
+    detect_kind,
+    extract_text,
+)
 
 from . import samples
 

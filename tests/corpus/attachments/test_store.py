@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.attachments.store import UnsafePath, files_root, keep_file, kept_path, read_kept, safe_name
+from corpus.attachments.store import (
+    UnsafePath,
+    files_root,
+    keep_file,
+    kept_path,
+    read_kept,
+    safe_name,
+)
 
 
 @pytest.mark.parametrize(

@@ -10,8 +10,8 @@ from urllib.parse import quote
 
 import pytest
 
-from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.attachments.store import files_root
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.db import batch, connect
 
 from . import samples
