@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import difflib
 import io
+import time
 
 import pytest
 
@@ -147,16 +148,22 @@ def test_ocr_page_cap_is_noted():
 
 @needs_tesseract
 def test_huge_page_is_rendered_within_the_pixel_cap():
-    # A page declared 5 m square would be 3.5 billion pixels at 300 dpi.
+    # A scanned page declared 5 m square: 3.6 billion pixels at 300 dpi, unless scaled down to the cap.
     from .bombs import _pdf
 
+    draw = b"q 14400 0 0 14400 0 0 cm /Im1 Do Q"
     big = _pdf([
         b"<< /Type /Catalog /Pages 2 0 R >>",
         b"<< /Type /Pages /Kids [3 0 R] /Count 1 >>",
-        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Resources << /XObject << >> >> >>",
+        b"<< /Type /Page /Parent 2 0 R /MediaBox [0 0 14400 14400] /Resources << /XObject << /Im1 4 0 R >> >> /Contents 5 0 R >>",
+        b"<< /Type /XObject /Subtype /Image /Width 1 /Height 1 /ColorSpace /DeviceGray /BitsPerComponent 8 /Length 1 >>\nstream\n\xff\nendstream",
+        b"<< /Length %d >>\nstream\n" % len(draw) + draw + b"\nendstream",
     ])
+    started = time.monotonic()
     result = extract_text(big, "plan.pdf", limits=Limits(ocr_pixels=4_000_000))
-    assert result.status == "no_text_layer"
+    assert result.status == "no_text_layer" and result.text_source == "ocr"
+    assert result.reason.endswith("OCR found no words")
+    assert time.monotonic() - started < 30
 
 
 def _hidden_tesseract(monkeypatch, tmp_path):
