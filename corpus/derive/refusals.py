@@ -34,6 +34,13 @@ from corpus.db import table_exists
 from corpus.errors import UsageError
 
 
+# What a cited ground is doing in the letter (README: "Refusal citations").
+ROLES = ("relied_on", "upheld", "overturned", "considering", "not_relied_on",
+         "earlier_decision", "quoted_request", "boilerplate", "other_law")
+# Only these count as a refusal on that ground.
+COUNTED_ROLES = ("relied_on", "upheld")
+
+
 @dataclass(frozen=True, slots=True)
 class Citation:
     regime: str  # FOIA | EIR | FOISA | EISR
