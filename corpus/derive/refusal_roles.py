@@ -1,0 +1,495 @@
+"""What each cited ground is doing in a letter: its role (pure functions).
+
+``LetterContext.build(text, request_texts)`` reads a prepared letter once:
+where it repeats the requester's words, and what kind of letter it is
+(acknowledgement, extension, internal review).  ``role_of`` then gives one
+mention of a ground its role from the clause around it.  The README's
+"Refusal citations" section describes the same rules in prose.
+
+Order of the tests for one mention (the first that holds decides):
+
+1. ``other_law``: the number belongs to another Act (decided by the caller).
+2. ``quoted_request``: the mention sits in the requester's words repeated
+   back: a ``>`` line, a block or quotation after "You asked:" / "Your
+   request:" / "Applicant question:", reported speech ("You asked whether
+   ... section 14"), or a run of at least ``QUOTE_RUN`` words also found in
+   the requester's own messages in the thread.
+3. ``boilerplate``: a conditional hedge about what the authority will do
+   ("we will let you know if ... exemptions apply", "should the information
+   not be held, you will receive a notice") or a disclaimer ("should not be
+   taken as an indication that the information is or is not held").
+4. ``overturned`` / ``not_relied_on``: the clause negates applying the
+   ground ("has not applied section 31", "section 12 does not apply to
+   environmental information", "neither section 43 nor 41 applies", "I do not
+   uphold the use of section 36", "no longer relies on").  Words that undo an
+   earlier decision (no longer, withdraw, should not have been, not upheld,
+   not correctly applied, the wrong provision), or a negation in a review of
+   a ground the earlier decision used, make it ``overturned``.
+5. ``upheld``: the letter's own review decision confirms it ("I uphold",
+   "is upheld", "was correctly applied", "maintains its position").
+6. ``considering``: still being decided ("considering whether", "need more
+   time", "may be exempt", "likely to exceed the cost limit", advice on how
+   to bring a request within the limit).  In an acknowledgement it is
+   ``boilerplate`` instead.
+7. ``earlier_decision``: the clause describes an earlier decision ("the
+   original response", "in its response of 24 September", "was refused
+   under", "the Commissioner found").
+8. Otherwise the letter's kind decides: ``boilerplate`` in an
+   acknowledgement, ``considering`` in an extension letter, in a review
+   ``upheld`` when the earlier decision (as described in the letter or in the
+   requester's messages) used the ground and ``relied_on`` when it is new;
+   ``relied_on`` everywhere else.
+
+A clause that is only a heading ("Section 40(2):", "Decision on section
+36(2)(b):") takes its cues from the sentence that follows it.
+"""
+
+from __future__ import annotations
+
+import bisect
+import re
+from dataclasses import dataclass, field
+
+from corpus.derive.refusal_text import clause_span, sentence_spans, tokens
+
+# Words repeated from the requester's messages, in a row, that make a mention quoted.
+QUOTE_RUN = 7
+_NGRAM = 4
+
+_I = re.I
+
+# ----------------------------------------------------------------------------- quoted request
+_LEAD_SPEECH = re.compile(
+    r"(?<!information\s)(?<!data\s)(?<!records\s)(?<!documents\s)(?<!material\s)(?<!details\s)(?<!what\s)(?<!which\s)(?<!that\s)"
+    r"\b(?:you\s+(?:have\s+|had\s+)?(?:also\s+)?(?:asked|requested|wrote|said|stated|mentioned|referred|refer|say|state|argue[ds]?|"
+    r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?)|"
+    r"your\s+(?:original\s+|initial\s+|review\s+|follow[- ]up\s+)?(?:request|question|email|e-mail|letter|message|complaint)\s+"
+    r"(?:reads|read|stated|said|says|asked)|in\s+your\s+(?:request|email|e-mail|letter|complaint|message)|"
+    r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting)\b",
+    _I,
+)
+# A lead-in ending a line or followed by a colon: the next paragraph or quotation is the request.
+_LEAD_BLOCK = re.compile(
+    r"(?:\byou\s+(?:have\s+)?(?:asked|requested|wrote|said|stated)(?:\s+(?:for|us|that))?|\byour\s+(?:original\s+|initial\s+|review\s+)?"
+    r"(?:request|question|email|e-mail|query)(?:\s+(?:was|reads|read|is))?|\b(?:original\s+)?request(?:\s+for\s+information)?|"
+    r"\binformation\s+requested|\bapplicant\s+question|\bin\s+these\s+terms|\bwhich\s+reads|\brequesting|\bquestion\s*\d*)\s*:",
+    _I,
+)
+_RESPONSE_MARK = re.compile(
+    r"^\s*(?:\d+(?:\.\d+)*\.?\s+)?(?:[A-Z][\w&]*\s+){0,2}(?:response|answer|reply|decision)\b\s*:?|^\s*A\d+\b", _I
+)
+_QUOTE_SPAN = re.compile(r'"[^"\n]{12,2000}?"|"[^"]{12,3000}?"')
+
+
+def _paragraph_end(text: str, start: int) -> int:
+    m = re.compile(r"\n\s*\n").search(text, start)
+    return m.start() if m else len(text)
+
+
+def _structural_quotes(text: str) -> list[tuple[int, int, str]]:
+    """Spans of the letter that repeat the request by their layout."""
+    spans: list[tuple[int, int, str]] = []
+    pos = 0
+    for line in text.split("\n"):
+        if line.lstrip().startswith(">"):
+            spans.append((pos, pos + len(line), "> line"))
+        pos += len(line) + 1
+    for m in _LEAD_BLOCK.finditer(text):
+        start = m.end()
+        rest = text[start:]
+        stripped = rest.lstrip(" \t")
+        skip = len(rest) - len(stripped)
+        if stripped.startswith("\n"):  # the request follows on the next lines
+            body_start = start + skip + 1
+            while body_start < len(text) and text[body_start] == "\n":
+                body_start += 1
+            if body_start >= len(text):
+                continue
+            if text[body_start] in " \t":  # an indented block, possibly several paragraphs
+                end = body_start
+                for ln in re.finditer(r"[^\n]*\n?", text[body_start:]):
+                    line = ln.group()
+                    if not line:
+                        break
+                    if line.strip() and not line[:1] in " \t":
+                        break
+                    end = body_start + ln.end()
+                spans.append((body_start, end, "indented request"))
+                continue
+            if text[body_start] == '"':
+                close = text.find('"', body_start + 1)
+                end = close + 1 if close > 0 else _paragraph_end(text, body_start)
+            else:
+                end = _paragraph_end(text, body_start)
+            first_line = text[body_start:text.find("\n", body_start) if "\n" in text[body_start:] else len(text)]
+            if _RESPONSE_MARK.match(first_line):
+                continue
+            spans.append((body_start, end, "request block"))
+        else:  # on the same line: a quotation, or the rest of the line / paragraph
+            body_start = start + skip
+            if stripped.startswith('"'):
+                close = text.find('"', body_start + 1)
+                end = close + 1 if close > 0 else _paragraph_end(text, body_start)
+            else:
+                end = _paragraph_end(text, body_start)
+                nl = text.find("\n", body_start)
+                while 0 <= nl < end:  # stop at a response line inside the paragraph
+                    nxt = text.find("\n", nl + 1)
+                    line = text[nl + 1 : nxt if nxt >= 0 else len(text)]
+                    if _RESPONSE_MARK.match(line):
+                        end = nl
+                        break
+                    nl = nxt
+            spans.append((body_start, end, "request block"))
+    for m in _QUOTE_SPAN.finditer(text):
+        before = text[max(0, m.start() - 90) : m.start()]
+        if _LEAD_SPEECH.search(before) or _LEAD_BLOCK.search(before):
+            spans.append((m.start(), m.end(), "quotation"))
+    return spans
+
+
+class _Overlap:
+    """Which words of the letter also occur, in runs, in the requester's messages."""
+
+    def __init__(self, text: str, request_texts) -> None:
+        self.toks = tokens(text)
+        self.starts = [s for _, s in self.toks]
+        grams: set[tuple[str, ...]] = set()
+        for req in request_texts:
+            words = [w for w, _ in tokens(req)]
+            for i in range(len(words) - _NGRAM + 1):
+                grams.add(tuple(words[i : i + _NGRAM]))
+        words = [w for w, _ in self.toks]
+        covered = [False] * len(words)
+        if grams:
+            for i in range(len(words) - _NGRAM + 1):
+                if tuple(words[i : i + _NGRAM]) in grams:
+                    for j in range(i, i + _NGRAM):
+                        covered[j] = True
+        self.covered = covered
+
+    def run_at(self, pos: int) -> int:
+        """Length of the run of repeated words that holds the word at ``pos``."""
+        i = bisect.bisect_right(self.starts, pos) - 1
+        if i < 0 or i >= len(self.covered) or not self.covered[i]:
+            return 0
+        a = b = i
+        while a > 0 and self.covered[a - 1]:
+            a -= 1
+        while b + 1 < len(self.covered) and self.covered[b + 1]:
+            b += 1
+        return b - a + 1
+
+
+# ----------------------------------------------------------------------------- cues
+_HEDGE_FUTURE = re.compile(
+    r"\b(?:we|you|i)(?:'ll|\s+will|\s+would|\s+shall)\s+(?:\w+\s+){0,2}?(?:let|advise|tell|inform|explain|contact|write|notify|"
+    r"confirm|receive|discuss|be\s+(?:told|informed|advised|notified|sent))\b|\bwill\s+be\s+explained\b",
+    _I,
+)
+_HEDGE_COND = re.compile(r"\b(?:if|should|where|whether|in\s+the\s+event|in\s+case|unless)\b", _I)
+_DISCLAIMER = re.compile(
+    r"\bnot\s+be\s+taken\s+(?:as|to)\b|\bindication\s+(?:that|of|as\s+to)\b|\bno\s+inference\b|\bdoes\s+or\s+does\s+not\b|"
+    r"\b(?:is|are)\s+or\s+(?:is|are)\s+not\b|\bheld\s+or\s+not\b|\bwhether\s+or\s+not\s+(?:it|we|the)\b",
+    _I,
+)
+
+_NEG_BEFORE = re.compile(
+    r"(?:\bnot|\bnever|n't|\bcannot|\bno\s+longer)\s+(?:\w+\s+){0,2}?(?:rel(?:y|ied|ies|ying)\s+(?:up)?on|appl(?:y|ied|ies|ying)|"
+    r"us(?:e|ed|ing)|invok(?:e|ed|ing)|cit(?:e|ed|ing)|claim(?:ed|ing)?|engag(?:e|ed|ing)|exempt(?:ed)?\s+(?:under|by)|"
+    r"quot(?:e|ed|ing)|mention(?:ed|ing)?|withh(?:eld|old|olding)|redact(?:ed|ing)?|uph[eo]ld\w*|needed\s+to\s+(?:consider|apply|rely)|necessary\s+to\s+(?:apply|rely))\b"
+    r"|\b(?:there\s+is|is|are|was)\s+no\b(?!\s+(?:information|record|recorded|data|public))"
+    r"|\bwithout\s+(?:relying|applying|using|recourse)\b"
+    r"|\bwithdr[ae]w\w*\s+(?:\w+\s+){0,2}?reliance\b"
+    r"|\b(?:do|does|did)\s+not\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
+    r"|\bnot\s+persuaded\s+that\b",
+    _I,
+)
+_NEG_AFTER = re.compile(
+    r"^(?P<gap>[^;:]{0,70}?)\b(?:(?:does|do|did|will|would|could|can|shall|should|is|are|was|were|has|have|had)\s+(?:\w+\s+)?not|"
+    r"doesn't|don't|didn't|cannot|can't|isn't|wasn't|aren't|weren't|won't)\s+(?:\w+\s+){0,2}?"
+    r"(?:apply|applies|applied|applicable|engaged|relevant|appropriate|the\s+right|the\s+correct|correctly|properly|prevents?|covers?|"
+    r"been\s+(?:applied|used|cited|relied|engaged)|being\s+(?:applied|used|relied|cited)|be\s+(?:applied|used|relied|engaged)|"
+    r"rel(?:y|ied)|used|cited)\b"
+    r"|^(?P<gap2>[^;:]{0,40}?)\b(?:(?:was|is|were)\s+(?:\w+\s+)?(?:wrong(?:ly)?|incorrect(?:ly)?|in\s+error|misapplied)|"
+    r"no\s+longer\s+(?:appl(?:y|ies)|relevant|engaged|rel(?:y|ies)))\b",
+    _I,
+)
+_NEITHER = re.compile(r"\bneither\s+(?!confirm)", _I)
+_WEAK_OVERTURN = re.compile(r"\bno\s+longer\b", _I)  # overturns only where an earlier decision exists
+_EARLIER_REF = re.compile(
+    r"\bdecision\s+notice\b|\b(?:original|initial|previous|earlier|first)\s+(?:\w+\s+)?(?:response|decision|reply|refusal)\b|"
+    r"\b(?:our|its|the\s+council's|your)\s+(?:response|letter|reply|decision)\s+(?:of|dated|on)\b|\bpreviously\b|\boriginally\b",
+    _I,
+)
+_OVERTURN = re.compile(
+    r"\bwithdr[ae]w|\bshould\s+not\s+have\b|\bshouldn't\s+have\b|\bnot\s+(?:correctly|properly|rightly|validly)\b|"
+    r"\bincorrect(?:ly)?\b|\bwrong(?:ly)?\b|\bin\s+error\b|\bnot\s+the\s+(?:right|correct)\b|\bnot\s+appropriate\b|\boverturn|"
+    r"\bnot\s+(?:uphold|upheld)\b|\bcould\s+not\s+be\s+engaged\b|\bnot\s+entitled\b|\bset\s+aside\b|\breverse",
+    _I,
+)
+_PI_GAP = re.compile(r"public\s+interest|\btest\b|\bharm\b|prejudice|\bnot\s+hold\b|\bby\s+virtue\s+of\b|\bbecause\s+of\b|\bdue\s+to\b|\bowing\s+to\b", _I)
+
+_UPHOLD = re.compile(
+    r"\b(?:I|we)\s+(?:\w+\s+){0,2}?(?:uphold|upheld)\b|\b(?:is|are|be|being|remains?)\s+(?:therefore\s+|hereby\s+|thus\s+)?upheld\b|"
+    r"\b(?:correctly|properly|rightly|appropriately|validly|reasonably|lawfully)\s+(?:been\s+)?(?:applied|engaged|relied|cited|used|refused|withheld)\b|"
+    r"\bmaintain(?:s|ed|ing)?\s+(?:its|our|the|their|my)\s+(?:position|reliance|decision|view|refusal)\b|\bconfirm\s+the\s+(?:original\s+)?decision\b",
+    _I,
+)
+_UPHOLD_REVIEW = re.compile(
+    r"\b(?:I|we)\s+(?:\w+\s+){0,2}?(?:agree|am\s+satisfied|are\s+satisfied|have\s+concluded|concur)\s+(?:that\s+)?|"
+    r"\bremains?\s+(?:withheld|exempt|redacted)\b|\bwas\s+(?:correct|justified|right)\b",
+    _I,
+)
+
+_CONSIDER = re.compile(
+    r"\b(?:are|is|am|be|being|still|currently|now)\s+(?:still\s+|currently\s+|now\s+|actively\s+)?(?:considering|assessing|deciding|"
+    r"examining|consulting|looking\s+at|seeking|weighing|reviewing\s+whether)\b|"
+    r"\bnot\s+yet\s+(?:decided|finished|completed|concluded|reached|been\s+able)\b|\byet\s+to\s+(?:decide|conclude|complete|reach)\b|"
+    r"\b(?:need|needs|needed|require|requires|required)\s+(?:more|further|extra|additional)\s+time\b|"
+    r"\b(?:will|shall)\s+(?:then\s+)?(?:decide|determine|assess)\b|"
+    r"(?<!have\s)(?<!has\s)(?<!had\s)\b(?:decide|determine|assess|establish|consider|deciding|determining|assessing)\s+whether\b|"
+    r"\bwhether\b[^.;]{0,80}?\b(?:is|are)\s+engaged\b|"
+    r"(?-i:\b(?:may|might|could))\s+(?:well\s+|also\s+|possibly\s+)?(?:be\s+)?(?:exempt|appl|engag|relevant|covered|subject|withheld|"
+    r"refused|fall|need|have\s+to|rely|use|claim|cite|exceed|invok)\w*|"
+    r"\blikely\s+(?:that\s+)?(?:it|this|your\s+request|the\s+request|the\s+cost|compliance|answering)\s+(?:would|will)\b|"
+    r"\b(?:is|are|be)\s+likely\s+to\s+(?:exceed|apply|be\s+exempt|engage)\b|\bpotentially\s+(?:exempt|appl|engag|relevant)|"
+    r"\bneed\s+to\s+consider\b|"
+    r"\b(?:to|so\s+as\s+to|in\s+order\s+to)\s+(?:deal\s+with|answer|bring|keep|process|respond\s+to|handle|comply\s+with|help)\b[^.;]{0,60}?\bwithin\b|"
+    r"\bbelieve\s+(?:that\s+)?[^.;]{0,80}?\b(?:is|are|may\s+be)\s+(?:relevant|engaged)\b",
+    _I,
+)
+
+_MONTH = r"(?:January|February|March|April|May|June|July|August|September|October|November|December|Jan|Feb|Mar|Apr|Jun|Jul|Aug|Sep|Sept|Oct|Nov|Dec)"
+_HISTORY = re.compile(
+    r"\b(?:originally|initially|previously)\b|\b(?:original|initial|previous|earlier|prior|first)\s+(?:\w+\s+)?(?:response|reply|decision|"
+    r"letter|answer|refusal|handling|notice|position|e-?mail)\b|"
+    r"\b(?:response|reply|letter|decision|email|e-mail|notice|refusal)\s+(?:of|dated|sent(?:\s+on)?|on|issued\s+on)\s+"
+    rf"(?:\d{{1,2}}(?:st|nd|rd|th)?\s+{_MONTH}|{_MONTH}\s+\d|\d{{1,2}}/\d{{1,2}}/\d{{2,4}}|the\s+\d)|"
+    r"\b(?:response|reply|letter|decision|refusal)\b[^.;]{0,40}?\b(?:withheld|refused|applied|cited|relied|stated|said|explained|advised|told|used)\b|"
+    r"\b(?:was|were|had\s+been)\s+(?:\w+\s+)?(?:refused|withheld|rejected|declined|answered|redacted|upheld|applied|cited|relied|turned\s+down)\b|"
+    r"\b(?:we|it|you|they|he|she|the\s+(?:council|force|trust|department|university|authority|board|service|ministry|office|school|college))\s+"
+    r"(?:also\s+)?(?:said|stated|explained|told|advised|informed|wrote|refused|withheld|applied|cited|relied|decided|answered)\b|"
+    r"\b(?:Commissioner|ICO|Tribunal|decision\s+notice)\b[^.;]{0,80}?\b(?:found|decided|agreed|concluded|upheld|ruled|accepted|required|said)\b|"
+    rf"\b(?:on|in)\s+(?:\d{{1,2}}(?:st|nd|rd|th)?\s+)?{_MONTH}(?:\s+\d{{4}})?\b[^.;]{{0,80}}?\b(?:refused|withheld|applied|cited|relied|decided|rejected)\b|"
+    r"\bI\s+have\s+(?:now\s+)?reviewed\s+(?:the|our|its|your)\b",
+    _I,
+)
+
+# ----------------------------------------------------------------------------- letter kinds
+_ACK = re.compile(
+    r"\backnowledg|\bconfirm\s+receipt|\b(?:have|has|we)\s+received\s+your|\bwas\s+received\s+on|\blogged\b|\breference\s+(?:number|is)\b|"
+    r"\b(?:will|shall)\s+(?:aim\s+to\s+|now\s+)?(?:respond|reply|send\s+you\s+a)|\baim\s+to\s+(?:respond|reply|send)|\brespond\s+within\b|"
+    r"\bresponse\s+within\b|\b(?:20|twenty)\s+working\s+days\b",
+    _I,
+)
+_DECISION = re.compile(
+    r"\bwithheld\b|\bwithholding\b|\bexempt\s+(?:from|under|by)\b|\b(?:is|are)\s+exempt\b|\brefus(?:e|ed|ing)\s+(?:your|the|this|it)\b|"
+    r"\bis\s+refused\b|\bnot\s+obliged\b|\battached\b|\benclosed?\b|\bplease\s+find\b|\bplease\s+see\b|\bbelow\b|\bcan\s+confirm\b|"
+    r"\b(?:do|does|did)\s*(?:not|n't)\s+hold\b|\bhold\s+no\b|\bneither\s+confirms?\b|\bredact|\bremoved\b|\b(?:uphold|upheld)\b|"
+    r"\bin\s+total\b|\bwere\s+(?:issued|recorded|received)\b|\bvexatious\b|\bnot\s+held\b|\bno\s+(?:recorded|relevant)\s+information\b|"
+    r"\bapplies\b",
+    _I,
+)
+_EXTENSION = re.compile(
+    r"\b(?:more|further|extra|additional)\s+time\b|\bextend(?:ing|ed)?\s+(?:the\s+)?(?:time|deadline|date|period|response)|"
+    r"\bsection\s+10\s*\(3\)|\bregulation\s+7\s*\(1\)|\bnot\s+yet\s+(?:decided|finished|completed)\b|\bstill\s+(?:considering|deciding)\b|"
+    r"\bconsulting\b|\bwill\s+write\s+(?:to\s+you\s+)?again\b|\bnot\s+been\s+able\s+to\s+(?:complete|respond|finish|reply)\b|"
+    r"\bunable\s+to\s+(?:complete|respond|reply)\b[^.]{0,40}\bwithin\b|\bneed\s+to\s+consider\s+the\s+public\s+interest\b",
+    _I,
+)
+_FIRM_REFUSAL = re.compile(
+    r"\b(?:is|are|has\s+been|have\s+been)\s+(?:therefore\s+)?(?:withheld|refused|exempt)\b|\bwe\s+are\s+(?:withholding|refusing)\b|"
+    r"\brefus(?:e|es|ed|ing)\s+(?:your|the|this)\s+request\b|\bnot\s+obliged\b|\bneither\s+confirms?\b|\bdoes\s+not\s+hold\b",
+    _I,
+)
+_REVIEW = re.compile(
+    r"\binternal\s+review\b|\breview\s+of\s+(?:your|our|the|request|FOI|the\s+council)|\bI\s+have\s+(?:now\s+)?(?:reviewed|carried\s+out|"
+    r"conducted|completed)\b|\breviewer\b|\breview\s+panel\b|\breconsider",
+    _I,
+)
+_REVIEW_ASKED = re.compile(
+    r"\binternal\s+review\b|\breview\s+(?:of\s+)?(?:your|the|this|my)\s+(?:decision|response|refusal|handling|request)|"
+    r"\b(?:request|ask|asking|want|like)\s+(?:for\s+)?(?:a|an)\s+review\b|\bplease\s+review\b|\b(?:carry|carried)\s+out\s+(?:a|an)\s+review\b|"
+    r"\breview\s+please\b|\breconsider",
+    _I,
+)
+_GLOBAL_DECISION = re.compile(r"\b(?:decision|response|refusal|outcome|original)\b", _I)
+
+
+@dataclass(slots=True)
+class LetterContext:
+    """What a whole letter tells about its mentions."""
+
+    text: str
+    sentences: list[tuple[int, int]]
+    quotes: list[tuple[int, int, str]]
+    overlap: _Overlap | None
+    ack: bool
+    extension: bool
+    review: bool
+    earlier: bool  # the letter or thread refers to an earlier decision
+    requested_numbers: frozenset[str] = field(default_factory=frozenset)
+
+    @classmethod
+    def build(cls, text: str, request_texts=()) -> LetterContext:
+        request_texts = [r for r in request_texts if r]
+        quotes = _structural_quotes(text)
+        overlap = _Overlap(text, request_texts) if request_texts else None
+        own = _blank(text, quotes)
+        decision = bool(_DECISION.search(own))
+        extension = bool(_EXTENSION.search(own)) and not _FIRM_REFUSAL.search(own)
+        ack = bool(_ACK.search(own)) and not decision and not extension
+        asked_review = bool(request_texts) and bool(_REVIEW_ASKED.search(request_texts[-1]))
+        review = bool(_REVIEW.search(own)) or asked_review
+        numbers = frozenset(m.group(1) for r in request_texts for m in re.finditer(r"(?:section|s\.?|regulation|reg\.?)\s*(\d{1,2}[A-Z]?)", r, _I))
+        earlier = review or bool(_EARLIER_REF.search(own))
+        return cls(text, sentence_spans(text), quotes, overlap, ack, extension, review, earlier, numbers)
+
+    def sentence_of(self, pos: int) -> tuple[int, int]:
+        i = bisect.bisect_right([a for a, _ in self.sentences], pos) - 1
+        return self.sentences[max(i, 0)] if self.sentences else (0, len(self.text))
+
+    def quoted(self, pos: int, end: int) -> str | None:
+        for a, b, why in self.quotes:
+            if a <= pos < b:
+                return why
+        if self.overlap is not None and self.overlap.run_at(pos) >= QUOTE_RUN:
+            return "repeats the request"
+        return None
+
+
+def _blank(text: str, spans) -> str:
+    if not spans:
+        return text
+    chars = list(text)
+    for a, b, _ in spans:
+        for i in range(a, min(b, len(chars))):
+            if chars[i] != "\n":
+                chars[i] = " "
+    return "".join(chars)
+
+
+@dataclass(slots=True)
+class Scope:
+    """The clause around a mention: text before the mention and text after it."""
+
+    before: str
+    after: str
+    whole: str
+
+
+def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
+    sent = ctx.sentence_of(pos)
+    a, b = clause_span(ctx.text, sent, pos)
+    before, after, whole = ctx.text[a:pos], ctx.text[end:b], ctx.text[a:b]
+    words = re.findall(r"[A-Za-z]{3,}", before + " " + after)
+    colon = ctx.text[b : b + 2].lstrip().startswith(":") or ctx.text[a:b].rstrip().endswith(":")
+    if colon and len([w for w in words if w.lower() not in _HEADING_WORDS]) < 3:
+        # a heading ("Section 40(2):", "Decision on section 36(2)(b):"): read on
+        # to the end of its sentence, or into the next one
+        more = ctx.text[b : sent[1]]
+        if not more.strip(" :-\n") and sent[1] < len(ctx.text):
+            nxt = ctx.sentence_of(sent[1])
+            more = ctx.text[sent[1] : nxt[1]] if nxt[0] >= sent[1] else ""
+        after, whole = after + " " + more, whole + " " + more
+    return Scope(before, after, whole)
+
+
+_HEADING_WORDS = {"decision", "section", "sections", "regulation", "regulations", "the", "and", "exemption", "exception", "on", "under"}
+
+
+def _match(rx: re.Pattern, s: str) -> str | None:
+    m = rx.search(s)
+    return " ".join(m.group().split())[:60] if m else None
+
+
+def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False) -> tuple[str, str | None]:
+    """(role, cue) for the mention at ``pos``..``end`` of ``ctx.text`` (not other-law; the caller decides that)."""
+    why = ctx.quoted(pos, end)
+    if why is None:
+        sent = ctx.sentence_of(pos)
+        a, _ = clause_span(ctx.text, sent, pos)
+        lead = _LEAD_SPEECH.search(ctx.text, a, pos)
+        if lead and not _DECISION_PIVOT.search(ctx.text, lead.end(), pos):
+            why = " ".join(lead.group().split())
+    if why is not None:
+        return "quoted_request", why
+    sc = scope_of(ctx, pos, end)
+    if _HEDGE_COND.search(sc.whole) and _HEDGE_FUTURE.search(sc.whole):
+        return "boilerplate", _match(_HEDGE_FUTURE, sc.whole)
+    cue = _match(_DISCLAIMER, sc.whole)
+    if cue:
+        return "boilerplate", cue
+    neg = _negation(sc, phrase_only)
+    if neg:
+        overturn = _match(_OVERTURN, sc.whole) or (ctx.earlier and _match(_WEAK_OVERTURN, sc.whole))
+        if overturn:
+            return "overturned", overturn
+        return ("overturned" if ctx.review else "not_relied_on"), neg
+    cue = _match(_UPHOLD, sc.whole)
+    if cue:
+        return "upheld", cue
+    cue = _match(_CONSIDER, sc.whole)
+    if cue:
+        return ("boilerplate" if ctx.ack else "considering"), cue
+    cue = _match(_HISTORY, sc.whole)
+    if cue:
+        return "earlier_decision", cue
+    if ctx.review:
+        cue = _match(_UPHOLD_REVIEW, sc.whole)
+        if cue:
+            return "upheld", cue
+        return "relied_on", None  # the caller upgrades a ground the earlier decision used to upheld
+    if ctx.ack:
+        return "boilerplate", "acknowledgement"
+    if ctx.extension:
+        return "considering", "extension letter"
+    return "relied_on", None
+
+
+_DECISION_PIVOT = re.compile(
+    r"\b(?:which|but|however|and\s+(?:we|it|this|the)|is\s+exempt|are\s+exempt|withh\w*|refus\w*|appl(?:y|ies)|"
+    r"engaged|manifestly|vexatious|we\s+(?:have|are|will|do|consider)|it\s+(?:is|was)|(?:is|are|was|were)\s+(?:not|being))\b",
+    _I,
+)
+
+
+def _negation(sc: Scope, phrase_only: bool) -> str | None:
+    m = None
+    for m in _NEG_BEFORE.finditer(sc.before):
+        pass
+    if m is not None:
+        gap = sc.before[m.end():]
+        if len(gap) <= 60 and not _PI_GAP.search(gap):
+            return " ".join(m.group().split())
+    n = _NEITHER.search(sc.before)
+    if n and re.search(r"\bnor\b", sc.after[:80], _I) or n and len(sc.before) - n.end() < 40 and re.search(r"\bnor\b", sc.before[n.end():], _I):
+        return "neither ... nor"
+    if not phrase_only:
+        a = _NEG_AFTER.search(sc.after)
+        if a:
+            gap = a.group("gap") if a.group("gap") is not None else a.group("gap2") or ""
+            if not _PI_GAP.search(gap):
+                return " ".join(a.group()[len(gap):].split())[:60]
+    return None
+
+
+def global_review_decision(ctx: LetterContext) -> str | None:
+    """``upheld`` / ``overturned`` when a review letter decides the earlier response as a whole
+    ("the original decision is upheld") in a clause that names no ground."""
+    if not ctx.review:
+        return None
+    found = None
+    own = _blank(ctx.text, ctx.quotes)
+    for a, b in ctx.sentences:
+        s = own[a:b]
+        if re.search(r"\b(?:section|regulation|s\.?\s?\d|reg\.?\s?\d)", s, _I):
+            continue
+        if not _GLOBAL_DECISION.search(s):
+            continue
+        if _OVERTURN.search(s) and re.search(r"\b(?:decision|response|refusal)\b", s, _I):
+            return "overturned"
+        if _UPHOLD.search(s) and not re.search(r"\bnot\s+uph", s, _I):
+            found = "upheld"
+    return found
