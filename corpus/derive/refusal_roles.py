@@ -48,9 +48,9 @@ from __future__ import annotations
 
 import bisect
 import re
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
-from corpus.derive.refusal_text import clause_span, sentence_spans, tokens
+from corpus.derive.refusal_text import clause_cuts, sentence_spans, tokens
 
 # Words repeated from the requester's messages, in a row, that make a mention quoted.
 QUOTE_RUN = 7
@@ -65,7 +65,9 @@ _LEAD_SPEECH = re.compile(
     r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?)|"
     r"your\s+(?:original\s+|initial\s+|review\s+|follow[- ]up\s+)?(?:request|question|email|e-mail|letter|message|complaint)\s+"
     r"(?:reads|read|stated|said|says|asked)|in\s+your\s+(?:request|email|e-mail|letter|complaint|message)|"
-    r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting)\b",
+    r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting|"
+    r"your\s+(?:[\w-]+\s+){0,3}?(?:request|question|complaint|email|e-mail|letter|message|appeal)(?:\s+for\s+(?:an?\s+)?(?:internal\s+)?review)?"
+    r"\s+(?:is\s+|was\s+)?(?:about|concern(?:s|ed)?|relat(?:es|ed)\s+to|refer(?:s|red)?\s+to|challeng(?:es|ed)))\b",
     _I,
 )
 # A lead-in ending a line or followed by a colon: the next paragraph or quotation is the request.
@@ -89,12 +91,13 @@ def _paragraph_end(text: str, start: int) -> int:
 def _structural_quotes(text: str) -> list[tuple[int, int, str]]:
     """Spans of the letter that repeat the request by their layout."""
     spans: list[tuple[int, int, str]] = []
-    pos = 0
-    for line in text.split("\n"):
-        if line.lstrip().startswith(">"):
-            spans.append((pos, pos + len(line), "> line"))
-        pos += len(line) + 1
-    for m in _LEAD_BLOCK.finditer(text):
+    if ">" in text:
+        pos = 0
+        for line in text.split("\n"):
+            if line.lstrip().startswith(">"):
+                spans.append((pos, pos + len(line), "> line"))
+            pos += len(line) + 1
+    for m in _LEAD_BLOCK.finditer(text) if ":" in text else ():
         start = m.end()
         rest = text[start:]
         stripped = rest.lstrip(" \t")
@@ -141,7 +144,7 @@ def _structural_quotes(text: str) -> list[tuple[int, int, str]]:
                         break
                     nl = nxt
             spans.append((body_start, end, "request block"))
-    for m in _QUOTE_SPAN.finditer(text):
+    for m in _QUOTE_SPAN.finditer(text) if '"' in text else ():
         before = text[max(0, m.start() - 90) : m.start()]
         if _LEAD_SPEECH.search(before) or _LEAD_BLOCK.search(before):
             spans.append((m.start(), m.end(), "quotation"))
@@ -149,34 +152,37 @@ def _structural_quotes(text: str) -> list[tuple[int, int, str]]:
 
 
 class _Overlap:
-    """Which words of the letter also occur, in runs, in the requester's messages."""
+    """Whether words of the letter around a position also occur, in a run, in the requester's messages."""
 
     def __init__(self, text: str, request_texts) -> None:
-        self.toks = tokens(text)
-        self.starts = [s for _, s in self.toks]
+        self.text = text
         grams: set[tuple[str, ...]] = set()
         for req in request_texts:
             words = [w for w, _ in tokens(req)]
-            for i in range(len(words) - _NGRAM + 1):
-                grams.add(tuple(words[i : i + _NGRAM]))
-        words = [w for w, _ in self.toks]
-        covered = [False] * len(words)
-        if grams:
-            for i in range(len(words) - _NGRAM + 1):
-                if tuple(words[i : i + _NGRAM]) in grams:
-                    for j in range(i, i + _NGRAM):
-                        covered[j] = True
-        self.covered = covered
+            grams.update(zip(*(words[i:] for i in range(_NGRAM))))
+        self.grams = grams
 
     def run_at(self, pos: int) -> int:
-        """Length of the run of repeated words that holds the word at ``pos``."""
-        i = bisect.bisect_right(self.starts, pos) - 1
-        if i < 0 or i >= len(self.covered) or not self.covered[i]:
+        """Length of the run of repeated words that holds the word at ``pos`` (read within 600 characters of it)."""
+        if not self.grams:
+            return 0
+        lo = max(0, pos - 600)
+        toks = tokens(self.text[lo : pos + 600])
+        words, grams = [w for w, _ in toks], self.grams
+        i = bisect.bisect_right([st for _, st in toks], pos - lo) - 1
+        if i < 0:
+            return 0
+        hits = [tuple(words[j : j + _NGRAM]) in grams for j in range(len(words) - _NGRAM + 1)]
+
+        def covered(k: int) -> bool:
+            return any(hits[j] for j in range(max(0, k - _NGRAM + 1), min(k + 1, len(hits))))
+
+        if not covered(i):
             return 0
         a = b = i
-        while a > 0 and self.covered[a - 1]:
+        while a > 0 and covered(a - 1):
             a -= 1
-        while b + 1 < len(self.covered) and self.covered[b + 1]:
+        while b + 1 < len(words) and covered(b + 1):
             b += 1
         return b - a + 1
 
@@ -255,7 +261,8 @@ _CONSIDER = re.compile(
     r"\blikely\s+(?:that\s+)?(?:it|this|your\s+request|the\s+request|the\s+cost|compliance|answering)\s+(?:would|will)\b|"
     r"\b(?:is|are|be)\s+likely\s+to\s+(?:exceed|apply|be\s+exempt|engage)\b|\bpotentially\s+(?:exempt|appl|engag|relevant)|"
     r"\bneed\s+to\s+consider\b|"
-    r"\b(?:to|so\s+as\s+to|in\s+order\s+to)\s+(?:deal\s+with|answer|bring|keep|process|respond\s+to|handle|comply\s+with|help)\b[^.;]{0,60}?\bwithin\b|"
+    r"\b(?:to|so\s+as\s+to|in\s+order\s+to|so\s+(?:that\s+)?we\s+(?:can|could)|for\s+us\s+to)\s+(?:deal\s+with|answer|bring|keep|process|"
+    r"respond\s+to|handle|comply\s+with|help)\b[^.;]{0,60}?\bwithin\b|"
     r"\bbelieve\s+(?:that\s+)?[^.;]{0,80}?\b(?:is|are|may\s+be)\s+(?:relevant|engaged)\b",
     _I,
 )
@@ -317,38 +324,94 @@ _REVIEW_ASKED = re.compile(
 _GLOBAL_DECISION = re.compile(r"\b(?:decision|response|refusal|outcome|original)\b", _I)
 
 
-@dataclass(slots=True)
 class LetterContext:
-    """What a whole letter tells about its mentions."""
+    """What a whole letter tells about its mentions; each feature is worked out the first time it is needed."""
 
-    text: str
-    sentences: list[tuple[int, int]]
-    quotes: list[tuple[int, int, str]]
-    overlap: _Overlap | None
-    ack: bool
-    extension: bool
-    review: bool
-    earlier: bool  # the letter or thread refers to an earlier decision
-    requested_numbers: frozenset[str] = field(default_factory=frozenset)
+    def __init__(self, text: str, request_texts=()) -> None:
+        self.text = text
+        self.requests = [r for r in request_texts if r]
+        self.sentences = sentence_spans(text)
+        self._starts = [a for a, _ in self.sentences]
+        self.quotes = _structural_quotes(text)
+        self.overlap = _Overlap(text, self.requests) if self.requests else None
+        self._own: str | None = None
+        self._kinds: tuple[bool, bool] | None = None
+        self._review: bool | None = None
+        self._earlier: bool | None = None
+        self._numbers: frozenset[str] | None = None
+        self._clauses: dict[tuple[int, int], list[int]] = {}
+        self._cue_cache: dict[str, _Cues] = {}
 
     @classmethod
     def build(cls, text: str, request_texts=()) -> LetterContext:
-        request_texts = [r for r in request_texts if r]
-        quotes = _structural_quotes(text)
-        overlap = _Overlap(text, request_texts) if request_texts else None
-        own = _blank(text, quotes)
-        decision = bool(_DECISION.search(own))
-        extension = bool(_EXTENSION.search(own)) and not _FIRM_REFUSAL.search(own)
-        ack = bool(_ACK.search(own)) and not decision and not extension
-        asked_review = bool(request_texts) and bool(_REVIEW_ASKED.search(request_texts[-1]))
-        review = bool(_REVIEW.search(own)) or asked_review
-        numbers = frozenset(m.group(1) for r in request_texts for m in re.finditer(r"(?:section|s\.?|regulation|reg\.?)\s*(\d{1,2}[A-Z]?)", r, _I))
-        earlier = review or bool(_EARLIER_REF.search(own))
-        return cls(text, sentence_spans(text), quotes, overlap, ack, extension, review, earlier, numbers)
+        return cls(text, request_texts)
+
+    @property
+    def own(self) -> str:
+        """The letter with the requester's repeated words blanked out."""
+        if self._own is None:
+            self._own = _blank(self.text, self.quotes)
+        return self._own
+
+    def _letter_kind(self) -> tuple[bool, bool]:
+        if self._kinds is None:
+            own = self.own
+            extension = bool(_match(_EXTENSION, own)) and not _FIRM_REFUSAL.search(own)
+            ack = not extension and bool(_match(_ACK, own)) and not _DECISION.search(own)
+            self._kinds = (ack, extension)
+        return self._kinds
+
+    @property
+    def ack(self) -> bool:
+        """An acknowledgement: says the request was received and when to expect an answer, and decides nothing."""
+        return self._letter_kind()[0]
+
+    @property
+    def extension(self) -> bool:
+        """An extension or holding letter: more time is needed, nothing refused yet."""
+        return self._letter_kind()[1]
+
+    @property
+    def review(self) -> bool:
+        """An internal review (or reconsideration), by its own words or because the requester asked for one."""
+        if self._review is None:
+            asked = bool(self.requests) and bool(_match(_REVIEW_ASKED, self.requests[-1]))
+            self._review = asked or bool(_match(_REVIEW, self.own))
+        return self._review
+
+    @property
+    def earlier(self) -> bool:
+        """The letter refers to an earlier decision (or is a review)."""
+        if self._earlier is None:
+            self._earlier = self.review or bool(_match(_EARLIER_REF, self.own))
+        return self._earlier
+
+    @property
+    def requested_numbers(self) -> frozenset[str]:
+        """Section and regulation numbers the requester's messages name."""
+        if self._numbers is None:
+            self._numbers = frozenset(
+                m.group(1) for r in self.requests for m in _REQUESTED_NUMBER.finditer(r)
+            )
+        return self._numbers
 
     def sentence_of(self, pos: int) -> tuple[int, int]:
-        i = bisect.bisect_right([a for a, _ in self.sentences], pos) - 1
+        i = bisect.bisect_right(self._starts, pos) - 1
         return self.sentences[max(i, 0)] if self.sentences else (0, len(self.text))
+
+    def cues_of(self, whole: str) -> _Cues:
+        cues = self._cue_cache.get(whole)
+        if cues is None:
+            cues = self._cue_cache[whole] = _Cues(whole)
+        return cues
+
+    def clause_of(self, pos: int) -> tuple[int, int]:
+        sent = self.sentence_of(pos)
+        cuts = self._clauses.get(sent)
+        if cuts is None:
+            cuts = self._clauses[sent] = clause_cuts(self.text, sent)
+        i = bisect.bisect_right(cuts, pos) - 1
+        return cuts[i] if i >= 0 else sent[0], cuts[i + 1] if i + 1 < len(cuts) else sent[1]
 
     def quoted(self, pos: int, end: int) -> str | None:
         for a, b, why in self.quotes:
@@ -357,6 +420,9 @@ class LetterContext:
         if self.overlap is not None and self.overlap.run_at(pos) >= QUOTE_RUN:
             return "repeats the request"
         return None
+
+
+_REQUESTED_NUMBER = re.compile(r"(?:section|s\.?|regulation|reg\.?)\s*(\d{1,2}[A-Z]?)", _I)
 
 
 def _blank(text: str, spans) -> str:
@@ -381,7 +447,7 @@ class Scope:
 
 def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
     sent = ctx.sentence_of(pos)
-    a, b = clause_span(ctx.text, sent, pos)
+    a, b = ctx.clause_of(pos)
     before, after, whole = ctx.text[a:pos], ctx.text[end:b], ctx.text[a:b]
     words = re.findall(r"[A-Za-z]{3,}", before + " " + after)
     colon = ctx.text[b : b + 2].lstrip().startswith(":") or ctx.text[a:b].rstrip().endswith(":")
@@ -399,45 +465,94 @@ def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
 _HEADING_WORDS = {"decision", "section", "sections", "regulation", "regulations", "the", "and", "exemption", "exception", "on", "under"}
 
 
-def _match(rx: re.Pattern, s: str) -> str | None:
+# Lower-case words one of which each cue needs: a substring test is far cheaper than the pattern.
+_KEYS: dict[re.Pattern, tuple[str, ...]] = {}
+
+
+def _needs(rx: re.Pattern, *keys: str) -> re.Pattern:
+    _KEYS[rx] = keys
+    return rx
+
+
+def _match(rx: re.Pattern, s: str, low: str | None = None) -> str | None:
+    keys = _KEYS.get(rx)
+    if keys is not None:
+        low = s.lower() if low is None else low
+        if not any(k in low for k in keys):
+            return None
     m = rx.search(s)
     return " ".join(m.group().split())[:60] if m else None
+
+
+_needs(_HEDGE_FUTURE, "will", "would", "shall", "'ll")
+_needs(_HEDGE_COND, "if", "should", "where", "whether", "event", "case", "unless")
+_needs(_DISCLAIMER, "taken", "indication", "inference", "does not", " or ")
+_needs(_OVERTURN, "withdr", "should", "not", "incorrect", "wrong", "error", "overturn", "aside", "revers")
+_needs(_WEAK_OVERTURN, "no longer")
+_needs(_UPHOLD, "uph", "correctly", "properly", "rightly", "appropriately", "validly", "reasonably", "lawfully", "maintain", "confirm the")
+_needs(_UPHOLD_REVIEW, "agree", "satisfied", "concluded", "concur", "remain", "was correct", "was justified", "was right")
+_needs(_CONSIDER, "consider", "assess", "decid", "examin", "consult", "looking", "seeking", "weigh", "reviewing", "not yet", "yet to",
+       "time", "determin", "establish", "whether", "may", "might", "could", "likely", "potentially", "need", "within", "believe")
+_needs(_HISTORY, "original", "initial", "previous", "earlier", "prior", "first", "response", "reply", "letter", "decision", "mail",
+       "notice", "refusal", "was ", "were ", "had been", "said", "stated", "explained", "told", "advised", "informed", "wrote", "refused",
+       "withheld", "applied", "cited", "relied", "decided", "answered", "rejected", "commissioner", "ico", "tribunal", "reviewed")
+_needs(_ACK, "acknowledg", "receipt", "received", "logged", "reference", "respond", "reply", "send you", "working days")
+_needs(_EXTENSION, "time", "extend", "section 10", "regulation 7", "not yet", "still", "consulting", "write", "able", "public interest")
+_needs(_REVIEW, "review", "reconsider")
+_needs(_REVIEW_ASKED, "review", "reconsider")
+_needs(_EARLIER_REF, "decision notice", "original", "initial", "previous", "earlier", "first", "response", "letter", "reply", "decision",
+       "originally")
+
+
+class _Cues:
+    """The cues of one clause, each looked for the first time it is asked about (shared by a list's numbers)."""
+
+    __slots__ = ("whole", "low", "found")
+
+    def __init__(self, whole: str) -> None:
+        self.whole, self.low, self.found = whole, whole.lower(), {}
+
+    def __call__(self, rx: re.Pattern) -> str | None:
+        if rx not in self.found:
+            self.found[rx] = _match(rx, self.whole, self.low)
+        return self.found[rx]
 
 
 def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False) -> tuple[str, str | None]:
     """(role, cue) for the mention at ``pos``..``end`` of ``ctx.text`` (not other-law; the caller decides that)."""
     why = ctx.quoted(pos, end)
     if why is None:
-        sent = ctx.sentence_of(pos)
-        a, _ = clause_span(ctx.text, sent, pos)
-        lead = _LEAD_SPEECH.search(ctx.text, a, pos)
+        a, _ = ctx.clause_of(pos)
+        head = ctx.text[a:pos].lower()
+        lead = _LEAD_SPEECH.search(ctx.text, a, pos) if "you" in head or "request" in head or "question" in head else None
         if lead and not _DECISION_PIVOT.search(ctx.text, lead.end(), pos):
             why = " ".join(lead.group().split())
     if why is not None:
         return "quoted_request", why
     sc = scope_of(ctx, pos, end)
-    if _HEDGE_COND.search(sc.whole) and _HEDGE_FUTURE.search(sc.whole):
-        return "boilerplate", _match(_HEDGE_FUTURE, sc.whole)
-    cue = _match(_DISCLAIMER, sc.whole)
+    cues = ctx.cues_of(sc.whole)
+    if cues(_HEDGE_COND) and cues(_HEDGE_FUTURE):
+        return "boilerplate", cues(_HEDGE_FUTURE)
+    cue = cues(_DISCLAIMER)
     if cue:
         return "boilerplate", cue
     neg = _negation(sc, phrase_only)
     if neg:
-        overturn = _match(_OVERTURN, sc.whole) or (ctx.earlier and _match(_WEAK_OVERTURN, sc.whole))
+        overturn = cues(_OVERTURN) or (ctx.earlier and cues(_WEAK_OVERTURN))
         if overturn:
             return "overturned", overturn
         return ("overturned" if ctx.review else "not_relied_on"), neg
-    cue = _match(_UPHOLD, sc.whole)
+    cue = cues(_UPHOLD)
     if cue:
         return "upheld", cue
-    cue = _match(_CONSIDER, sc.whole)
+    cue = cues(_CONSIDER)
     if cue:
         return ("boilerplate" if ctx.ack else "considering"), cue
-    cue = _match(_HISTORY, sc.whole)
+    cue = cues(_HISTORY)
     if cue:
         return "earlier_decision", cue
     if ctx.review:
-        cue = _match(_UPHOLD_REVIEW, sc.whole)
+        cue = cues(_UPHOLD_REVIEW)
         if cue:
             return "upheld", cue
         return "relied_on", None  # the caller upgrades a ground the earlier decision used to upheld
@@ -481,7 +596,7 @@ def global_review_decision(ctx: LetterContext) -> str | None:
     if not ctx.review:
         return None
     found = None
-    own = _blank(ctx.text, ctx.quotes)
+    own = ctx.own
     for a, b in ctx.sentences:
         s = own[a:b]
         if re.search(r"\b(?:section|regulation|s\.?\s?\d|reg\.?\s?\d)", s, _I):

@@ -20,7 +20,7 @@ _QUOTES = str.maketrans({
 # A line that is only a page marker: "Page 2 of 3", "- 2 -", "2 | Page", "Page 2",
 # possibly beside a running reference ("FOI 24/0381      Page 1 of 2").
 _PAGE_LINE = re.compile(
-    r"^[^\n]{0,60}?(?:\bpage\s+\d+\s*(?:of|/)\s*\d+|^\s*-\s*\d+\s*-|\b\d+\s*\|\s*page\b|^\s*page\s+\d+)\s*$",
+    r"^[^\n]{0,60}?(?:\bpage\s+\d+\s*(?:of|/)\s*\d+|^\s*-\s*\d+\s*-|\b\d+\s*\|\s*page\b|^\s*page\s+\d+)[ \t]*(?:\n|$)",
     re.I | re.M,
 )
 _HYPHEN_BREAK = re.compile(r"(?<=[a-z])-\n[ \t]*(?=[a-z])")
@@ -84,7 +84,7 @@ def prepare(text: str) -> str:
             out[-1] = out[-1].rstrip() + " " + tail
         else:
             out.append(line)
-    return "\n".join(out)
+    return "\n".join(out).rstrip()
 
 
 # ----------------------------------------------------------------------------- sentences and clauses
@@ -110,17 +110,19 @@ _CLAUSE_CUT = re.compile(
 )
 
 
-def clause_span(text: str, sent: tuple[int, int], pos: int) -> tuple[int, int]:
-    """The clause of the sentence ``sent`` that holds offset ``pos``."""
+def clause_cuts(text: str, sent: tuple[int, int]) -> list[int]:
+    """Where the clauses of the sentence ``sent`` start, and (last) where it ends.
+
+    A clause ends at ``;`` or ``:``, or before "but", "however", "although",
+    "whereas", "while" or "except".
+    """
     a, b = sent
-    start, end = a, b
+    cuts = [a]
     for m in _CLAUSE_CUT.finditer(text, a, b):
-        if m.end() <= pos:
-            start = m.end()
-        elif m.start() > pos:
-            end = m.start()
-            break
-    return start, end
+        if m.start() > cuts[-1]:
+            cuts.append(m.start() if m.group()[:1] not in ";:" else m.end())
+    cuts.append(b)
+    return cuts
 
 
 _WORD = re.compile(r"[a-z0-9]+")

@@ -35,10 +35,11 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
 from corpus.db import table_columns, table_exists
 from corpus.derive.refusal_roles import LetterContext, global_review_decision, role_of
-from corpus.derive.refusal_text import prepare, sentence_spans
+from corpus.derive.refusal_text import prepare
 from corpus.errors import UsageError
 
 
@@ -353,7 +354,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
     (
         re.compile(
             r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)\b(?!\s+to\b)"
-            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
+            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b"
             r"|\bno\s+(?:such\s+)?(?:information|records?|data)\s+(?:is|are|was|were)\s+held\b",
             re.I,
@@ -457,8 +458,8 @@ def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list
     mentions = list(_mentions(text, letter))
     if not mentions:
         return []
-    ctx = LetterContext.build(text, [prepare(r) for r in request_texts if r])
-    spans = sentence_spans(text)
+    ctx = LetterContext(text, [_prepared_request(r) for r in request_texts if r])
+    spans = ctx.sentences
     rows: list[list] = []  # [regime, prov, section, sub, ground, cited_by, pos, role, cue]
     for reg, prov, section, sub, ground, cited_by, pos, end, other in mentions:
         if other is not None:
@@ -475,12 +476,22 @@ def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list
             continue  # a phrase only adds a ground no number gave in that role, under any law
         key = (reg, ground, role)
         old = chosen.get(key)
-        if old is not None and not prov.startswith(old.provision + "("):
-            continue  # same ground again: keep the first unless this refines it
+        if old is not None and not prov.startswith(old.provision + "(") and not prov.startswith(_GATEWAY.get((reg, old.provision), "-")):
+            continue  # same ground again: keep the first unless this refines it (or is what the gateway leads to)
         start = old.start if old is not None else pos
         chosen[key] = Citation(reg, prov, section, sub, ground, cited_by, _sentence_at(spans, text, start), start, role,
                                cue if old is None else old.cue)
     return sorted(chosen.values(), key=lambda c: (c.start, ROLES.index(c.role)))
+
+
+@lru_cache(maxsize=64)
+def _prepared_request(text: str) -> str:
+    """A requester's message, prepared like a letter (several letters of a thread share it)."""
+    return prepare(text)
+
+
+# EIR 12(3) (EI(S)R 10(3)) is the gateway to the personal-data exception itself.
+_GATEWAY = {("EIR", "reg12(3)"): "reg13", ("EISR", "reg10(3)"): "reg11"}
 
 
 def _mentions(text: str, letter: str):
@@ -497,7 +508,18 @@ def _mentions(text: str, letter: str):
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
         for m in rx.finditer(text):
+            if ground == "not held" and _HELD_ELSEWHERE.match(text, m.end()):
+                continue  # "we do not hold this centrally", "does not have a system that records": held, but hard to reach
             yield reg, prov, section, sub, ground, "phrase", m.start(), m.end(), None
+
+
+_HELD_ELSEWHERE = re.compile(
+    r"[^.;:\n]{0,50}?\b(?:centrally|electronically|separately|in\s+(?:a|an|one|the|that|this|any)\s+(?:\w+\s+)?"
+    r"(?:format|form|way|place|system|database|report|list|searchable|reportable|retrievable|readily)|"
+    r"(?:a|any|one)\s+(?:central\s+|centralised\s+|single\s+|specific\s+|dedicated\s+|separate\s+)?(?:system|database|way|means|"
+    r"mechanism|facility|field|flag|register|record|list|log|index|spreadsheet)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request)))",
+    re.I,
+)
 
 
 def _review_roles(ctx: LetterContext, rows: list[list]) -> None:
@@ -528,6 +550,7 @@ def _review_roles(ctx: LetterContext, rows: list[list]) -> None:
 CITATION_COLUMNS = (
     "site", "request_key", "authority_url_name", "message_id", "source", "attachment_part",
     "sent_at", "year", "regime", "provision", "section", "subsection", "ground", "cited_by", "sentence",
+    "role", "cue",
 )
 
 # A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
@@ -535,8 +558,9 @@ CITATION_COLUMNS = (
 PREFILTER_RX = (
     r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
     r"(?:1[0-8]|2\d|3\d|4[0-4])"
+    r"|(?:sec|regu|ex(?:em|ce)p)\w*-\s*\n"
     r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
-    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not held|no (?:recorded|relevant) information|hold no"
+    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|hold no"
     r"|(?:has|have) no record|(?:information|records?|data) (?:is|are|was|were) held"
     r"|confirm\w* n?or den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
     r"|future publication|(?:intended|intends|intention) (?:for|to)|commercially sensitive|commercial interests|commercial (?:or industrial )?confidentiality"
@@ -550,76 +574,61 @@ CREATE OR REPLACE TABLE refusal_citations (
     site VARCHAR, request_key VARCHAR, authority_url_name VARCHAR, message_id BIGINT,
     source VARCHAR, attachment_part INTEGER, sent_at TIMESTAMPTZ, year INTEGER,
     regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR, ground VARCHAR,
-    cited_by VARCHAR, sentence VARCHAR
+    cited_by VARCHAR, sentence VARCHAR, role VARCHAR, cue VARCHAR
 )
 """
 
-
-def citation_rows(items):
-    """Citation rows for ``items``: dicts with site, request_key, authority_url_name,
-    message_id, source, attachment_part, sent_at, year, regime, text."""
-    for it in items:
-        for c in extract_citations(it["text"] or "", it["regime"] or "FOIA"):
-            yield (
-                it["site"], it["request_key"], it["authority_url_name"], it["message_id"],
-                it["source"], it["attachment_part"], it["sent_at"], it["year"],
-                c.regime, c.provision, c.section, c.subsection, c.ground, c.cited_by, c.sentence,
-            )
-
-
-def append_citations(con, rows) -> int:
-    """Bulk-append citation rows (tuples in CITATION_COLUMNS order) to refusal_citations."""
-    import pyarrow as pa
-
-    rows = list(rows)
-    if not rows:
-        return 0
-    cols = list(zip(*rows))
-    types = {"message_id": pa.int64(), "attachment_part": pa.int32(), "year": pa.int32(), "sent_at": pa.timestamp("us", tz="UTC")}
-    table = pa.table({name: pa.array(list(col), types.get(name, pa.string())) for name, col in zip(CITATION_COLUMNS, cols)})
-    con.register("_citations_batch", table)
-    try:
-        con.execute(f"INSERT INTO refusal_citations SELECT {', '.join(CITATION_COLUMNS)} FROM _citations_batch")
-    finally:
-        con.unregister("_citations_batch")
-    return len(rows)
-
-
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 _CACHE_DDL = """
 CREATE TABLE IF NOT EXISTS refusal_scan_cache (
     site VARCHAR, source VARCHAR, message_id BIGINT, part INTEGER,
-    text_md5 VARCHAR, regime VARCHAR, extractor_version INTEGER,
+    text_md5 VARCHAR, regime VARCHAR, context_md5 VARCHAR, extractor_version INTEGER,
     citations STRUCT(regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR,
-                     ground VARCHAR, cited_by VARCHAR, sentence VARCHAR)[]
+                     ground VARCHAR, cited_by VARCHAR, sentence VARCHAR, role VARCHAR, cue VARCHAR)[]
 )
 """
 
-_CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
+_CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence", "role", "cue")
+
+# Separates the requester's messages in a text's context (a character no message holds).
+_CONTEXT_SEP = "\x1e"
 
 
 def _prefilter(col: str) -> str:
     return f"regexp_matches(translate({col}, '\u00a0\u2019', ' ''') , {_sql_quote(PREFILTER_RX)})"
 
 
+def _context_sql(alias: str) -> str:
+    """The requester's messages sent before the text ``alias`` (its site, request_key, position, sent_at), in order."""
+    return f"""(SELECT string_agg(o.body, chr(30) ORDER BY o.position, o.sent_at, o.message_id)
+               FROM messages o
+               WHERE o.site = {alias}.site AND o.request_key = {alias}.request_key AND o.direction = 'outgoing'
+                 AND o.body IS NOT NULL AND o.body <> ''
+                 AND CASE WHEN o.position IS NOT NULL AND {alias}.position IS NOT NULL THEN o.position < {alias}.position
+                          ELSE o.sent_at < {alias}.sent_at END)"""
+
+
 def _candidate_sql(con, scoped: bool = False) -> str:
     """Every text worth scanning: incoming bodies and extracted attachment text, prefiltered.
 
+    Each comes with the md5 of its text and of its context (the requester's
+    earlier messages in the thread), which together with the regime and the
+    extractor version decide whether a cached scan still holds.
     ``scoped``: only those of the requests listed in ``_derive_scope``.
     """
     messages = "(SELECT * FROM messages SEMI JOIN _derive_scope USING (site, request_key))" if scoped else "messages"
     parts = [
-        f"""SELECT m.site, 'message' AS source, m.message_id, CAST(NULL AS INTEGER) AS part,
-                   coalesce(t.regime, 'FOIA') AS regime, m.body AS text
+        f"""SELECT m.site, m.request_key, m.position, m.sent_at, 'message' AS source, m.message_id,
+                   CAST(NULL AS INTEGER) AS part, coalesce(t.regime, 'FOIA') AS regime, m.body AS text
             FROM {messages} m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
             WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}"""
     ]
     if table_exists(con, "attachment_texts"):
         parts.append(
-            f"""SELECT x.site, 'attachment' AS source, x.incoming_message_id AS message_id, x.part,
-                       coalesce(t.regime, 'FOIA') AS regime, x.text
+            f"""SELECT x.site, m.request_key, m.position, m.sent_at, 'attachment' AS source, x.incoming_message_id AS message_id,
+                       x.part, coalesce(t.regime, 'FOIA') AS regime, x.text
                 FROM attachment_texts x
                 JOIN {messages} m ON m.site = x.site AND m.direction = 'incoming' AND m.message_id = x.incoming_message_id
                 LEFT JOIN attachments a ON a.site = x.site AND a.incoming_message_id = x.incoming_message_id AND a.part = x.part
@@ -629,18 +638,20 @@ def _candidate_sql(con, scoped: bool = False) -> str:
                   AND {_prefilter('x.text')}"""
         )
     union = "\nUNION ALL\n".join(parts)
-    return f"SELECT *, md5(text) AS text_md5 FROM ({union})"
+    return f"""SELECT c.*, md5(c.text) AS text_md5, coalesce(md5({_context_sql('c')}), '') AS context_md5
+               FROM ({union}) c"""
 
 
 def _scan_texts(rows: list[tuple]) -> list[tuple]:
-    """Extract citations for (site, source, message_id, part, md5, regime, text) rows.
+    """Extract citations for (site, source, message_id, part, text md5, regime, context md5, text, context) rows.
 
     Module-level so worker processes can run it.
     """
     out = []
-    for site, source, mid, part, md5, regime, text in rows:
-        cits = [{f: getattr(c, f) for f in _CIT_FIELDS} for c in extract_citations(text, regime)]
-        out.append((site, source, mid, part, md5, regime, EXTRACTOR_VERSION, cits))
+    for site, source, mid, part, md5, regime, ctx_md5, text, context in rows:
+        requests = context.split(_CONTEXT_SEP) if context else ()
+        cits = [{f: getattr(c, f) for f in _CIT_FIELDS} for c in extract_citations(text, regime, request_texts=requests)]
+        out.append((site, source, mid, part, md5, regime, ctx_md5, EXTRACTOR_VERSION, cits))
     return out
 
 
@@ -672,24 +683,25 @@ def _store_scans(con, scanned: list[tuple]) -> None:
     import pyarrow as pa
 
     cit_type = pa.list_(pa.struct([(n, pa.string()) for n in _CIT_FIELDS]))
-    names = ("site", "source", "message_id", "part", "text_md5", "regime", "extractor_version", "citations")
+    names = ("site", "source", "message_id", "part", "text_md5", "regime", "context_md5", "extractor_version", "citations")
     types = {"message_id": pa.int64(), "part": pa.int32(), "extractor_version": pa.int32(), "citations": cit_type}
     table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*scanned))})
     con.register("_new_scans", table)
     try:
-        # one cache row per text key: a changed text replaces its earlier scan
+        # one cache row per text key: a changed text (or context) replaces its earlier scan
         con.execute(
             """DELETE FROM refusal_scan_cache k USING _new_scans n
                WHERE k.site = n.site AND k.source = n.source AND k.message_id = n.message_id
                  AND k.part IS NOT DISTINCT FROM n.part"""
         )
-        con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
+        con.execute(f"INSERT INTO refusal_scan_cache SELECT {', '.join(names)} FROM _new_scans")
     finally:
         con.unregister("_new_scans")
 
 
 _SAME_TEXT = """k.site = c.site AND k.source = c.source AND k.message_id = c.message_id
-            AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime"""
+            AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime
+            AND k.context_md5 = c.context_md5"""
 
 
 def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None = None, scoped: bool = False) -> int:
@@ -697,11 +709,14 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
 
     Needs request_timeline (for each request's regime).  DuckDB picks the
     candidate texts with ``PREFILTER_RX`` (RE2).  A text already scanned (same
-    key, same md5 of the text, same regime, same EXTRACTOR_VERSION) is taken
-    from ``refusal_scan_cache``, so a rebuild after a sync reads only new or
-    changed texts through Python; many new texts are scanned in a process pool.
-    Returns the number of citation rows.
+    key, same md5 of the text, same regime, same md5 of its context -- the
+    requester's earlier messages, which decide what is quoted request -- and
+    same EXTRACTOR_VERSION) is taken from ``refusal_scan_cache``, so a rebuild
+    after a sync reads only new or changed texts through Python; many new
+    texts are scanned in a process pool.  Returns the number of citation rows.
     """
+    if "context_md5" not in (table_columns(con, "refusal_scan_cache") or ["context_md5"]):
+        con.execute("DROP TABLE refusal_scan_cache")  # from a build before roles: its key lacks the context
     con.execute(_CACHE_DDL)
     con.execute("DELETE FROM refusal_scan_cache WHERE extractor_version <> ?", [EXTRACTOR_VERSION])
     con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con, scoped)}")
@@ -709,7 +724,8 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     # memory stays bounded however many there are.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _cit_todo AS
-            SELECT row_number() OVER () AS rn, c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
+            SELECT row_number() OVER () AS rn, c.site, c.source, c.message_id, c.part, c.text_md5, c.regime,
+                   c.context_md5, c.text, {_context_sql('c')} AS context
             FROM _cit_candidates c ANTI JOIN refusal_scan_cache k ON {_SAME_TEXT}"""
     )
     n_todo = con.execute("SELECT count(*) FROM _cit_todo").fetchall()[0][0]
@@ -717,7 +733,8 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     try:
         for lo in range(0, n_todo, batch_size):
             rows = con.execute(
-                "SELECT site, source, message_id, part, text_md5, regime, text FROM _cit_todo WHERE rn > ? AND rn <= ?",
+                """SELECT site, source, message_id, part, text_md5, regime, context_md5, text, context
+                   FROM _cit_todo WHERE rn > ? AND rn <= ?""",
                 [lo, lo + batch_size],
             ).fetchall()
             _store_scans(con, _scan_chunk(rows, pool))
@@ -733,11 +750,11 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     else:
         con.execute(_CREATE)
     con.execute(
-        f"""INSERT INTO refusal_citations
+        f"""INSERT INTO refusal_citations ({', '.join(CITATION_COLUMNS)})
             SELECT c.site, m.request_key, t.authority_url_name, c.message_id, c.source, c.part, m.sent_at,
                    CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER),
                    x.cit.regime, x.cit.provision, x.cit.section, x.cit.subsection, x.cit.ground,
-                   x.cit.cited_by, x.cit.sentence
+                   x.cit.cited_by, x.cit.sentence, x.cit.role, x.cit.cue
             FROM _cit_candidates c
             JOIN refusal_scan_cache k ON {_SAME_TEXT}
             CROSS JOIN LATERAL (SELECT unnest(k.citations) AS cit) x
