@@ -72,8 +72,10 @@ def _joins(prev: str, nxt: str) -> bool:
 def prepare(text: str) -> str:
     """Normalised text with page furniture removed and soft line wraps joined."""
     text = normalise(text)
-    text = _PAGE_LINE.sub("", text)
-    text = _HYPHEN_BREAK.sub("", text)
+    if "page" in text.lower() or "\n-" in text or "\n -" in text:
+        text = _PAGE_LINE.sub("", text)
+    if "-\n" in text:
+        text = _HYPHEN_BREAK.sub("", text)
     lines = _drop_repeated_headers(text.split("\n"))
     out: list[str] = []
     for line in lines:

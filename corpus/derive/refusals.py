@@ -424,14 +424,21 @@ _PHRASE_KEYS: list[tuple[str, ...]] = [
     ("data protection", "gdpr", "personal", "third"),
 ]
 assert len(_PHRASE_KEYS) == len(_PHRASES)
-_MARKER_KEYS = ("information", "foi", "eir", "ei(s)r", "eisr")
+# Lower-case words one of which each law's marker needs (a substring test first, the pattern after).
+_MARKER_KEYS = {
+    "FOISA": ("(scotland)", "foi(s)a", "foisa"),
+    "EISR": ("(scotland)", "ei(s)r", "eisr"),
+    "FOIA": ("freedom of information", "foi"),
+    "EIR": ("environmental information regulations", "eir"),
+}
+
 
 def _letter_regime(text: str, regime: str) -> str:
     """The law a letter's phrases belong to: its own words first, the request's law otherwise."""
     lower = text.lower()
-    named = {law for law, rx in _MARKERS if rx.search(text)} if any(k in lower for k in _MARKER_KEYS) else set()
+    named = {law for law, rx in _MARKERS if any(k in lower for k in _MARKER_KEYS[law]) and rx.search(text)}
     scottish = regime in _SCOTTISH or bool(named & _SCOTTISH)
-    eir = bool(named & {"EIR", "EISR"}) or bool(re.search(r"\bregulation\s+1[023]\b", text, re.I))
+    eir = bool(named & {"EIR", "EISR"}) or ("regulation" in lower and bool(re.search(r"\bregulation\s+1[023]\b", text, re.I)))
     act = bool(named & {"FOIA", "FOISA"})
     if eir and not act:
         return "EISR" if scottish else "EIR"
