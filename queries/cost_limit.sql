@@ -41,12 +41,8 @@ cost AS (
     WHERE ((rc.regime IN ('FOIA', 'FOISA') AND (rc.provision = 's12' OR rc.provision LIKE 's12(%'))
        OR (rc.regime = 'EIR' AND rc.provision LIKE 'reg12(4)(b)%')
        OR (rc.regime = 'EISR' AND rc.provision LIKE 'reg10(4)(b)%'))
-      AND CASE coalesce(getvariable('roles'), 'counted')
-              WHEN 'counted' THEN rc.role IN ('relied_on', 'upheld')
-              WHEN 'all' THEN true
-              ELSE list_contains(string_split(getvariable('roles'), ','), rc.role)
-                   OR (list_contains(string_split(getvariable('roles'), ','), 'counted') AND rc.role IN ('relied_on', 'upheld'))
-                   OR list_contains(string_split(getvariable('roles'), ','), 'all') END
+      AND list_has_any(string_split(coalesce(getvariable('roles'), 'counted'), ','),
+                   ['all', rc.role, CASE WHEN rc.role IN ('relied_on', 'upheld') THEN 'counted' ELSE '-' END])
 )
 SELECT
     t.year,

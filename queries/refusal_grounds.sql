@@ -52,12 +52,8 @@ c AS (
         rc.ground,
         CASE WHEN coalesce(getvariable('roles'), 'counted') <> 'counted' THEN rc.role END AS g_role
     FROM refusal_citations AS rc, dims
-    WHERE CASE coalesce(getvariable('roles'), 'counted')
-              WHEN 'counted' THEN rc.role IN ('relied_on', 'upheld')
-              WHEN 'all' THEN true
-              ELSE list_contains(string_split(getvariable('roles'), ','), rc.role)
-                   OR (list_contains(string_split(getvariable('roles'), ','), 'counted') AND rc.role IN ('relied_on', 'upheld'))
-                   OR list_contains(string_split(getvariable('roles'), ','), 'all') END
+    WHERE list_has_any(string_split(coalesce(getvariable('roles'), 'counted'), ','),
+                   ['all', rc.role, CASE WHEN rc.role IN ('relied_on', 'upheld') THEN 'counted' ELSE '-' END])
       AND (getvariable('authority') IS NULL OR rc.authority_url_name = getvariable('authority'))
       AND (getvariable('regime') IS NULL OR rc.regime = upper(getvariable('regime')))
       AND (getvariable('since') IS NULL OR timezone('Europe/London', rc.sent_at)::DATE >= CAST(getvariable('since') AS DATE))

@@ -95,6 +95,9 @@ def test_acknowledgement_cites_nothing_and_the_refusal_relies_on_the_cost_limit_
     assert {(g["provision"], g["role"]) for g in everything} >= {("s12", "relied_on"), ("s1(1)(a)", "boilerplate"), ("s12", "boilerplate")}
     only_hedges = run_query(db, "refusal_grounds", {"group_by": "none", "roles": "boilerplate"}).to_pylist()
     assert {g["role"] for g in only_hedges} == {"boilerplate"}
+    mixed = run_query(db, "refusal_grounds", {"group_by": "none", "roles": "counted,boilerplate"}).to_pylist()
+    assert {g["role"] for g in mixed} == {"relied_on", "boilerplate"}
+    assert [c["cost_refusals"] for c in run_query(db, "cost_limit", {"roles": "boilerplate"}).to_pylist()] == [1]
     cost = run_query(db, "cost_limit", {}).to_pylist()
     assert [(c["year"], c["cost_refusals"]) for c in cost] == [(2012, 1)]
 
