@@ -927,7 +927,7 @@ class _SyncRun:
         An unknown slug (the site's 404) is then a usage error that leaves nothing
         written; the page read is kept for the walk, so it costs no extra request.
         """
-        from scraper.discovery import Target, _not_found, listing_url
+        from scraper.discovery import Target, listing_url, target_not_found
 
         for kind, values in (("authority", self.plan.authorities), ("user", self.plan.users)):
             for value in values:
@@ -935,7 +935,7 @@ class _SyncRun:
                 url = listing_url(self.site, target, 1)
                 page = await self._fetch_listing(url)
                 if page is None:
-                    raise _not_found(self.site, target)
+                    raise target_not_found(self.site, target)
                 self.listing_cache[url] = page
 
     async def _fetch_listing(self, url: str):
