@@ -44,8 +44,8 @@ TARGETS = {
     "testb": {"precision": 0.95, "recall": 0.95},
 }
 NAMES = {
-    "test": "TEST split A (frozen)",
-    "testb": "TEST split B (frozen, written blind)",
+    "test": "TEST split (frozen) A",
+    "testb": "TEST split (frozen) B, written blind",
     "tune": "TUNING split",
     "tunec": "TUNING set C",
     "real": "real 2019 messages",
