@@ -199,27 +199,33 @@ _KW_ACT = r"(?:sections?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"
 _KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
 _KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
 _LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&)\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+# "30 (investigations)": the ground's name in brackets (not another law's: "11 (Children Act)")
+_NAMED = r"(?:\s?\((?![^)]{0,40}\b(?:Act|Regulations|Order|Rules|DPA|GDPR|FOIA?|FOISA|EIRs?)\b)(?=[a-z ]{5})[a-z][a-z ,'-]{4,40}\))?"
 _REF = re.compile(
-    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}(?:{_LIST_SEP}(?:{_NUM}|{_SUB}+))*)",
+    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}{_NAMED}(?:{_LIST_SEP}(?:{_NUM}{_NAMED}|{_SUB}+))*)",
     re.I,
 )
-_NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)", re.I)
+# After the number: a postcode's inward half ("S40 1LP", "SS14 3EF") or the rest of a reference code ("S12/2023").
+_NOT_A_SECTION_AFTER = re.compile(r"\s\d[A-Z]{2}\b|/\d")
+# "Section 12 – Appeals lodged: 64": a line that heads part of a document, not an exemption.
+_HEADING_LINE = re.compile(r"[ \t]*(?:[-:.]|\u2013)?[ \t]*(?P<title>[^\n]*)")
+_NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?:(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)|(?P<bare>{_SUB}+))", re.I)
 _SUB_RE = re.compile(r"\(\s?([0-9A-Za-z]+)\s?\)")
 
 _MARKERS = [
     ("FOISA", re.compile(r"Freedom of Information \(Scotland\)|\bFOI\(S\)A\b|\bFOISA\b", re.I)),
-    ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISR\b", re.I)),
+    ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISRs?\b", re.I)),
     ("FOIA", re.compile(r"Freedom of Information|\bFOIA?\b|\bFoI\b", re.I)),
     ("EIR", re.compile(r"Environmental Information Regulations|\bEIRs?\b", re.I)),
 ]
-_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?)\b", re.I)
+_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?|EISRs?)\b", re.I)
 _OTHER_LAW = re.compile(r"\b(?:Act|Regulations|Order|Rules|DPA|GDPR|Bill|Code|Measure|Ordinance)\b")
 _TRAIL_OF = re.compile(
     r"^(?:\s*(?:,|and|or|&)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S
 )  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
     r"^\s*,?\s*\(?\s*(?:(?:the\s+)?[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b"
-    r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
+    r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b|EISRs?\b)"
 )
 _TRAIL_NOT_FOI = re.compile(
     r"^\s*(?:notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
@@ -229,7 +235,7 @@ _TRAIL_NOT_FOI = re.compile(
     re.I,
 )
 _LEAD_LAW = re.compile(
-    r"(?:\b(?:Act|Regulations|DPA|GDPR)(?:\s+\d{4})?(?:\s*\([A-Za-z()]+\))?|\bFOIA?|\bFOISA|\bEIRs?)\s*,?\s*(?:at|under|in)?\s*$"
+    r"(?:\b(?:Act|Regulations|DPA|GDPR)(?:\s+\d{4})?(?:\s*\([A-Za-z()]+\))?|\bFOIA?|\bFOISA|\bEIRs?|\bEISRs?)\s*,?\s*(?:at|under|in)?\s*$"
 )
 
 
@@ -255,7 +261,7 @@ def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str 
         head = rest[:80]
         upto_law = re.split(r"[.;:]", head, maxsplit=1)[0]
         law = _law_named(upto_law[:70])
-        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EI\(S\)R)", upto_law, re.I):
+        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EISR|EI\(S\)R)", upto_law, re.I):
             return law, None
         if _GENERIC.match(upto_law):
             return default, None
@@ -273,7 +279,7 @@ def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str 
         # the last law named before the number decides
         names = list(re.finditer(
             r"[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations)\b"
-            r"|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bDPA\b|\bGDPR\b", tail))
+            r"|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bEISRs?\b|\bDPA\b|\bGDPR\b", tail))
         if names:
             law = _law_named(names[-1].group())
             return (law, None) if law else (None, _words(names[-1].group()))
@@ -311,20 +317,60 @@ def _numbered(text: str, regime: str):
             # "section 39 ... of the EIR" is odd; keep the Act family for sections
             ctx = _ACT_OF[ctx]
         bare = kw.startswith("exemption") or kw.startswith("exception")
+        if other is None and _document_heading(text, m):
+            other = "a heading of the document"
+        prev: tuple[bool, str, list[str]] | None = None  # the last number of the list: (is reg, number, subsections)
         for n in _NUM_RE.finditer(m.group("list")):
-            sub_kw = (n.group("kw") or "").lower()
-            this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
-            this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
-            if bare and not n.group("subs") and this_reg:
-                continue  # "exception 12" without subsections is too vague
-            if m.group("list")[: n.start("num")].rstrip().endswith("("):
-                continue  # "(3A)(a)" in "sections 40(2) and (3A)(a)": a subsection of the one before
-            prov, section, sub = _provision("reg" if this_reg else "s", n.group("num"), n.group("subs"))
+            if n.group("bare"):
+                # "(e) and (f)" in "regulations 12(5)(b), (e) and (f)": siblings of the last subsection before
+                if prev is None:
+                    continue
+                this_reg, num, subs = prev
+                new = _SUB_RE.findall(n.group("bare"))
+                subs = subs[: max(0, len(subs) - len(new))] + new
+                sub_text = "".join(f"({x})" for x in subs)
+                this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
+                start, stop = m.start("list") + n.start("bare"), m.start("list") + n.end("bare")
+            else:
+                sub_kw = (n.group("kw") or "").lower()
+                this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
+                this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
+                if bare and not n.group("subs") and this_reg:
+                    continue  # "exception 12" without subsections is too vague
+                num, sub_text = n.group("num"), n.group("subs")
+                prev = (this_reg, num, _SUB_RE.findall(sub_text))
+                start, stop = m.start("list") + n.start("num"), m.start("list") + n.end()
+                if _NOT_A_SECTION_AFTER.match(text, m.start("list") + n.end("num")):
+                    continue  # a postcode ("S40 1LP") or a reference code ("S12/2023")
+            prov, section, sub = _provision("reg" if this_reg else "s", num, sub_text)
             ground = ground_of(this_regime, prov)
             if ground is None:
                 continue
-            start = m.start("list") + n.start("num")
-            yield this_regime, prov, section, sub, ground, start, m.start("list") + n.end(), other
+            yield this_regime, prov, section, sub, ground, start, stop, other
+
+
+# Words of the grounds' names and of refusals: a heading that holds one is about an exemption.
+_GROUND_WORDS = frozenset(
+    w for table in GROUNDS.values() for name in table.values() for w in re.findall(r"[a-z]{4,}", name)
+) | {"exempt", "exemption", "exemptions", "exception", "withheld", "refusal", "refused", "cost", "costs", "limit",
+     "privilege", "confidence", "prejudice", "absolute", "qualified", "harm", "data", "personal", "vexatious",
+     "repeated", "publication", "crime", "enforcement", "security", "safety", "commercial", "policy", "held"}
+_LINE_LEAD = re.compile(r"(?:^|\n)[ \t]*(?:[A-Z]?\d{1,2}[.)]?[ \t]+|[A-Z][.)][ \t]+)?$")
+
+
+def _document_heading(text: str, m: re.Match) -> bool:
+    """Whether ``m`` ("Section 12") begins a line that heads part of a document, not an exemption:
+    a single plain number, then a title none of whose words belongs to a ground or a refusal."""
+    if not m.group("kw").lower().startswith("section") or not re.fullmatch(r"\d{1,2}", m.group("list")):
+        return False
+    if not _LINE_LEAD.search(text, max(0, m.start() - 8), m.start()):
+        return False
+    head = _HEADING_LINE.match(text, m.end())
+    title = head.group("title") if head else ""
+    if re.search(r":\s*[\d£]", title):
+        return True  # a row of figures: "Section 12 - Appeals lodged: 64"
+    words = re.findall(r"[a-z]{4,}", title.lower())
+    return bool(words) and not any(w in _GROUND_WORDS or w.rstrip("s") in _GROUND_WORDS for w in words)
 
 
 # ----------------------------------------------------------------------------- phrases
@@ -353,10 +399,16 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
     ),
     (
         re.compile(
-            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)\b(?!\s+to\b)"
-            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
+            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+"
+            r"(?:(?:simply|just|also|therefore|currently|unfortunately|still)\s+)?(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?"
+            r"(?:hold|have|keep|record)\b(?!\s+to\b)"
+            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b"
+            r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b"
-            r"|\bno\s+(?:such\s+)?(?:information|records?|data)\s+(?:is|are|was|were)\s+held\b",
+            r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
+            r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+held\b|\bnothing\s+(?:is\s+)?held\b"
+            r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data)\b"
+            r"|\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b",
             re.I,
         ),
         {
@@ -409,7 +461,8 @@ _PHRASE_KEYS: list[tuple[str, ...]] = [
     ("limit", "hours"),
     ("vexatious",),
     ("repeat", "substantially"),
-    ("hold", "have", "held", "information", "keep", "record"),
+    ("hold", "have", "held", "information", "keep", "record", "returned", "found", "located", "identified", "revealed",
+     "captured", "collected", "kept", "retained"),
     ("confirm", "ncnd"),
     ("unreasonable",),
     ("accessible",),
@@ -515,16 +568,23 @@ def _mentions(text: str, letter: str):
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
         for m in rx.finditer(text):
-            if ground == "not held" and _HELD_ELSEWHERE.match(text, m.end()):
-                continue  # "we do not hold this centrally", "does not have a system that records": held, but hard to reach
+            if ground == "not held" and (
+                _HELD_ELSEWHERE.match(text, m.end()) or m.group()[-1:] == "d" and _BY_DIMENSION.match(text, m.end())
+            ):
+                continue  # "we do not hold this centrally", "does not have a system that records",
+                # "hours are not recorded by review status": held, but hard to reach
             yield reg, prov, section, sub, ground, "phrase", m.start(), m.end(), None
 
 
+# "not recorded by park": recorded, but not broken down that way ("not recorded by the Council" is not held)
+_BY_DIMENSION = re.compile(r"\s+(?:by|against|per)\s+(?!(?:the|this|our|any|a|an|us|them|staff|officers)\b)\w", re.I)
 _HELD_ELSEWHERE = re.compile(
     r"[^.;:\n]{0,50}?\b(?:centrally|electronically|separately|in\s+(?:a|an|one|the|that|this|any)\s+(?:\w+\s+)?"
     r"(?:format|form|way|place|system|database|report|list|searchable|reportable|retrievable|readily)|"
     r"(?:a|any|one)\s+(?:central\s+|centralised\s+|single\s+|specific\s+|dedicated\s+|separate\s+)?(?:system|database|way|means|"
-    r"mechanism|facility|field|flag|register|record|list|log|index|spreadsheet)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request)))",
+    r"mechanism|facility|field|flag)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request))|"
+    r"(?:a|any|one)\s+(?:central|centralised|single|specific|dedicated|separate|searchable|combined|consolidated)\s+"
+    r"(?:register|record|list|log|index|spreadsheet)\b)",
     re.I,
 )
 
