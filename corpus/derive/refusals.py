@@ -38,7 +38,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from corpus.db import table_columns, table_exists
-from corpus.derive.refusal_roles import LetterContext, global_review_decision, role_of
+from corpus.derive.refusal_roles import (
+    LetterContext,
+    anaphoric_negations,
+    bare_mentions_follow_the_decision,
+    global_review_decision,
+    ncnd_hypotheticals,
+    role_of,
+)
 from corpus.derive.refusal_text import prepare
 from corpus.errors import UsageError
 
@@ -404,7 +411,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
             r"(?:hold|have|keep|record)\b(?!\s+to\b)"
             r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b"
             r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
-            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b"
+            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"
             r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
             r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+held\b|\bnothing\s+(?:is\s+)?held\b"
             r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data)\b"
@@ -528,6 +535,9 @@ def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list
             negatable = ground not in ("not held", "neither confirm nor deny")
             role, cue = role_of(ctx, pos, end, phrase_only=not negatable)
         rows.append([reg, prov, section, sub, ground, cited_by, pos, role, cue])
+    ncnd_hypotheticals(ctx, rows)
+    anaphoric_negations(ctx, rows)
+    bare_mentions_follow_the_decision(ctx, rows)
     _review_roles(ctx, rows)
     chosen: dict[tuple[str, str, str], Citation] = {}
     numbered = {(r[4], r[7]) for r in rows if r[5] == "number"}
@@ -627,7 +637,8 @@ PREFILTER_RX = (
     r"(?:1[0-8]|2\d|3\d|4[0-4])"
     r"|(?:sec|regu|ex(?:em|ce)p)\w*-\s*\n"
     r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
-    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|hold no"
+    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|holds? no"
+    r"|nothing (?:is )?held|(?:returned|found|located|identified|revealed) no|not (?:recorded|captured|collected|kept|retained)"
     r"|(?:has|have) no record|(?:information|records?|data) (?:is|are|was|were) held"
     r"|confirm\w* n?or den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
     r"|future publication|(?:intended|intends|intention) (?:for|to)|commercially sensitive|commercial interests|commercial (?:or industrial )?confidentiality"
