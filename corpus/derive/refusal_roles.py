@@ -62,7 +62,8 @@ _I = re.I
 _LEAD_SPEECH = re.compile(
     r"(?<!information\s)(?<!data\s)(?<!records\s)(?<!documents\s)(?<!material\s)(?<!details\s)(?<!what\s)(?<!which\s)(?<!that\s)"
     r"\b(?:you\s+(?:have\s+|had\s+)?(?:also\s+)?(?:asked|requested|wrote|said|stated|mentioned|referred|refer|say|state|argue[ds]?|"
-    r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?)|"
+    r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?|anticipated|expected|predicted|"
+    r"assumed|thought|feel|felt|think)|"
     r"your\s+(?:original\s+|initial\s+|review\s+|follow[- ]up\s+)?(?:request|question|email|e-mail|letter|message|complaint)\s+"
     r"(?:reads|read|stated|said|says|asked)|in\s+your\s+(?:request|email|e-mail|letter|complaint|message)|"
     r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting|"
@@ -249,7 +250,7 @@ _NEG_BEFORE = re.compile(
     r"|\b(?:there\s+is|is|are|was)\s+no\b(?!\s+(?:information|record|recorded|data|public))"
     r"|\bwithout\s+(?:relying|applying|using|recourse)\b"
     r"|\bwithdr[ae]w\w*\s+(?:\w+\s+){0,2}?reliance\b"
-    r"|\b(?:do|does|did)\s+not\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
+    r"|\b(?:(?:do|does|did)\s+not|no\s+longer)\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
     r"|\bnot\s+persuaded\s+that\b"
     r"|\b(?:could|might)\s+have\s+(?:\w+\s+)?(?:refused|applied|relied\s+(?:up)?on|withheld|used|cited|claimed|invoked)\b",
     _I,
@@ -638,6 +639,11 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
         return ("boilerplate" if ctx.ack else "considering"), cue
     cue = cues(_HISTORY)
     if cue:
+        still = cues(_CONTINUES)
+        if still:  # "found that the Council was entitled to rely on section 36, which remain withheld"
+            return ("upheld" if ctx.review else "relied_on"), still
+        if ctx.review and cues(_RELEASED):  # "I have decided to release the report previously withheld under ..."
+            return "overturned", cues(_RELEASED)
         return "earlier_decision", cue
     if ctx.review:
         cue = cues(_UPHOLD_REVIEW)
@@ -650,6 +656,19 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
         return "considering", "extension letter"
     return "relied_on", None
 
+
+_CONTINUES = re.compile(
+    r"\b(?:remains?|continues?\s+to\s+be|is\s+still|are\s+still)\s+(?:withheld|exempt|redacted|refused)\b|"
+    r"\bcontinue\s+to\s+(?:withhold|rely|apply)\b",
+    _I,
+)
+_RELEASED = re.compile(
+    r"\b(?:decided|agreed|able)\s+to\s+(?:release|disclose|provide)\b|\b(?:is|are|has\s+been|have\s+been)\s+(?:now\s+)?"
+    r"(?:released|disclosed)\b|\bnow\s+(?:released|disclosed|attached|enclosed|provided)\b",
+    _I,
+)
+_needs(_CONTINUES, "remain", "continue", "still")
+_needs(_RELEASED, "release", "disclose", "provide", "now ")
 
 _RELATIVE_BEFORE = re.compile(r"\b(?:the|these|those|this|that|all|any|each)\s+(?:[\w-]+\s+){1,2}$", _I)
 _REVIEW_OBJECT = re.compile(r"\b(?:review|reconsider)\w*\b", _I)
@@ -725,7 +744,9 @@ def ncnd_hypotheticals(ctx: LetterContext, rows: list[list]) -> None:
 _ANAPHORIC_NEG = re.compile(
     r"\b(?:we|I|it|the\s+\w+)\s+(?:have|has|had|did|do|does|will|shall)\s*(?:not|n't)\s+(?:\w+\s+)?"
     r"(?:applied|apply|relied\s+(?:up)?on|rely\s+(?:up)?on|used|use|cited|claimed|invoked)\s+"
-    r"(?:it|this|that|them|these|those|either|(?:this|that|the|these|those)\s+(?:exemptions?|exceptions?|sections?|regulations?|provisions?))\b",
+    r"(?:it|this|that|them|these|those|either|(?:this|that|the|these|those)\s+(?:exemptions?|exceptions?|sections?|regulations?|provisions?))\b|"
+    r"\bdecided\s+(?:not\s+to\b|against\b|(?:that\s+)?(?:this|it|that)\s+(?:was|is|would\s+be)\s+(?:not\s+necessary|unnecessary|not\s+needed)\b)|"
+    r"^\W*(?:we|I)\s+(?:have|did|do)\s*(?:not|n't)\s*[.!]",
     _I,
 )
 
@@ -737,12 +758,22 @@ def anaphoric_negations(ctx: LetterContext, rows: list[list]) -> None:
     by_sentence: dict[tuple[int, int], list[list]] = {}
     for r in rows:
         by_sentence.setdefault(ctx.sentence_of(r[_POS]), []).append(r)
+    # "We also looked at regulation 12(5)(e), but we have not applied it": a later clause of the same sentence
+    for sent, these in by_sentence.items():
+        last = max(r[_POS] for r in these)
+        a, b = ctx.clause_of(last)
+        if b < sent[1]:
+            m = _ANAPHORIC_NEG.search(ctx.own, b, sent[1])
+            if m:
+                for r in these:
+                    if r[_ROLE] == "relied_on" and r[_CUE] is None:
+                        r[_ROLE], r[_CUE] = ("overturned" if ctx.review else "not_relied_on"), " ".join(m.group().split())[:60]
     spans = ctx.sentences
     for i in range(len(spans) - 1):
         here, nxt = spans[i], spans[i + 1]
         if here not in by_sentence or nxt in by_sentence:
             continue
-        m = _ANAPHORIC_NEG.search(ctx.own, nxt[0], nxt[1])
+        m = _ANAPHORIC_NEG.search(ctx.own[nxt[0]:nxt[1]])
         if not m:
             continue
         for r in by_sentence[here]:

@@ -205,7 +205,7 @@ _NUM = rf"(?:\d{{1,3}}[A-Z]?(?![\d.,]\d)(?:{_SUB})*)"
 _KW_ACT = r"(?:sections?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"
 _KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
 _KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
-_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&)\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&|\bto\b(?=\s*\d)|-(?=\s*\d))\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
 # "30 (investigations)": the ground's name in brackets (not another law's: "11 (Children Act)")
 _NAMED = r"(?:\s?\((?![^)]{0,40}\b(?:Act|Regulations|Order|Rules|DPA|GDPR|FOIA?|FOISA|EIRs?)\b)(?=[a-z ]{5})[a-z][a-z ,'-]{4,40}\))?"
 _REF = re.compile(
@@ -235,7 +235,9 @@ _TRAIL_BARE_LAW = re.compile(
     r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b|EISRs?\b)"
 )
 _TRAIL_NOT_FOI = re.compile(
-    r"^\s*(?:notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
+    r"^\s*(?:(?:care|supervision|possession|planning|adoption|highways?|dispersal|closure|tenancy|grant|licensing)\s+"
+    r"(?:orders?|notices?|agreements?|applications?|payments?|powers?)|"
+    r"notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
     r"payments?|grants?|officers?|properties|property|accommodation|duty|duties|assessments?|"
     r"plans?|policy|budget|tenancy|powers?|proceedings|enquir(?:y|ies)|investigations?|"
     r"referrals?|cases?|appeals?|of your|of my|of this|of that|of our)\b",
@@ -324,10 +326,12 @@ def _numbered(text: str, regime: str):
             # "section 39 ... of the EIR" is odd; keep the Act family for sections
             ctx = _ACT_OF[ctx]
         bare = kw.startswith("exemption") or kw.startswith("exception")
+        prev_row = None  # rows are yielded one behind, so that a span ("21 to 44") can re-mark its first end
         if other is None and _document_heading(text, m):
             other = "a heading of the document"
         prev: tuple[bool, str, list[str]] | None = None  # the last number of the list: (is reg, number, subsections)
-        for n in _NUM_RE.finditer(m.group("list")):
+        lst = m.group("list")
+        for n in _NUM_RE.finditer(lst):
             if n.group("bare"):
                 # "(e) and (f)" in "regulations 12(5)(b), (e) and (f)": siblings of the last subsection before
                 if prev is None:
@@ -338,6 +342,7 @@ def _numbered(text: str, regime: str):
                 sub_text = "".join(f"({x})" for x in subs)
                 this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
                 start, stop = m.start("list") + n.start("bare"), m.start("list") + n.end("bare")
+                fixed = other
             else:
                 sub_kw = (n.group("kw") or "").lower()
                 this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
@@ -345,6 +350,13 @@ def _numbered(text: str, regime: str):
                 if bare and not n.group("subs") and this_reg:
                     continue  # "exception 12" without subsections is too vague
                 num, sub_text = n.group("num"), n.group("subs")
+                fixed = other
+                if _span_of_sections(lst, n, prev):
+                    # "Part II of the Act (sections 21 to 44)": the span of the Act's exemptions, not a citation
+                    fixed = _A_RANGE
+                    if prev_row is not None and prev_row[-1] is other:
+                        yield prev_row[:-1] + (_A_RANGE,)
+                        prev_row = None
                 prev = (this_reg, num, _SUB_RE.findall(sub_text))
                 start, stop = m.start("list") + n.start("num"), m.start("list") + n.end()
                 if _NOT_A_SECTION_AFTER.match(text, m.start("list") + n.end("num")):
@@ -353,7 +365,25 @@ def _numbered(text: str, regime: str):
             ground = ground_of(this_regime, prov)
             if ground is None:
                 continue
-            yield this_regime, prov, section, sub, ground, start, stop, other
+            if prev_row is not None:
+                yield prev_row
+            prev_row = (this_regime, prov, section, sub, ground, start, stop, fixed)
+        if prev_row is not None:
+            yield prev_row
+
+
+# A role fixed by the form of the reference: both ends of a span of sections ("sections 21 to 44").
+_A_RANGE = ("boilerplate", "a range of sections")
+
+
+def _span_of_sections(lst: str, n: re.Match, prev) -> bool:
+    """Whether the number ``n`` closes a span ("21 to 44", "21-44") of at least four sections."""
+    if prev is None or not re.search(r"(?:\bto|-)\s*$", lst[: n.start("num")]):
+        return False
+    try:
+        return int(re.sub(r"\D", "", n.group("num"))) - int(re.sub(r"\D", "", prev[1])) >= 3
+    except ValueError:
+        return False
 
 
 # Words of the grounds' names and of refusals: a heading that holds one is about an exemption.
@@ -413,7 +443,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
             r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"
             r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
-            r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+held\b|\bnothing\s+(?:is\s+)?held\b"
+            r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+(?:held|recorded)\b|\bnothing\s+(?:is\s+)?held\b"
             r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data)\b"
             r"|\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b",
             re.I,
@@ -426,7 +456,12 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
         },
     ),
     (
-        re.compile(r"\bneither\s+confirm(?:s|ed|ing)?\s+n?or\s+den(?:y|ies|ied|ying)\b|\bNCND\b", re.I),
+        re.compile(
+            r"\bneither\s+confirm(?:s|ed|ing)?\s+n?or\s+den(?:y|ies|ied|ying)\b|\bNCND\b"
+            r"|\b(?:not\s+obliged|not\s+required|no\s+duty|refus(?:e|es|ed|ing))\s+to\s+confirm\s+or\s+deny\b"
+            r"|\bduty\s+to\s+confirm\s+or\s+deny\s+(?:does\s+not|doesn't|did\s+not)\s+(?:arise|apply)\b",
+            re.I,
+        ),
         {"FOIA": ("FOIA", "ncnd"), "EIR": ("EIR", "reg12(6)"), "FOISA": ("FOISA", "s18"), "EISR": ("EISR", "reg10(8)")},
     ),
     (
@@ -529,8 +564,13 @@ def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list
     spans = ctx.sentences
     rows: list[list] = []  # [regime, prov, section, sub, ground, cited_by, pos, role, cue]
     for reg, prov, section, sub, ground, cited_by, pos, end, other in mentions:
-        if other is not None:
-            role, cue = "other_law", other
+        if isinstance(other, tuple):
+            role, cue = other
+        elif other is not None:
+            # a request set out as such ("Request: ...") naming another Act's section is still the request;
+            # words merely shared with it are the answer's
+            quoted = ctx.quoted(pos, end)
+            role, cue = ("quoted_request", quoted) if quoted and quoted != "repeats the request" else ("other_law", other)
         else:
             negatable = ground not in ("not held", "neither confirm nor deny")
             role, cue = role_of(ctx, pos, end, phrase_only=not negatable)
@@ -578,6 +618,8 @@ def _mentions(text: str, letter: str):
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
         for m in rx.finditer(text):
+            if ground == "neither confirm nor deny" and _COST_NEAR.search(text, max(0, m.start() - 200), m.end() + 200):
+                continue  # "section 12(2): we are not required to confirm or deny": the cost of confirming, not NCND
             if ground == "not held" and (
                 _HELD_ELSEWHERE.match(text, m.end()) or m.group()[-1:] == "d" and _BY_DIMENSION.match(text, m.end())
             ):
@@ -586,6 +628,7 @@ def _mentions(text: str, letter: str):
             yield reg, prov, section, sub, ground, "phrase", m.start(), m.end(), None
 
 
+_COST_NEAR = re.compile(r"\b(?:section|s\.?)\s?12\b|\b(?:appropriate|cost|costs|fees?)\s+limit\b", re.I)
 # "not recorded by park": recorded, but not broken down that way ("not recorded by the Council" is not held)
 _BY_DIMENSION = re.compile(r"\s+(?:by|against|per)\s+(?!(?:the|this|our|any|a|an|us|them|staff|officers)\b)\w", re.I)
 _HELD_ELSEWHERE = re.compile(
