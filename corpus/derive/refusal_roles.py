@@ -63,7 +63,7 @@ _LEAD_SPEECH = re.compile(
     r"(?<!information\s)(?<!data\s)(?<!records\s)(?<!documents\s)(?<!material\s)(?<!details\s)(?<!what\s)(?<!which\s)(?<!that\s)"
     r"\b(?:you\s+(?:have\s+|had\s+)?(?:also\s+)?(?:asked|requested|wrote|said|stated|mentioned|referred|refer|say|state|argue[ds]?|"
     r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?|anticipated|expected|predicted|"
-    r"assumed|thought|feel|felt|think)|"
+    r"assumed|thought|feel|felt|think)|you\s+(?:want|wish|would\s+like|wanted|wished)\s+to\s+(?:know|find\s+out|see)|"
     r"your\s+(?:original\s+|initial\s+|review\s+|follow[- ]up\s+)?(?:request|question|email|e-mail|letter|message|complaint)\s+"
     r"(?:reads|read|stated|said|says|asked)|in\s+your\s+(?:request|email|e-mail|letter|complaint|message)|"
     r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting|"
@@ -244,14 +244,15 @@ _DISCLAIMER = re.compile(
 )
 
 _NEG_BEFORE = re.compile(
-    r"(?:\bnot|\bnever|n't|\bcannot|\bno\s+longer)\s+(?:\w+\s+){0,2}?(?:rel(?:y|ied|ies|ying)\s+(?:up)?on|appl(?:y|ied|ies|ying)|"
+    r"(?:\bnot|\bnever|n't|\bcannot|\bno\s+longer)\s+(?:(?!(?:are|is|was|were|am)\b)\w+\s+){0,2}?(?:rel(?:y|ied|ies|ying)\s+(?:up)?on|appl(?:y|ied|ies|ying)|"
+    r"treat(?:ed|ing)?|regard(?:ed|ing)?|"
     r"us(?:e|ed|ing)|invok(?:e|ed|ing)|cit(?:e|ed|ing)|claim(?:ed|ing)?|engag(?:e|ed|ing)|exempt(?:ed)?\s+(?:under|by)|"
     r"quot(?:e|ed|ing)|mention(?:ed|ing)?|withh(?:eld|old|olding)|redact(?:ed|ing)?|uph[eo]ld\w*|needed\s+to\s+(?:consider|apply|rely)|necessary\s+to\s+(?:apply|rely))\b"
     r"|\b(?:there\s+is|is|are|was)\s+no\b(?!\s+(?:information|record|recorded|data|public))"
     r"|\bwithout\s+(?:relying|applying|using|recourse)\b"
     r"|\bwithdr[ae]w\w*\s+(?:\w+\s+){0,2}?reliance\b"
     r"|\b(?:(?:do|does|did)\s+not|no\s+longer)\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
-    r"|\bnot\s+persuaded\s+that\b"
+    r"|\bnot\s+persuaded\s+that\b|\bnot\s+(?:a|an)\s+(?:refusal|exemption|decision)\s+(?:under|on|in\s+reliance\s+on)\b"
     r"|\b(?:could|might)\s+have\s+(?:\w+\s+)?(?:refused|applied|relied\s+(?:up)?on|withheld|used|cited|claimed|invoked)\b",
     _I,
 )
@@ -292,7 +293,7 @@ _UPHOLD = re.compile(
     r"\b(?:I|we)\s+(?:\w+\s+){0,2}?(?:uphold|upheld)\b|\b(?:is|are|be|being|remains?)\s+(?:therefore\s+|hereby\s+|thus\s+)?upheld\b|"
     r"\b(?:correctly|properly|rightly|appropriately|validly|reasonably|lawfully)\s+(?:been\s+)?(?:applied|engaged|relied|cited|used|refused|withheld)\b|"
     r"\bmaintain(?:s|ed|ing)?\s+(?:its|our|the|their|my)\s+(?:position|reliance|decision|view|refusal)\b|\bconfirm\s+the\s+(?:original\s+)?decision\b|"
-    r"\buphold(?:s|ing)?\s+(?:the|its|our|this|that|his|her)\b",
+    r"\buphold(?:s|ing)?\s+(?:the|its|our|this|that|his|her)\b|\b(?:should|will|is\s+to)\s+be\s+maintained\b",
     _I,
 )
 _UPHOLD_REVIEW = re.compile(
@@ -315,7 +316,9 @@ _CONSIDER = Cue(
      r"\bwhether\b[^.;]{0,80}?\b(?:is|are)\s+engaged\b"),
     (("may", "might", "could"),
      r"(?-i:\b(?:may|might|could))\s+(?:well\s+|also\s+|possibly\s+)?(?:be\s+)?(?:exempt|appl|engag|relevant|covered|subject|withheld|"
-     r"refus|fall|need|have\s+to|rely|use|claim|cite|exceed|invok)\w*"),
+     r"refus|fall|need|necessary|have\s+to|rely|use|claim|cite|exceed|invok)\w*"),
+    (("anticipate", "expect", "envisage", "foresee"),
+     r"\b(?:anticipate|expect|envisage|foresee)[sd]?\s+(?:that\s+)?[^.;]{0,60}?\b(?:will|would|may|is\s+likely\s+to)\s+(?:apply|be\s+engaged|be\s+exempt|be\s+withheld)"),
     (("likely",),
      r"\blikely\s+(?:that\s+)?(?:it|this|your\s+request|the\s+request|the\s+cost|compliance|answering)\s+(?:would|will)\b|"
      r"\b(?:is|are|be)\s+likely\s+to\s+(?:exceed|apply|be\s+exempt|engage)\b"),
@@ -612,7 +615,8 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
             lead = None  # "the bids you have asked for engage section 43": the object of the request, not its words
         if lead and _REVIEW_OBJECT.search(ctx.text, lead.end(), pos):
             return "earlier_decision", "the decision you asked to be reviewed"
-        if lead and not _DECISION_PIVOT.search(ctx.text, lead.end(), pos):
+        if lead and (_INDIRECT_QUESTION.match(ctx.text, lead.end(), pos) or not _DECISION_PIVOT.search(ctx.text, lead.end(), pos)):
+            # "you want to know whether any information was withheld under section 40": the question, not an answer
             why = " ".join(lead.group().split())
     if why is not None:
         return "quoted_request", why
@@ -631,12 +635,16 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
         if overturn:
             return "overturned", overturn
         return ("overturned" if ctx.review else "not_relied_on"), neg
+    if ctx.review:
+        cue = cues(_UNDO)
+        if cue:  # "I have decided to overturn the original decision in relation to section 12"
+            return "overturned", cue
     cue = cues(_UPHOLD)
     if cue:
         return "upheld", cue
     cue = cues(_CONSIDER)
     if cue:
-        return ("boilerplate" if ctx.ack else "considering"), cue
+        return ("boilerplate" if ctx.ack and not _UNDER_WAY.match(cue) else "considering"), cue
     cue = cues(_HISTORY)
     if cue:
         still = cues(_CONTINUES)
@@ -657,6 +665,8 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
     return "relied_on", None
 
 
+_UNDO = re.compile(r"\b(?:overturn\w*|revers(?:e|ed|ing)|set\s+aside|withdr[ae]w\w*|rescind\w*)\b", _I)
+_needs(_UNDO, "overturn", "revers", "aside", "withdr", "rescind")
 _CONTINUES = re.compile(
     r"\b(?:remains?|continues?\s+to\s+be|is\s+still|are\s+still)\s+(?:withheld|exempt|redacted|refused)\b|"
     r"\bcontinue\s+to\s+(?:withhold|rely|apply)\b",
@@ -670,6 +680,8 @@ _RELEASED = re.compile(
 _needs(_CONTINUES, "remain", "continue", "still")
 _needs(_RELEASED, "release", "disclose", "provide", "now ")
 
+_UNDER_WAY = re.compile(r"(?:are|is|am|still|currently|now)\b", _I)  # "are currently assessing", not "may be exempt"
+_INDIRECT_QUESTION = re.compile(r"\s*(?:whether|if|how|what|which|why|when|who)\b", _I)
 _RELATIVE_BEFORE = re.compile(r"\b(?:the|these|those|this|that|all|any|each)\s+(?:[\w-]+\s+){1,2}$", _I)
 _REVIEW_OBJECT = re.compile(r"\b(?:review|reconsider)\w*\b", _I)
 
@@ -796,6 +808,15 @@ def bare_mentions_follow_the_decision(ctx: LetterContext, rows: list[list]) -> N
     it is mentioned again only in passing ("..., which section 36 requires"): a clause without any
     word of applying, withholding or refusing decides nothing ("the qualified person's opinion
     was not obtained" for section 36, read from its phrase)."""
+    numbered = {}
+    for r in rows:
+        if r[_BY] == "number":
+            numbered.setdefault((ctx.sentence_of(r[_POS]), r[_GROUND]), r)
+    for r in rows:  # "we told you that the review was exempt under section 22, as it was intended for publication"
+        if r[_BY] == "phrase" and r[_ROLE] == "relied_on" and r[_CUE] is None and r[_GROUND] not in _SELF_DECIDING:
+            n = numbered.get((ctx.sentence_of(r[_POS]), r[_GROUND]))
+            if n is not None and n[_ROLE] != "relied_on":
+                r[_ROLE], r[_CUE] = n[_ROLE], n[_CUE]
     dropped = {(r[0], r[_SECTION]): r for r in rows if r[_ROLE] in ("overturned", "not_relied_on") and r[_BY] == "number"}
     if not dropped:
         return

@@ -232,7 +232,7 @@ _TRAIL_OF = re.compile(
 )  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
     r"^\s*,?\s*\(?\s*(?:(?:the\s+)?[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b"
-    r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b|EISRs?\b)"
+    r"|DPA\b|GDPR\b|FOI\(S\)A|EI\(S\)Rs?\b|FOIA?\b|FOISA\b|EIRs?\b|EISRs?\b)"
 )
 _TRAIL_NOT_FOI = re.compile(
     r"^\s*(?:(?:care|supervision|possession|planning|adoption|highways?|dispersal|closure|tenancy|grant|licensing)\s+"
@@ -444,7 +444,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"
             r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
             r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+(?:held|recorded)\b|\bnothing\s+(?:is\s+)?held\b"
-            r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data)\b"
+            r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data|trace)\b"
             r"|\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b",
             re.I,
         ),
