@@ -202,10 +202,10 @@ def _sentence_at(spans: list[tuple[int, int]], text: str, pos: int) -> str:
 # ----------------------------------------------------------------------------- numbered references
 _SUB = r"(?:\s?\(\s?(?:\d{1,2}[A-Z]?|[a-z]{1,4})\s?\))"
 _NUM = rf"(?:\d{{1,3}}[A-Z]?(?![\d.,]\d)(?:{_SUB})*)"
-_KW_ACT = r"(?:sections?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"
-_KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
+_KW_ACT = r"(?:sections?|adran(?:nau)?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"  # adran: Welsh for section
+_KW_REG = r"(?:regulations?|rh?eoliad(?:au)?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"  # rheoliad: Welsh for regulation
 _KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
-_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&|\bto\b(?=\s*\d)|-(?=\s*\d))\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&|\bto\b(?=\s*\d)|-(?=\s*\d)|\b(?:a|ac|neu)\b(?=\s*\d))\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
 # "30 (investigations)": the ground's name in brackets (not another law's: "11 (Children Act)")
 _NAMED = r"(?:\s?\((?![^)]{0,40}\b(?:Act|Regulations|Order|Rules|DPA|GDPR|FOIA?|FOISA|EIRs?)\b)(?=[a-z ]{5})[a-z][a-z ,'-]{4,40}\))?"
 _REF = re.compile(
@@ -222,13 +222,13 @@ _SUB_RE = re.compile(r"\(\s?([0-9A-Za-z]+)\s?\)")
 _MARKERS = [
     ("FOISA", re.compile(r"Freedom of Information \(Scotland\)|\bFOI\(S\)A\b|\bFOISA\b", re.I)),
     ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISRs?\b", re.I)),
-    ("FOIA", re.compile(r"Freedom of Information|\bFOIA?\b|\bFoI\b", re.I)),
-    ("EIR", re.compile(r"Environmental Information Regulations|\bEIRs?\b", re.I)),
+    ("FOIA", re.compile(r"Freedom of Information|Rhyddid Gwybodaeth|\bFOIA?\b|\bFoI\b", re.I)),
+    ("EIR", re.compile(r"Environmental Information Regulations|Rh?eoliadau Gwybodaeth Amgylcheddol|\bEIRs?\b", re.I)),
 ]
-_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?|EISRs?)\b", re.I)
+_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?|EISRs?|D?deddf|Rh?eoliadau)\b", re.I)
 _OTHER_LAW = re.compile(r"\b(?:Act|Regulations|Order|Rules|DPA|GDPR|Bill|Code|Measure|Ordinance)\b")
 _TRAIL_OF = re.compile(
-    r"^(?:\s*(?:,|and|or|&)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S
+    r"^(?:\s*(?:,|and|or|&|a)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*(?:of|o'r|o)\s+(?P<rest>.{0,90})", re.I | re.S
 )  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
     r"^\s*,?\s*\(?\s*(?:(?:the\s+)?[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b"
@@ -270,7 +270,7 @@ def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str 
         head = rest[:80]
         upto_law = re.split(r"[.;:]", head, maxsplit=1)[0]
         law = _law_named(upto_law[:70])
-        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EISR|EI\(S\)R)", upto_law, re.I):
+        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EISR|EI\(S\)R|D?deddf\s+Rhyddid|Rh?eoliadau\s+Gwybodaeth)", upto_law, re.I):
             return law, None
         if _GENERIC.match(upto_law):
             return default, None
@@ -315,7 +315,7 @@ def _numbered(text: str, regime: str):
     """
     for m in _REF.finditer(text):
         kw = m.group("kw").lower()
-        is_reg = kw.startswith("reg") or kw.startswith("exception")
+        is_reg = kw.startswith(("reg", "rheol", "reol", "exception"))
         family = _REGS_OF[regime] if is_reg else _ACT_OF[regime]
         ctx, other = _context_regime(text, m.start(), m.end(), family)
         if ctx is None:
@@ -345,7 +345,7 @@ def _numbered(text: str, regime: str):
                 fixed = other
             else:
                 sub_kw = (n.group("kw") or "").lower()
-                this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
+                this_reg = is_reg if not sub_kw else sub_kw.startswith(("reg", "rheol", "reol"))
                 this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
                 if bare and not n.group("subs") and this_reg:
                     continue  # "exception 12" without subsections is too vague
@@ -411,6 +411,24 @@ def _document_heading(text: str, m: re.Match) -> bool:
 
 
 # ----------------------------------------------------------------------------- phrases
+class _Guarded:
+    """Alternative patterns, each run only when one of its lower-case words is in the letter.
+
+    Gives the matches of every part that runs (in order of position), as one big
+    alternation would, at a fraction of the cost on letters that hold few of the words.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: tuple[tuple[str, ...], str]) -> None:
+        self.parts = [(keys, re.compile(pattern, re.I)) for keys, pattern in parts]
+
+    def finditer(self, text: str, low: str | None = None):
+        low = text.lower() if low is None else low
+        found = [m for keys, rx in self.parts if any(k in low for k in keys) for m in rx.finditer(text)]
+        return sorted(found, key=lambda m: m.start())
+
+
 # (pattern, {letter regime -> (regime, provision)})
 _ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
     "FOIA": ("FOIA", foia),
@@ -418,7 +436,7 @@ _ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
     "EIR": ("EIR", eir) if eir else None,
     "EISR": ("EISR", eisr) if eisr else None,
 }
-_PHRASES: list[tuple[re.Pattern, dict]] = [
+_PHRASES: list[tuple[re.Pattern | _Guarded, dict]] = [
     (
         re.compile(
             r"\b(?:appropriate|cost|costs|fees?) limit\b|\b(?:in excess of|exceed\w*|more than|over|within)\s+(?:the\s+)?(?:18|24|eighteen|twenty[- ]four) hours\b",
@@ -435,18 +453,24 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
         _ACT_PHRASE("s14(2)", "s14(2)"),
     ),
     (
-        re.compile(
-            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+"
-            r"(?:(?:simply|just|also|therefore|currently|unfortunately|still)\s+)?(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?"
-            r"(?:hold|have|keep|record)\b(?!\s+to\b)"
-            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b"
-            r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
-            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"
-            r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
-            r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+(?:held|recorded)\b|\bnothing\s+(?:is\s+)?held\b"
-            r"|\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data|trace)\b"
-            r"|\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b",
-            re.I,
+        _Guarded(  # not held: each wording is tried only when one of its words is in the letter
+            (("t hold", "t have", "t keep", "t record", "not currently"),
+             r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+"
+             r"(?:(?:simply|just|also|therefore|currently|unfortunately|still)\s+)?(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?"
+             r"(?:hold|have|keep|record)\b(?!\s+to\b)"),
+            (("held",),
+             r"\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b"
+             r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
+             r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+held\b|\bnothing\s+(?:is\s+)?held\b"),
+            (("no recorded", "no relevant", "hold", "no record"),
+             r"\bno (?:recorded|relevant) information\b"
+             r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
+             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b"
+             r"|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"),
+            (("returned no", "found no", "located no", "identified no", "revealed no"),
+             r"\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data|trace)\b"),
+            (("not recorded", "not captured", "not collected", "not kept", "not retained"),
+             r"\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b|(?:^|[:\n]|\s-)\s*not\s+recorded\b"),
         ),
         {
             "FOIA": ("FOIA", "s1(1)(a)"),
@@ -523,8 +547,8 @@ assert len(_PHRASE_KEYS) == len(_PHRASES)
 _MARKER_KEYS = {
     "FOISA": ("(scotland)", "foi(s)a", "foisa"),
     "EISR": ("(scotland)", "ei(s)r", "eisr"),
-    "FOIA": ("freedom of information", "foi"),
-    "EIR": ("environmental information regulations", "eir"),
+    "FOIA": ("freedom of information", "foi", "rhyddid gwybodaeth"),
+    "EIR": ("environmental information regulations", "eir", "gwybodaeth amgylcheddol"),
 }
 
 
@@ -617,7 +641,7 @@ def _mentions(text: str, letter: str):
         ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
-        for m in rx.finditer(text):
+        for m in (rx.finditer(text, lower) if isinstance(rx, _Guarded) else rx.finditer(text)):
             if ground == "neither confirm nor deny" and _COST_NEAR.search(text, max(0, m.start() - 200), m.end() + 200):
                 continue  # "section 12(2): we are not required to confirm or deny": the cost of confirming, not NCND
             if ground == "not held" and (
@@ -676,7 +700,7 @@ CITATION_COLUMNS = (
 # A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
 # extract_citations can match contains one of these words.
 PREFILTER_RX = (
-    r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
+    r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|\badran(?:nau)?\s?|\brh?eoliad(?:au)?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
     r"(?:1[0-8]|2\d|3\d|4[0-4])"
     r"|(?:sec|regu|ex(?:em|ce)p)\w*-\s*\n"
     r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
