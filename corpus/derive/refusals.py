@@ -724,7 +724,7 @@ CREATE OR REPLACE TABLE refusal_citations (
 """
 
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 _CACHE_DDL = """
 CREATE TABLE IF NOT EXISTS refusal_scan_cache (
