@@ -141,7 +141,8 @@ class WalkOutcome:
 PageIsOld = Callable[[list[ListingItem]], Awaitable[bool]]
 
 
-def _not_found(site: str, target: Target) -> UsageError:
+def target_not_found(site: str, target: Target) -> UsageError:
+    """The error for a target the site does not know (its first listing page is a 404)."""
     if target.kind == "authority":
         return UsageError(
             f"no authority {target.value!r} on {site} (the site answered 404); "
@@ -226,7 +227,7 @@ async def walk(
             page = await fetch_listing(url)
             if page is None:
                 if number == 1 and first_of_walk:
-                    raise _not_found(site, target)
+                    raise target_not_found(site, target)
                 break  # past the end
             if isinstance(page, ParseFailure):
                 if number == 1 and first_of_walk:
