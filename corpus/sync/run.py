@@ -4,22 +4,19 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
-import json
 import signal
 import sys
 import time
 import uuid
 from concurrent.futures import ThreadPoolExecutor
-from datetime import datetime, timezone
+from datetime import datetime
 
 import duckdb
 
-from corpus import db, frontier, pagestore
+from corpus import db, frontier
 from corpus.attachments import sync_hook
 from corpus.derive import rebuild
 from corpus.errors import UsageError
-from corpus.frontier import FrontierItem
-from corpus.pagestore import StoredPage
 from corpus.pipeline import Failure, RawThread, ThreadOutcome, outcome_of
 from corpus.progress import Reporter
 from corpus.sync.authorities import load_authorities
@@ -27,6 +24,7 @@ from corpus.sync.control import Control
 from corpus.sync.discover import Discovery
 from corpus.sync.fetching import InHand, fetch_html, fetch_json, wants_json
 from corpus.sync.options import SyncOptions
+from corpus.sync.record import begin_run, end_run
 from corpus.sync.site import open_site
 from corpus.sync.summary import SyncSummary
 from corpus.writer import BATCH_MEMORY_LIMIT, Writer, WriteResult, out_of_memory, trim_heap
@@ -52,19 +50,16 @@ def run_sync(options: SyncOptions, *, reporter: Reporter | None = None) -> SyncS
     for w in options.warnings:
         reporter.log("rate_capped", w, level="warning")
     with db.SyncLock(options.db_path):
+        run = SyncRun(options, reporter)
         if not options.has_targets and not options.fetch_authorities and not options.refresh:
-            if not options.db_path.exists() or not _queued(options):
+            if not options.db_path.exists() or not run.writer.call(frontier.pending, options.site):
+                run.close()
                 raise UsageError("nothing to sync: give --authority, --user, --request or --query "
                                  "(the queue of earlier runs is empty)")
-        summary = SyncRun(options, reporter).execute()
+        summary = run.execute()
     if summary.message and summary.outcome in ("blocked", "interrupted"):
         reporter.log(summary.outcome, summary.message, level="error" if summary.outcome == "blocked" else "warning")
     return summary
-
-
-def _queued(options: SyncOptions) -> int:
-    with db.batch(options.db_path) as con:
-        return frontier.pending(con, options.site)
 
 
 class SyncRun:
@@ -98,9 +93,12 @@ class SyncRun:
         finally:
             sys.setswitchinterval(switch)
             self.rep.stop()
-            self.writer.close()
-            self.parse_pool.shutdown(wait=True)
+            self.close()
         return self._finish()
+
+    def close(self) -> None:
+        self.writer.close()
+        self.parse_pool.shutdown(wait=True)
 
     def _finish(self) -> SyncSummary:
         now = time.monotonic()
@@ -125,8 +123,12 @@ class SyncRun:
                 # Everything above only read the network; from here on the database is written.
                 await discovery.check_targets()
                 explicit = await discovery.explicit()
-                self.enqueued_new += await self.writer.call_async(self._begin_run, robots_page, explicit)
+                self.run_started_at, requeued, new = await self.writer.call_async(
+                    begin_run, self.opts, self.summary, robots_page, explicit)
                 recorded = True
+                self.enqueued_new += new
+                if requeued:
+                    self.rep.log("refresh", f"--refresh: {requeued} known threads queued again")
                 if self.opts.fetch_authorities and not self.control.stopping:
                     await load_authorities(fetcher, self.writer, self.site, self.rep)
                 producer = asyncio.create_task(discovery.produce())
@@ -152,14 +154,14 @@ class SyncRun:
             if recorded:
                 with contextlib.suppress(BaseException):
                     await self._drain()
-                    await self.writer.call_async(self._end_run)
+                    await self._end_run()
             return
         except BaseException as exc:
             if recorded:
                 self.summary.outcome = "failed"
                 self.summary.message = str(exc).splitlines()[0] if str(exc) else type(exc).__name__
                 with contextlib.suppress(Exception):
-                    await self.writer.call_async(self._end_run)
+                    await self._end_run()
             raise
         finally:
             loop = asyncio.get_running_loop()
@@ -170,7 +172,7 @@ class SyncRun:
             else "complete"
         if recorded:
             await self._rebuild_derived()
-            await self.writer.call_async(self._end_run)
+            await self._end_run()
         if self.control.blocked is not None:
             challenge = self.control.blocked
             self.summary.message = (
@@ -277,17 +279,11 @@ class SyncRun:
             outcome = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin="site", url_title=raw.url_title,
                                     signature=raw.signature,
                                     failure=Failure("internal", f"internal error while parsing: {exc!r}"))
-        s = self.summary
-        if outcome.kind in ("loaded", "unchanged", "parse_failed"):
-            s.fetched += 1
+        self.summary.count_parsed(outcome)
         if outcome.kind == "parse_failed" and outcome.failure is not None:
-            s.parse_failures += 1
             self.rep.log("parse_failed", f"not understood, page kept: {outcome.url} ({outcome.failure.kind}: "
                          f"{outcome.failure.message})", level="warning", url=outcome.url)
-        s.removed += outcome.kind == "removed"
-        s.json_missing += outcome.json_missing
         if outcome.json_problem:
-            s.bad_json += 1
             self.rep.log("bad_json", f"JSON not used, loaded from the page alone: {outcome.url} "
                          f"({outcome.json_problem})", level="warning", url=outcome.url)
         self.writer.add(outcome)
@@ -304,23 +300,14 @@ class SyncRun:
         return result
 
     def _count(self, result: WriteResult) -> None:
-        s, outcomes = self.summary, result.outcomes
-        s.new_threads += result.load.requests_new
-        s.updated_threads += result.load.requests_changed
-        s.unchanged += result.load.unchanged + sum(o.kind == "unchanged" for o in outcomes)
-        s.new_messages += result.load.messages_new
-        s.new_annotations += result.load.annotations_new
-        s.failed += len(result.failed_for_good)
+        self.summary.count_written(result)
         self.enqueued_new += result.enqueued_new
         for o in result.isolated:
-            s.parse_failures += 1
             self.rep.log("load_error", f"not stored, page kept: {o.url} ({o.failure.message if o.failure else ''})",
                          level="warning", url=o.url)
-        reasons = {o.url: o.failure.message for o in outcomes if o.failure is not None}
+        reasons = {o.url: o.failure.message for o in result.outcomes if o.failure is not None}
         for url in result.failed_for_good:
             self.rep.log("failed", f"failed for good: {url} ({reasons.get(url)})", level="warning", url=url)
-        if result.pending is not None:
-            s.queued_left = result.pending
         self._show()
 
     async def _drain(self) -> None:
@@ -331,27 +318,9 @@ class SyncRun:
 
     # ------------------------------------------------------------------ database jobs (database thread)
 
-    def _begin_run(self, con: duckdb.DuckDBPyConnection, robots_page: StoredPage, explicit: list[FrontierItem]) -> int:
-        """Record the run, store robots.txt, queue --refresh and --request; returns how many URLs are new."""
-        self.run_started_at = datetime.now(timezone.utc)
-        con.execute(
-            "INSERT INTO sync_runs (run_id, site, command, started_at, outcome, summary) "
-            "VALUES (?, ?, ?, ?, 'running', ?)",
-            [self.summary.run_id, self.site, self.opts.command_line(), self.run_started_at,
-             json.dumps(self.summary.as_json())],
-        )
-        pagestore.store_pages(con, [robots_page])
-        if self.opts.refresh:
-            n = frontier.requeue_all(con, self.site)
-            if n:
-                self.rep.log("refresh", f"--refresh: {n} known threads queued again")
-        return frontier.enqueue(con, self.site, explicit).new if explicit else 0
-
-    def _end_run(self, con: duckdb.DuckDBPyConnection) -> None:
-        self.summary.queued_left = frontier.pending(con, self.site)
-        s = self._finish()
-        con.execute("UPDATE sync_runs SET finished_at = ?, outcome = ?, summary = ? WHERE run_id = ?",
-                    [datetime.now(timezone.utc), s.outcome, json.dumps(s.as_json()), s.run_id])
+    async def _end_run(self) -> None:
+        self._finish()
+        await self.writer.call_async(end_run, self.site, self.summary)
 
     def _derive(self, con: duckdb.DuckDBPyConnection) -> None:
         # Only the requests this run touched (and those a new day makes overdue) are rebuilt:

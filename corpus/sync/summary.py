@@ -6,6 +6,8 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from corpus.errors import EXIT_BLOCKED, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
+from corpus.pipeline import ThreadOutcome
+from corpus.writer import WriteResult
 
 OUTCOMES = ("complete", "interrupted", "blocked", "failed")
 
@@ -34,6 +36,26 @@ class SyncSummary:
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
     attachments: dict[str, Any] | None = None  # figures of the --attachments step, when it ran
+
+    def count_parsed(self, outcome: ThreadOutcome) -> None:
+        """A thread fetched and parsed (written later)."""
+        self.fetched += outcome.kind in ("loaded", "unchanged", "parse_failed")
+        self.parse_failures += outcome.kind == "parse_failed"
+        self.removed += outcome.kind == "removed"
+        self.json_missing += outcome.json_missing
+        self.bad_json += bool(outcome.json_problem)
+
+    def count_written(self, result: WriteResult) -> None:
+        """A batch written: what the loader found new, what failed for good, what could not be stored."""
+        self.new_threads += result.load.requests_new
+        self.updated_threads += result.load.requests_changed
+        self.unchanged += result.load.unchanged + sum(o.kind == "unchanged" for o in result.outcomes)
+        self.new_messages += result.load.messages_new
+        self.new_annotations += result.load.annotations_new
+        self.failed += len(result.failed_for_good)
+        self.parse_failures += len(result.isolated)
+        if result.pending is not None:
+            self.queued_left = result.pending
 
     def finish(self, elapsed: float, network_seconds: float) -> SyncSummary:
         """Set the timings and the exit code from the outcome and the counters."""
