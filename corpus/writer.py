@@ -20,6 +20,12 @@ A batch is written in one transaction.  When it fails, it is written again
 thread by thread, so a thread the loader cannot store costs only itself: it
 is kept as a ``load_error`` parse failure with its pages, and the frontier
 moves past it, so a rerun never stops at the same place.
+
+When another process holds the file, :meth:`Writer.transaction` raises
+``DatabaseLocked`` (after ``corpus.db``'s bounded wait) and the batch goes back
+into the buffers, in memory.  That is the one seam where holding outcomes
+longer (in memory, then in a spool beside the database) would go: nothing
+else in a run opens the file for writing.
 """
 
 from __future__ import annotations
