@@ -29,15 +29,19 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 from corpus.db import connect  # noqa: E402
 from corpus.load import LoadItem, load_threads  # noqa: E402
 from corpus.pagestore import make_page, store_pages  # noqa: E402
-from corpus.reparse import read_page_rows, reparse, stored_outcome  # noqa: E402
-from corpus.sample_site import generate_corpus  # noqa: E402
-from corpus.sample_site.render import request_json, request_page  # noqa: E402
+from corpus.pipeline import stored_outcome  # noqa: E402
+
+# corpus.reparse and the sample site are imported where used: the reparse's process pool starts from a
+# server that imports this script first, and the CLI's own pool starts from the light corpus.cli.
 
 SITE = "https://www.whatdotheyknow.com"
 TARGET_HOURS = 1.0
 
 
 def build_pages(db: Path, n: int) -> tuple[int, int]:
+    from corpus.sample_site import generate_corpus
+    from corpus.sample_site.render import request_json, request_page
+
     corpus = generate_corpus(n)
     fetched = datetime(2024, 6, 1, tzinfo=timezone.utc)
     con = connect(db)
@@ -69,6 +73,8 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
 
     Unlike wall time this does not depend on what else the machine is running.
     """
+    from corpus.reparse import read_page_rows
+
     con = connect(db)
     try:
         urls = [r[0] for r in con.execute(
@@ -92,6 +98,8 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from corpus.reparse import reparse
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)

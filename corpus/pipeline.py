@@ -4,7 +4,9 @@ The three commands differ only in where a thread's pages come from:
 
 * ``corpus sync`` fetches them from the site (origin ``"site"``);
 * ``corpus import`` reads files saved from a browser (origin ``"files"``);
-* ``corpus reparse`` reads them back from the page store (origin ``"store"``).
+* ``corpus reparse`` reads them back from the page store (origin ``"store"``,
+  :func:`stored_outcome`; kept here so the reparse's worker processes import
+  only this module and what it needs).
 
 Each builds a :class:`RawThread`; :func:`outcome_of` turns it into a
 :class:`ThreadOutcome` (pure: bytes in, records out, no I/O); and
@@ -168,3 +170,27 @@ def outcome_of(raw: RawThread) -> ThreadOutcome:
     out.load_item = LoadItem(parsed=parsed, site=raw.site, source=source, source_url=html.url,
                              page_sha256=out.page_sha256, fetched_at=raw.fetched_at)
     return out
+
+
+# ---------------------------------------------------------------- rows of the page store
+
+StoredRow = tuple  # url, site, kind, status, encoding, body, fetched_at, sha256, json url, status, encoding, body
+
+
+def stored_thread(row: StoredRow) -> RawThread | None:
+    """A stored page row (``corpus.reparse.read_page_rows``) as a raw thread; None when it holds no page to parse."""
+    url, site, kind, status, enc, body, fetched_at, sha, j_url, j_status, j_enc, j_body = row
+    if body is None or (status is not None and not 200 <= status < 300):
+        return None
+    raw = RawThread(url=url, site=site, origin="store", fetched_at=fetched_at,
+                    source="import" if kind == "imported_html" else "sync",
+                    html=RawPage(url=url, body=body, status=status, encoding=enc, sha256=sha))
+    if j_body is not None and (j_status is None or 200 <= j_status < 300):
+        raw.json = RawPage(url=j_url, body=j_body, status=j_status, encoding=j_enc)
+    return raw
+
+
+def stored_outcome(row: StoredRow) -> ThreadOutcome | None:
+    """One stored page row parsed (run in a worker process by a reparse); None when there is nothing to parse."""
+    raw = stored_thread(row)
+    return outcome_of(raw) if raw is not None else None

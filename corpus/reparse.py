@@ -23,13 +23,12 @@ from corpus.db import SyncLock, connect, table_exists
 from corpus.derive import rebuild
 from corpus.errors import CorpusError
 from corpus.load import LoadStats
-from corpus.pipeline import RawPage, RawThread, ThreadOutcome, outcome_of
+from corpus.pipeline import StoredRow, ThreadOutcome, stored_outcome
 from corpus.writer import Writer
 
 REQUEST_PAGE_KINDS = ("request_html", "imported_html")
 CORE_TABLES = ("events", "attachments", "annotations", "messages", "requests", "users", "authorities")
 
-StoredRow = tuple  # see read_page_rows
 Parsed = list["ThreadOutcome | None"]
 
 
@@ -69,7 +68,7 @@ class ReparseStats:
 
 
 def read_page_rows(con: duckdb.DuckDBPyConnection, urls: list[str]) -> list[StoredRow]:
-    """Stored request pages with their JSON companions, as rows for :func:`stored_outcome`."""
+    """Stored request pages with their JSON companions, as rows for ``corpus.pipeline.stored_outcome``."""
     return con.execute(
         "SELECT p.url, p.site, p.kind, p.status, p.encoding, p.body, p.fetched_at, p.sha256, "
         "       j.url, j.status, j.encoding, j.body "
@@ -77,25 +76,6 @@ def read_page_rows(con: duckdb.DuckDBPyConnection, urls: list[str]) -> list[Stor
         "WHERE p.url IN (SELECT unnest(?::VARCHAR[])) ORDER BY p.url",
         [urls],
     ).fetchall()
-
-
-def stored_thread(row: StoredRow) -> RawThread | None:
-    """A stored page row as a raw thread; None for a row that holds no page to parse (no body, not a 2xx)."""
-    url, site, kind, status, enc, body, fetched_at, sha, j_url, j_status, j_enc, j_body = row
-    if body is None or (status is not None and not 200 <= status < 300):
-        return None
-    raw = RawThread(url=url, site=site, origin="store", fetched_at=fetched_at,
-                    source="import" if kind == "imported_html" else "sync",
-                    html=RawPage(url=url, body=body, status=status, encoding=enc, sha256=sha))
-    if j_body is not None and (j_status is None or 200 <= j_status < 300):
-        raw.json = RawPage(url=j_url, body=j_body, status=j_status, encoding=j_enc)
-    return raw
-
-
-def stored_outcome(row: StoredRow) -> ThreadOutcome | None:
-    """Worker (a pool process): one stored page row parsed, or None when there is nothing to parse."""
-    raw = stored_thread(row)
-    return outcome_of(raw) if raw is not None else None
 
 
 def _page_urls(con: duckdb.DuckDBPyConnection, fresh: bool) -> list[str]:
