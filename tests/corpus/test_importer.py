@@ -9,7 +9,7 @@ import pytest
 
 from corpus.errors import UsageError
 from corpus.importer import collect, import_paths
-from tests.support.corpus_db import load_page
+from tests.support.corpus_db import load_page, refuse_to_store
 
 SITE = "https://www.whatdotheyknow.com"
 
@@ -135,20 +135,11 @@ def test_a_json_that_cannot_be_read_is_counted_and_named(pages_2019, tmp_path):
 
 
 def test_a_file_the_loader_cannot_store_is_reported_and_the_folder_goes_on(pages_2019, tmp_path, monkeypatch):
-    from corpus import load
-
     folder = tmp_path / "saved"
     folder.mkdir()
     for stem in ("88779", "921139", "1000437"):
         shutil.copy(pages_2019 / f"{stem}.html", folder / f"{stem}.html")
-    real_stage = load._stage
-
-    def stage(items, keys):
-        if any(it.parsed.url_title == "register_our_marriage_campaign" for it in items):
-            raise OverflowError("Python int too large to convert to C long")
-        return real_stage(items, keys)
-
-    monkeypatch.setattr(load, "_stage", stage)
+    refuse_to_store(monkeypatch, "register_our_marriage_campaign")
     dbp = tmp_path / "c.duckdb"
     summary = import_paths(db_path=dbp, site=SITE, paths=[folder])
     assert summary.imported == 2 and summary.exit_code == 1

@@ -13,7 +13,7 @@ from corpus.pagestore import make_page, store_pages
 from corpus.reparse import reparse
 from scraper.pages.request import parse_request
 from tests.conftest import require_reference
-from tests.support.corpus_db import load_threads_tx
+from tests.support.corpus_db import load_threads_tx, refuse_to_store
 
 SITE = "https://www.whatdotheyknow.com"
 FETCHED = datetime(2019, 8, 5, 12, 22, tzinfo=timezone.utc)
@@ -193,18 +193,9 @@ def test_a_stored_json_that_cannot_be_read_is_counted_and_reported(tmp_path):
 
 
 def test_a_thread_the_loader_cannot_store_costs_only_itself(loaded_db, monkeypatch):
-    from corpus import load
-
     db, _, pages = loaded_db
     poison = pages[3][0].rsplit("/", 1)[1]
-    real_stage = load._stage
-
-    def stage(items, keys):
-        if any(it.parsed.url_title == poison for it in items):
-            raise OverflowError("Python int too large to convert to C long")
-        return real_stage(items, keys)
-
-    monkeypatch.setattr(load, "_stage", stage)
+    refuse_to_store(monkeypatch, poison)
     stats = reparse(db, fresh=True, workers=1, derive=False)
     assert (stats.threads, stats.failures) == (12, 1)
     con = connect(db, read_only=True)

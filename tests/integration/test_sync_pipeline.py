@@ -2,8 +2,8 @@
 
 from __future__ import annotations
 
-from corpus import load
 from tests.integration.conftest import FAST, query, run_cli, simple_thread
+from tests.support.corpus_db import refuse_to_store
 from tests.support.sync import sync
 
 OPTIONS = dict(rate=500, fetch_options={"backoff_base": 0.01})
@@ -15,14 +15,7 @@ def test_a_thread_the_loader_cannot_store_costs_only_itself(fake_site, tmp_path,
     listed = sorted(r.url_title for r in corpus.requests
                     if r.authority_url_name == authority and r.prominence == "normal" and r.indexed_events())
     poison = listed[1]
-    real_stage = load._stage
-
-    def stage(items, keys):
-        if any(it.parsed.url_title == poison for it in items):
-            raise OverflowError("Python int too large to convert to C long")
-        return real_stage(items, keys)
-
-    monkeypatch.setattr(load, "_stage", stage)
+    refuse_to_store(monkeypatch, poison)
     dbp = tmp_path / "poison.duckdb"
     summary = sync(db_path=dbp, site=fake_site.url, authorities=[authority], **OPTIONS)
     assert summary.outcome == "complete" and summary.parse_failures == 1 and summary.exit_code == 1

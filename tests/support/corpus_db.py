@@ -81,6 +81,20 @@ def last_complete_walk(con: duckdb.DuckDBPyConnection, site: str, kind: str, val
 # ---------------------------------------------------------------- loading
 
 
+def refuse_to_store(monkeypatch, url_title: str) -> None:
+    """Make the loader raise, as for a value out of range, on any batch holding the thread ``url_title``."""
+    from corpus import load
+
+    real_stage = load._stage
+
+    def stage(items, keys):
+        if any(it.parsed.url_title == url_title for it in items):
+            raise OverflowError("Python int too large to convert to C long")
+        return real_stage(items, keys)
+
+    monkeypatch.setattr(load, "_stage", stage)
+
+
 def load_threads_tx(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
     """``load_threads`` in its own transaction (committed, or rolled back on error)."""
     con.execute("BEGIN TRANSACTION")
