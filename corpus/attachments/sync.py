@@ -44,6 +44,7 @@ from corpus.attachments.store import (
     write_rows,
 )
 from corpus.errors import UsageError
+from scraper.fetch import Failure
 from scraper.urls import absolute_url, same_host
 
 MODES = ("none", "text", "files")
@@ -163,8 +164,8 @@ def extraction_columns(extraction: Extraction) -> dict[str, object]:
     }
 
 
-async def _fetch(fetcher, url: str):
-    result = fetcher.fetch(url)
+async def _fetch(fetcher, url: str, max_bytes: int):
+    result = fetcher.fetch(url, max_bytes=max_bytes)
     if inspect.isawaitable(result):
         result = await result
     return result
@@ -188,7 +189,9 @@ async def fetch_one(
     if url is None:
         return _row(job, url=job.download_url, status="failed", now=now,
                     reason="no original-file download URL on this site for this attachment; not requested")
-    res = await _fetch(fetcher, url)
+    # Attachments have their own download cap (not the page cap): what is extracted, or kept as a file.
+    cap = max(extract_max_bytes, keep_max_bytes) if mode == "files" else extract_max_bytes
+    res = await _fetch(fetcher, url, cap)
     headers = getattr(res, "headers", None) or {}
     fetched = {
         "final_url": getattr(res, "final_url", None),
@@ -198,7 +201,8 @@ async def fetch_one(
         "last_modified": _header(headers, "last-modified"),
     }
     if getattr(res, "error", None):
-        return _row(job, url=url, status="failed", reason=str(res.error)[:300], now=now, **fetched)
+        status = "too_large" if res.failure == Failure.TOO_LARGE else "failed"
+        return _row(job, url=url, status=status, reason=str(res.error)[:300], now=now, **fetched)
     status_code = getattr(res, "status", 0)
     if not 200 <= status_code < 300 or res.body is None:
         what = {403: "hidden or not public", 404: "not found", 410: "gone"}.get(status_code, "no file")
