@@ -18,7 +18,7 @@ from pathlib import Path
 
 import duckdb
 
-from corpus.attachments import reextract_all
+from corpus.attachments.reextract import reextract_all
 from corpus.db import SyncLock, connect, table_exists
 from corpus.derive import rebuild
 from corpus.errors import CorpusError

@@ -14,7 +14,7 @@ from datetime import datetime
 import duckdb
 
 from corpus import db, frontier
-from corpus.attachments import sync_hook
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.derive import rebuild
 from corpus.errors import UsageError
 from corpus.pipeline import Failure, RawThread, ThreadOutcome, outcome_of
@@ -142,8 +142,9 @@ class SyncRun:
                 if self.control.error is not None:
                     raise self.control.error
                 if self.opts.attachments != "none" and not self.control.stopping:
-                    stats = await sync_hook(mode=self.opts.attachments, site=self.site, db_path=self.opts.db_path,
-                                            fetcher=fetcher, con_factory=self.writer.transaction, reporter=self.rep)
+                    stats = await sync_attachments(fetcher, self.opts.db_path, self.site,
+                                                   AttachmentOptions(mode=self.opts.attachments),
+                                                   con_factory=self.writer.transaction)
                     self.summary.attachments = stats.as_dict()
         except ChallengeDetected as exc:
             self.control.block(exc)
