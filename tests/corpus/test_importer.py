@@ -8,8 +8,8 @@ import duckdb
 import pytest
 
 from corpus.errors import UsageError
-from scraper.errors import InvalidInput
 from corpus.importer import collect, import_paths
+from scraper.errors import InvalidInput
 from tests.support.corpus_db import load_page, refuse_to_store
 
 SITE = "https://www.whatdotheyknow.com"
