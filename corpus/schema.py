@@ -260,7 +260,13 @@ CREATE TABLE IF NOT EXISTS listing_walks (
 ALTER TABLE frontier ADD COLUMN listing_changed_at TIMESTAMPTZ;  -- when listing_signature last changed
 """
 
+# Version 3: the attachment's database id (li#attachment-<id> on pages since 2022),
+# kept beside its part number, which only the /attach/<part>/ links give.
+SCHEMA_V3 = r"""
+ALTER TABLE attachments ADD COLUMN database_id BIGINT;  -- Alaveteli's id of the attachment (NULL: not shown)
+"""
+
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -10,7 +10,7 @@ from scraper.pages.errors import classify_page
 from scraper.pages.request import INTERNAL_ERROR_PREFIX, parse_request
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.records import ParseFailure
-from tests.scraper.pages.current_markup import Out, Page, build_page
+from tests.support.threads import out, page, thread
 
 CLOUDFLARE = b"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper" role="main">
@@ -42,7 +42,8 @@ BODY_LISTING = b"""<!DOCTYPE html><html lang="en"><head><title>Home Office - vie
 
 
 def good_page() -> bytes:
-    return build_page(Page(items=[Out(1, "Sam Patel", __import__("datetime").datetime(2024, 1, 1))]))
+    when = __import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").timezone.utc)
+    return page(*thread([out(1, when)]))
 
 
 @pytest.mark.parametrize(
