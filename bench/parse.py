@@ -3,9 +3,9 @@
 Run: ``python bench/parse.py`` (or ``--quick`` for a tiny smoke run).
 
 Pages: the 13 real 2019 WhatDoTheyKnow pages (when ../shared/reference is
-present) plus generated current-markup pages from about 7 KB to 297 KB (never
-outside 5-300 KB; at about 2 KB of markup per message that is up to 145
-messages).  Three timings over the same bytes, best of several rounds:
+present) plus current-markup pages made by the sample site's renderer, from
+about 13 KB to 282 KB (never outside 5-300 KB; at about 2.2 KB of markup per
+message that is up to 128 messages).  Three timings over the same bytes, best of several rounds:
 
 * bare: ``LexborHTMLParser(html)`` only (the floor for any Lexbor parser);
 * full: ``scraper.pages.request.parse_request(html)``;
@@ -177,10 +177,10 @@ def bs4_extract(html: bytes) -> dict:
 # ------------------------------------------------------------------ timing
 
 MIN_PAGE_BYTES, MAX_PAGE_BYTES = 5_000, 300_000
-# (messages, paragraphs per message): about 7 KB to 297 KB.  Each message of
-# the current markup carries about 2 KB of header, footer and link markup, so
-# 300 KB holds at most about 150 messages.
-FULL_SIZES = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (100, 3), (145, 1)]
+# (messages, paragraphs per message): about 13 KB to 282 KB.  Each message of
+# the current markup carries about 2.2 KB of header, footer and link markup, so
+# 300 KB holds at most about 130 messages.
+FULL_SIZES = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (100, 3), (128, 1)]
 QUICK_SIZES = [(2, 1), (20, 3)]
 
 

@@ -412,13 +412,15 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
     for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES):
         ids[_check_range(int(m), "request id in a header link")] += 1
     if not ids and b"[FOI #" in html:
+        too_large: set[bytes] = set()
         for m in _FOI_MASK.findall(html):
             value = int(m)
-            if value > MAX_ID:
+            if value <= MAX_ID:
+                ids[value] += 1
+            elif m not in too_large:
+                too_large.add(m)
                 warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {m[:30].decode()}, "
                                              "too large for a request id; ignored"))
-            else:
-                ids[value] += 1
     if not ids:
         return None
     if len(ids) > 1:

@@ -1,0 +1,64 @@
+"""Attachment rows: the part only from links, the database id beside it, unknown parts keyed apart.
+
+(The loader's one use of the parser's ``Attachment.key_part`` and
+``database_id``; the schema step that added the column is checked too.)
+"""
+
+from __future__ import annotations
+
+from datetime import datetime, timezone
+
+import duckdb
+
+from corpus.db import connect
+from corpus.load import load_threads_tx
+from corpus.schema import CURRENT_VERSION, MIGRATIONS
+from scraper.pages.request import parse_request
+from tests.corpus.factories import item
+from tests.support.threads import att, inc, out, page, thread
+
+
+def test_erased_and_hidden_attachments_load_with_negative_keys_and_their_database_ids(tmp_path):
+    t = datetime(2025, 3, 1, 10, 0, tzinfo=timezone.utc)
+    corpus, req = thread([out(1, t), inc(2, t, attachments=[
+        att(2, "kept.pdf", database_id=38894), att(3, "gone.pdf", erased=True, database_id=38895),
+        att(4, "secret.pdf", hidden=True, database_id=38896), att(5, "also.pdf", database_id=38897)])])
+    parsed = parse_request(page(corpus, req))
+    con = connect(tmp_path / "foi.duckdb")
+    try:
+        load_threads_tx(con, [item(parsed)])
+        rows = con.execute("SELECT part, database_id, filename, erased, hidden FROM attachments ORDER BY database_id").fetchall()
+        assert rows == [(2, 38894, "kept.pdf", False, False), (-2, 38895, "gone.pdf", True, False),
+                        (-3, 38896, "", False, True), (5, 38897, "also.pdf", False, False)]
+        # loading the same page again changes nothing
+        load_threads_tx(con, [item(parse_request(page(corpus, req)))])
+        assert con.execute("SELECT count(*) FROM attachments").fetchone()[0] == 4
+    finally:
+        con.close()
+
+
+def test_pages_without_database_ids_load_null(tmp_path, pages_2019):
+    parsed = parse_request((pages_2019 / "1396660.html").read_bytes())
+    con = connect(tmp_path / "foi.duckdb")
+    try:
+        load_threads_tx(con, [item(parsed)])
+        rows = con.execute("SELECT part, database_id FROM attachments ORDER BY part").fetchall()
+        assert rows == [(3, None), (4, None)]
+    finally:
+        con.close()
+
+
+def test_a_version_2_database_gains_the_column(tmp_path):
+    path = tmp_path / "old.duckdb"
+    raw = duckdb.connect(str(path))
+    for step in MIGRATIONS[:2]:
+        raw.execute(step)
+    raw.execute("INSERT INTO schema_version (version) VALUES (2)")
+    raw.execute("INSERT INTO attachments (site, request_key, incoming_message_id, part) VALUES ('s', 'id:1', 7, 2)")
+    raw.close()
+    con = connect(path)
+    try:
+        assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == CURRENT_VERSION
+        assert con.execute("SELECT part, database_id FROM attachments").fetchall() == [(2, None)]
+    finally:
+        con.close()
