@@ -43,7 +43,8 @@ from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
 from scraper.pages.request import parse_request  # noqa: E402
 from scraper.records import ParsedRequest  # noqa: E402
-from tests.support.threads import att, inc, note, out, page, thread  # noqa: E402
+from tests.support.threads import att, inc, note, out, thread  # noqa: E402
+from tests.support.threads import page as render_page  # noqa: E402
 
 SHARED = Path(os.environ.get("CORPUS_SHARED", ROOT.parent / "shared"))
 PAGES_2019 = SHARED / "reference" / "wdtk_2019_request_pages"
@@ -84,7 +85,7 @@ def generated_pages(sizes: list[tuple[int, int]]) -> list[bytes]:
                                  quoted=["Quoted earlier message."] if i % 5 == 1 else None))
             if i % 17 == 16:
                 items.append(note(300_000 + i, ("helpful_hannah", "Hannah"), when, ["See https://example.org/x for this."]))
-        pages.append(page(*thread(items, state="waiting_response", awaiting=True)))
+        pages.append(render_page(*thread(items, state="waiting_response", awaiting=True)))
     return pages
 
 

@@ -512,7 +512,6 @@ def _attachments(req: FakeRequest, m: FakeMessage) -> str:
     """``request/_attachments``: ``li#attachment-<database id>`` items; the part is only in the links."""
     if not m.attachments:
         return ""
-    n = len(m.attachments)
     items = []
     for a in m.attachments:
         url = attachment_url(req, m, a)
@@ -548,6 +547,12 @@ def _attachments(req: FakeRequest, m: FakeMessage) -> str:
             <a href="{url}?cookie_passthrough=1">Download</a>
           </p>
         </li>""")
+    return attachments_block(items)
+
+
+def attachments_block(items: list[str]) -> str:
+    """The ``div.attachments`` box around rendered ``li.attachment`` items (2016 onwards)."""
+    n = len(items)
     joined = "\n".join(items)
     return f"""
       <div class="attachments">

@@ -85,7 +85,7 @@ _ATTACH_PART = re.compile(r"/attach/(?:html/)?(\d+)/")
 _ICON = re.compile(r"(?:^|/)icon_(.+?)(?:_large)?(?:-[0-9a-f]{6,})?\.(?:png|gif|svg|jpe?g)(?:$|[?#])")
 _STATUS_CLASS = "request-status-message--"
 _CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
-_LABEL = re.compile(r"^[^\s:]{1,20}:\s+(?=\S)")  # "From: " before an old-era sender line
+_LABEL = re.compile(r"^[^\s:]{1,20}:\s+(?=\S)")  # "From: " before an old-layout sender line
 _PARENTHESISED = re.compile(r"\(([^()]*)\)\s*$")
 _PLACEHOLDER = re.compile(
     r"^\[\s*(?:Email has no body, please see attachments|This message has been erased\.?)\s*\]$"
@@ -139,8 +139,9 @@ class _Unrecognised(Exception):
         self.message = message
 
 
-def _unrecognised(era: str, what: str) -> _Unrecognised:
-    return _Unrecognised(f"unrecognised markup ({era} layout): {what}; the site's markup may have changed")
+def _unrecognised(layout: str, what: str) -> _Unrecognised:
+    """``layout`` is where the header sits: ``header`` (div.request-header, 2016 on) or ``column`` (before)."""
+    return _Unrecognised(f"unrecognised markup ({layout} layout): {what}; the site's markup may have changed")
 
 
 def _check_range(value: int, what: str, limit: int = MAX_ID) -> int:
@@ -250,12 +251,12 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     tree = LexborHTMLParser(html)
     show = tree.css_first("#request_show")
     scope = show if show is not None else tree.root
-    layout = _layout(scope, html)
-    if isinstance(layout, ParseFailure):
-        if layout.kind == "markup_changed" and _looks_truncated(html):
+    found = _layout(scope, html)
+    if isinstance(found, ParseFailure):
+        if found.kind == "markup_changed" and _looks_truncated(html):
             return ParseFailure("truncated", "page is cut short (no closing </html>); fetch it again", slug)
-        return ParseFailure(layout.kind, layout.message, slug)
-    h1, subtitle, status_box, left, era = layout
+        return ParseFailure(found.kind, found.message, slug)
+    h1, subtitle, status_box, left, layout = found
     if _looks_truncated(html):
         return ParseFailure("truncated", "page is cut short (no closing </html>); fetch it again", slug)
 
@@ -274,12 +275,15 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     req.lang = lang
     req.created_at = parse_iso_datetime(meta.get("article:published_time"))
     req.updated_at = parse_iso_datetime(meta.get("article:modified_time"))
-    _read_subtitle(subtitle, req, english, era)
-    _read_status(status_box, req, era)
-    req.hidden = scope.css_first("p#hidden_request") is not None
-    wrapped = _read_thread(left, req, era)
-    req.markup_era = _era_name(html, era, wrapped, req)
-    req.request_id = _page_request_id(html, req.messages, warnings)
+    try:
+        _read_subtitle(subtitle, req, english, layout)
+        _read_status(status_box, req, layout)
+        req.hidden = scope.css_first("p#hidden_request") is not None
+        wrapped = _read_thread(left, req, layout, old=b"correspondence__header__author" not in html)
+        req.markup_era = _era_name(html, layout, wrapped, req)
+        req.request_id = _page_request_id(html, req.messages, warnings)
+    except _Unrecognised as exc:
+        return ParseFailure(exc.kind, exc.message, req.url_title or slug)
 
     if json_bytes is not None:
         parsed = parse_request_json(json_bytes)
@@ -428,7 +432,7 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
     return ids.most_common(1)[0][0]
 
 
-def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, era: str) -> None:
+def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, layout: str) -> None:
     requester: Person | None = None
     for a in subtitle.css("a"):
         href = a.attributes.get("href") or ""
@@ -442,7 +446,7 @@ def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, era:
             if size and int(size.group(0)) <= MAX_PART:
                 req.batch_size = int(size.group(0))
     if req.authority is None:
-        raise _unrecognised(era, "the subtitle has no /body/ link naming the authority")
+        raise _unrecognised(layout, "the subtitle has no /body/ link naming the authority")
     text = inline_text(subtitle)
     if english:
         law = _LAW.search(text)
@@ -479,11 +483,11 @@ def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, era:
         req.closed_to_correspondence = True
 
 
-def _read_status(box: LexborNode | None, req: ParsedRequest, era: str) -> None:
+def _read_status(box: LexborNode | None, req: ParsedRequest, layout: str) -> None:
     """The calculated status from the box's classes: ``request-status-message--<status>``
     (2017 onwards), ``icon_<status>`` on the box (2009-2017) or on its ``i`` icon."""
     if box is None:
-        raise _unrecognised(era, "no #request_status box, which every era since 2009 has")
+        raise _unrecognised(layout, "no #request_status box, which every era since 2009 has")
     status = None
     for cls in (box.attributes.get("class") or "").split():
         if cls.startswith(_STATUS_CLASS):
@@ -497,7 +501,7 @@ def _read_status(box: LexborNode | None, req: ParsedRequest, era: str) -> None:
                 if cls.startswith("icon_") and cls != "icon_":
                     status = cls[5:]
     if status is None:
-        raise _unrecognised(era, "#request_status carries no status class (request-status-message--… or icon_…)")
+        raise _unrecognised(layout, "#request_status carries no status class (request-status-message--… or icon_…)")
     req.calculated_status = status
     p = box.css_first("p") if box.tag != "p" else box
     if p is None:
@@ -517,7 +521,7 @@ def _read_status(box: LexborNode | None, req: ParsedRequest, era: str) -> None:
 # ----------------------------------------------------------------- thread
 
 
-def _read_thread(left: LexborNode, req: ParsedRequest, era: str) -> bool:
+def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -> bool:
     """Read every correspondence block and annotation in page order.
 
     Returns True when a response body sits in ``div#attachment-<id>`` (2022 onwards).
@@ -528,7 +532,7 @@ def _read_thread(left: LexborNode, req: ParsedRequest, era: str) -> bool:
     # node's tag id and attributes once.
     groups: list[tuple[LexborNode, dict, _Parts]] = []
     parts: _Parts | None = None
-    for node in left.css(_THREAD_QUERY):
+    for node in left.css(_OLD_THREAD_QUERY if old else _THREAD_QUERY):
         tag_id = node.tag_id
         attrs = node.attributes
         cls = attrs.get("class") or ""
@@ -591,7 +595,7 @@ def _read_thread(left: LexborNode, req: ParsedRequest, era: str) -> bool:
         m = _ITEM_ID.match(node_id)
         if m is None:
             shown = node_id[:40] if node_id else "no id"
-            raise _unrecognised(era, f"a correspondence block has {shown!r}, not incoming-N, outgoing-N or comment-N, "
+            raise _unrecognised(layout, f"a correspondence block has {shown!r}, not incoming-N, outgoing-N or comment-N, "
                                 "so it cannot be keyed")
         kind = m.group(1)
         number = _check_range(int(m.group(2)), f"{kind} id")
@@ -600,20 +604,20 @@ def _read_thread(left: LexborNode, req: ParsedRequest, era: str) -> bool:
             if kind == "outgoing" and isinstance(earlier, Message) and parts.plain is not None and parts.author is None:
                 # A resent event re-uses the id of the message it sent again.
                 earlier.resent = True
-                earlier.resent_at, earlier.resent_at_text, _ = _when(parts, node_id, era, required=False)
+                earlier.resent_at, earlier.resent_at_text, _ = _when(parts, node_id, layout, required=False)
             else:
                 req.warnings.append(ParseWarning("duplicate", f"{node_id} appears twice on the page; kept the first"))
             continue
         item: Message | Annotation
         if kind == "comment":
-            item = _annotation(node, number, position, era)
+            item = _annotation(node, number, position, layout)
             req.annotations.append(item)
         elif kind == "incoming":
-            item = _incoming(node, attrs, number, position, parts, era)
+            item = _incoming(node, attrs, number, position, parts, layout)
             wrapped = wrapped or parts.body is not None
             req.messages.append(item)
         else:
-            item = _outgoing(node, attrs, number, position, parts, era)
+            item = _outgoing(node, attrs, number, position, parts, layout)
             req.messages.append(item)
         seen[node_id] = item
         position += 1
@@ -623,13 +627,17 @@ def _read_thread(left: LexborNode, req: ParsedRequest, era: str) -> bool:
 # One query per thread collects every part we read; results come in document
 # order, so the first of each kind is the one in the header.
 _MESSAGE_PARTS = (
-    "span.correspondence__header__author, a.correspondence__header__date, a.correspondence__header__date time, "
-    "div.correspondence__header__from, div.correspondence__header__from--with-delivery-status, h2, h2 time, "
+    "span.correspondence__header__author, a.correspondence__header__date time, h2 time, "
     "a.toggle-delivery-log, p.hidden_message, p#hidden_message, p.event_plain, "
     "div.correspondence_text, div.attachments, div.correspondence_text div[id], "
     "span.unfold_link, p.hidden_attachment"
 )
 _THREAD_QUERY = "div.correspondence, div.comment_in_request, " + _MESSAGE_PARTS
+# Before 2018 the sender sits in an h2 or a header "from" div, the date maybe as words.
+_OLD_THREAD_QUERY = _THREAD_QUERY + (
+    ", h2, a.correspondence__header__date, div.correspondence__header__from, "
+    "div.correspondence__header__from--with-delivery-status"
+)
 _DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM, _H2, _BR, _STRONG = (
     create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em", "h2", "br", "strong")
 )
@@ -663,14 +671,14 @@ def _h2_lines(h2: LexborNode) -> list[str]:
     return [line for line in lines if line]
 
 
-def _when(parts: _Parts, node_id: str, era: str, *, required: bool) -> tuple[datetime | None, str | None, date | None]:
+def _when(parts: _Parts, node_id: str, layout: str, *, required: bool) -> tuple[datetime | None, str | None, date | None]:
     """(time, its text, the date shown) for a block: the <time> (2014 onwards) or the date in words."""
     if parts.time is not None:
         when = parse_iso_datetime(parts.time)
         if when is None:
             day = parse_iso_date(parts.time)
             if day is None and required:
-                raise _unrecognised(era, f"{node_id} has a <time datetime={parts.time[:40]!r}> that is not a date")
+                raise _unrecognised(layout, f"{node_id} has a <time datetime={parts.time[:40]!r}> that is not a date")
             return None, parts.time, day
         return when, parts.time, when.date()
     words = None
@@ -683,19 +691,19 @@ def _when(parts: _Parts, node_id: str, era: str, *, required: bool) -> tuple[dat
     if day is None:
         if required:
             if words:
-                raise _unrecognised(era, f"{node_id} shows its date as {words[:40]!r}, not a date in a form the parser "
+                raise _unrecognised(layout, f"{node_id} shows its date as {words[:40]!r}, not a date in a form the parser "
                                     "reads (no <time>; English month names or ISO only)")
-            raise _unrecognised(era, f"{node_id} shows no date")
+            raise _unrecognised(layout, f"{node_id} shows no date")
         return None, None, None
     return None, day.isoformat(), day
 
 
-def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, era: str) -> Message:
+def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
     node_id = f"outgoing-{number}"
     if parts.plain is not None and parts.author is None and parts.from_div is None:
         # A resent / followup_resent block ("Sent request to {body} again[, using a
         # new contact address].") with no earlier copy of the message on the page.
-        when, text, day = _when(parts, node_id, era, required=True)
+        when, text, day = _when(parts, node_id, layout, required=True)
         return Message(
             message_id=number,
             direction="outgoing",
@@ -710,12 +718,12 @@ def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: 
             resent_at_text=text,
         )
     concealed = _concealed(attrs, parts)
-    when, text, day = _when(parts, node_id, era, required=not concealed)
+    when, text, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
         direction="outgoing",
         position=position,
-        sender=_sender(parts, era),
+        sender=_sender(parts, layout),
         sent_at=when,
         sent_at_text=text,
         sent_on=day,
@@ -737,7 +745,7 @@ def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: 
         msg.prominence = "hidden"
         msg.hidden_notice = inline_text(parts.hidden) or None
     if parts.text is None:
-        raise _unrecognised(era, f"{node_id} has no div.correspondence_text body")
+        raise _unrecognised(layout, f"{node_id} has no div.correspondence_text body")
     msg.body = block_text(parts.text)
     _mark_placeholder(msg)
     return msg
@@ -756,15 +764,15 @@ def _concealed(attrs: dict, parts: _Parts) -> bool:
     return parts.text is None and parts.hidden is not None
 
 
-def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, era: str) -> Message:
+def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
     node_id = f"incoming-{number}"
     concealed = _concealed(attrs, parts)
-    when, text_time, day = _when(parts, node_id, era, required=not concealed)
+    when, text_time, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
         direction="incoming",
         position=position,
-        sender=_sender(parts, era),
+        sender=_sender(parts, layout),
         sent_at=when,
         sent_at_text=text_time,
         sent_on=day,
@@ -777,12 +785,12 @@ def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: 
     text = parts.text
     if text is None:
         if not concealed:
-            raise _unrecognised(era, f"{node_id} has no div.correspondence_text body")
+            raise _unrecognised(layout, f"{node_id} has no div.correspondence_text body")
         if msg.prominence == "normal":
             msg.prominence = "hidden"
         return msg
     if parts.attachments is not None:
-        msg.attachments = _attachments(parts.attachments, node_id, era, msg)
+        msg.attachments = _attachments(parts.attachments, node_id, layout, msg)
         parts.attachments.decompose()
     body = parts.body or text
     unfolded = False
@@ -806,7 +814,7 @@ def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: 
     return msg
 
 
-def _sender(parts: _Parts, era: str) -> str | None:
+def _sender(parts: _Parts, layout: str) -> str | None:
     """The sender as shown, whitespace collapsed and a dangling trailing comma dropped."""
     if parts.author is not None:
         text = inline_text(parts.author)
@@ -857,18 +865,18 @@ def _mark_placeholder(msg: Message) -> None:
 _ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, a[href], em, strong, img, span.hidden_attachment"
 
 
-def _attachments(block: LexborNode, node_id: str, era: str, msg: Message) -> list[Attachment]:
+def _attachments(block: LexborNode, node_id: str, layout: str, msg: Message) -> list[Attachment]:
     """``li.attachment`` (2016 onwards) or ``p.attachment`` (before) items, in page order."""
     items = block.css("li.attachment")
     if not items:
         items = block.css("p.attachment")
     out: list[Attachment] = []
     for i, item in enumerate(items):
-        out.append(_attachment(item, i, node_id, era))
+        out.append(_attachment(item, i, node_id, layout))
     return out
 
 
-def _attachment(item: LexborNode, position: int, node_id: str, era: str) -> Attachment:
+def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> Attachment:
     database_id: int | None = None
     item_id = item.attributes.get("id") or ""
     if item_id.startswith("attachment-") and item_id[11:].isdigit() and item_id[11:].isascii():
@@ -921,7 +929,7 @@ def _attachment(item: LexborNode, position: int, node_id: str, era: str) -> Atta
     if parts_seen:
         part = parts_seen[0]
         if len(set(parts_seen)) > 1:
-            raise _unrecognised(era, f"the Download and View links of an attachment in {node_id} give different "
+            raise _unrecognised(layout, f"the Download and View links of an attachment in {node_id} give different "
                                 f"parts {parts_seen}")
     if hidden:
         name, size_text, download, html_view, icon = name or "", None, None, None, None
@@ -930,7 +938,7 @@ def _attachment(item: LexborNode, position: int, node_id: str, era: str) -> Atta
             erased = True
             size_text = icon = None
         else:
-            raise _unrecognised(era, f"attachment {position + 1} of {node_id} has no /attach/<part>/ link and is "
+            raise _unrecognised(layout, f"attachment {position + 1} of {node_id} has no /attach/<part>/ link and is "
                                 "marked neither erased nor hidden")
     return Attachment(
         part=part,
@@ -975,11 +983,11 @@ def _text_after_br(item: LexborNode) -> str | None:
 # ----------------------------------------------------------------- annotations
 
 
-def _annotation(node: LexborNode, number: int, position: int, era: str) -> Annotation:
+def _annotation(node: LexborNode, number: int, position: int, layout: str) -> Annotation:
     node_id = f"comment-{number}"
     h2 = node.css_first("h2")
     if h2 is None:
-        raise _unrecognised(era, f"{node_id} has no h2 naming its author and date")
+        raise _unrecognised(layout, f"{node_id} has no h2 naming its author and date")
     a = h2.css_first("a[href]")
     m = _USER_HREF.search(a.attributes.get("href") or "") if a is not None else None
     if a is not None and m:
@@ -992,18 +1000,18 @@ def _annotation(node: LexborNode, number: int, position: int, era: str) -> Annot
         when = parse_iso_datetime(raw)
         day = when.date() if when is not None else parse_iso_date(raw)
         if day is None:
-            raise _unrecognised(era, f"{node_id} has a <time datetime={raw!r}> that is not a date")
+            raise _unrecognised(layout, f"{node_id} has a <time datetime={raw!r}> that is not a date")
     else:
         # Before 2014: "{user} left an annotation (5 March 2012)".
         words = _PARENTHESISED.search(inline_text(h2))
         day = parse_date_text(words.group(1)) if words else None
         if day is None:
             shown = words.group(1)[:40] if words else inline_text(h2)[-40:]
-            raise _unrecognised(era, f"{node_id} shows its date as {shown!r}, not a date in a form the parser reads")
+            raise _unrecognised(layout, f"{node_id} shows its date as {shown!r}, not a date in a form the parser reads")
         when, raw = None, day.isoformat()
     text = node.css_first("div.comment_in_request_text")
     if text is None:
-        raise _unrecognised(era, f"{node_id} has no div.comment_in_request_text")
+        raise _unrecognised(layout, f"{node_id} has no div.comment_in_request_text")
     return Annotation(
         comment_id=number,
         position=position,

@@ -118,8 +118,8 @@ def test_classify_page_kinds(pages_2019):
     assert classify_page(b"<html>oops</html>", 500) == "error_page"
     assert classify_page(BODY_LISTING, 200) is None
     assert classify_page(good_page(), 200) is None
-    for page in pages_2019.glob("*.html"):
-        assert classify_page(page.read_bytes(), 200) is None, page.name
+    for saved in pages_2019.glob("*.html"):
+        assert classify_page(saved.read_bytes(), 200) is None, saved.name
 
 
 def test_request_quoting_error_phrases_is_still_a_request():

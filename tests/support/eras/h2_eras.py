@@ -141,7 +141,7 @@ def _classes(era: H2Era, direction: str, m: FakeMessage | None = None) -> str:
     return " ".join(parts)
 
 
-def _hidden(m: FakeMessage) -> str:
+def hidden_notice(m: FakeMessage) -> str:
     extra = (" If you are the requester, then you may <a href=\"/profile/sign_in\">sign in</a> to view the message."
              if m.prominence == "requester_only" else "")
     return (f'<p id="hidden_message" class="hidden_message">This message has been hidden. There are various reasons why '
@@ -155,7 +155,7 @@ def _incoming(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage, 
         if not era.hidden_messages:
             return ""  # not on the page for anonymous visitors
         return f"""    <div class="{_classes(era, 'incoming', m)}" id="incoming-{m.id}">
-        {_hidden(m)}
+        {hidden_notice(m)}
     </div>"""
     lines = []
     if m.sender_name and m.sender_name != auth.name:
@@ -180,11 +180,11 @@ def _incoming(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage, 
     </div>"""
 
 
-def _outgoing(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
+def resent_block(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
+    """``_resent_outgoing_correspondence``: the date in an ``h2`` and "Sent … again" (2008 to today)."""
     auth = corpus.authority_of(req)
-    if m.event_type in ("resent", "followup_resent"):
-        what = "request" if m.event_type == "resent" else "a follow up"
-        return f"""    <div class="{_classes(era, 'outgoing')}" id="outgoing-{m.id}">
+    what = "request" if m.event_type == "resent" else "a follow up"
+    return f"""    <div class="{_classes(era, 'outgoing')}" id="outgoing-{m.id}">
         <h2>
             {_date(era, m.sent_at)}
         </h2>
@@ -195,11 +195,16 @@ def _outgoing(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) 
             to <a href="/body/{esc(auth.url_name)}">{esc(auth.name)}</a> again, using a new contact address.
          </p>
     </div>"""
+
+
+def _outgoing(era: H2Era, corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
+    if m.event_type in ("resent", "followup_resent"):
+        return resent_block(era, corpus, req, m)
     if m.prominence != "normal":
         if not era.hidden_messages:
             return ""
         return f"""    <div class="{_classes(era, 'outgoing')}" id="outgoing-{m.id}">
-        {_hidden(m)}
+        {hidden_notice(m)}
     </div>"""
     label = "From: " if era.from_label else ""
     body = esc("\n\n".join(m.paragraphs)).replace("\n", "<br>")

@@ -16,7 +16,7 @@ li.attachment`` items with no id; the "Link to this" box is
 from __future__ import annotations
 
 from corpus.sample_site.data import FakeAnnotation, FakeMessage, FakeRequest, SiteCorpus
-from corpus.sample_site.render import simple_format
+from corpus.sample_site.render import attachments_block, simple_format
 from tests.support.eras.common import (
     body_link,
     esc,
@@ -27,7 +27,7 @@ from tests.support.eras.common import (
     shown_events,
     time_tag,
 )
-from tests.support.eras.h2_eras import _status_sentence, ERA_2014
+from tests.support.eras.h2_eras import ERA_2014, _status_sentence, hidden_notice, resent_block
 
 SITE_HTTPS = "https://www.whatdotheyknow.com"
 
@@ -39,14 +39,6 @@ def _cplink(req: FakeRequest, anchor: str) -> str:
           <button class="cplink__button">Link to this</button>
         </div>
     </div>"""
-
-
-def _hidden(m: FakeMessage) -> str:
-    extra = (" If you are the requester, then you may <a href=\"/profile/sign_in\">sign in</a> to view the message."
-             if m.prominence == "requester_only" else "")
-    return (f'<p id="hidden_message" class="hidden_message">This message has been hidden. There are various reasons why '
-            f"we might have done this, sorry we can't be more specific here. Please "
-            f'<a href="/help/contact">contact us</a> if you have any questions.{extra}</p>')
 
 
 def _attachments(req: FakeRequest, m: FakeMessage) -> str:
@@ -70,21 +62,7 @@ def _attachments(req: FakeRequest, m: FakeMessage) -> str:
               <a href="{url}">Download</a>{view}
             </p>
           </li>""")
-    n = len(m.attachments)
-    return f"""
-    <div class="attachments">
-      <div class="attachments__header">
-        <h3>
-          {n} Attachment{"s" if n != 1 else ""}
-        </h3>
-      </div>
-
-      <ul class="list-of-attachments">
-{chr(10).join(items)}
-      </ul>
-
-      <a href="#" class="attachments__show-more" style="display: none;" data-show-all="Show all attachments" data-show-fewer="Show fewer attachments"></a>
-    </div>"""
+    return attachments_block(items)
 
 
 def _body(paragraphs: list[str], fold_id: int | None) -> str:
@@ -110,7 +88,7 @@ def _incoming(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
         return f"""<div class="incoming correspondence {m.prominence}" id="incoming-{m.id}">
 {header}
 
-    {_hidden(m)}
+    {hidden_notice(m)}
 </div>"""
     return f"""<div class="incoming correspondence {m.prominence}" id="incoming-{m.id}">
 {header}
@@ -129,23 +107,11 @@ def _incoming(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
 
 
 def _outgoing(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage) -> str:
-    auth = corpus.authority_of(req)
     if m.event_type in ("resent", "followup_resent"):
-        what = "request" if m.event_type == "resent" else "a follow up"
-        return f"""<div class="outgoing correspondence box" id="outgoing-{m.id}">
-  <h2>
-    {time_tag(m.sent_at)}
-  </h2>
-
-  <p class="event_plain">
-    Sent
-      {what}
-    to <a href="/body/{esc(auth.url_name)}">{esc(auth.name)}</a> again, using a new contact address.
-  </p>
-</div>"""
+        return resent_block(ERA_2014, corpus, req, m)  # unchanged since 2015
     if m.prominence != "normal":
         return f"""<div class="outgoing correspondence" id="outgoing-{m.id}">
-    {_hidden(m)}
+    {hidden_notice(m)}
 </div>"""
     delivery = ""
     if m.delivery_status:
