@@ -602,6 +602,8 @@ def _parse_stored(row: tuple):
         return ("fail", url, site, ParseFailure("encoding", f"stored body could not be decoded ({exc})",
                                                  _url_title_from(url)), sha)
     parsed = parse_request(html, json_bytes, url=url)
+    if isinstance(parsed, ParseFailure) and parsed.kind == "bad_json" and json_bytes is not None:
+        parsed = parse_request(html, None, url=url)  # unusable JSON: the page alone, as sync and import do
     if isinstance(parsed, ParseFailure):
         return ("fail", url, site, parsed, sha)
     source = "import" if kind == "imported_html" else "sync"

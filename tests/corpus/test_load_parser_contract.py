@@ -1,7 +1,8 @@
-"""Attachment rows: the part only from links, the database id beside it, unknown parts keyed apart.
+"""What the loader does with what the parser gives.
 
-(The loader's one use of the parser's ``Attachment.key_part`` and
-``database_id``; the schema step that added the column is checked too.)
+Attachment rows: the part only from links, the database id beside it,
+unknown parts keyed apart (with the schema step that added the column); and a
+stored page whose JSON the parser refuses is re-parsed alone.
 """
 
 from __future__ import annotations
@@ -60,5 +61,35 @@ def test_a_version_2_database_gains_the_column(tmp_path):
     try:
         assert con.execute("SELECT max(version) FROM schema_version").fetchone()[0] == CURRENT_VERSION
         assert con.execute("SELECT part, database_id FROM attachments").fetchall() == [(2, None)]
+    finally:
+        con.close()
+
+
+def test_reparse_of_a_page_whose_stored_json_is_refused_loads_the_page_alone(tmp_path):
+    from corpus.load import reparse
+    from corpus.pagestore import make_page, store_pages
+
+    t = datetime(2025, 3, 1, 10, 0, tzinfo=timezone.utc)
+    corpus, req = thread([out(1, t), inc(2, t)])
+    url = f"https://www.whatdotheyknow.com/request/{req.url_title}"
+    db = tmp_path / "foi.duckdb"
+    con = connect(db)
+    try:
+        json_url = url + ".json"
+        store_pages(con, [
+            make_page(url=url, site="https://www.whatdotheyknow.com", kind="request_html", status=200, final_url=url,
+                      headers={"content-type": "text/html"}, body=page(corpus, req), fetched_at=t, companion_url=json_url),
+            make_page(url=json_url, site="https://www.whatdotheyknow.com", kind="request_json", status=200,
+                      final_url=json_url, headers={"content-type": "application/json"},
+                      body=b'{"id": 1180591620717411303424}', fetched_at=t),
+        ])
+    finally:
+        con.close()
+    stats = reparse(db, workers=1, derive=False)
+    assert (stats.threads, stats.failures) == (1, 0)
+    con = connect(db, read_only=True)
+    try:
+        assert con.execute("SELECT url_title, has_json FROM requests").fetchall() == [(req.url_title, False)]
+        assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == 2
     finally:
         con.close()
