@@ -41,10 +41,10 @@ sys.path.insert(0, str(ROOT))
 from bs4 import BeautifulSoup, NavigableString, Tag  # noqa: E402
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
+from corpus.sample_site.threads import att, inc, note, out, thread  # noqa: E402
+from corpus.sample_site.threads import page as render_page  # noqa: E402
 from scraper.pages.request import parse_request  # noqa: E402
 from scraper.records import ParsedRequest  # noqa: E402
-from tests.support.threads import att, inc, note, out, thread  # noqa: E402
-from tests.support.threads import page as render_page  # noqa: E402
 
 SHARED = Path(os.environ.get("CORPUS_SHARED", ROOT.parent / "shared"))
 PAGES_2019 = SHARED / "reference" / "wdtk_2019_request_pages"

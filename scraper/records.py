@@ -28,9 +28,8 @@ class ParseWarning(str):
     A ``str`` subclass, so code that treats warnings as text keeps working;
     ``kind`` lets callers count and report them by type:
 
-    * ``bad_id``: a correspondence block whose id is not ``incoming-N``,
-      ``outgoing-N`` or ``comment-N`` (e.g. ``incoming--5``); it was not loaded;
     * ``duplicate``: an id shown twice on the page (the first copy kept);
+    * ``bad_json``: the JSON could not be used at all (the page was parsed alone);
     * ``json_shape``: a JSON value of an unexpected type or form (ignored);
     * ``json_time``: a JSON time in a format not known (left empty);
     * ``mismatch``: the page and its JSON disagree (which one was kept is said);
@@ -42,7 +41,7 @@ class ParseWarning(str):
     __slots__ = ("kind",)
     kind: str
 
-    def __new__(cls, kind: str, message: str) -> "ParseWarning":
+    def __new__(cls, kind: str, message: str) -> ParseWarning:
         self = super().__new__(cls, message)
         self.kind = kind
         return self
@@ -51,7 +50,7 @@ class ParseWarning(str):
         return (ParseWarning, (self.kind, str(self)))
 
 
-WarningKind = Literal["bad_id", "duplicate", "json_shape", "json_time", "mismatch", "unknown_text", "other"]
+WarningKind = Literal["duplicate", "bad_json", "json_shape", "json_time", "mismatch", "unknown_text", "other"]
 
 
 @dataclass(slots=True)
@@ -207,7 +206,7 @@ ParseErrorKind = Literal[
     "error_page",  # the site's 404/403/500 page ("Request has been removed" etc.)
     "not_request",  # some other kind of page
     "markup_changed",  # unrecognised markup: a request page, but a part every era has is missing or unreadable
-    "bad_json",  # the JSON companion could not be read (callers retry without it)
+    "bad_json",  # parse_request_json: the JSON could not be used (parse_request then warns and parses the page alone)
     "too_deep",  # elements nested deeper than any real page (checked before the parse)
     "out_of_range",  # an id beyond the 64-bit range a site's database can hold
 ]

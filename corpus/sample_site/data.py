@@ -84,7 +84,7 @@ VIEW_STATES = {
 # --------------------------------------------------------------------------- working days
 
 
-@functools.lru_cache(maxsize=None)
+@functools.cache
 def _uk_holidays(year: int) -> frozenset[date]:
     days: set[date] = set()
     for subdiv in ("ENG", "WLS", "SCT", "NIR"):

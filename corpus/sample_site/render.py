@@ -11,9 +11,9 @@ where the sample writes ``base``.
 from __future__ import annotations
 
 import csv
-import itertools
 import hashlib
 import io
+import itertools
 import json
 import re
 from datetime import date, datetime
@@ -457,7 +457,6 @@ REQUESTER_ONLY_MESSAGE_TEXT = (
 
 
 def _outgoing(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage, base: str) -> str:
-    slug = esc(req.url_title)
     auth = corpus.authority_of(req)
     if m.event_type in ("resent", "followup_resent"):
         what = "Sent request to" if m.event_type == "resent" else "Sent a follow up to"

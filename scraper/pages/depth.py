@@ -51,12 +51,12 @@ _OPENER = re.compile(rb"<!--|<(script|style|textarea|title|xmp|iframe|noembed|no
 _NOT_COUNTED = frozenset(
     (
         # void elements
-        "area base br col embed hr img input link meta param source track wbr keygen frame basefont bgsound "
+        b"area base br col embed hr img input link meta param source track wbr keygen frame basefont bgsound "
         # end tag optional: the parser closes them when a sibling or the parent ends
-        "p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rb rt rp rtc html head body "
+        b"p li dt dd option optgroup tr td th thead tbody tfoot colgroup caption rb rt rp rtc html head body "
         # SVG leaves, usually written self-closing (<path ... />)
-        "path circle rect line polyline polygon ellipse use stop image"
-    ).encode().split()
+        b"path circle rect line polyline polygon ellipse use stop image"
+    ).split()
 )
 
 

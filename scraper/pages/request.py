@@ -114,8 +114,9 @@ def parse_request(
 
     ``url`` is where the page came from; it supplies ``url_title`` when the
     page itself does not show it.  Never raises on bad input.  JSON that
-    cannot be used (unreadable, out of range, or for another request) gives a
-    ``bad_json`` failure: parse again without it to load the page alone.
+    cannot be used (unreadable, an id out of range, a lone surrogate, or the
+    JSON of another request) is left out: the page is parsed alone, ``has_json``
+    stays false and a ``bad_json`` warning says why.
     """
     try:
         return _parse(html, json_bytes, url)
@@ -288,14 +289,15 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     if json_bytes is not None:
         parsed = parse_request_json(json_bytes)
         if isinstance(parsed, ParseFailure):
-            return ParseFailure("bad_json", parsed.message, req.url_title or slug)
-        if parsed.url_title and req.url_title and parsed.url_title != req.url_title:
-            return ParseFailure(
+            # The page stands alone: has_json stays false and the warning says why.
+            warnings.append(ParseWarning("bad_json", f"JSON ignored: {parsed.message}"))
+        elif parsed.url_title and req.url_title and parsed.url_title != req.url_title:
+            warnings.append(ParseWarning(
                 "bad_json",
-                f"the JSON is for {parsed.url_title!r}, the page for {req.url_title!r}; give each page its own JSON",
-                req.url_title,
-            )
-        _merge_json(req, parsed)
+                f"JSON ignored: it is for {parsed.url_title!r}, the page for {req.url_title!r}; give each page its own JSON",
+            ))
+        else:
+            _merge_json(req, parsed)
     if not req.url_title:
         return ParseFailure("markup_changed", "no url_title on the page, in the JSON or in the URL; pass url=", None)
     return req
@@ -651,9 +653,20 @@ class _Parts:
                  "unfold", "notice", "h2", "from_div", "date_link")
 
     def __init__(self) -> None:
-        self.author = self.time = self.time_node = self.delivery = self.hidden = self.plain = None
-        self.text = self.attachments = self.body = self.unfold = self.notice = None
-        self.h2 = self.from_div = self.date_link = None
+        self.time: str | None = None
+        self.author: LexborNode | None = None
+        self.time_node: LexborNode | None = None
+        self.delivery: LexborNode | None = None
+        self.hidden: LexborNode | None = None
+        self.plain: LexborNode | None = None
+        self.text: LexborNode | None = None
+        self.attachments: LexborNode | None = None
+        self.body: LexborNode | None = None
+        self.unfold: LexborNode | None = None
+        self.notice: LexborNode | None = None
+        self.h2: LexborNode | None = None
+        self.from_div: LexborNode | None = None
+        self.date_link: LexborNode | None = None
 
 
 def _h2_lines(h2: LexborNode) -> list[str]:
@@ -1092,32 +1105,32 @@ def _times_from_events(req: ParsedRequest) -> None:
         a.created_at is not None or a.created_on is None for a in req.annotations
     ):
         return
-    by_message: dict[tuple[str, int], object] = {}
-    by_comment: dict[int, object] = {}
+    by_message: dict[tuple[str, int], datetime] = {}
+    by_comment: dict[int, datetime] = {}
     for ev in req.events:
-        if ev.created_at is None:
+        when = ev.created_at
+        if when is None:
             continue
         if ev.event_type == "response" and ev.incoming_message_id is not None:
-            by_message.setdefault(("incoming", ev.incoming_message_id), ev)
+            by_message.setdefault(("incoming", ev.incoming_message_id), when)
         elif ev.event_type in ("sent", "followup_sent") and ev.outgoing_message_id is not None:
-            by_message.setdefault(("outgoing", ev.outgoing_message_id), ev)
+            by_message.setdefault(("outgoing", ev.outgoing_message_id), when)
         elif ev.event_type == "comment" and ev.comment_id is not None:
-            by_comment.setdefault(ev.comment_id, ev)
+            by_comment.setdefault(ev.comment_id, when)
     for m in req.messages:
         if m.resent and m.sender is None:
             continue  # a resent block alone: its date is the resend, not the sent event's
         if m.sent_at is None and m.sent_on is not None:
-            ev = by_message.get((m.direction, m.message_id))
-            if ev is not None:
-                if ev.created_at.date() == m.sent_on:  # type: ignore[attr-defined]
-                    m.sent_at = ev.created_at  # type: ignore[attr-defined]
-                    m.sent_at_text = m.sent_at.isoformat()
-                else:
-                    req.warnings.append(ParseWarning("mismatch", f"{m.direction}-{m.message_id} shows {m.sent_on}, its JSON event "
-                                                     f"{ev.created_at_text}; kept the date shown"))  # type: ignore[attr-defined]
+            when = by_message.get((m.direction, m.message_id))
+            if when is None:
+                continue
+            if when.date() == m.sent_on:
+                m.sent_at, m.sent_at_text = when, when.isoformat()
+            else:
+                req.warnings.append(ParseWarning("mismatch", f"{m.direction}-{m.message_id} shows {m.sent_on}, its JSON "
+                                                 f"event {when.isoformat()}; kept the date shown"))
     for a in req.annotations:
         if a.created_at is None and a.created_on is not None:
-            ev = by_comment.get(a.comment_id)
-            if ev is not None and ev.created_at.date() == a.created_on:  # type: ignore[attr-defined]
-                a.created_at = ev.created_at  # type: ignore[attr-defined]
-                a.created_at_text = a.created_at.isoformat()
+            when = by_comment.get(a.comment_id)
+            if when is not None and when.date() == a.created_on:
+                a.created_at, a.created_at_text = when, when.isoformat()

@@ -12,11 +12,11 @@ from datetime import datetime, timezone
 import duckdb
 
 from corpus.db import connect
-from corpus.load import load_threads_tx
+from corpus.sample_site.threads import att, inc, out, page, thread
 from corpus.schema import CURRENT_VERSION, MIGRATIONS
 from scraper.pages.request import parse_request
 from tests.corpus.factories import item
-from tests.support.threads import att, inc, out, page, thread
+from tests.support.corpus_db import load_threads_tx
 
 
 def test_erased_and_hidden_attachments_load_with_negative_keys_and_their_database_ids(tmp_path):
@@ -66,8 +66,8 @@ def test_a_version_2_database_gains_the_column(tmp_path):
 
 
 def test_reparse_of_a_page_whose_stored_json_is_refused_loads_the_page_alone(tmp_path):
-    from corpus.load import reparse
     from corpus.pagestore import make_page, store_pages
+    from corpus.reparse import reparse
 
     t = datetime(2025, 3, 1, 10, 0, tzinfo=timezone.utc)
     corpus, req = thread([out(1, t), inc(2, t)])
@@ -85,8 +85,10 @@ def test_reparse_of_a_page_whose_stored_json_is_refused_loads_the_page_alone(tmp
         ])
     finally:
         con.close()
-    stats = reparse(db, workers=1, derive=False)
-    assert (stats.threads, stats.failures) == (1, 0)
+    problems = []
+    stats = reparse(db, workers=1, derive=False, on_bad_json=lambda u, why: problems.append((u, why)))
+    assert (stats.threads, stats.failures, stats.bad_json) == (1, 0, 1)
+    assert problems and "outside the ids" in problems[0][1]
     con = connect(db, read_only=True)
     try:
         assert con.execute("SELECT url_title, has_json FROM requests").fetchall() == [(req.url_title, False)]

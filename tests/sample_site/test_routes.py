@@ -18,12 +18,9 @@ def client(fake_site):
 
 
 def test_robots_txt_matches_the_reference_copy_verbatim():
-    from tests.conftest import REFERENCE
+    from tests.conftest import REFERENCE, require_shared
 
-    doc = REFERENCE / "listing_and_json_structure.md"
-    if not doc.is_file():
-        pytest.skip(f"reference not found at {doc}")
-    text = doc.read_text(encoding="utf-8")
+    text = require_shared(REFERENCE / "listing_and_json_structure.md").read_text(encoding="utf-8")
     block = text[text.index("# See https://www.robotstxt.org"):]
     block = block[: block.index("```")]
     assert ROBOTS_TXT == block

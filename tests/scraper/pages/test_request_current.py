@@ -8,9 +8,9 @@ from pathlib import Path
 import pytest
 
 from corpus.sample_site.render import time_tag
+from corpus.sample_site.threads import BST, GMT, att, inc, json_for, note, out, page, thread
 from scraper.pages.request import parse_request
-from scraper.records import ParsedRequest, ParseFailure
-from tests.support.threads import BST, GMT, att, inc, json_for, note, out, page, thread
+from scraper.records import ParsedRequest
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "current"
 UTC = timezone.utc
@@ -315,22 +315,20 @@ def test_json_fills_user_ids_events_and_law():
     assert r.events[0].event_id == 5123001 and r.events[0].display_status == "Clarification"
 
 
-def test_json_for_another_request_is_a_bad_json_failure():
+def test_json_for_another_request_is_left_out_with_a_warning():
     corpus, req = thread(_thread())
     other_corpus, other = thread(_thread(), slug="something_else")
-    result = parse_request(page(corpus, req), json_for(other_corpus, other))
-    assert isinstance(result, ParseFailure) and result.kind == "bad_json"
-    assert "something_else" in result.message and "allotment_waiting_lists" in result.message
-    assert isinstance(parse_request(page(corpus, req)), ParsedRequest)  # what callers do next: the page alone
+    r = parse_ok(page(corpus, req), json_for(other_corpus, other))
+    assert r.has_json is False and r.request_id is None and r.events == []
+    assert [w.kind for w in r.warnings] == ["bad_json"]
+    assert "something_else" in r.warnings[0] and "allotment_waiting_lists" in r.warnings[0]
 
 
-def test_bad_json_is_a_bad_json_failure_and_the_page_parses_alone():
-    html = page(*thread(_thread()))
-    result = parse_request(html, b'{"id": 12, "url_title": ')
-    assert isinstance(result, ParseFailure) and result.kind == "bad_json"
-    assert result.message.startswith("request JSON is not valid JSON")
-    assert result.url_title == "allotment_waiting_lists"
-    assert len(parse_ok(html).messages) == 2
+def test_bad_json_keeps_the_page_and_says_why():
+    r = parse_ok(page(*thread(_thread())), b'{"id": 12, "url_title": ')
+    assert r.has_json is False and len(r.messages) == 2
+    assert [w.kind for w in r.warnings] == ["bad_json"]
+    assert r.warnings[0].startswith("JSON ignored: request JSON is not valid JSON")
 
 
 def test_external_json_user_name():

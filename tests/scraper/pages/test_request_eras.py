@@ -35,7 +35,9 @@ def _parse(fx: EraFixture, with_json: bool) -> ParsedRequest:
 def _expected_messages(fx: EraFixture, corpus, req) -> list[dict]:
     auth = corpus.authority_of(req)
     requester = req.from_name or (corpus.users[req.user_url_name].name if req.user_url_name else req.external_name)
-    out, seen, position = [], {}, 0
+    out: list[dict] = []
+    seen: dict[tuple[str, int], dict] = {}
+    position = 0
     for ev in shown_events(req):
         m = ev["_obj"]
         if ev["event_type"] == "comment":

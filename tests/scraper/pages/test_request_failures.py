@@ -6,11 +6,11 @@ import os
 
 import pytest
 
+from corpus.sample_site.threads import out, page, thread
 from scraper.pages.errors import classify_page
 from scraper.pages.request import INTERNAL_ERROR_PREFIX, parse_request
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.records import ParseFailure
-from tests.support.threads import out, page, thread
 
 CLOUDFLARE = b"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper" role="main">
@@ -167,7 +167,7 @@ def test_json_oddities_become_warnings():
 def _thread_page(**kw) -> bytes:
     from datetime import datetime, timezone
 
-    from tests.support.threads import att, inc, note
+    from corpus.sample_site.threads import att, inc, note
 
     t = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
     return page(*thread([out(1, t), inc(2, t, attachments=[att(2, "a.pdf")]), note(3, ("x_y", "X Y"), t, ["Hi."])], **kw))

@@ -95,16 +95,17 @@ def test_valid_surrogate_pairs_are_text():
     assert isinstance(r, RequestJson) and r.title == "fish 🐟"
 
 
-def test_page_with_poison_json_fails_bad_json_and_loads_alone():
+def test_page_with_poison_json_is_parsed_alone_and_says_why():
     from datetime import datetime as dt
 
-    from tests.support.threads import out, page, thread
+    from corpus.sample_site.threads import out, page, thread
 
     html = page(*thread([out(1, dt(2024, 1, 1, tzinfo=timezone.utc))]))
-    for raw in (b'{"id": 1180591620717411303424}', b'{"id": 1290477, "title": "\\ud800"}'):
-        result = parse_request(html, raw)
-        assert isinstance(result, ParseFailure) and result.kind == "bad_json"
-    assert isinstance(parse_request(html), ParsedRequest)
+    for raw, phrase in ((b'{"id": 1180591620717411303424}', "outside the ids"),
+                        (b'{"id": 1290477, "title": "\\ud800"}', "lone UTF-16 surrogate")):
+        r = parse_request(html, raw)
+        assert isinstance(r, ParsedRequest) and r.has_json is False and r.request_id is None
+        assert [w.kind for w in r.warnings] == ["bad_json"] and phrase in r.warnings[0]
 
 
 def test_2010_json_keeps_the_page_names_and_fills_times():

@@ -18,7 +18,7 @@ from tests.support.eras.h2_eras import page_2009, page_2011, page_2014
 from tests.support.eras.header_2016 import page_2016
 from tests.support.eras.json_shapes import json_2010, json_2012
 from tests.support.eras.stories import council_tax_story, water_story
-from tests.support.eras.ukrainian import translate, ukrainian_story, BASE
+from tests.support.eras.ukrainian import BASE, translate, ukrainian_story
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "eras"
 

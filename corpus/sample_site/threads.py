@@ -1,8 +1,9 @@
-"""Build one-request sample-site corpora in a line or two, for parser tests and benchmarks.
+"""One-request sample-site corpora in a line or two, for the parser's tests and ``bench/parse.py``.
 
 The page itself comes from the sample site's renderer
-(``corpus.sample_site.render.request_page``): tests and ``corpus demo`` see
-the same markup.
+(``corpus.sample_site.render.request_page``): tests, the benchmark and
+``corpus demo`` see the same markup.  (In the package, not under ``tests/``,
+because benchmarks import nothing from the tests.)
 """
 
 from __future__ import annotations
