@@ -224,13 +224,40 @@ def report(db_path, output, authorities, query):
 
 
 @main.command()
-@_db_option
+@click.option(
+    "--db",
+    "db_path",
+    default="foi-demo.duckdb",
+    show_default="./foi-demo.duckdb (never $CORPUS_DB)",
+    type=click.Path(dir_okay=False),
+    help="Demo database to (re)build. A file holding any other site's threads is refused.",
+)
 @_expected_errors
 def demo(db_path):
-    """Serve the bundled sample site on 127.0.0.1, sync it, and show some results."""
+    """Serve the bundled sample site on 127.0.0.1, sync it into its own file, and show some results.
+
+    The demo file is rebuilt on every run, under the stable site address
+    https://sample-site.invalid, so running it again changes nothing.
+    """
     from corpus.demo import run_demo
 
     sys.exit(run_demo(db_path=db_path))
+
+
+@main.command(name="convert-storage")
+@_db_option
+@click.option("--keep-original", is_flag=True, help="Keep the file as it was, renamed to <db>.v2-original.")
+@_expected_errors
+def convert_storage(db_path, keep_original):
+    """Rewrite a database written in DuckDB 2.0's format so that DuckDB 1.1 and later open it.
+
+    New databases are written that way already; this is for files made by
+    earlier versions of this tool. Row counts are checked before the new file
+    replaces the old. Needs as much free disk as the database takes.
+    """
+    from corpus.db import convert_storage as do_convert
+
+    click.echo(do_convert(db_path, keep_original=keep_original))
 
 
 if __name__ == "__main__":  # pragma: no cover
