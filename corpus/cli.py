@@ -212,15 +212,25 @@ def export(db_path, fmt, output):
 
 @main.command()
 @_db_option
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write (never the database).")
 @click.option("--authority", "authorities", multiple=True, metavar="SLUG", help="Only these authorities. Repeatable.")
-@click.option("--query", metavar="TEXT", help="Only requests whose title matches TEXT.")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Only requests sent on or after this date (YYYY-MM-DD, UK time).")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Only requests sent on or before this date (YYYY-MM-DD, UK time).")
+@click.option("--site", metavar="URL", help="Only requests from this site (when the file holds more than one).")
+@click.option("--query", metavar="TEXT", help="Only requests whose title contains TEXT.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, metavar="N",
+              help="How many authorities the charts and table show, by number of requests (0: all).")
 @_expected_errors
-def report(db_path, output, authorities, query):
-    """Write one self-contained HTML report with charts (no network needed to view)."""
+def report(db_path, output, authorities, since, until, site, query, top):
+    """Write one self-contained HTML report with charts (no network needed to view).
+
+    It says what it shows ("top 15 of 40 authorities"), links authorities and
+    threads to their pages on the site, names its source and explains its method.
+    """
     from corpus.report import build_report
 
-    click.echo(build_report(db_path=db_path, output=output, authorities=list(authorities), query=query))
+    click.echo(build_report(db_path=db_path, output=output, authorities=list(authorities), query=query,
+                            since=since, until=until, site=site, top=top))
 
 
 @main.command()
