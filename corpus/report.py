@@ -522,6 +522,9 @@ def render(data: ReportData, *, db_name: str, filters: Filters) -> str:
         f"<td class=\"wide\">{esc(r['outcome'])}</td></tr>"
         for r in data.longest
     )
+    unanswered = sum(1 for r in data.by_authority if r["median"] is None)
+    unanswered_note = (f'\n<p class="cap">{unanswered} of them answered no request yet and have no bar here.</p>'
+                       if unanswered else "")
     grounds_caption = _top_caption(len(data.grounds), data.grounds_total, "provisions cited", "by number of requests")
     longest_caption = _top_caption(len(data.longest), data.longest_total, "answered or long-overdue requests",
                                    "by working days (long overdue first)")
@@ -542,7 +545,7 @@ From {esc(db_name)}, generated {generated}.</p>
 <p>Working days from the request to the first substantive answer, for answered requests.</p>
 {histogram_svg(data.histogram)}
 <p>Median (dot) and 90th percentile (bar end) by authority; the dashed line is the 20-working-day limit.</p>
-{authority_caption}
+{authority_caption}{unanswered_note}
 {response_range_svg(data.by_authority)}
 
 <h2>Answered in time</h2>
