@@ -312,6 +312,8 @@ def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
     older format is left as it is.
     """
     path = Path(db_path)
+    if not path.exists():
+        raise CorpusError(f"no corpus database at {path}; check --db")
     with SyncLock(path, command="corpus convert-storage"):
         con = connect(path)
         try:

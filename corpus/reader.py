@@ -24,6 +24,7 @@ whole large tables.
 from __future__ import annotations
 
 import contextlib
+import importlib.util
 import os
 import sys
 import time
@@ -69,6 +70,15 @@ def find_database(start: str | os.PathLike | None = None) -> Path:
     )
 
 
+def _need(module: str) -> None:
+    try:
+        found = sys.modules.get(module, True) is not None and importlib.util.find_spec(module) is not None
+    except (ImportError, ValueError):
+        found = False
+    if not found:
+        raise ImportError(f"{module} is not installed: pip install {module}")
+
+
 class Result:
     """A query result held in memory (an Arrow table); the database file is already closed.
 
@@ -93,12 +103,18 @@ class Result:
         return self._table
 
     def df(self):
-        """A pandas DataFrame (needs pandas: ``pip install pandas``)."""
+        """A pandas DataFrame; ``ImportError`` when pandas is not installed (``pip install pandas``)."""
+        _need("pandas")
         return self._relation().df()
 
     def pl(self):
-        """A polars DataFrame (needs polars: ``pip install polars``)."""
+        """A polars DataFrame; ``ImportError`` when polars is not installed (``pip install polars``)."""
+        _need("polars")
         return self._relation().pl()
+
+    def show(self, **options) -> None:
+        """Print as DuckDB's text table (``max_width=``, ``max_rows=``, ``max_col_width=`` as DuckDB's ``show``)."""
+        self._relation().show(**options)
 
     def fetchall(self) -> list[tuple]:
         return self._relation().fetchall()

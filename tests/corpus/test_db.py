@@ -519,3 +519,17 @@ def test_reading_works_without_fcntl_and_locking_says_why_not(tmp_path):
     assert "requests 2" in out and "holder None" in out
     assert "status exit 0" in out and "Database:" in out
     assert "lock: this system offers no file locking" in out
+
+
+def test_cli_convert_storage(tmp_path):
+    from tests.cli_runner import run_cli
+
+    path = tmp_path / "foi.duckdb"
+    duckdb.connect(str(path), config={"storage_compatibility_version": "v2.0.0"}).close()
+    connect(path).close()
+    run = run_cli("convert-storage", "--db", path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "from storage format v2.0.0+ to v1.0.0+" in run.stdout
+    assert not (tmp_path / "foi.duckdb.v2-original").exists()
+    run = run_cli("convert-storage", "--db", tmp_path / "missing.duckdb", timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
