@@ -191,6 +191,12 @@ def _hold_open(path: Path) -> subprocess.Popen:
     return proc
 
 
+def _let_go(proc: subprocess.Popen) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    proc.wait(timeout=30)
+
+
 def test_database_held_by_another_process_names_its_pid(tmp_path):
     path = tmp_path / "foi.duckdb"
     connect(path).close()
@@ -202,9 +208,7 @@ def test_database_held_by_another_process_names_its_pid(tmp_path):
             with batch(path, wait_seconds=0.2):
                 pass
     finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        _let_go(proc)
 
 
 def test_batch_commits_or_rolls_back_and_closes(tmp_path):
@@ -318,9 +322,7 @@ def test_a_writer_that_is_not_the_sync_is_named_as_such(tmp_path):
         with pytest.raises(DatabaseLocked, match=rf"open in process {proc.pid}\b.*a reader such as a notebook"):
             connect(path)
     finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        _let_go(proc)
 
 
 def test_probing_the_lock_does_not_make_a_starting_sync_fail(tmp_path):

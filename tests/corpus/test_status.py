@@ -116,25 +116,25 @@ def _stop(proc):
     proc.wait(timeout=30)
 
 
-def test_the_run_in_progress_shows_as_running(tmp_path):
+def _status_beside_a_sync(tmp_path, hold: float) -> tuple[str, int]:
+    """status_report while a sync-like process holds the lock (and, for ``hold`` seconds, the file)."""
     db = _runs_db(tmp_path)
-    proc = _sync_like(db, 0)
+    proc = _sync_like(db, hold)
     try:
-        text = status_report(db)
+        return status_report(db), proc.pid
     finally:
         _stop(proc)
-    assert f"Now: corpus sync (pid {proc.pid}) is running on this file" in text
-    assert f"2024-05-02 10:00 UTC corpus sync --authority y {SITE}: running (pid {proc.pid})" in text
+
+
+def test_the_run_in_progress_shows_as_running(tmp_path):
+    text, pid = _status_beside_a_sync(tmp_path, 0)
+    assert f"Now: corpus sync (pid {pid}) is running on this file" in text
+    assert f"2024-05-02 10:00 UTC corpus sync --authority y {SITE}: running (pid {pid})" in text
     assert "2024-05-01 10:00 UTC corpus sync --authority x " + SITE + ": ended without finishing" in text
 
 
 def test_status_waits_for_the_sync_to_finish_a_batch(tmp_path):
-    db = _runs_db(tmp_path)
-    proc = _sync_like(db, 1.5)
-    try:
-        text = status_report(db)
-    finally:
-        _stop(proc)
+    text, _ = _status_beside_a_sync(tmp_path, 1.5)
     assert "Threads: 1" in text
 
 
