@@ -243,18 +243,55 @@ def _check_and_migrate(con: duckdb.DuckDBPyConnection, path: Path, *, read_only:
             raise
 
 
+# A writer kept waiting by readers says so in ``<db>.write-wanted`` (its mtime
+# refreshed at each retry); corpus.Reader opens nothing while a fresh one
+# exists, so readers querying in a loop cannot starve a writer.  DuckDB's own
+# file lock is not fair: without this, overlapping readers can keep it forever.
+WRITE_WANTED_FRESH = 3.0  # seconds: an older marker was left by a writer that died
+
+
+def write_wanted_path(db_path: str | Path) -> Path:
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".write-wanted")
+
+
+def write_wanted(db_path: str | Path) -> bool:
+    """Whether a writer is waiting for the file right now (a fresh ``<db>.write-wanted``)."""
+    try:
+        age = time.time() - os.stat(write_wanted_path(db_path)).st_mtime
+    except OSError:
+        return False
+    return -WRITE_WANTED_FRESH < age < WRITE_WANTED_FRESH
+
+
 def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open."""
+    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open.
+
+    While it waits it keeps ``<db>.write-wanted`` fresh, so that readers going
+    through ``corpus.Reader`` let the file go and hold off until it has written.
+    """
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
-    while True:
-        try:
-            return connect(path)
-        except DatabaseLocked:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    marker = write_wanted_path(path)
+    marked = False
+    try:
+        while True:
+            try:
+                return connect(path)
+            except DatabaseLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                try:
+                    marker.write_text(f"{os.getpid()}\n")  # creates it, or refreshes its mtime
+                    marked = True
+                except OSError:
+                    pass  # a read-only folder: we cannot ask readers to wait, only wait ourselves
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    finally:
+        if marked:
+            with contextlib.suppress(OSError):
+                marker.unlink()
 
 
 @contextlib.contextmanager

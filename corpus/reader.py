@@ -36,7 +36,7 @@ import duckdb
 import pyarrow as pa
 
 from corpus import DEFAULT_DB
-from corpus.db import connect, read_lock_holder
+from corpus.db import connect, read_lock_holder, write_wanted
 from corpus.errors import CorpusError, DatabaseLocked
 
 DEMO_DB = "foi-demo.duckdb"
@@ -184,20 +184,24 @@ class Reader:
         ).fetchall()]
 
     def _open(self) -> duckdb.DuckDBPyConnection:
+        """Open read-only, waiting (with back-off) while a writer holds the file or is waiting for it."""
         start = time.monotonic()
         delay = 0.02
         told = False
         while True:
-            try:
-                return connect(self.path, read_only=True)
-            except DatabaseLocked:
-                waited = time.monotonic() - start
+            waited = time.monotonic() - start
+            writer_waiting = write_wanted(self.path)  # a writer kept out by readers: let it in first
+            if not writer_waiting or waited >= self.wait:
+                try:
+                    return connect(self.path, read_only=True)
+                except DatabaseLocked:
+                    writer = read_lock_holder(self.path)
+                    if waited >= self.wait or (writer is None and not writer_waiting and waited >= _GIVE_UP_ON_OTHERS):
+                        raise
+            if self.notify and not told and waited >= _NOTICE_AFTER:
                 writer = read_lock_holder(self.path)
-                if waited >= self.wait or (writer is None and waited >= _GIVE_UP_ON_OTHERS):
-                    raise
-                if self.notify and not told and waited >= _NOTICE_AFTER:
-                    who = f"{writer.command} (pid {writer.pid})" if writer else "another program"
-                    print(f"{self.path.name}: waiting for {who} to finish writing…", file=sys.stderr, flush=True)
-                    told = True
-                time.sleep(delay)
-                delay = min(delay * 2, 0.5)
+                who = f"{writer.command} (pid {writer.pid})" if writer else "another program"
+                print(f"{self.path.name}: waiting for {who} to finish writing…", file=sys.stderr, flush=True)
+                told = True
+            time.sleep(delay)
+            delay = min(delay * 2, 0.5)

@@ -154,22 +154,27 @@ READERS = textwrap.dedent(
 
 def test_readers_in_a_loop_never_stop_a_writer_and_see_whole_batches(tmp_path):
     """A writer of 40 batches (waiting at most 5 s each for the file) beside 3 processes querying in a loop."""
+    from corpus.db import SyncLock
+
     path = tmp_path / "foi.duckdb"
     connect(path).close()
-    readers = [subprocess.Popen([sys.executable, "-c", READERS, str(path), "60"], stdout=subprocess.PIPE,
+    sync_lock = SyncLock(path, command="corpus sync")  # the writer is a sync, as in real use
+    sync_lock.acquire()
+    readers = [subprocess.Popen([sys.executable, "-c", READERS, str(path), "40"], stdout=subprocess.PIPE,
                                 stderr=subprocess.PIPE, text=True, cwd=PROJECT_ROOT) for _ in range(3)]
     for i in range(40):
         with batch(path, wait_seconds=5) as con:  # raises DatabaseLocked if a reader kept the file
             con.executemany("INSERT INTO authorities (site, url_name, authority_id) VALUES ('s', ?, ?)",
                             [[f"a{i * 10 + j}", i * 10 + j] for j in range(10)])
         time.sleep(0.02)
+    sync_lock.release()
     spans = []
     for proc in readers:
         out, err = proc.communicate(timeout=120)
         assert proc.returncode == 0, err[-2000:]
         n, lo, hi, bad = map(int, out.split())
         spans.append((lo, hi))
-        assert n == 60 and bad == 0  # every answer was a whole number of batches, sums consistent
+        assert n == 40 and bad == 0  # every answer was a whole number of batches, sums consistent
     assert any(lo < hi for lo, hi in spans), spans  # the readers did run while the writer wrote
     assert Reader(path).sql("SELECT count(*) FROM authorities").fetchall() == [(400,)]
 
@@ -191,3 +196,39 @@ def test_find_database(tmp_path, monkeypatch):
     monkeypatch.setenv("CORPUS_DB", str(tmp_path / "missing.duckdb"))
     with pytest.raises(CorpusError, match=r"\$CORPUS_DB is .*missing\.duckdb, but there is no file there"):
         Reader()
+
+
+def test_a_waiting_writer_is_let_in_before_new_readers(tmp_path):
+    """While a writer waits (a fresh <db>.write-wanted), a query holds off; a stale marker is ignored."""
+    import os
+    import threading
+
+    from corpus.db import WRITE_WANTED_FRESH, write_wanted_path
+
+    path = _small_db(tmp_path / "foi.duckdb")
+    marker = write_wanted_path(path)
+    marker.write_text("12345\n")
+    threading.Timer(0.5, marker.unlink).start()  # the writer has written and gone
+    t0 = time.monotonic()
+    assert Reader(path, notify=False).sql("SELECT count(*) FROM authorities").fetchall() == [(3,)]
+    assert 0.45 <= time.monotonic() - t0 < 5
+    marker.write_text("12345\n")
+    old = time.time() - WRITE_WANTED_FRESH - 1
+    os.utime(marker, (old, old))  # left by a writer that died
+    t0 = time.monotonic()
+    assert Reader(path, notify=False).sql("SELECT count(*) FROM authorities").fetchall() == [(3,)]
+    assert time.monotonic() - t0 < 0.4
+
+
+def test_a_writer_kept_waiting_marks_it_and_tidies_up(tmp_path):
+    from corpus.db import write_wanted_path
+
+    path = _small_db(tmp_path / "foi.duckdb")
+    proc = _writer(path, 1.0, sync=False)  # holds the file for a second
+    try:
+        with batch(path, wait_seconds=30) as con:
+            con.execute("INSERT INTO authorities (site, url_name) VALUES ('s', 'after')")
+    finally:
+        proc.wait(timeout=30)
+    assert not write_wanted_path(path).exists()
+    assert Reader(path).sql("SELECT count(*) FROM authorities").fetchall() == [(5,)]
