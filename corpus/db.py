@@ -30,9 +30,6 @@ import duckdb
 from corpus.errors import CorpusError, DatabaseLocked
 from corpus.schema import CURRENT_VERSION, MIGRATIONS
 
-# A DuckDB file starts with an 8-byte checksum, then the magic bytes "DUCK".
-_MAGIC = b"DUCK"
-_MAGIC_OFFSET = 8
 _PID_IN_LOCK_ERROR = re.compile(r"\(PID (\d+)\)")
 _HOLDER_IN_LOCK_ERROR = re.compile(r"lock is held in (.+?) \(PID")
 
@@ -116,13 +113,10 @@ def _check_path(path: Path, *, read_only: bool) -> bool:
         if not read_only and not os.access(path, os.W_OK):
             raise CorpusError(f"cannot write {path}: permission denied; fix its permissions or use another --db")
         if st.st_size > 0:
-            with open(path, "rb") as fh:
-                head = fh.read(_MAGIC_OFFSET + len(_MAGIC))
-            if head[_MAGIC_OFFSET:] != _MAGIC:
-                raise CorpusError(
-                    f"{path} is not a corpus database (not a DuckDB file); it was left untouched: "
-                    "give --db a new file name or an existing corpus database"
-                )
+            # DuckDB itself refuses a file that is not a DuckDB database, without
+            # touching it.  The file is never opened here: closing any descriptor
+            # of a file drops the POSIX locks this process holds on it, which
+            # would leave a DuckDB connection still open in this process unguarded.
             return False
         if read_only:
             raise CorpusError(f"{path} is an empty file, not a corpus database yet; run `corpus sync` or `corpus import` first")

@@ -535,3 +535,17 @@ def test_cli_convert_storage(tmp_path):
     assert not (tmp_path / "foi.duckdb.v2-original").exists()
     run = run_cli("convert-storage", "--db", tmp_path / "missing.duckdb", timeout=120)
     assert run.returncode == 2 and run.stderr.count("\n") == 1
+
+
+def test_connect_never_drops_the_locks_of_a_connection_already_open_here(tmp_path):
+    """Closing any descriptor of a file drops this process's POSIX locks on it: connect() must not open the file itself."""
+    path = tmp_path / "foi.duckdb"
+    connect(path).close()
+    held = duckdb.connect(str(path), read_only=True)  # e.g. a notebook's own connection
+    try:
+        connect(path, read_only=True).close()
+        writer = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(path)],
+                                capture_output=True, text=True, timeout=60)
+        assert writer.returncode != 0 and "lock" in writer.stderr.lower(), "another process could write under an open reader"
+    finally:
+        held.close()
