@@ -199,6 +199,7 @@ def collect(con, filters: Filters, *, top: int = DEFAULT_TOP) -> ReportData:
         con,
         """SELECT rc.provision, mode(rc.ground) AS ground, count(DISTINCT (rc.site, rc.request_key)) AS n
            FROM refusal_citations AS rc JOIN sel ON sel.site = rc.site AND sel.request_key = rc.request_key
+           WHERE rc.role IN ('relied_on', 'upheld')  -- grounds relied on, or upheld at review
            GROUP BY rc.provision ORDER BY n DESC, rc.provision""",
         params,
     )
@@ -486,9 +487,11 @@ answered or now overdue; requests still within their deadline are left out.</p>
 updated, so read them as indicative.</p>
 <p><strong>Refusal grounds</strong> are the exemptions and exceptions an authority's messages cite — by number
 ("section 40(2)", "regulation 12(4)(b)") or by their characteristic wording ("exceeds the appropriate limit") — in message
-bodies and, where attachments were fetched, in the text of attached letters. Sections that are only procedure (such as
-FOIA section 1, 10, 17 or 50) and other Acts' sections do not count. Each request counts once per provision, however
-often it is cited.</p>
+bodies and, where attachments were fetched, in the text of attached letters. Only grounds the authority relies on, or
+that an internal review upholds, count: a ground it is still considering, says it does not rely on, dropped at review,
+or that is merely quoted back from the request, described from an earlier decision or part of a standard paragraph is
+left out, as are sections that are only procedure (such as FOIA section 1, 10, 17 or 50) and other Acts' sections.
+Each request counts once per provision, however often it is cited.</p>
 </div>"""
 
 
