@@ -152,8 +152,13 @@ def _dicts(con, sql: str, params: dict) -> list[dict]:
     return [dict(zip(cols, row)) for row in cur.fetchall()]
 
 
-def collect(con, filters: Filters, *, top: int = DEFAULT_TOP) -> ReportData:
-    """Every figure of the report, for the requests ``filters`` select.  ``top``: authorities shown (0: all)."""
+def collect(con, filters: Filters | list[str], query: str | None = None, *, top: int = DEFAULT_TOP) -> ReportData:
+    """Every figure of the report, for the requests ``filters`` select.  ``top``: authorities shown (0: all).
+
+    ``collect(con, authorities, query)`` (a list of slugs and a title search) still works.
+    """
+    if not isinstance(filters, Filters):
+        filters = Filters(authorities=list(filters or []), query=query)
     params = filters.params()
     head = _dicts(con, "SELECT count(*) AS n, count(DISTINCT (site, authority_url_name)) AS a, min(sent_at) AS lo, max(sent_at) AS hi FROM sel", params)[0]
     sources = [

@@ -67,7 +67,8 @@ def test_script_runs_from_a_subfolder(project_folder, tmp_path):
     assert out.splitlines()[0] == f"{db.resolve()}: 14 requests"
     assert re.search(r"│ council_a\s+│ Council A\s+│\s+7 │", out)
     assert re.search(r"│\s+2019 │\s+4 │\s+1 │\s+0 │\s+2 │\s+0 │", out)  # successful, partial, not held, refused, other
-    assert re.search(r"│ NULL\s+│\s+NULL │ NULL\s+│ s12\s+│ cost limit\s+│\s+3 │", out)
+    s12 = [line for line in out.splitlines() if re.search(r"│ s12\s+│ cost limit\s+│", line)]
+    assert len(s12) == 1 and re.search(r"│\s+3 │", s12[0])  # 3 requests cite s12 (whatever columns sit between)
     assert re.search(r"│ Council A\s+│ Care placements out of area\s+│ 2020-06-01 │", out)  # the long-overdue one
     try:
         import matplotlib  # noqa: F401
