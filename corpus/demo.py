@@ -15,11 +15,17 @@ copy of every thread.  A file that holds threads of any other site is refused.
 from __future__ import annotations
 
 import contextlib
-import importlib.util
 import os
 from pathlib import Path
 
-from corpus.errors import UsageError
+import duckdb
+
+from corpus.db import SyncLock, batch, connect
+from corpus.errors import CorpusError, UsageError
+from corpus.progress import Reporter
+from corpus.queries import format_table, run_query
+from corpus.sample_site import FakeSite, sample_corpus
+from corpus.sync import SyncOptions, run_sync
 
 DEMO_DB = "foi-demo.duckdb"
 # The sample site's address in the demo database.  ".invalid" is reserved
@@ -31,8 +37,6 @@ DEMO_QUERIES = ("outcomes", "response_times", "refusal_grounds")
 
 def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
     """Build the demo corpus at ``db_path`` from the sample site and show some results; returns the sync's exit code."""
-    from corpus.db import SyncLock
-
     path = Path(db_path)
     _check_target(path)
     with SyncLock(path, command="corpus demo"):
@@ -57,8 +61,6 @@ def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
 
 def _check_target(path: Path) -> None:
     """Refuse a target that is not a corpus, or holds another site's threads (it would be replaced)."""
-    from corpus.db import connect
-
     if path.is_file() and not path.is_symlink() and path.stat().st_size == 0:
         return  # an empty file: nothing to lose
     if not path.exists() and not path.is_symlink():
@@ -89,21 +91,16 @@ def _remove_db_files(path: Path) -> None:
 
 
 def _sync_sample_site(db_path: Path, *, quiet: bool):
-    from corpus.sample_site import FakeSite, sample_corpus
-    from corpus.sync import run_sync
-
     corpus = sample_corpus()
-    site = FakeSite(corpus, serve_2019_pages_from=False).start()
+    site = FakeSite(corpus).start()
     try:
         print(f"Sample Alaveteli site serving {len(corpus.requests)} requests at {site.url} (stored as {DEMO_SITE})")
-        if importlib.util.find_spec("scraper.discovery") is not None:
-            summary = run_sync(db_path=db_path, site=site.url, authorities=sorted(corpus.authorities), rate=DEMO_RATE,
-                               quiet=quiet)
-        else:  # no listing walker in this build: ask for each thread by name
-            summary = run_sync(db_path=db_path, site=site.url, requests=[r.url_title for r in corpus.requests],
-                               rate=DEMO_RATE, quiet=quiet)
+        options = SyncOptions.build(db_path=db_path, site=site.url, authorities=sorted(corpus.authorities),
+                                    rate=DEMO_RATE)
+        summary = run_sync(options, reporter=Reporter(quiet=quiet))
     finally:
         site.stop()
+    print(summary.describe())
     return summary, site.url
 
 
@@ -112,8 +109,6 @@ def _move_site(db_path: Path, old: str, new: str) -> None:
 
     The raw pages themselves (``pages.body``) keep the links they were served with.
     """
-    from corpus.db import batch
-
     with batch(db_path) as con:
         columns = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
@@ -127,23 +122,12 @@ def _move_site(db_path: Path, old: str, new: str) -> None:
             )
 
 
-def _show_results(db_path) -> None:
-    try:
-        from corpus.queries import format_table, run_query
-    except ImportError:
-        run_query = None
-    if run_query is not None:
-        for name in DEMO_QUERIES:
-            try:
-                table = run_query(db_path, name, {})
-            except Exception as exc:  # a query needing parameters or tables this build lacks
-                print(f"\n{name}: not shown ({str(exc).splitlines()[0]})")
-                continue
-            print(f"\n== corpus query {name} ({table.num_rows} rows) ==")
-            print(format_table(table.slice(0, 10)))
-        return
-    from corpus import Reader
-
-    r = Reader(db_path)
-    for table in ("authorities", "users", "requests", "messages", "annotations"):
-        print(f"{table}: {r.sql(f'SELECT count(*) FROM {table}').fetchall()[0][0]}")
+def _show_results(db_path: str | Path) -> None:
+    for name in DEMO_QUERIES:
+        try:
+            table = run_query(db_path, name, {})
+        except (duckdb.Error, CorpusError) as exc:  # a query needing parameters or tables this database lacks
+            print(f"\n{name}: not shown ({str(exc).splitlines()[0]})")
+            continue
+        print(f"\n== corpus query {name} ({table.num_rows} rows) ==")
+        print(format_table(table.slice(0, 10)))

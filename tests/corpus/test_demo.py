@@ -11,7 +11,7 @@ import pytest
 
 from corpus.db import connect
 from corpus.demo import DEMO_SITE
-from corpus.load import load_threads_tx
+from tests.support.corpus_db import load_threads_tx
 from tests.cli_runner import cli_args, cli_env
 from tests.corpus.factories import SITE, item, make_thread
 

@@ -10,11 +10,12 @@ import pytest
 
 from corpus.db import connect, lock_path
 from corpus.errors import CorpusError, DatabaseLocked
-from corpus.load import load_threads_tx, mark_removed
+from corpus.load import mark_removed
 from corpus.schema import CURRENT_VERSION
 from corpus.status import status_report
 from tests.conftest import PROJECT_ROOT
 from tests.corpus.factories import SITE, item, make_thread
+from tests.support.corpus_db import load_threads_tx
 
 
 def test_status_of_a_fresh_database(tmp_path):
