@@ -73,11 +73,11 @@ def collect(con, authorities: list[str], query: str | None) -> ReportData:
     by_authority = _dicts(
         con,
         """SELECT authority_url_name, any_value(authority_name) AS authority_name, count(*) AS requests,
-                  count_if(answered) AS answered,
+                  count(*) FILTER (WHERE answered) AS answered,
                   quantile_cont(working_days_to_substantive, 0.5) FILTER (WHERE answered) AS median,
                   quantile_cont(working_days_to_substantive, 0.9) FILTER (WHERE answered) AS p90,
-                  count_if(answered_in_time) / nullif(count_if(answered OR (overdue_now AND NOT coalesce(answered, false))), 0) AS in_time_share,
-                  count_if(outcome = 'refused') AS refused
+                  count(*) FILTER (WHERE answered_in_time) / nullif(count(*) FILTER (WHERE (answered AND answered_in_time IS NOT NULL) OR (overdue_now AND NOT coalesce(answered, false))), 0) AS in_time_share,
+                  count(*) FILTER (WHERE outcome = 'refused') AS refused
            FROM sel GROUP BY authority_url_name ORDER BY requests DESC, authority_url_name LIMIT $limit""",
         {**params, "limit": MAX_AUTHORITIES},
     )
@@ -319,8 +319,10 @@ From {esc(db_name)}, generated {generated}. Working days are UK working days und
 
 def build_report(*, db_path: str, output: str, authorities: list[str], query: str | None) -> str:
     """Write the HTML report for the corpus at ``db_path`` to ``output``; return a summary line."""
+    from corpus.outputs import check_output, write_text_atomic
     from corpus.queries import open_read_only
 
+    check_output(output, db_path=db_path)  # refuse a harmful --output before any work
     authorities = [a.strip() for a in authorities if a and a.strip()]
     query = query if query and query.strip() else None
     con = open_read_only(db_path)
@@ -340,5 +342,5 @@ def build_report(*, db_path: str, output: str, authorities: list[str], query: st
     finally:
         con.close()
     page = render(data, db_name=Path(db_path).name, authorities=authorities, query=query)
-    Path(output).write_text(page, encoding="utf-8")
+    write_text_atomic(output, page, db_path=db_path)  # never over the database; whole file, then renamed
     return f"Wrote {output}: {data.requests} requests, {data.authorities} authorities, {len(page) // 1024 + 1} KB, no network needed to view"
