@@ -288,14 +288,9 @@ def _index_max_uid(index) -> int:
 
 # ---------------------------------------------------------------- the update
 def _in_transaction(con) -> bool:
-    try:
-        con.execute("BEGIN TRANSACTION")
-    except Exception as exc:  # duckdb.TransactionException: one is open already
-        if "transaction" in str(exc).lower():
-            return True
-        raise
-    con.execute("ROLLBACK")
-    return False
+    """Whether ``con`` is inside an explicit transaction (in autocommit every statement gets a new id)."""
+    first = con.execute("SELECT current_transaction_id()").fetchall()[0][0]
+    return con.execute("SELECT current_transaction_id()").fetchall()[0][0] == first
 
 
 def update_search_index(con, *, since: datetime | None = None, progress=None) -> UpdateStats | None:
