@@ -88,7 +88,7 @@ top_hits AS (
     LIMIT coalesce(CAST(getvariable('top') AS INTEGER), 100)
 )
 SELECT * FROM (
-    SELECT  -- snippets only for the rows kept: up to 80 characters either side of the first hit
+    SELECT  -- snippets only for the rows kept: from 80 characters before the first hit to 80 after
         url_title,
         title,
         authority_url_name,
@@ -97,11 +97,14 @@ SELECT * FROM (
         message_id,
         attachment_part,
         sent_at,
-        trim(regexp_replace(regexp_extract(text, '(?s).{0,80}' || (CASE coalesce(getvariable('match'), 'phrase') WHEN 'phrase' THEN '(?i)(?:^|[^\pL\pN])' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '[^\pL\pN]+') || '(?:[^\pL\pN]|$)' ELSE '(?i)(?:^|[^\pL\pN])(?:' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '|') || ')(?:[^\pL\pN]|$)' END) || '.{0,80}'),
-                            '\s+', ' ', 'g')) AS snippet,
+        trim(regexp_replace(substr(text, greatest(length(before_hit) - 80, 0) + 1,
+                                   least(length(before_hit), 80) + length(hit) + 80), '\s+', ' ', 'g')) AS snippet,
         site,
         score
-    FROM top_hits
+    FROM (SELECT *,  -- the first hit and the text before it
+                 regexp_extract(text, '(?s)^(.*?)' || (CASE coalesce(getvariable('match'), 'phrase') WHEN 'phrase' THEN '(?i)(?:^|[^\pL\pN])' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '[^\pL\pN]+') || '(?:[^\pL\pN]|$)' ELSE '(?i)(?:^|[^\pL\pN])(?:' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '|') || ')(?:[^\pL\pN]|$)' END), 1) AS before_hit,
+                 regexp_extract(text, CASE coalesce(getvariable('match'), 'phrase') WHEN 'phrase' THEN '(?i)(?:^|[^\pL\pN])' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '[^\pL\pN]+') || '(?:[^\pL\pN]|$)' ELSE '(?i)(?:^|[^\pL\pN])(?:' || array_to_string(regexp_extract_all(lower(getvariable('q')), '[\pL\pN]+'), '|') || ')(?:[^\pL\pN]|$)' END) AS hit
+          FROM top_hits)
     UNION ALL  -- without q, stop with a message instead of returning nothing
     SELECT NULL, NULL, NULL, NULL, NULL, NULL, NULL, NULL,
            CAST(error('search needs q: SET VARIABLE q = ''some words'';') AS VARCHAR), NULL, NULL

@@ -2,13 +2,18 @@
 
 One index document per message body and per extracted attachment text.  The
 index holds the words with their positions (so phrases are found from the
-index alone) and, as fast fields, what a search filters or sorts on: site,
-authority, kind (outgoing message, incoming message, attachment) and the time
-sent.  It stores no text: hits are read back from the database by ``uid``.
+index alone); as fast fields, what a search filters or sorts on (site,
+authority, kind: outgoing message, incoming message or attachment, and the time
+sent); and, stored (compressed), what a result shows: the text (checked
+against the query and cut into a snippet), the message's key and its request's
+key, slug, title and authority.  So a search reads nothing from the database
+but the few texts loaded since the index was last updated: reading a hundred
+scattered texts back from DuckDB costs more than the whole search.
 
 ``search_docs`` (in the database) lists every document the index holds: its
 ``uid`` and key (site, source, direction, message_id, part) and a fingerprint
-of what was indexed (the text, the time sent and the authority).  An update
+of what was indexed (the text, the time sent and the request's key, slug, title
+and authority).  An update
 compares the texts with it and touches only what changed, so
 
 * a sync (``since`` = its start) indexes only the messages and texts it loaded
@@ -33,15 +38,30 @@ import shutil
 import time
 import uuid
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
+from corpus.db import table_columns
 from corpus.errors import CorpusError
 
-LAYOUT_VERSION = 1  # bump when the fields or the tokenizer change: indexes of another version are rebuilt
+LAYOUT_VERSION = 2  # bump when the fields or the tokenizer change: indexes of another version are rebuilt
 META_FILE = "corpus-search.json"
 TOKENIZER = "corpus_words"
 NO_TIME = -(2**62)  # "sent" of a text whose time is unknown: sorts last, outside every date range
+_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+
+
+def epoch_us(value: datetime | None) -> int:
+    """Microseconds since 1970 (UTC) as the index stores a time sent; NO_TIME when unknown."""
+    if value is None:
+        return NO_TIME
+    return (value - _EPOCH) // timedelta(microseconds=1)
+
+
+def from_epoch_us(value: int | None) -> datetime | None:
+    if value is None or value == NO_TIME:
+        return None
+    return _EPOCH + timedelta(microseconds=value)
 KIND = {"outgoing": 0, "incoming": 1, "attachment": 2}
 
 DOCS_DDL = """
@@ -52,7 +72,7 @@ CREATE TABLE IF NOT EXISTS search_docs (
     direction    VARCHAR NOT NULL,    -- 'incoming' | 'outgoing' (attachments: 'incoming')
     message_id   BIGINT NOT NULL,     -- N of incoming-N / outgoing-N
     part         INTEGER NOT NULL,    -- attachment part; 0 for a message body
-    fingerprint  UBIGINT NOT NULL     -- md5 of the text, the time sent and the authority, as indexed
+    fingerprint  UBIGINT NOT NULL     -- md5 of what was indexed: the text, time sent, request key, slug, title, authority
 )
 """
 STATE_DDL = """
@@ -60,11 +80,13 @@ CREATE TABLE IF NOT EXISTS search_index_state (
     index_id             VARCHAR NOT NULL,   -- matches <db>.search/corpus-search.json
     layout_version       INTEGER NOT NULL,
     docs                 BIGINT NOT NULL,
+    max_uid              BIGINT NOT NULL,    -- readers ignore index documents above it (a lost database commit)
     messages_through     TIMESTAMPTZ,        -- highest messages.last_seen indexed
     texts_through        TIMESTAMPTZ,        -- highest attachment_texts.extracted_at indexed
     updated_at           TIMESTAMPTZ NOT NULL
 )
 """
+STATE_COLUMNS = ("index_id", "layout_version", "docs", "max_uid", "messages_through", "texts_through", "updated_at")
 _KEY = ("site", "source", "direction", "message_id", "part")
 _ON_KEY = " AND ".join(f"d.{c} = n.{c}" for c in _KEY)
 
@@ -115,12 +137,17 @@ def analyzer(*, drop_long: bool = True):
 def schema():
     tv = _tantivy()
     sb = tv.SchemaBuilder()
-    sb.add_text_field("text", stored=False, tokenizer_name=TOKENIZER, index_option="position")
-    sb.add_unsigned_field("uid", indexed=True, fast=True)
-    sb.add_unsigned_field("kind", indexed=True, fast=True)
-    sb.add_integer_field("sent", indexed=True, fast=True)
-    sb.add_text_field("site", tokenizer_name="raw", index_option="basic")
-    sb.add_text_field("authority", tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("text", stored=True, tokenizer_name=TOKENIZER, index_option="position")
+    sb.add_unsigned_field("uid", indexed=True, fast=True, stored=True)
+    sb.add_unsigned_field("kind", indexed=True, fast=True, stored=True)
+    sb.add_integer_field("sent", indexed=True, fast=True, stored=True)
+    sb.add_text_field("site", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("authority", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_integer_field("message_id", stored=True)
+    sb.add_integer_field("part", stored=True)
+    sb.add_text_field("request_key", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("url_title", stored=True, tokenizer_name="raw", index_option="basic")
+    sb.add_text_field("title", stored=True, tokenizer_name="raw", index_option="basic")
     return sb.build()
 
 
@@ -182,14 +209,16 @@ def _now_sql(con, since, table: str) -> str:
         scope = " AND (m.last_seen >= $since OR m.first_seen >= $since)" if since is not None else ""
         return f"""
             SELECT m.site, 'message' AS source, m.direction, m.message_id, 0 AS part,
-                   xor(md5_number_lower(m.body), md5_number_lower(concat_ws('|', CAST(epoch_us(m.sent_at) AS VARCHAR), r.authority_url_name))) AS fingerprint
+                   xor(md5_number_lower(m.body), md5_number_lower(
+                       concat_ws('|', CAST(epoch_us(m.sent_at) AS VARCHAR), m.request_key, r.url_title, r.title, r.authority_url_name))) AS fingerprint
             FROM messages AS m
             LEFT JOIN requests AS r ON r.site = m.site AND r.request_key = m.request_key
             WHERE m.body IS NOT NULL AND m.body <> ''{scope}"""
     scope = " AND a.extracted_at >= $since" if since is not None else ""
     return f"""
             SELECT a.site, 'attachment' AS source, 'incoming' AS direction, a.incoming_message_id AS message_id, a.part,
-                   xor(md5_number_lower(a.text), md5_number_lower(concat_ws('|', CAST(epoch_us(m.sent_at) AS VARCHAR), r.authority_url_name))) AS fingerprint
+                   xor(md5_number_lower(a.text), md5_number_lower(
+                       concat_ws('|', CAST(epoch_us(m.sent_at) AS VARCHAR), a.request_key, r.url_title, r.title, r.authority_url_name))) AS fingerprint
             FROM attachment_texts AS a
             LEFT JOIN messages AS m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
             LEFT JOIN requests AS r ON r.site = a.site AND r.request_key = a.request_key
@@ -226,16 +255,20 @@ def _plan(con, since) -> None:
     con.execute("DROP TABLE _search_now")
 
 
-_TEXTS_SQL = """
-    SELECT x.uid, x.source, x.direction, m.sent_at, r.authority_url_name, x.site, m.body AS text
+_SENT = f"coalesce(epoch_us(m.sent_at), {NO_TIME})"
+_TEXTS_SQL = f"""
+    SELECT x.uid, CASE x.direction WHEN 'outgoing' THEN {KIND['outgoing']} ELSE {KIND['incoming']} END AS kind,
+           x.message_id, x.part, {_SENT} AS sent, x.site, m.request_key,
+           r.url_title, r.title, r.authority_url_name, m.body AS text
     FROM _search_add AS x
     JOIN messages AS m ON m.site = x.site AND m.direction = x.direction AND m.message_id = x.message_id
     LEFT JOIN requests AS r ON r.site = m.site AND r.request_key = m.request_key
     WHERE x.source = 'message'
 """
-_ATTACHMENT_TEXTS_SQL = """
+_ATTACHMENT_TEXTS_SQL = f"""
     UNION ALL
-    SELECT x.uid, x.source, x.direction, m.sent_at, r.authority_url_name, x.site, a.text
+    SELECT x.uid, {KIND['attachment']}, x.message_id, x.part, {_SENT}, x.site, a.request_key,
+           r.url_title, r.title, r.authority_url_name, a.text
     FROM _search_add AS x
     JOIN attachment_texts AS a ON a.site = x.site AND a.incoming_message_id = x.message_id AND a.part = x.part
     LEFT JOIN messages AS m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
@@ -257,16 +290,26 @@ def _add_documents(con, writer, has_attachments: bool, progress=None, batch_rows
     sql = _TEXTS_SQL + (_ATTACHMENT_TEXTS_SQL if has_attachments else "")
     reader = con.sql(sql).to_arrow_reader(batch_rows)
     added = 0
-    for batch in reader:
-        cols = batch.to_pydict()
-        for uid, source, direction, sent_at, authority, site, text in zip(
-            cols["uid"], cols["source"], cols["direction"], cols["sent_at"], cols["authority_url_name"], cols["site"], cols["text"]
+    new_doc = tv.Document
+    for batch in reader:  # the times and kinds come as integers: no Python datetimes on this path
+        c = batch.to_pydict()
+        for uid, kind, message_id, part, sent, site, request_key, url_title, title, authority, text in zip(
+            c["uid"], c["kind"], c["message_id"], c["part"], c["sent"], c["site"], c["request_key"],
+            c["url_title"], c["title"], c["authority_url_name"], c["text"],
         ):
-            doc = tv.Document()
+            doc = new_doc()
             doc.add_unsigned("uid", uid)
-            doc.add_unsigned("kind", KIND["attachment"] if source == "attachment" else KIND[direction])
-            doc.add_integer("sent", int(sent_at.timestamp()) if sent_at is not None else NO_TIME)
+            doc.add_unsigned("kind", kind)
+            doc.add_integer("sent", sent)
             doc.add_text("site", site)
+            doc.add_integer("message_id", message_id)
+            doc.add_integer("part", part)
+            if request_key is not None:
+                doc.add_text("request_key", request_key)
+            if url_title is not None:
+                doc.add_text("url_title", url_title)
+            if title is not None:
+                doc.add_text("title", title)
             if authority is not None:
                 doc.add_text("authority", authority)
             doc.add_text("text", text)
@@ -306,6 +349,8 @@ def update_search_index(con, *, since: datetime | None = None, progress=None) ->
     started = time.monotonic()
     stats = UpdateStats()
     path = index_dir(db)
+    if set(table_columns(con, "search_index_state")) not in (set(), set(STATE_COLUMNS)):
+        con.execute("DROP TABLE search_index_state")  # written by another version: start again
     con.execute(DOCS_DDL)
     con.execute(STATE_DDL)
     state = read_state(con)
@@ -334,7 +379,7 @@ def update_search_index(con, *, since: datetime | None = None, progress=None) ->
         con.execute("DELETE FROM search_docs")
         con.execute("DELETE FROM search_index_state")
         con.execute(
-            "INSERT INTO search_index_state VALUES (?, ?, 0, NULL, NULL, ?)",
+            "INSERT INTO search_index_state VALUES (?, ?, 0, 0, NULL, NULL, ?)",
             [index_id, LAYOUT_VERSION, datetime.now(timezone.utc)],
         )
         index = _create_index(path, index_id)
@@ -368,10 +413,10 @@ def update_search_index(con, *, since: datetime | None = None, progress=None) ->
             finally:
                 writer.wait_merging_threads()
         stats.added, stats.removed = n_add, len(drop)
-        stats.docs = con.execute("SELECT count(*) FROM search_docs").fetchall()[0][0]
+        stats.docs, max_uid = con.execute("SELECT count(*), coalesce(max(uid), 0) FROM search_docs").fetchall()[0]
         con.execute(
-            "UPDATE search_index_state SET docs = ?, messages_through = ?, texts_through = ?, updated_at = ?",
-            [stats.docs, through[0], through[1], datetime.now(timezone.utc)],
+            "UPDATE search_index_state SET docs = ?, max_uid = ?, messages_through = ?, texts_through = ?, updated_at = ?",
+            [stats.docs, max_uid, through[0], through[1], datetime.now(timezone.utc)],
         )
         con.execute("DROP TABLE IF EXISTS _search_drop")
         con.execute("DROP TABLE IF EXISTS _search_add")

@@ -7,14 +7,13 @@ that hold the words:
 2. Tantivy finds the documents (a phrase query on word positions, or all / any
    of the words) within the filters it holds (site, authority, direction, sent
    between since and until), best first by BM25 or newest first;
-3. the hits are read back from the database by ``uid`` (``search_docs``, then
-   ``messages`` / ``attachment_texts``) and checked against the text with the
-   regular expressions of ``corpus.search.words`` and against every filter
-   again; a hit that fails (a text changed since it was indexed) is dropped and
-   more are fetched;
-4. texts loaded after the index was last updated (a sync still running) are
-   searched by a scan of those rows alone and merged in, so no result is
-   missing while the index catches up.
+3. each hit's stored text is checked against the query with the regular
+   expressions of ``corpus.search.words`` (a phrase must be a phrase in the
+   text) and cut into a snippet; the rest of the row is stored with it;
+4. texts loaded after the index was last updated (a sync still running, or one
+   whose derived tables are not rebuilt yet) are searched by a scan of those
+   rows alone, and replace any older version the index holds, so no result is
+   missing or stale while the index catches up.
 
 Without an index (none built yet, or one from another database), or for a word
 too long to be indexed, the runner falls back to ``queries/search.sql``, which
@@ -23,7 +22,9 @@ finds the same rows by reading every text, and says so in a note.
 
 from __future__ import annotations
 
+from datetime import date, datetime, timedelta
 from typing import Any
+from zoneinfo import ZoneInfo
 
 import pyarrow as pa
 
@@ -34,6 +35,8 @@ from corpus.search.index import (
     NO_TIME,
     analyzer,
     database_path,
+    epoch_us,
+    from_epoch_us,
     index_dir,
     open_index,
     read_meta,
@@ -41,6 +44,16 @@ from corpus.search.index import (
 )
 from corpus.search.words import Terms
 
+LONDON = ZoneInfo("Europe/London")
+COLUMNS = ["url_title", "title", "authority_url_name", "source", "direction", "message_id", "attachment_part",
+           "sent_at", "snippet", "site", "score"]
+SCHEMA = pa.schema([
+    ("url_title", pa.string()), ("title", pa.string()), ("authority_url_name", pa.string()), ("source", pa.string()),
+    ("direction", pa.string()), ("message_id", pa.int64()), ("attachment_part", pa.int32()),
+    ("sent_at", pa.timestamp("us", tz="UTC")), ("snippet", pa.string()), ("site", pa.string()), ("score", pa.float64()),
+])
+_DIRECTION = {KIND["outgoing"]: ("message", "outgoing"), KIND["incoming"]: ("message", "incoming"),
+              KIND["attachment"]: ("attachment", "incoming")}
 _OPEN: dict[str, Any] = {}  # index folder -> (index_id, tantivy.Index): opened once per process
 
 
@@ -57,7 +70,9 @@ def _open_reader(cur):
     if state is None:
         raise NoIndex("the database has no search index yet; a sync, `corpus import` or `corpus reparse` builds it")
     meta = read_meta(path)
-    if meta is None or meta.get("index_id") != state["index_id"] or state["layout_version"] != LAYOUT_VERSION:
+    if state.get("layout_version") != LAYOUT_VERSION or "max_uid" not in state:
+        raise NoIndex("the search index was built by another version; the next sync or `corpus reparse` rebuilds it")
+    if meta is None or meta.get("index_id") != state["index_id"]:
         raise NoIndex(f"the search index ({path.name}/) is missing or belongs to another database; "
                       "the next sync or `corpus reparse` rebuilds it")
     cached = _OPEN.get(str(path))
@@ -80,7 +95,11 @@ def _terms(q: str, match: str) -> Terms:
     return Terms(words=words, match=match or "phrase")
 
 
-def _engine_query(index, terms: Terms, values: dict[str, Any], bounds: tuple[int | None, int | None]):
+def _london_day_start(day: date) -> int:
+    return epoch_us(datetime(day.year, day.month, day.day, tzinfo=LONDON))
+
+
+def _engine_query(index, terms: Terms, values: dict[str, Any], max_uid: int):
     import tantivy as tv
 
     schema = index.schema
@@ -89,9 +108,10 @@ def _engine_query(index, terms: Terms, values: dict[str, Any], bounds: tuple[int
     elif len(terms.words) == 1:
         text_q = tv.Query.term_query(schema, "text", terms.words[0])
     else:
-        occur = tv.Occur.Must if terms.match in ("all", "phrase") else tv.Occur.Should
+        occur = tv.Occur.Must if terms.match == "all" else tv.Occur.Should
         text_q = tv.Query.boolean_query([(occur, tv.Query.term_query(schema, "text", w)) for w in dict.fromkeys(terms.words)])
-    must = [text_q]
+    # documents above the highest uid the database knows come from an update whose database commit was lost
+    must = [text_q, tv.Query.range_query(schema, "uid", tv.FieldType.Unsigned, lower_bound=0, upper_bound=max_uid)]
     if values.get("site"):
         must.append(tv.Query.term_query(schema, "site", values["site"]))
     if values.get("authority"):
@@ -101,111 +121,55 @@ def _engine_query(index, terms: Terms, values: dict[str, Any], bounds: tuple[int
         must.append(tv.Query.term_query(schema, "kind", KIND["outgoing"]))
     elif direction == "incoming":
         must.append(tv.Query.term_set_query(schema, "kind", [KIND["incoming"], KIND["attachment"]]))
-    lo, hi = bounds
-    if lo is not None or hi is not None:
-        must.append(tv.Query.range_query(schema, "sent", tv.FieldType.Integer, lower_bound=lo if lo is not None else NO_TIME + 1,
-                                         upper_bound=hi, include_upper=hi is None))
-    if len(must) == 1:
-        return text_q
-    return tv.Query.boolean_query([(tv.Occur.Must, q) for q in must])
-
-
-def _date_bounds(cur, values) -> tuple[int | None, int | None]:
-    """since/until (dates in Europe/London) as epoch seconds: [start of since, start of the day after until)."""
     since, until = values.get("since"), values.get("until")
-    if since is None and until is None:
-        return None, None
-    lo, hi = cur.execute(
-        "SELECT epoch(timezone('Europe/London', CAST($s AS DATE)::TIMESTAMP))::BIGINT, "
-        "epoch(timezone('Europe/London', (CAST($u AS DATE) + 1)::TIMESTAMP))::BIGINT",
-        {"s": since, "u": until},
-    ).fetchall()[0]
-    return lo, hi
+    if since is not None or until is not None:  # dates in Europe/London: [start of since, start of the day after until)
+        lo = _london_day_start(since) if since is not None else NO_TIME + 1
+        hi = _london_day_start(until + timedelta(days=1)) - 1 if until is not None else None
+        must.append(tv.Query.range_query(schema, "sent", tv.FieldType.Integer, lower_bound=lo, upper_bound=hi))
+    # filters score nothing: the score is the text's BM25 alone
+    return tv.Query.boolean_query([(tv.Occur.Must, text_q)] + [(tv.Occur.Must, tv.Query.const_score_query(q, 0.0)) for q in must[1:]])
 
 
-# Hits read back from the database: checked against the text and every filter, with the snippet.
-_READ_BACK = """
-WITH hit AS (
-    SELECT unnest($uids::BIGINT[]) AS uid, unnest($scores::DOUBLE[]) AS score, unnest($ranks::BIGINT[]) AS rank
-),
-doc AS (
-    SELECT h.score, h.rank, d.* FROM hit AS h JOIN search_docs AS d USING (uid)
-),
-texts AS (
-    SELECT doc.score, doc.rank, m.site, m.request_key, 'message' AS source, m.direction, m.message_id,
-           CAST(NULL AS INTEGER) AS attachment_part, m.sent_at, m.body AS text
-    FROM doc JOIN messages AS m ON m.site = doc.site AND m.direction = doc.direction AND m.message_id = doc.message_id
-    WHERE doc.source = 'message'
-    {attachments}
-)
-SELECT * FROM texts
-"""
-_READ_BACK_ATTACHMENTS = """
-    UNION ALL
-    SELECT doc.score, doc.rank, a.site, a.request_key, 'attachment', 'incoming', a.incoming_message_id, a.part, m.sent_at, a.text
-    FROM doc
-    JOIN attachment_texts AS a ON a.site = doc.site AND a.incoming_message_id = doc.message_id AND a.part = doc.part
-    LEFT JOIN messages AS m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
-    WHERE doc.source = 'attachment' AND a.status = 'ok'
-"""
-# Texts loaded or extracted after the index was last updated.
-_TAIL = """
-    SELECT CAST(NULL AS DOUBLE) AS score, CAST(NULL AS BIGINT) AS rank, m.site, m.request_key, 'message' AS source, m.direction,
-           m.message_id, CAST(NULL AS INTEGER) AS attachment_part, m.sent_at, m.body AS text
+def _hit_row(doc: dict, terms: Terms, score: float | None) -> dict | None:
+    """A result row from a stored index document; None when its text does not hold the words as asked."""
+    def one(name):
+        got = doc.get(name)
+        return got[0] if got else None
+
+    text = one("text")
+    if not terms.found_in(text):
+        return None
+    source, direction = _DIRECTION[one("kind")]
+    return {
+        "url_title": one("url_title"), "title": one("title"), "authority_url_name": one("authority"),
+        "source": source, "direction": direction, "message_id": one("message_id"),
+        "attachment_part": one("part") if source == "attachment" else None,
+        "sent_at": from_epoch_us(one("sent")), "snippet": terms.snippet(text), "site": one("site"),
+        "score": round(score, 4) if score is not None else None, "request_key": one("request_key"),
+    }
+
+
+# Texts loaded or extracted after the index was last updated: the keys of all of them (their index
+# documents may be stale) and, for those that may hold the words, the row to check.
+_NEWER = """
+    SELECT 'message' AS source, m.site, m.direction, m.message_id, CAST(NULL AS INTEGER) AS attachment_part,
+           m.request_key, m.sent_at, CASE WHEN m.body ILIKE $probe THEN m.body END AS text
     FROM messages AS m
-    WHERE {newer} AND m.body ILIKE $probe
+    WHERE {newer}
     {attachments}
 """
-_TAIL_ATTACHMENTS = """
+_NEWER_ATTACHMENTS = """
     UNION ALL
-    SELECT NULL, NULL, a.site, a.request_key, 'attachment', 'incoming', a.incoming_message_id, a.part, m.sent_at, a.text
+    SELECT 'attachment', a.site, 'incoming', a.incoming_message_id, a.part, a.request_key, m.sent_at,
+           CASE WHEN a.status = 'ok' AND a.text ILIKE $probe THEN a.text END
     FROM attachment_texts AS a
     LEFT JOIN messages AS m ON m.site = a.site AND m.direction = 'incoming' AND m.message_id = a.incoming_message_id
-    WHERE a.status = 'ok' AND {newer} AND a.text ILIKE $probe
+    WHERE {newer}
 """
-_CHECK = """
-SELECT x.*, r.url_title, r.title, r.authority_url_name
-FROM ({inner}) AS x
-LEFT JOIN requests AS r ON r.site = x.site AND r.request_key = x.request_key
-WHERE regexp_matches(x.text, $pattern) {all_words}
-  AND ($site IS NULL OR x.site = $site)
-  AND ($direction IS NULL OR x.direction = $direction)
-  AND ($authority IS NULL OR r.authority_url_name = $authority)
-  AND ($since IS NULL OR timezone('Europe/London', x.sent_at)::DATE >= $since)
-  AND ($until IS NULL OR timezone('Europe/London', x.sent_at)::DATE <= $until)
+_NEWER_REQUESTS = """
+    SELECT site, request_key, url_title, title, authority_url_name
+    FROM requests WHERE request_key IN (SELECT unnest($keys::VARCHAR[]))
 """
-_FINAL = """
-WITH one AS (  -- one row per text: an index hit before a tail hit
-    SELECT * FROM _search_raw
-    QUALIFY row_number() OVER (PARTITION BY site, source, direction, message_id, attachment_part ORDER BY rank NULLS LAST) = 1
-),
-kept AS (SELECT * FROM one ORDER BY {order} LIMIT $top)
-SELECT url_title, title, authority_url_name, source, direction, message_id, attachment_part, sent_at,
-       trim(regexp_replace(regexp_extract(text, $snippet), '\\s+', ' ', 'g')) AS snippet,
-       site, round(score, 4) AS score
-FROM kept
-ORDER BY {order}
-"""
-_ORDER = {
-    "relevance": "score DESC NULLS LAST, sent_at DESC NULLS LAST, url_title, source, message_id, attachment_part",
-    "date": "sent_at DESC NULLS LAST, url_title, source, message_id, attachment_part",
-}
-
-
-def _check_sql(terms: Terms, inner: str) -> str:
-    all_words = ""
-    if terms.match == "all" and len(terms.words) > 1:
-        all_words = " AND " + " AND ".join(f"regexp_matches(x.text, $w{i})" for i in range(len(terms.words)))
-    return _CHECK.format(inner=inner, all_words=all_words)
-
-
-def _check_params(terms: Terms, values: dict[str, Any]) -> dict[str, Any]:
-    params = {"pattern": terms.pattern()}
-    if terms.match == "all" and len(terms.words) > 1:
-        params.update({f"w{i}": p for i, p in enumerate(terms.word_patterns())})
-    for k in ("site", "direction", "authority", "since", "until"):
-        params[k] = values.get(k)
-    return params
 
 
 def _probe(terms: Terms) -> str:
@@ -216,13 +180,82 @@ def _probe(terms: Terms) -> str:
     return "%" + longest.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
 
 
+def _newer(cur, terms: Terms, state: dict, values: dict) -> tuple[set[tuple], list[dict]]:
+    """Keys of the texts newer than the index, and the rows among them that match (filters applied)."""
+    has_attachments = bool(cur.execute(
+        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'attachment_texts' AND NOT temporary").fetchall()[0][0])
+    params: dict[str, Any] = {"probe": _probe(terms)}
+    newer = "m.last_seen IS NOT NULL"  # nothing had been loaded when the index was last updated
+    if state["messages_through"] is not None:
+        newer = "m.last_seen > $through"  # the loader moves last_seen on every load (never below first_seen)
+        params["through"] = state["messages_through"]
+    attachments = ""
+    if has_attachments:
+        newer_texts = "a.extracted_at IS NOT NULL"
+        if state["texts_through"] is not None:
+            newer_texts = "a.extracted_at > $texts_through"
+            params["texts_through"] = state["texts_through"]
+        attachments = _NEWER_ATTACHMENTS.format(newer=newer_texts)
+    got = cur.sql(_NEWER.format(newer=newer, attachments=attachments), params=params).fetchall()
+    keys = {(src, site, direction, mid, part) for src, site, direction, mid, part, *_ in got}
+    candidates = [r for r in got if r[-1] is not None and terms.found_in(r[-1])]
+    if not candidates:
+        return keys, []
+    requests = {(r[0], r[1]): r[2:] for r in cur.sql(
+        _NEWER_REQUESTS, params={"keys": sorted({r[5] for r in candidates})}).fetchall()}
+    rows = []
+    for source, site, direction, mid, part, request_key, sent_at, text in candidates:
+        url_title, title, authority = requests.get((site, request_key), (None, None, None))
+        row = {"url_title": url_title, "title": title, "authority_url_name": authority, "source": source,
+               "direction": direction, "message_id": mid, "attachment_part": part, "sent_at": sent_at,
+               "snippet": terms.snippet(text), "site": site, "score": None, "request_key": request_key}
+        if _passes(row, values):
+            rows.append(row)
+    return keys, rows
+
+
+def _passes(row: dict, values: dict) -> bool:
+    if values.get("site") and row["site"] != values["site"]:
+        return False
+    if values.get("authority") and row["authority_url_name"] != values["authority"]:
+        return False
+    if values.get("direction") and row["direction"] != values["direction"]:
+        return False
+    since, until = values.get("since"), values.get("until")
+    if since is not None or until is not None:
+        if row["sent_at"] is None:
+            return False
+        day = row["sent_at"].astimezone(LONDON).date()
+        if (since is not None and day < since) or (until is not None and day > until):
+            return False
+    return True
+
+
+def _key(row: dict) -> tuple:
+    return (row["source"], row["site"], row["direction"], row["message_id"], row["attachment_part"])
+
+
+def _order_key(order: str):
+    """Sort key: score (relevance only) and time sent, highest first, unknown last; then url_title, source, ids."""
+    def key(r):
+        sent = r["sent_at"].timestamp() if r["sent_at"] is not None else None
+        parts = []
+        if order == "relevance":
+            parts += [r["score"] is None, -(r["score"] or 0.0)]
+        parts += [sent is None, -(sent or 0.0), r["url_title"] is None, r["url_title"] or "",
+                  r["source"], r["message_id"], r["attachment_part"] or 0]
+        return parts
+    return key
+
+
 def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.Table:
     """Run ``search`` with the typed ``values`` on cursor ``cur`` (variables already set)."""
-    match = values.get("match") or "phrase"
+    import tantivy as tv
+
     order = values.get("order") or "relevance"
     top = values.get("top")
     top = 100 if top is None else top
-    terms = _terms(values["q"], match)
+    terms = _terms(values["q"], values.get("match") or "phrase")
     try:
         index, state = _open_reader(cur)
         if not terms.indexable:
@@ -231,82 +264,38 @@ def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.T
         notes.append(f"Note: search read every text ({why}).")
         return cur.sql(scan_sql).to_arrow_table()
 
-    has_attachments = bool(cur.execute(
-        "SELECT count(*) FROM duckdb_tables() WHERE table_name = 'attachment_texts' AND NOT temporary").fetchall()[0][0])
-    query = _engine_query(index, terms, values, _date_bounds(cur, values))
+    stale, fresh = _newer(cur, terms, state, values)
     searcher = index.searcher()
-    check = _check_sql(terms, _READ_BACK.format(attachments=_READ_BACK_ATTACHMENTS if has_attachments else ""))
-    params = _check_params(terms, values)
-    kept: list[pa.Table] = []
-    n_kept = 0
+    query = _engine_query(index, terms, values, state["max_uid"])
+    rows: list[dict] = []
     offset, want = 0, max(top, 1) + 20
     while True:
         if order == "date":
-            result = searcher.search(query, limit=want, offset=offset, order_by_field="sent", count=False)
+            hits = searcher.search(query, limit=want, offset=offset, order_by_field="sent", count=False).hits
         else:
-            result = searcher.search(query, limit=want, offset=offset, count=False)
-        hits = result.hits
-        if not hits:
-            break
-        addresses = [a for _, a in hits]
-        uids = searcher.fast_field_values("uid", addresses)
-        if order == "date":
-            scores = [None] * len(hits)
-        else:
-            scores = [float(s) for s, _ in hits]
-        got = cur.sql(check, params={**params, "uids": uids, "scores": scores, "ranks": list(range(offset, offset + len(hits)))}).to_arrow_table()
-        kept.append(got)
-        n_kept += got.num_rows
+            hits = searcher.search(query, limit=want, offset=offset, count=False).hits
+        for score, address in hits:
+            row = _hit_row(searcher.doc(address).to_dict(), terms, None if order == "date" else float(score))
+            if row is not None and _key(row) not in stale:
+                rows.append(row)
         offset += len(hits)
-        if len(hits) < want or n_kept >= top:
+        if len(hits) < want or len(rows) >= top:
             if order == "date" and len(hits) == want:
-                # the cut may fall inside a run of texts sent in the same second: take the whole run
-                last = searcher.fast_field_values("sent", [addresses[-1]])[0]
-                kept.append(_same_second(cur, searcher, index, query, last, offset, check, params))
+                # the cut may fall inside a run of texts sent at the same moment: take the whole run
+                sent = searcher.fast_field_values("sent", [hits[-1][1]])[0]
+                tie = tv.Query.boolean_query([
+                    (tv.Occur.Must, query),
+                    (tv.Occur.Must, tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=sent, upper_bound=sent)),
+                ])
+                for _, address in searcher.search(tie, limit=10_000, count=False).hits:
+                    row = _hit_row(searcher.doc(address).to_dict(), terms, None)
+                    if row is not None and _key(row) not in stale:
+                        rows.append(row)
             break
         want *= 2
-    tail = _tail(cur, terms, state, has_attachments, params)
-    if tail.num_rows:
-        notes.append(f"Note: {tail.num_rows} hit(s) in texts loaded since the search index was last updated were found by a scan of those texts.")
-    hits = pa.concat_tables([*kept, tail], promote_options="default") if kept else tail
-    return _finish(cur, hits, terms, order, top)
-
-
-def _same_second(cur, searcher, index, query, sent: int, offset: int, check: str, params: dict) -> pa.Table:
-    import tantivy as tv
-
-    tie = tv.Query.boolean_query([
-        (tv.Occur.Must, query),
-        (tv.Occur.Must, tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=sent, upper_bound=sent)),
-    ])
-    hits = searcher.search(tie, limit=10_000, count=False).hits
-    uids = searcher.fast_field_values("uid", [a for _, a in hits])
-    return cur.sql(check, params={**params, "uids": uids, "scores": [None] * len(uids),
-                                  "ranks": list(range(offset, offset + len(uids)))}).to_arrow_table()
-
-
-def _tail(cur, terms: Terms, state: dict, has_attachments: bool, params: dict) -> pa.Table:
-    """Hits among texts newer than the index (none once it is up to date: the time filter reads one column)."""
-    tail_params = {**params, "probe": _probe(terms)}
-    newer = "(m.last_seen IS NOT NULL OR m.first_seen IS NOT NULL)"  # nothing was loaded when the index was built
-    if state["messages_through"] is not None:
-        newer = "(m.last_seen > $through OR m.first_seen > $through)"
-        tail_params["through"] = state["messages_through"]
-    attachments = ""
-    if has_attachments:
-        newer_texts = "a.extracted_at IS NOT NULL"
-        if state["texts_through"] is not None:
-            newer_texts = "a.extracted_at > $texts_through"
-            tail_params["texts_through"] = state["texts_through"]
-        attachments = _TAIL_ATTACHMENTS.format(newer=newer_texts)
-    inner = _TAIL.format(newer=newer, attachments=attachments)
-    return cur.sql(_check_sql(terms, inner), params=tail_params).to_arrow_table()
-
-
-def _finish(cur, hits: pa.Table, terms: Terms, order: str, top: int) -> pa.Table:
-    """One row per text, ordered, cut at ``top``, with snippets."""
-    cur.register("_search_raw", hits)
-    try:
-        return cur.sql(_FINAL.format(order=_ORDER[order]), params={"snippet": terms.snippet_pattern(), "top": top}).to_arrow_table()
-    finally:
-        cur.unregister("_search_raw")
+    if fresh:
+        notes.append(f"Note: {len(fresh)} hit(s) in texts loaded since the search index was last updated were found by a scan of those texts.")
+    unique = {_key(r): r for r in rows}
+    unique.update({_key(r): r for r in fresh})
+    ordered = sorted(unique.values(), key=_order_key(order))[:top]
+    return pa.Table.from_pylist([{c: r[c] for c in COLUMNS} for r in ordered], schema=SCHEMA)

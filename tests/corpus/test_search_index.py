@@ -131,10 +131,12 @@ def test_relevance_ranks_and_date_orders(indexed):
 
 def test_a_hit_whose_text_changed_since_indexing_is_dropped(indexed):
     con = duckdb.connect(str(indexed))
-    con.execute("UPDATE messages SET body = 'The crossing was painted. No zebra here.' WHERE message_id = 5001")
+    con.execute("UPDATE messages SET body = 'The crossing was painted. No zebra here.', last_seen = ? WHERE message_id = 5001",
+                [T0 + timedelta(days=1)])  # a sync loaded the new text; the index is not updated yet
     con.close()
-    got, _ = _search(indexed, q="zebra crossing")
+    got, notes = _search(indexed, q="zebra crossing")
     assert 5001 not in {r["message_id"] for r in got}  # the index still says so; the text does not
+    assert {5006, 5002} <= {r["message_id"] for r in got} and notes == []
 
 
 def test_a_sync_indexes_only_what_it_loaded(indexed):
