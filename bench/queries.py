@@ -253,7 +253,8 @@ SEARCHES = [
 ]
 QUERY_TARGET = 0.5      # seconds, worst of the runs, every canned query
 SEARCH_TARGET = 0.3     # seconds, worst of the runs
-SEARCH_SCAN_RATIO = 0.1  # of a full scan of messages
+SEARCH_SCAN_RATIO = 0.1  # of a full scan of messages, judged at the full size only
+FULL_SIZE = 1_000_000     # requests: below this a scan is too short for a ratio to mean anything
 
 
 def timed_runs(fn, runs: int) -> list[float]:
@@ -365,9 +366,12 @@ def main() -> int:
     for name, rows, times in timed:
         worst = max(times)
         ratio = worst / scan
-        if name.startswith("search"):
+        if name.startswith("search") and n >= FULL_SIZE:
             ok = worst < SEARCH_TARGET and ratio < SEARCH_SCAN_RATIO
             target = f"< {SEARCH_TARGET * 1000:.0f} ms and < {SEARCH_SCAN_RATIO}x scan"
+        elif name.startswith("search"):
+            ok = worst < SEARCH_TARGET
+            target = f"< {SEARCH_TARGET * 1000:.0f} ms (the < {SEARCH_SCAN_RATIO}x scan target is for the full size)"
             if name == "search":
                 search_worst = worst
         else:

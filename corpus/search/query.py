@@ -137,14 +137,15 @@ def _hit_row(doc: dict, terms: Terms, score: float | None) -> dict | None:
         return got[0] if got else None
 
     text = one("text")
-    if not terms.found_in(text):
+    hit = terms.first_hit(text)
+    if hit is None:
         return None
     source, direction = _DIRECTION[one("kind")]
     return {
         "url_title": one("url_title"), "title": one("title"), "authority_url_name": one("authority"),
         "source": source, "direction": direction, "message_id": one("message_id"),
         "attachment_part": one("part") if source == "attachment" else None,
-        "sent_at": from_epoch_us(one("sent")), "snippet": terms.snippet(text), "site": one("site"),
+        "sent_at": from_epoch_us(one("sent")), "snippet": terms.snippet(text, hit), "site": one("site"),
         "score": round(score, 4) if score is not None else None, "request_key": one("request_key"),
     }
 

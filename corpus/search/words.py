@@ -6,11 +6,12 @@ else separates words, and case is ignored.  The index tokenizes the same way
 checked against the stored text, so a phrase hit is a phrase in the text, not
 words that merely occur together.
 
-The check is written twice, to the same rules: for DuckDB's RE2 (``pattern``,
-used by ``queries/search.sql``, where ``[^\pL\pN]`` is "not a letter or digit")
-and for Python's ``re`` (``regex``, used on the index's hits, where the same
-class is ``[\W_]``).  Both find the leftmost hit, and the snippet is the text
-from 80 characters before it to 80 after.
+The check is written twice, to the same rules: in ``queries/search.sql`` for
+DuckDB's RE2 (``(?i)(?:^|[^\pL\pN])zebra[^\pL\pN]+crossing(?:[^\pL\pN]|$)``,
+where ``[^\pL\pN]`` is "not a letter or digit"), and here for Python's ``re`` on
+the index's hits (the same class is ``[\W_]``).  Both find the leftmost hit,
+edges included, and the snippet is the text from 80 characters before it to 80
+after, runs of whitespace made one space.
 """
 
 from __future__ import annotations
@@ -22,12 +23,8 @@ from functools import cached_property
 MATCHES = ("phrase", "all", "any")
 LONGEST_INDEXED_WORD = 39  # bytes: the index drops longer tokens (base64, hashes), so those need a scan
 
-_WORD = re.compile(r"[^\W_]+")
 SNIPPET_CONTEXT = 80  # characters either side of the first hit
 _WHITESPACE = re.compile(r"[\t\n\f\r ]+")  # RE2's \s, which search.sql collapses
-_EDGE_BEFORE = r"(?:^|[^\pL\pN])"
-_EDGE_AFTER = r"(?:[^\pL\pN]|$)"
-_BETWEEN = r"[^\pL\pN]+"
 
 
 @dataclass(frozen=True)
@@ -37,54 +34,53 @@ class Terms:
     words: tuple[str, ...]
     match: str = "phrase"  # phrase | all | any
 
-    def pattern(self) -> str:
-        """RE2: the phrase (its words in order, only non-letters between), or any one word."""
-        if self.match == "phrase":
-            core = _BETWEEN.join(self.words)
-        else:
-            core = "(?:" + "|".join(self.words) + ")"
-        return f"(?i){_EDGE_BEFORE}{core}{_EDGE_AFTER}"
-
-    def word_patterns(self) -> list[str]:
-        """RE2, one per word (for match='all', every one must be found)."""
-        return [f"(?i){_EDGE_BEFORE}{w}{_EDGE_AFTER}" for w in self.words]
-
-    # -------------------------------------------------------------- the same in Python
-    def _python(self, core: str) -> re.Pattern:
-        return re.compile(r"(?:^|[\W_])" + core + r"(?:[\W_]|\Z)", re.IGNORECASE)
+    # On the lower-cased text a pattern starts with a literal word, which Python's re finds quickly; the
+    # edges are look-arounds, and the span is widened by the edge characters the RE2 pattern consumes.
+    @staticmethod
+    def _compile(core: str, flags: int = 0) -> re.Pattern:
+        return re.compile(r"(?<![^\W_])" + core + r"(?![^\W_])", flags)
 
     @cached_property
-    def regex(self) -> re.Pattern:
-        """``pattern()`` for Python's re."""
-        if self.match == "phrase":
-            return self._python(r"[\W_]+".join(map(re.escape, self.words)))
-        return self._python("(?:" + "|".join(map(re.escape, self.words)) + ")")
+    def _regexes(self) -> tuple[tuple[re.Pattern, re.Pattern], list[tuple[re.Pattern, re.Pattern]]]:
+        """(the hit pattern, each word's pattern), each as (for lower-cased text, case-blind)."""
+        # for 'all', the hit shown is the first of any word, as in search.sql
+        core = r"[\W_]+".join(map(re.escape, self.words)) if self.match == "phrase" else \
+            "(?:" + "|".join(map(re.escape, self.words)) + ")"
+        both = lambda c: (self._compile(c), self._compile(c, re.IGNORECASE))  # noqa: E731
+        return both(core), [both(re.escape(w)) for w in self.words]
 
-    @cached_property
-    def word_regexes(self) -> list[re.Pattern]:
-        return [self._python(re.escape(w)) for w in self.words]
+    def first_hit(self, text: str | None) -> tuple[int, int] | None:
+        """Where the first hit is, edges included (as RE2 matches ``pattern()``); None when the text holds none.
+
+        For match='all' every word must be there; the hit is the first of any of them.
+        """
+        if not text:
+            return None
+        (hit, hit_ci), words = self._regexes
+        low = text.lower()
+        same = len(low) == len(text)  # lower() changed a length (rare letters): match case-blind on the text itself
+        if not same:
+            low, hit = text, hit_ci
+        if self.match == "all" and not all((w if same else w_ci).search(low) for w, w_ci in words):
+            return None
+        m = hit.search(low)
+        if m is None:
+            return None
+        return (m.start() - 1 if m.start() > 0 else 0), (m.end() + 1 if m.end() < len(text) else m.end())
 
     def found_in(self, text: str | None) -> bool:
         """Whether ``text`` holds the phrase (match='phrase'), every word ('all') or any word ('any')."""
-        if not text:
-            return False
-        if self.match == "all":
-            return all(r.search(text) for r in self.word_regexes)
-        return self.regex.search(text) is not None
+        return self.first_hit(text) is not None
 
-    def snippet(self, text: str) -> str | None:
-        """The text around the first hit, whitespace collapsed (as search.sql cuts it)."""
-        m = self.regex.search(text or "")
-        if m is None:
+    def snippet(self, text: str | None, hit: tuple[int, int] | None = None) -> str | None:
+        """The text from 80 characters before the first hit to 80 after, whitespace collapsed (as search.sql cuts it)."""
+        hit = hit or self.first_hit(text)
+        if hit is None:
             return None
-        piece = text[max(m.start() - SNIPPET_CONTEXT, 0): m.end() + SNIPPET_CONTEXT]
+        piece = text[max(hit[0] - SNIPPET_CONTEXT, 0): hit[1] + SNIPPET_CONTEXT]
         return _WHITESPACE.sub(" ", piece).strip(" ")
 
     @property
     def indexable(self) -> bool:
         return all(len(w.encode("utf-8")) <= LONGEST_INDEXED_WORD for w in self.words)
 
-
-def python_words(text: str) -> list[str]:
-    """The words of ``text`` by Python's rules (letters and digits, lower case); the index's own tokenizer decides in the end."""
-    return [w.lower() for w in _WORD.findall(text)]

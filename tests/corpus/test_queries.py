@@ -677,7 +677,7 @@ def test_every_query_runs_on_tables_built_by_corpus_derive(tmp_path):
 
 
 def test_benchmark_smoke():
-    """bench/queries.py --quick builds its corpus and times every query (no speed asserted here)."""
+    """bench/queries.py --quick builds its corpus and index and times every query (no speed asserted here)."""
     import subprocess
     import sys
 
@@ -688,9 +688,20 @@ def test_benchmark_smoke():
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.strip().splitlines()
     assert lines[0].startswith("built 10,000 requests, 60,000 messages")
-    timed = {line.split()[0] for line in lines[3:-1]}
-    assert timed == {q.name for q in list_queries()}
-    assert re.match(r"headline: search takes \d+\.\d\dx a full scan of 60,000 messages", lines[-1])
+    assert re.match(r"search index: 60,0\d\d texts in [\d.]+ s \([\d,]+ texts/s\), [\d,]+ MB on disk", lines[1])
+    header = next(i for i, line in enumerate(lines) if line.startswith("query "))
+    timed = {}
+    for line in lines[header + 1:]:
+        if line.startswith("search as plain SQL"):
+            break
+        name = line[:26].strip()
+        timed[name] = line
+        assert re.search(r"< \d+ ms", line) and (line.rstrip().endswith(" ok") or line.rstrip().endswith("MISSED")), line
+    assert {q.name for q in list_queries()} <= set(timed) and len(timed) == len(list_queries()) + 3
+    missed = [name for name, line in timed.items() if line.rstrip().endswith("MISSED")]
+    assert lines[-2].startswith("headline: search takes ") and lines[-1].startswith("MISSED: ")
+    listed = [] if lines[-1] == "MISSED: none" else [m.rsplit(" (", 1)[0] for m in lines[-1][len("MISSED: "):].split(", ")]
+    assert listed == missed  # a script can trust the last line
 
 
 # ---------------------------------------------------------------- numbers: types, lateness, regimes
