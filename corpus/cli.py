@@ -184,6 +184,10 @@ def list_queries():
     click.echo(describe_queries())
 
 
+_FLAG_NAMES = {"db_path": "--db", "fmt": "--format", "params": "--param", "site_filter": "--site",
+               "name": "NAME", "statement": "STATEMENT"}
+
+
 def _text_arguments(f):
     """Refuse arguments that are not UTF-8 text (the shell passed raw bytes) with one line, not a traceback."""
 
@@ -195,7 +199,7 @@ def _text_arguments(f):
                     try:
                         item.encode("utf-8")
                     except UnicodeEncodeError:
-                        flag = "--" + name.replace("_", "-") if name not in ("name", "statement") else name.upper()
+                        flag = _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
                         raise CorpusError(f"{flag} holds bytes that are not UTF-8 text; pass it as UTF-8 "
                                           "(check the terminal's or the script's encoding)") from None
         return f(*args, **kwargs)

@@ -99,43 +99,64 @@ def _london_day_start(day: date) -> int:
     return epoch_us(datetime(day.year, day.month, day.day, tzinfo=LONDON))
 
 
-def _engine_query(index, terms: Terms, values: dict[str, Any], max_uid: int):
+def _engine_queries(index, terms: Terms, values: dict[str, Any]):
+    """(scored, exact): Tantivy queries for ``terms`` within the filters.
+
+    Scores are BM25 over the words of q, as Xapian (Alaveteli's engine) weighs a
+    phrase: ``scored`` finds every text with all the words (any, for
+    match='any'); ``exact`` is the same with the phrase, on word positions, as a
+    filter that adds nothing to the score.  For a phrase of common words,
+    ``scored`` best-first and checked against the text is much cheaper than
+    ``exact``, and gives the same rows in the same order.
+    """
     import tantivy as tv
 
     schema = index.schema
-    if terms.match == "phrase" and len(terms.words) > 1:
-        text_q = tv.Query.phrase_query(schema, "text", list(terms.words))
-    elif len(terms.words) == 1:
-        text_q = tv.Query.term_query(schema, "text", terms.words[0])
+    words = list(dict.fromkeys(terms.words))
+    if len(words) == 1:
+        text_q = tv.Query.term_query(schema, "text", words[0])
     else:
-        occur = tv.Occur.Must if terms.match == "all" else tv.Occur.Should
-        text_q = tv.Query.boolean_query([(occur, tv.Query.term_query(schema, "text", w)) for w in dict.fromkeys(terms.words)])
-    # documents above the highest uid the database knows come from an update whose database commit was lost
-    must = [text_q, tv.Query.range_query(schema, "uid", tv.FieldType.Unsigned, lower_bound=0, upper_bound=max_uid)]
+        occur = tv.Occur.Should if terms.match == "any" else tv.Occur.Must
+        text_q = tv.Query.boolean_query([(occur, tv.Query.term_query(schema, "text", w)) for w in words])
+    filters = []
     if values.get("site"):
-        must.append(tv.Query.term_query(schema, "site", values["site"]))
+        filters.append(tv.Query.term_query(schema, "site", values["site"]))
     if values.get("authority"):
-        must.append(tv.Query.term_query(schema, "authority", values["authority"]))
+        filters.append(tv.Query.term_query(schema, "authority", values["authority"]))
     direction = values.get("direction")
     if direction == "outgoing":
-        must.append(tv.Query.term_query(schema, "kind", KIND["outgoing"]))
+        filters.append(tv.Query.term_query(schema, "kind", KIND["outgoing"]))
     elif direction == "incoming":
-        must.append(tv.Query.term_set_query(schema, "kind", [KIND["incoming"], KIND["attachment"]]))
+        filters.append(tv.Query.term_set_query(schema, "kind", [KIND["incoming"], KIND["attachment"]]))
     since, until = values.get("since"), values.get("until")
     if since is not None or until is not None:  # dates in Europe/London: [start of since, start of the day after until)
         lo = _london_day_start(since) if since is not None else NO_TIME + 1
         hi = _london_day_start(until + timedelta(days=1)) - 1 if until is not None else None
-        must.append(tv.Query.range_query(schema, "sent", tv.FieldType.Integer, lower_bound=lo, upper_bound=hi))
-    # filters score nothing: the score is the text's BM25 alone
-    return tv.Query.boolean_query([(tv.Occur.Must, text_q)] + [(tv.Occur.Must, tv.Query.const_score_query(q, 0.0)) for q in must[1:]])
+        filters.append(tv.Query.range_query(schema, "sent", tv.FieldType.Integer, lower_bound=lo, upper_bound=hi))
+
+    def combine(parts):
+        if not parts:
+            return text_q
+        return tv.Query.boolean_query([(tv.Occur.Must, text_q)] + [(tv.Occur.Must, tv.Query.const_score_query(q, 0.0)) for q in parts])
+
+    scored = combine(filters)
+    if terms.match != "phrase" or len(terms.words) == 1:
+        return scored, scored
+    return scored, combine([tv.Query.phrase_query(schema, "text", list(terms.words)), *filters])
 
 
-def _hit_row(doc: dict, terms: Terms, score: float | None) -> dict | None:
-    """A result row from a stored index document; None when its text does not hold the words as asked."""
+def _hit_row(doc: dict, terms: Terms, score: float | None, max_uid: int) -> dict | None:
+    """A result row from a stored index document; None when its text does not hold the words as asked.
+
+    A document above the highest uid the database knows comes from an update
+    whose database commit was lost: it is not there (the next update removes it).
+    """
     def one(name):
         got = doc.get(name)
         return got[0] if got else None
 
+    if one("uid") > max_uid:
+        return None
     text = one("text")
     hit = terms.first_hit(text)
     if hit is None:
@@ -249,6 +270,73 @@ def _order_key(order: str):
     return key
 
 
+WINDOW_US = 30 * 86_400 * 10**6  # the first window of a newest-first search: the last 30 days of the index
+
+
+def _collect(searcher, index, query, terms: Terms, stale: set, max_uid: int, top: int, order: str,
+             budget: int | None = None) -> list[dict] | None:
+    """The first ``top`` checked rows of ``query`` (fetching more hits while checks drop some).
+
+    With ``budget``: None once that many hits were read without ``top`` rows
+    passing (the caller then asks a more exact query).
+    """
+    import tantivy as tv
+
+    rows: list[dict] = []
+    offset, want = 0, max(top, 1) + 20
+    while True:
+        if budget is not None and offset >= budget:
+            return None
+        if order == "date":
+            hits = searcher.search(query, limit=want, offset=offset, order_by_field="sent", count=False).hits
+        else:
+            hits = searcher.search(query, limit=want, offset=offset, count=False).hits
+        for score, address in hits:
+            row = _hit_row(searcher.doc(address).to_dict(), terms, None if order == "date" else float(score), max_uid)
+            if row is not None and _key(row) not in stale:
+                rows.append(row)
+        offset += len(hits)
+        if len(hits) < want or len(rows) >= top:
+            if order == "date" and len(hits) == want:
+                # the cut may fall inside a run of texts sent at the same moment: take the whole run
+                sent = searcher.fast_field_values("sent", [hits[-1][1]])[0]
+                tie = tv.Query.boolean_query([
+                    (tv.Occur.Must, query),
+                    (tv.Occur.Must, tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=sent, upper_bound=sent)),
+                ])
+                for _, address in searcher.search(tie, limit=10_000, count=False).hits:
+                    row = _hit_row(searcher.doc(address).to_dict(), terms, None, max_uid)
+                    if row is not None and _key(row) not in stale:
+                        rows.append(row)
+            return rows
+        want *= 2
+
+
+def _newest(searcher, index, query, terms: Terms, stale: set, max_uid: int, top: int) -> list[dict]:
+    """The newest ``top`` checked rows, looking back from the newest text in windows four times longer each time.
+
+    Sorting every hit of a common word by date costs a pass over all of them; the
+    newest hundred of a word in a quarter of the corpus are in its last weeks.
+    Everything before a window is older than everything in it, so a window that
+    holds ``top`` rows holds the newest ``top``.
+    """
+    import tantivy as tv
+
+    newest = searcher.search(tv.Query.all_query(), limit=1, order_by_field="sent", count=False).hits
+    if not newest:
+        return []
+    lo, width = newest[0][0] - WINDOW_US, WINDOW_US
+    while lo > NO_TIME + 1:
+        window = tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=lo)
+        rows = _collect(searcher, index, tv.Query.boolean_query([(tv.Occur.Must, query), (tv.Occur.Must, window)]),
+                        terms, stale, max_uid, top, "date")
+        if len(rows) >= top:
+            return rows
+        width *= 4
+        lo = newest[0][0] - width if width < 2**61 else NO_TIME + 1
+    return _collect(searcher, index, query, terms, stale, max_uid, top, "date")  # the whole index, texts with no date included
+
+
 def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.Table:
     """Run ``search`` with the typed ``values`` on cursor ``cur`` (variables already set)."""
     import tantivy as tv
@@ -267,33 +355,15 @@ def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.T
 
     stale, fresh = _newer(cur, terms, state, values)
     searcher = index.searcher()
-    query = _engine_query(index, terms, values, state["max_uid"])
-    rows: list[dict] = []
-    offset, want = 0, max(top, 1) + 20
-    while True:
-        if order == "date":
-            hits = searcher.search(query, limit=want, offset=offset, order_by_field="sent", count=False).hits
-        else:
-            hits = searcher.search(query, limit=want, offset=offset, count=False).hits
-        for score, address in hits:
-            row = _hit_row(searcher.doc(address).to_dict(), terms, None if order == "date" else float(score))
-            if row is not None and _key(row) not in stale:
-                rows.append(row)
-        offset += len(hits)
-        if len(hits) < want or len(rows) >= top:
-            if order == "date" and len(hits) == want:
-                # the cut may fall inside a run of texts sent at the same moment: take the whole run
-                sent = searcher.fast_field_values("sent", [hits[-1][1]])[0]
-                tie = tv.Query.boolean_query([
-                    (tv.Occur.Must, query),
-                    (tv.Occur.Must, tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=sent, upper_bound=sent)),
-                ])
-                for _, address in searcher.search(tie, limit=10_000, count=False).hits:
-                    row = _hit_row(searcher.doc(address).to_dict(), terms, None)
-                    if row is not None and _key(row) not in stale:
-                        rows.append(row)
-            break
-        want *= 2
+    scored, exact = _engine_queries(index, terms, values)
+    if order == "date":
+        rows = _newest(searcher, index, exact, terms, stale, state["max_uid"], top)
+    else:
+        rows = None
+        if scored is not exact:  # a phrase: its words best first, checked against the text, while that finds enough
+            rows = _collect(searcher, index, scored, terms, stale, state["max_uid"], top, order, budget=4 * (top + 20))
+        if rows is None:
+            rows = _collect(searcher, index, exact, terms, stale, state["max_uid"], top, order)
     if fresh:
         notes.append(f"Note: {len(fresh)} hit(s) in texts loaded since the search index was last updated were found by a scan of those texts.")
     unique = {_key(r): r for r in rows}
