@@ -1,12 +1,14 @@
 """The ``corpus`` command: a thin click layer over importable functions.
 
 Every command parses its options, then calls one plain function that a notebook
-could call too.  Expected failures (``CorpusError``) become one line on stderr
-and a non-zero exit code; nothing else is caught.
+could call too.  Expected failures (``CorpusError``, and the scraper's
+``ScraperError``, mapped here to option names and exit codes) become one line
+on stderr and a non-zero exit code; nothing else is caught.
 """
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -15,7 +17,14 @@ from datetime import date
 import click
 
 from corpus import DEFAULT_DB, DEFAULT_SITE, __version__
-from corpus.errors import EXIT_USAGE, CorpusError
+from corpus.errors import (
+    EXIT_BLOCKED,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CorpusError,
+)
+from scraper.errors import ChallengeDetected, InvalidInput, ScraperError, Stopped
 
 
 def _db_option(f):
@@ -38,8 +47,34 @@ def _site_option(f):
     )(f)
 
 
+# The option that gave a value the scraper refused (``InvalidInput.subject``).
+_OPTION_OF_SUBJECT = {
+    "site": "--site",
+    "request": "--request",
+    "contact": "--contact",
+    "rate": "--rate",
+    "dates": "--since/--until",
+    "authority": "--authority",
+    "user": "--user",
+    "query": "--query",
+}
+
+
+def scraper_failure(exc: ScraperError) -> tuple[str, int]:
+    """The one line and the exit code the CLI gives for an error raised by the scraper."""
+    if isinstance(exc, InvalidInput):
+        option = _OPTION_OF_SUBJECT.get(exc.subject)
+        return (f"{option}: {exc}" if option else str(exc)), EXIT_USAGE
+    if isinstance(exc, ChallengeDetected):
+        return (f"{exc}. The queue is kept: try again later, or load pages saved from a browser with "
+                "`corpus import` (or try `corpus demo`)"), EXIT_BLOCKED
+    if isinstance(exc, Stopped):
+        return f"interrupted ({exc}); run the same command again to resume", EXIT_INTERRUPTED
+    return str(exc), EXIT_FAILURES  # robots.txt or a listing unreadable: nothing more could be done
+
+
 def _expected_errors(f):
-    """Turn CorpusError into `Error: ...` and its exit code, without a traceback."""
+    """Turn CorpusError and ScraperError into `Error: ...` and an exit code, without a traceback."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
@@ -48,6 +83,10 @@ def _expected_errors(f):
         except CorpusError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except ScraperError as exc:
+            message, code = scraper_failure(exc)
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(code)
 
     return wrapper
 
@@ -58,7 +97,7 @@ def _parse_date(ctx, param, value):
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a real date; use YYYY-MM-DD, e.g. 2024-01-31.")
+        raise click.BadParameter(f"{value!r} is not a real date; use YYYY-MM-DD, e.g. 2024-01-31.") from None
 
 
 class _Group(click.Group):
@@ -124,16 +163,18 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
 @_expected_errors
-def sync(**options):
+def sync(quiet, log_format, **options):
     """Politely collect FOI threads from the site into the database.
 
     Honours robots.txt, never exceeds --rate, retries with back-off, and stops
     (exit 3) if the site presents a bot challenge. Killing it at any moment is
     safe: run it again to resume. Re-runs only fetch threads that changed.
     """
-    from corpus.sync import run_sync
+    from corpus.progress import Reporter
+    from corpus.sync import SyncOptions, run_sync
 
-    summary = run_sync(**options)
+    summary = run_sync(SyncOptions.build(**options), reporter=Reporter(quiet=quiet, log_format=log_format))
+    click.echo(summary.describe())
     sys.exit(summary.exit_code)
 
 
@@ -151,6 +192,11 @@ def import_(db_path, site, paths):
     from corpus.importer import import_paths
 
     summary = import_paths(db_path=db_path, site=site, paths=list(paths))
+    for name, problem in summary.bad_json:
+        click.echo(f"warning: {name}: JSON not used, loaded from the page alone ({problem})", err=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(summary.describe())
     sys.exit(summary.exit_code)
 
 
@@ -159,9 +205,12 @@ def import_(db_path, site, paths):
 @_expected_errors
 def reparse(db_path):
     """Rebuild every table from the stored raw pages with the current parser (no network)."""
-    from corpus.load import reparse as do_reparse
+    from corpus.reparse import reparse as do_reparse
 
-    stats = do_reparse(db_path)
+    def bad_json(url: str, problem: str) -> None:
+        click.echo(f"warning: {url}: JSON not used, loaded from the page alone ({problem})", err=True)
+
+    stats = do_reparse(db_path, on_bad_json=bad_json)
     click.echo(stats.describe())
 
 
@@ -243,7 +292,9 @@ def query(db_path, name, params, authority, since, until, site_filter, fmt, outp
     from corpus.queries import run_query_cli
 
     filters = {"authority": authority, "since": since, "until": until, "site": site_filter}
-    run_query_cli(db_path=db_path, name=name, params=list(params), fmt=fmt, output=output, filters=filters)
+    run = run_query_cli(db_path=db_path, name=name, params=list(params), fmt=fmt, output=output, filters=filters,
+                        for_terminal=_stdout_is_terminal())
+    _show(run.text, run.notes)
 
 
 @main.command(name="sql")
@@ -262,18 +313,36 @@ def sql_(db_path, statement, fmt, output):
     """
     from corpus.adhoc import run_sql
     from corpus.outputs import check_output
-    from corpus.queries import print_text, write_result
+    from corpus.queries import write_result
 
     if output:
         check_output(output, db_path=db_path)
     elif fmt == "parquet":
         raise CorpusError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
     table = run_sql(db_path, statement)
-    text = write_result(table, fmt, output, db_path=db_path)
+    text = write_result(table, fmt, output, db_path=db_path, for_terminal=_stdout_is_terminal())
+    _show(text, [] if text is not None else [f"Wrote {table.num_rows} rows to {output}"])
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _show(text: str | None, notes: list[str]) -> None:
+    """A result on stdout, notes on stderr; a reader that went away (``| head``) ends the output quietly."""
     if text is not None:
-        print_text(text)
-    else:
-        click.echo(f"Wrote {table.num_rows} rows to {output}", err=True)
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+    for line in notes:
+        click.echo(line, err=True)
 
 
 @main.command()

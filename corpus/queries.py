@@ -15,11 +15,9 @@ text; the runner leaves them out when a database has no such table.
 
 from __future__ import annotations
 
-import contextlib
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
 from pathlib import Path
@@ -390,8 +388,9 @@ def run_query(con_or_path, name: str, params: dict[str, Any] | None = None, *, n
 
 
 # ---------------------------------------------------------------- output
-def write_result(table: pa.Table, fmt: str, output: str | None, *, db_path: str | None = None) -> str | None:
-    """Write ``table`` as ``fmt`` to ``output`` (or return the text for the terminal).
+def write_result(table: pa.Table, fmt: str, output: str | None, *, db_path: str | None = None,
+                 for_terminal: bool = False) -> str | None:
+    """Write ``table`` as ``fmt`` to ``output``, or return its text for stdout (``for_terminal``: a terminal).
 
     Files are written through ``corpus.outputs`` (never over the database, a
     temporary file and a rename).
@@ -408,26 +407,7 @@ def write_result(table: pa.Table, fmt: str, output: str | None, *, db_path: str 
     if output:
         write_text_atomic(output, render(table, fmt), db_path=db_path)
         return None
-    return render(table, fmt, for_terminal=_stdout_is_terminal())
-
-
-def _stdout_is_terminal() -> bool:
-    try:
-        return sys.stdout.isatty()
-    except (AttributeError, ValueError):
-        return False
-
-
-def print_text(text: str) -> None:
-    """Write to stdout; a reader that went away (``| head``) ends the output quietly."""
-    try:
-        sys.stdout.write(text)
-        sys.stdout.flush()
-    except BrokenPipeError:
-        with contextlib.suppress(OSError):
-            devnull = os.open(os.devnull, os.O_WRONLY)
-            os.dup2(devnull, sys.stdout.fileno())
-        raise SystemExit(0) from None
+    return render(table, fmt, for_terminal=for_terminal)
 
 
 FILTER_FLAGS = ("authority", "since", "until", "site")
@@ -451,9 +431,18 @@ def merge_filters(query: QueryInfo, params: dict[str, str], filters: dict[str, A
     return out
 
 
+@dataclass
+class QueryRun:
+    """What ``corpus query`` shows: the text for stdout (None when written to a file) and the notes for stderr."""
+
+    table: pa.Table
+    text: str | None
+    notes: list[str]
+
+
 def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "table", output: str | None = None,
-                  filters: dict[str, Any] | None = None) -> pa.Table:
-    """What ``corpus query NAME`` does: check, run read-only, print or write the result."""
+                  filters: dict[str, Any] | None = None, for_terminal: bool = False) -> QueryRun:
+    """What ``corpus query NAME`` does: check, run read-only, write the result or return its text."""
     query = get_query(name)  # bad names fail before the database is touched
     values = merge_filters(query, parse_param_args(params), filters or {})
     bind_values(query, values)
@@ -463,15 +452,11 @@ def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "tab
         raise UsageError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
     notes: list[str] = []
     table = run_query(db_path, name, values, notes=notes)
-    text = write_result(table, fmt, output, db_path=db_path)
-    if text is not None:
-        print_text(text)
-    elif output:
-        sys.stderr.write(f"Wrote {table.num_rows} rows to {output}\n")
+    text = write_result(table, fmt, output, db_path=db_path, for_terminal=for_terminal)
+    if text is None and output:
+        notes.insert(0, f"Wrote {table.num_rows} rows to {output}")
     note = cap_note(query, values, table.num_rows)
-    for line in notes + ([note] if note else []):
-        sys.stderr.write(line + "\n")
-    return table
+    return QueryRun(table, text, notes + ([note] if note else []))
 
 
 def cap_note(query: QueryInfo, params: dict[str, Any] | None, rows: int) -> str | None:

@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from corpus.sync import run_sync
 from tests.integration.conftest import query
+from tests.support.sync import sync as run_sync
 
-FAST = dict(rate=500, quiet=True, fetch_options={"backoff_base": 0.01})
+FAST = dict(rate=500, fetch_options={"backoff_base": 0.01})
 
 
 def public(corpus, authority):
@@ -107,9 +107,9 @@ def test_limit_caps_new_threads(fake_site, tmp_path):
 
 
 def test_unknown_authority_is_a_usage_error(fake_site, tmp_path):
-    from corpus.errors import UsageError
+    from scraper.errors import TargetNotFound  # the CLI shows it as a usage error (exit 2)
 
-    with pytest.raises(UsageError, match="no_such_body"):
+    with pytest.raises(TargetNotFound, match="no_such_body"):
         run_sync(db_path=tmp_path / "u.duckdb", site=fake_site.url, authorities=["no_such_body"], **FAST)
 
 
