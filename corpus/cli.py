@@ -27,15 +27,22 @@ from corpus.errors import (
 from scraper.errors import ChallengeDetected, InvalidInput, ScraperError, Stopped
 
 
-def _db_option(f):
-    return click.option(
-        "--db",
-        "db_path",
-        default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
-        show_default="./foi.duckdb, or $CORPUS_DB",
-        type=click.Path(dir_okay=False),
-        help="DuckDB database file to read and write.",
-    )(f)
+def _db_option_saying(help_text: str):
+    def option(f):
+        return click.option(
+            "--db",
+            "db_path",
+            default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
+            show_default="./foi.duckdb, or $CORPUS_DB",
+            type=click.Path(dir_okay=False),
+            help=help_text,
+        )(f)
+
+    return option
+
+
+_db_option = _db_option_saying("DuckDB database file to read and write.")
+_read_db_option = _db_option_saying("DuckDB database file to read (opened read-only).")
 
 
 def _site_option(f):
@@ -263,17 +270,6 @@ def _output_options(f):
                      help="Write to FILE instead of the terminal (never over the database; written whole, then renamed into place).")(f)
     return click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
                         help="Output format. " + FORMAT_HELP)(f)
-
-
-def _read_db_option(f):
-    return click.option(
-        "--db",
-        "db_path",
-        default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
-        show_default="./foi.duckdb, or $CORPUS_DB",
-        type=click.Path(dir_okay=False),
-        help="DuckDB database file to read (opened read-only).",
-    )(f)
 
 
 @main.command()

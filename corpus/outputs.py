@@ -125,26 +125,20 @@ def _umask() -> int:
 
 def write_atomic(path: str | os.PathLike, write: Callable[[Path], None], *, db_path: str | os.PathLike | None = None) -> Path:
     """Check ``path``, let ``write(tmp)`` fill a temporary file beside it, then rename it into place."""
-    shown = os.fspath(path)
     target = check_output(path, db_path=db_path)
     tmp = None
     try:
-        fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
-        tmp = Path(tmp_name)
-        os.fchmod(fd, 0o666 & ~_umask())
-        os.close(fd)
-        write(tmp)
-        with open(tmp, "rb+") as fh:
-            os.fsync(fh.fileno())
-        check_output(path, db_path=db_path)  # nothing harmful appeared there meanwhile
-        os.replace(tmp, target)
-        tmp = None
-    except OSError as exc:
-        raise UsageError(os_error_message(exc, shown)) from None
-    except Exception as exc:
-        if _is_io_error(exc):
-            raise UsageError(os_error_message(exc, shown)) from None
-        raise
+        with _one_line_errors(os.fspath(path)):
+            fd, tmp_name = tempfile.mkstemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp")
+            tmp = Path(tmp_name)
+            os.fchmod(fd, 0o666 & ~_umask())
+            os.close(fd)
+            write(tmp)
+            with open(tmp, "rb+") as fh:
+                os.fsync(fh.fileno())
+            check_output(path, db_path=db_path)  # nothing harmful appeared there meanwhile
+            os.replace(tmp, target)
+            tmp = None
     finally:
         if tmp is not None:
             with contextlib.suppress(OSError):
@@ -166,27 +160,34 @@ def write_text_atomic(path: str | os.PathLike, text: str, *, db_path: str | os.P
 @contextlib.contextmanager
 def atomic_folder(path: str | os.PathLike, *, db_path: str | os.PathLike | None = None) -> Iterator[Path]:
     """Yield a temporary folder beside ``path``; on success it is renamed to ``path`` (new or empty)."""
-    shown = os.fspath(path)
     target = check_output(path, db_path=db_path, folder=True)
     tmp: Path | None = None
     try:
-        tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
-        os.chmod(tmp, 0o777 & ~_umask())
-        yield tmp
-        check_output(path, db_path=db_path, folder=True)
-        if target.is_dir():
-            target.rmdir()  # empty (checked): the rename takes its place
-        os.rename(tmp, target)
-        tmp = None
+        with _one_line_errors(os.fspath(path)):
+            tmp = Path(tempfile.mkdtemp(dir=target.parent, prefix=f".{target.name}.", suffix=".tmp"))
+            os.chmod(tmp, 0o777 & ~_umask())
+            yield tmp
+            check_output(path, db_path=db_path, folder=True)
+            if target.is_dir():
+                target.rmdir()  # empty (checked): the rename takes its place
+            os.rename(tmp, target)
+            tmp = None
+    finally:
+        if tmp is not None:
+            shutil.rmtree(tmp, ignore_errors=True)
+
+
+@contextlib.contextmanager
+def _one_line_errors(shown: str) -> Iterator[None]:
+    """Operating-system errors (and DuckDB's failed writes) while writing ``shown`` as one UsageError line."""
+    try:
+        yield
     except OSError as exc:
         raise UsageError(os_error_message(exc, shown)) from None
     except Exception as exc:
         if _is_io_error(exc):
             raise UsageError(os_error_message(exc, shown)) from None
         raise
-    finally:
-        if tmp is not None:
-            shutil.rmtree(tmp, ignore_errors=True)
 
 
 def _is_io_error(exc: BaseException) -> bool:
