@@ -76,7 +76,7 @@ def check_output(path: str | os.PathLike, *, db_path: str | os.PathLike | None =
     target = _resolve(path)
     if _belongs_to_database(target, db_path):
         raise UsageError(
-            f"--output {shown} is the database or one of its files ({Path(db_path).name}); "
+            f"--output {shown} is the database or one of its files ({os.path.basename(os.fspath(db_path or ''))}); "
             "writing there would destroy the corpus: choose another name"
         )
     if target.exists() or target.is_symlink():

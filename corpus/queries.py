@@ -237,23 +237,23 @@ def _convert(query: QueryInfo, spec: Param, raw: Any) -> Any:
         if len(text) > 40:
             raise UsageError(f"{spec.name}={_show(text)} is too long for a whole number; use at most {INTEGER_MAX}")
         try:
-            value = int(text)
+            whole = int(text)
         except ValueError:
             raise UsageError(f"{spec.name}={_show(raw)} is not a whole number; use e.g. {spec.name}=10") from None
-        if value < 0:
-            raise UsageError(f"{spec.name}={value} is negative; use 0 or more")
-        if value > INTEGER_MAX:
-            shown = str(value) if len(str(value)) <= 20 else str(value)[:20] + "…"
+        if whole < 0:
+            raise UsageError(f"{spec.name}={whole} is negative; use 0 or more")
+        if whole > INTEGER_MAX:
+            shown = str(whole) if len(str(whole)) <= 20 else str(whole)[:20] + "…"
             raise UsageError(f"{spec.name}={shown} is too large; use at most {INTEGER_MAX}")
-        return value
+        return whole
     if spec.type == "DOUBLE":
         try:
-            value = float(str(raw).strip())
+            number = float(str(raw).strip())
         except ValueError:
             raise UsageError(f"{spec.name}={_show(raw)} is not a number; use e.g. {spec.name}=0.5") from None
-        if not math.isfinite(value):
+        if not math.isfinite(number):
             raise UsageError(f"{spec.name}={_show(raw)} is not a finite number")
-        return value
+        return number
     if spec.type == "BOOLEAN":
         text = str(raw).strip().lower()
         if text in ("true", "yes", "1", "on"):

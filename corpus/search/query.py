@@ -329,17 +329,16 @@ def _newest(searcher, index, query, terms: Terms, stale: set, max_uid: int, top:
     while lo > NO_TIME + 1:
         window = tv.Query.range_query(index.schema, "sent", tv.FieldType.Integer, lower_bound=lo)
         rows = _collect(searcher, index, tv.Query.boolean_query([(tv.Occur.Must, query), (tv.Occur.Must, window)]),
-                        terms, stale, max_uid, top, "date")
+                        terms, stale, max_uid, top, "date") or []
         if len(rows) >= top:
             return rows
         width *= 4
         lo = newest[0][0] - width if width < 2**61 else NO_TIME + 1
-    return _collect(searcher, index, query, terms, stale, max_uid, top, "date")  # the whole index, texts with no date included
+    return _collect(searcher, index, query, terms, stale, max_uid, top, "date") or []  # the whole index, undated texts too
 
 
 def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.Table:
     """Run ``search`` with the typed ``values`` on cursor ``cur`` (variables already set)."""
-    import tantivy as tv
 
     order = values.get("order") or "relevance"
     top = values.get("top")
@@ -356,14 +355,13 @@ def search(cur, values: dict[str, Any], scan_sql: str, notes: list[str]) -> pa.T
     stale, fresh = _newer(cur, terms, state, values)
     searcher = index.searcher()
     scored, exact = _engine_queries(index, terms, values)
+    rows: list[dict] | None = None
     if order == "date":
         rows = _newest(searcher, index, exact, terms, stale, state["max_uid"], top)
-    else:
-        rows = None
-        if scored is not exact:  # a phrase: its words best first, checked against the text, while that finds enough
-            rows = _collect(searcher, index, scored, terms, stale, state["max_uid"], top, order, budget=4 * (top + 20))
-        if rows is None:
-            rows = _collect(searcher, index, exact, terms, stale, state["max_uid"], top, order)
+    elif scored is not exact:  # a phrase: its words best first, checked against the text, while that finds enough
+        rows = _collect(searcher, index, scored, terms, stale, state["max_uid"], top, order, budget=4 * (top + 20))
+    if rows is None:
+        rows = _collect(searcher, index, exact, terms, stale, state["max_uid"], top, order) or []
     if fresh:
         notes.append(f"Note: {len(fresh)} hit(s) in texts loaded since the search index was last updated were found by a scan of those texts.")
     unique = {_key(r): r for r in rows}

@@ -75,7 +75,7 @@ class Terms:
     def snippet(self, text: str | None, hit: tuple[int, int] | None = None) -> str | None:
         """The text from 80 characters before the first hit to 80 after, whitespace collapsed (as search.sql cuts it)."""
         hit = hit or self.first_hit(text)
-        if hit is None:
+        if hit is None or text is None:
             return None
         piece = text[max(hit[0] - SNIPPET_CONTEXT, 0): hit[1] + SNIPPET_CONTEXT]
         return _WHITESPACE.sub(" ", piece).strip(" ")

@@ -12,7 +12,16 @@ from zoneinfo import ZoneInfo
 import pyarrow as pa
 import pytest
 
-from corpus.formats import format_csv, format_json, format_jsonl, format_table, plain, spreadsheet_safe, terminal_safe, text
+from corpus.formats import (
+    format_csv,
+    format_json,
+    format_jsonl,
+    format_table,
+    plain,
+    spreadsheet_safe,
+    terminal_safe,
+    text,
+)
 
 HOSTILE = [
     "\x1b]0;pwned title\x07Budget",             # OSC: sets the window title

@@ -21,10 +21,8 @@ from corpus.errors import CorpusError, UsageError
 from corpus.queries import (
     QUERIES_DIR,
     describe_queries,
-    get_query,
     list_queries,
     run_query,
-    run_query_cli,
 )
 from corpus.schema import MIGRATIONS
 
@@ -150,7 +148,7 @@ def build_known_corpus(path: Path, *, derived: bool = True) -> Path:
             "INSERT INTO authorities (site, url_name, name, jurisdiction) VALUES (?, ?, ?, ?)",
             [SITE, slug, name, "scotland" if slug == "scot_body" else "uk"],
         )
-    for i, (key, auth, sent, days, in_time, outcome, (ru, rn), title, batch, overdue, long_overdue) in enumerate(REQUESTS):
+    for i, (key, auth, sent, _days, _in_time, _outcome, (ru, rn), title, batch, _overdue, _long) in enumerate(REQUESTS):
         con.execute(
             """INSERT INTO requests (site, request_key, request_id, url_title, title, authority_url_name,
                    authority_name, requester_url_name, requester_name, law, created_at, batch_id)
@@ -176,7 +174,7 @@ def build_known_corpus(path: Path, *, derived: bool = True) -> Path:
     if derived:
         con.execute(REQUEST_TIMELINE_DDL)
         con.execute(REFUSAL_CITATIONS_DDL)
-        for i, (key, auth, sent, days, in_time, outcome, (ru, rn), title, batch, overdue, long_overdue) in enumerate(REQUESTS):
+        for i, (key, auth, sent, days, in_time, outcome, (ru, rn), title, _batch, overdue, long_overdue) in enumerate(REQUESTS):
             due, long_due = _due(sent)
             review = REVIEWS.get(key, (None, None, None))
             con.execute(
@@ -802,7 +800,7 @@ def _values_from(fmt: str, out: str | Path, columns: list[str]) -> list[list[str
 
     from corpus.formats import FORMULA_START, text
 
-    if fmt == "parquet":
+    if isinstance(out, Path):  # parquet
         return [[text(v) for v in row.values()] for row in pq.read_table(out).to_pylist()]
     if fmt == "json":
         return [[text(r[c]) for c in columns] for r in json.loads(out)]
