@@ -15,8 +15,6 @@ the report reads on a phone as well as on a desktop.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -589,46 +587,6 @@ From {esc(db_name)}, generated {generated}.</p>
 """
 
 
-# ---------------------------------------------------------------- writing
-def _check_output(output: Path, db_path: Path) -> None:
-    """Refuse to write the report over the database, its WAL or lock, or any other DuckDB file."""
-    target = output.resolve()
-    db = db_path.resolve()
-    for protected in (db, db.with_name(db.name + ".wal"), db.with_name(db.name + ".sync.lock")):
-        if target == protected:
-            raise UsageError(f"--output {output} is the database (or its WAL or lock file); write the report to a new .html file")
-    if target.is_dir():
-        raise UsageError(f"--output {output} is a folder; give a file name such as report.html")
-    if target.is_file() and target.stat().st_size >= 12:
-        with open(target, "rb") as fh:
-            if fh.read(12)[8:12] == b"DUCK":
-                raise UsageError(f"--output {output} is a DuckDB database; write the report to a new .html file")
-    if not target.parent.is_dir():
-        raise UsageError(f"cannot write {output}: folder {target.parent} does not exist; create it or choose another --output")
-
-
-def _write_atomically(output: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename it over ``output``."""
-    folder = output.resolve().parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose another --output") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose another --output") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_report(
     *,
     db_path: str,
@@ -646,6 +604,7 @@ def build_report(
     (UK date the request was sent) and ``site`` select requests; ``top`` is how
     many authorities the charts and table show (0: all).
     """
+    from corpus.outputs import check_output, write_text_atomic
     from corpus.reader import Reader
 
     if top is not None and top < 0:
@@ -658,7 +617,7 @@ def build_report(
         since=since, until=until,
         site=site.strip().rstrip("/") if site and site.strip() else None,
     )
-    _check_output(Path(output), Path(db_path))
+    check_output(output, db_path=db_path)  # refuse a harmful --output before any work
     with Reader(db_path, notify=True).session() as con:
         has = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
         missing = {"request_timeline", "refusal_citations"} - has
@@ -677,7 +636,7 @@ def build_report(
                 raise UsageError(f"no requests to authority {unknown[0]!r} in the database; give --authority the /body/<slug> of one it holds (see `corpus query response_times`)")
         data = collect(con, filters, top=top)
     page = render(data, db_name=Path(db_path).name, filters=filters)
-    _write_atomically(Path(output), page)
+    write_text_atomic(output, page, db_path=db_path)
     shown = f", top {data.top} of {data.authorities} authorities shown" if data.top < data.authorities else ""
     return (f"Wrote {output}: {data.requests} requests, {data.authorities} authorities{shown}, "
             f"{len(page) // 1024 + 1} KB, no network needed to view")

@@ -9,7 +9,9 @@
   in an authority's message (or attachment) and its role: relied on, upheld
   or overturned at review, under consideration, expressly not relied on, an
   earlier decision described, the request quoted back, boilerplate, or
-  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals.
+  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals;
+* the search index beside the database (``corpus.search.index``): Tantivy in
+  ``<db>.search/`` and the ``search_docs`` table saying what it holds.
 
 ``rebuild(con, since=t)`` does the same for only the requests that can have
 changed since ``t`` (a sync passes its start time), and gives the same tables
@@ -23,6 +25,7 @@ from datetime import date, datetime
 from corpus.db import table_columns
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
+from corpus.search.index import update_search_index
 from corpus.workdays import uk_today, write_calendar
 
 __all__ = ["rebuild", "extract_citations", "Citation", "ROLES", "COUNTED_ROLES", "classify_response"]
@@ -74,6 +77,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
     if since is None or not _can_scope(con, today):
         con.execute(build_sql(today))
         build_refusal_citations(con)
+        update_search_index(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
@@ -88,3 +92,4 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
     con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
     build_refusal_citations(con, scoped=True)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
+    update_search_index(con, since=since)  # last: its commit is the index's
