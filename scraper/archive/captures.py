@@ -26,6 +26,7 @@ from scraper.urls import same_site_host
 __all__ = [
     "Capture",
     "GONE_STATUSES",
+    "WITHHELD_STATUS",
     "SkipReason",
     "Skipped",
     "UrlKind",
@@ -37,6 +38,8 @@ __all__ = [
 
 # Answers that say the page is gone.  An archive's copy from before is never used in their place.
 GONE_STATUSES = frozenset({404, 410})
+# Alaveteli answers 403 for a hidden request (or attachment); a 403 that is a bot challenge is not one.
+WITHHELD_STATUS = 403
 
 _SLUG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 _LISTING_VIEWS = frozenset({"all", "successful", "unsuccessful", "awaiting"})
@@ -60,7 +63,7 @@ class SkipReason(StrEnum):
     UNREADABLE = "unreadable"  # not a WARC/WACZ, or unreadable data where a record should start
     CHALLENGE = "challenge"  # the recorded body is a bot-challenge page, not the page itself
     REVISIT_UNRESOLVED = "revisit_unresolved"  # a revisit whose original is not in the same archive
-    GONE = "gone"  # the recorded answer was 404/410: the page had been removed
+    GONE = "gone"  # the recorded answer was 404/410, or a 403 without a challenge: removed or hidden
     STATUS = "status"  # another status than 200 (a redirect, a server error...)
     TOO_LARGE = "too_large"  # the body is over the size cap
     NOT_ARCHIVED = "not_archived"  # an archive server holds no usable capture of the URL
@@ -149,13 +152,17 @@ def judge(status: int, headers: dict[str, str], body: bytes | None) -> tuple[Ski
     """Why a recorded answer cannot stand for its page, or None when it can.  Pure.
 
     ``headers`` have lower-case names.  A challenge is recognised as the live
-    fetcher recognises it (``scraper.fetch.challenge_reason``), whatever the status.
+    fetcher recognises it (``scraper.fetch.challenge_reason``), whatever the
+    status.  A 403 that is not a challenge is what Alaveteli answers for a
+    hidden request or attachment, so it counts as gone, like a 404 or 410.
     """
     reason = challenge_reason(status, headers, body)
     if reason:
         return SkipReason.CHALLENGE, f"the recorded answer is a bot challenge, not the page ({reason})"
     if status in GONE_STATUSES:
         return SkipReason.GONE, f"the recorded answer is HTTP {status}: the page had been removed"
+    if status == WITHHELD_STATUS:
+        return SkipReason.GONE, "the recorded answer is HTTP 403 without a bot challenge: the page had been hidden"
     if status != 200:
         return SkipReason.STATUS, f"the recorded answer is HTTP {status}, not a page"
     return None

@@ -44,7 +44,16 @@ from email.utils import parsedate_to_datetime
 
 import httpx
 
-from scraper.archive.captures import GONE_STATUSES, Capture, Skipped, SkipReason, UrlKind, classify_url, judge
+from scraper.archive.captures import (
+    GONE_STATUSES,
+    WITHHELD_STATUS,
+    Capture,
+    Skipped,
+    SkipReason,
+    UrlKind,
+    classify_url,
+    judge,
+)
 from scraper.archive.cdx import ArchiveEndpoint, CdxPage, CdxRow, CdxUnreadable, parse_cdx
 from scraper.archive.warc import DEFAULT_CAPS
 from scraper.errors import ChallengeDetected, InvalidInput, RobotsUnavailable, SiteError
@@ -216,7 +225,7 @@ class WaybackArchive:
                                f"the archive's latest capture that says anything ({row.timestamp}) is HTTP "
                                f"{row.status}: the page had been removed, so no older copy is used",
                                url=url, source=self.endpoint.name, captured_at=row.captured_at, kind=kind)
-            usable = row.status == 200 or (row.is_revisit and row.status in (None, 200)) or row.status == 403
+            usable = row.status in (200, WITHHELD_STATUS) or (row.is_revisit and row.status in (None, 200))
             if not usable:
                 passed[f"HTTP {row.status}" if row.status else "no status"] += 1
                 continue
@@ -227,11 +236,9 @@ class WaybackArchive:
             got = await self.fetch_capture(row, kind)
             if isinstance(got, Capture):
                 return got
-            if got.reason is SkipReason.GONE or (row.status == 403 and got.reason is SkipReason.STATUS):
-                return Skipped(SkipReason.GONE,
-                               f"the archive's capture of {row.timestamp} answered HTTP {row.status} without a "
-                               "bot challenge (a removed or hidden request): no older copy is used",
-                               url=url, source=self.endpoint.name, captured_at=row.captured_at, kind=kind)
+            if got.reason is SkipReason.GONE:
+                got.detail += "; no older copy is used"
+                return got
             if got.reason in (SkipReason.CHALLENGE, SkipReason.STATUS):
                 passed[str(got.reason)] += 1
                 continue

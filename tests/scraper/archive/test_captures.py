@@ -62,6 +62,7 @@ def test_slug_of():
         (503, {}, b"<div id='cf-browser-verification'>", SkipReason.CHALLENGE),
         (404, {}, b"Not found", SkipReason.GONE),
         (410, {}, b"Gone", SkipReason.GONE),
+        (403, {}, b"<p id='hidden_request'>This request has been hidden</p>", SkipReason.GONE),
         (301, {"location": "/request/y"}, b"", SkipReason.STATUS),
         (500, {}, b"oops", SkipReason.STATUS),
         # On a 200, a thread that merely quotes a marker word is still the thread.

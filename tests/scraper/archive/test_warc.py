@@ -101,6 +101,8 @@ def bad_archive(path):
                    when=WHEN, status=403, reason="Forbidden", headers=[("cf-mitigated", "challenge")])
         w.response(f"{SITE}/request/withdrawn_thread", b"<h1>Not found</h1>", when=WHEN, status=404,
                    reason="Not Found")
+        w.response(f"{SITE}/request/hidden_thread", b"<p id='hidden_request'>Hidden</p>", when=WHEN, status=403,
+                   reason="Forbidden")
         w.response(f"{SITE}/request/123456", b"", when=WHEN, status=301, reason="Moved",
                    headers=[("Location", f"{SITE}/request/bus_lane_fines")])
         w.response(f"{SITE}/assets/logo.png", b"\x89PNG....", when=WHEN, headers=[("Content-Type", "image/png")])
@@ -123,7 +125,7 @@ def test_bad_records_are_skipped_with_a_reason(tmp_path, name):
     reasons = Counter(s.reason for s in skipped)
     assert reasons == {
         SkipReason.CHALLENGE: 2,
-        SkipReason.GONE: 1,
+        SkipReason.GONE: 2,
         SkipReason.STATUS: 1,
         SkipReason.REVISIT_UNRESOLVED: 1,
         SkipReason.TRUNCATED: 1,
