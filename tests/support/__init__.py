@@ -1,1 +1,1 @@
-"""Test-only helpers shared by several test packages."""
+"""Test-only helpers: the sample site's fault injection and hit recording, and helpers once kept in production modules."""

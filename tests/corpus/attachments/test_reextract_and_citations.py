@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from corpus.attachments import extract_text, reextract_all
-from corpus.attachments.store import files_root, keep_file, write_rows
-from corpus.attachments.sync import extraction_columns
+from corpus.attachments.extract import extract_text
+from corpus.attachments.reextract import reextract_all
+from corpus.attachments.store import (
+    extraction_columns,
+    files_root,
+    keep_file,
+    write_rows,
+)
 from corpus.db import connect
 
 from . import samples
 
 SITE = "http://127.0.0.1:9"
-NOW = datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
 
 
 def seed(con, *, law="foi", jurisdiction=None, hidden=False):
@@ -139,17 +144,16 @@ def test_rebuild_puts_attachment_grounds_into_refusal_citations(db):
 
 
 def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
-    from corpus.derive import rebuild
-    from corpus.derive import refusals
+    from corpus.derive import rebuild, refusals
 
     seed(db)
     write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])
     scanned = []
     real = refusals.extract_citations
 
-    def counting(text, regime="FOIA"):
+    def counting(text, regime="FOIA", **context):
         scanned.append(text[:30])
-        return real(text, regime)
+        return real(text, regime, **context)
 
     monkeypatch.setattr(refusals, "extract_citations", counting)
     rebuild(db)
@@ -169,7 +173,7 @@ def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
 
 
 def test_corpus_reparse_reextracts_kept_files(tmp_path):
-    from corpus.load import reparse
+    from corpus.reparse import reparse
 
     path = tmp_path / "foi.duckdb"
     con = connect(path)
