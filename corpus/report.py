@@ -14,6 +14,8 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from corpus.errors import UsageError
+from corpus.provenance import describe as describe_sources
+from corpus.provenance import sources
 
 OUTCOMES = ["successful", "partially_successful", "not_held", "refused", "withdrawn", "pending", "other"]
 OUTCOME_COLOURS = {
@@ -45,6 +47,7 @@ class ReportData:
     outcomes_by_year: dict[int, dict[str, int]]
     grounds: list[tuple[str, str, int]]  # provision, ground, requests
     longest: list[dict]
+    sources: str = ""  # where the selected threads came from (live site, archives, files)
 
 
 _FILTER = """
@@ -103,7 +106,10 @@ def collect(con, authorities: list[str], query: str | None) -> ReportData:
            ORDER BY long_overdue_now DESC NULLS LAST, working_days_to_substantive DESC NULLS LAST, url_title LIMIT 10""",
         params,
     )
-    return ReportData(head["n"], head["a"], head["lo"], head["hi"], histogram, by_authority, outcomes, grounds, longest)
+    origins = describe_sources(sources(con, "sel JOIN requests r USING (site, request_key)", with_sql=_FILTER,
+                                       params=params))
+    return ReportData(head["n"], head["a"], head["lo"], head["hi"], histogram, by_authority, outcomes, grounds, longest,
+                      origins)
 
 
 # ---------------------------------------------------------------- SVG charts
@@ -286,6 +292,7 @@ def render(data: ReportData, *, db_name: str, authorities: list[str], query: str
 <h1>Freedom of Information requests: how they were answered</h1>
 <p class="muted">{data.requests} requests to {data.authorities} authorities{span}{(" · " + "; ".join(filters)) if filters else ""}.
 From {esc(db_name)}, generated {generated}. Working days are UK working days under each request's regime (FOIA, EIR, FOISA, EISR).</p>
+{f'<p class="muted" id="sources">{esc(data.sources)} A thread from an archive is shown as of its capture.</p>' if data.sources else ""}
 
 <h2>How long answers took</h2>
 <p>Working days from sending to the first substantive answer, for answered requests.</p>

@@ -6,6 +6,8 @@ import json
 from pathlib import Path
 
 from corpus.db import connect, schema_version
+from corpus.provenance import describe as describe_sources
+from corpus.provenance import sources
 from corpus.schema import CURRENT_VERSION
 
 _RECENT_FAILURES = 5
@@ -62,6 +64,10 @@ def status_report(db_path: str | Path) -> str:
             for site, n_req, n_msg, n_ann, n_att, last in by_site:
                 lines.append(f"  {site}: {n_req} threads, {n_msg} messages, {n_ann} annotations, "
                              f"{n_att} attachments; last seen {_when(last)}")
+
+        origins = describe_sources(sources(con))
+        if origins:
+            lines.append(origins)
 
         frontier = con.execute("SELECT state, count(*) FROM frontier GROUP BY state ORDER BY state").fetchall()
         if frontier:

@@ -11,6 +11,7 @@
 --   until         DATE      NULL  only requests sent on or before this date (Europe/London)
 --   regime        ENUM(FOIA,EIR,FOISA,EISR) NULL  only FOIA, EIR, FOISA or EISR requests
 --   min_requests  INTEGER  1     leave out authorities with fewer requests than this
+--   provenance  ENUM(live,archive,file) NULL  only threads from the live site, an archive or a file (see `sources`)
 --
 -- Columns:
 --   authority_url_name      the authority's slug
@@ -41,7 +42,10 @@ SELECT
           / nullif(count_if(t.answered OR (t.overdue_now AND NOT coalesce(t.answered, false))), 0), 4) AS in_time_share,
     round(count_if(t.answered_in_time) / nullif(count_if(t.answered), 0), 4) AS in_time_share_of_answered
 FROM request_timeline AS t
-WHERE (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
+WHERE (getvariable('provenance') IS NULL OR EXISTS (
+         SELECT 1 FROM requests AS r WHERE r.site = t.site AND r.request_key = t.request_key
+           AND coalesce(r.provenance, 'live') = getvariable('provenance')))
+  AND (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
   AND (getvariable('regime') IS NULL OR t.regime = upper(getvariable('regime')))
   AND (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
   AND (getvariable('until') IS NULL OR timezone('Europe/London', t.sent_at)::DATE <= CAST(getvariable('until') AS DATE))

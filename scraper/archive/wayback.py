@@ -175,8 +175,8 @@ class WaybackArchive:
         self._client = make_client(host, self.contact, transport=self._transport)
         self._client.event_hooks = {"request": [], "response": [self._answered]}
         try:
-            robots = await load_robots(self._client, host, self.limiter, on_request=self._heard,
-                                       **{k: v for k, v in self._options.items() if k != "max_attempts"})
+            robots, _ = await load_robots(self._client, host, self.limiter, on_request=self._heard,
+                                          **{k: v for k, v in self._options.items() if k != "max_attempts"})
         except (RobotsUnavailable, ChallengeDetected) as exc:
             await self.close()
             raise self._give_up(f"its robots.txt could not be read ({exc})") from None
