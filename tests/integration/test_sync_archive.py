@@ -173,3 +173,16 @@ def test_an_archived_thread_is_not_overdue_now(archived_site, tmp_path):
     assert rows == [(CAPTURED.date(),)]
     late = query(db, "SELECT count(*) FROM request_timeline WHERE overdue_now AND due_date >= ?", [CAPTURED.date()])
     assert late == [(0,)]
+
+
+def test_challenged_attachments_come_from_the_archive(archived_site, tmp_path):
+    site, archive, _ = archived_site
+    site.add_fault(r"^/request/", "challenge", times=None)
+    db = tmp_path / "att.duckdb"
+    res = sync(db, site, *authorities(site), "--archive", archive, *ARCHIVE_FAST, "--attachments", "text")
+    assert res.returncode == 0, res.stderr
+    texts = query(db, "SELECT status, count(*) FROM attachment_texts GROUP BY 1")
+    assert dict(texts).get("ok", 0) > 0, texts
+    assert query(db, "SELECT count(*) FROM attachment_texts WHERE status = 'ok' AND sha256 IS NULL") == [(0,)]
+    # one challenged download was enough: no other file was asked of the live site
+    assert [h.status for h in site.hits_for(r"/attach/")] == [403]
