@@ -22,9 +22,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from corpus import DEFAULT_SITE, db
+from corpus.archive_import import ArchiveFileSummary, ThreadCaptures, read_file, thread_outcomes
 from corpus.derive import rebuild
 from corpus.errors import EXIT_FAILURES, EXIT_OK, UsageError
-from corpus.archive_import import ArchiveFileSummary, ThreadCaptures, read_file, thread_outcomes
 from corpus.pipeline import RawPage, RawThread, ThreadOutcome, outcome_of
 from corpus.writer import Writer
 from scraper.archive.warc import is_archive_file
@@ -206,6 +206,9 @@ def _import_batch(writer: Writer, pairs: list[tuple[Path, Path | None]], site: s
         name = str(files[o.url])
         if o.kind == "parse_failed" and o.failure is not None:
             summary.parse_failures.append((name, f"{o.failure.kind}: {o.failure.message}"))
+            continue
+        if o.kind == "withheld":  # the live site reported it removed: the saved copy is not used
+            summary.withheld += 1
             continue
         summary.imported += 1
         summary.with_json += not o.json_missing

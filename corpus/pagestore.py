@@ -184,7 +184,7 @@ def _into_history(con: duckdb.DuckDBPyConnection, pages: list[StoredPage], super
     rows = [tuple(getattr(p, c) for c in _HISTORY_COLUMNS) + (superseded.get(p.url),) for p in pages
             if p.captured_at is not None and p.body is not None]
     with registered(con, "_history_batch", arrow_rows(schema, rows)):
-        con.execute(f"INSERT OR IGNORE INTO page_history SELECT * FROM _history_batch")
+        con.execute("INSERT OR IGNORE INTO page_history SELECT * FROM _history_batch")
 
 
 def _stored_captures(con: duckdb.DuckDBPyConnection, urls: list[str]) -> bool:

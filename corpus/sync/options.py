@@ -11,10 +11,10 @@ from typing import Any
 
 from corpus import DEFAULT_SITE
 from corpus.errors import UsageError
-from scraper.http import user_agent
-from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.archive.cdx import ArchiveEndpoint, parse_endpoint
 from scraper.archive.wayback import archive_rate as archive_rate_of
+from scraper.http import user_agent
+from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.urls import is_local_site, normalise_site, request_ref
 
 ATTACHMENT_MODES = ("none", "text", "files")

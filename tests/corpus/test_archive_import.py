@@ -80,6 +80,11 @@ def test_a_request_removed_on_the_live_site_is_never_filled_from_an_archive(sess
     gone = listed(site)[1]
     db = tmp_path / "privacy.duckdb"
     assert run_cli("sync", "--db", str(db), "--site", site.url, *FAST, "--quiet", "--request", gone).returncode == 0
+    import httpx
+
+    saved = tmp_path / "saved"
+    saved.mkdir()
+    (saved / f"{gone}.html").write_bytes(httpx.get(f"{site.url}/request/{gone}").content)  # saved from a browser
     site.remove_request(gone)
     assert run_cli("sync", "--db", str(db), "--site", site.url, *FAST, "--quiet", "--request", gone).returncode == 0
     before = query(db, "SELECT provenance, page_sha256, removed FROM requests WHERE url_title = ?", [gone])
@@ -89,6 +94,10 @@ def test_a_request_removed_on_the_live_site_is_never_filled_from_an_archive(sess
     assert query(db, "SELECT provenance, page_sha256, removed FROM requests WHERE url_title = ?", [gone]) == before
     assert query(db, "SELECT count(*) FROM pages WHERE origin = 'file' AND url LIKE ?", [f"%/{gone}%"]) == [(0,)]
     assert query(db, "SELECT count(*) FROM page_history WHERE url LIKE ?", [f"%/{gone}%"]) == [(0,)]
+    # a page saved from a browser is not used either
+    saved_import = import_paths(db_path=db, site=site.url, paths=[saved])
+    assert saved_import.withheld == 1 and saved_import.imported == 0
+    assert query(db, "SELECT provenance, page_sha256, removed FROM requests WHERE url_title = ?", [gone]) == before
 
 
 def test_a_request_removed_at_its_latest_capture_is_not_loaded(fake_site, tmp_path):
