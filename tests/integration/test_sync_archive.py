@@ -186,3 +186,28 @@ def test_challenged_attachments_come_from_the_archive(archived_site, tmp_path):
     assert query(db, "SELECT count(*) FROM attachment_texts WHERE status = 'ok' AND sha256 IS NULL") == [(0,)]
     # one challenged download was enough: no other file was asked of the live site
     assert [h.status for h in site.hits_for(r"/attach/")] == [403]
+
+
+@pytest.mark.parametrize(
+    ("extra", "words"),
+    [
+        (["--archive", "ftp://archive.example/"], "--archive:"),
+        (["--source", "archive"], "--source archive needs --archive"),
+        (["--archive", "http://127.0.0.1:9/coll", "--archive-rate", "0"], "--archive-rate:"),
+    ],
+)
+def test_bad_archive_options_write_nothing(tmp_path, extra, words):
+    db = tmp_path / "x.duckdb"
+    res = run_cli("sync", "--db", str(db), "--site", "http://127.0.0.1:9", "--request", "x", *extra)
+    assert res.returncode == 2, res.stderr
+    assert words in res.stderr and len(res.stderr.strip().splitlines()) == 1
+    assert not db.exists()
+
+
+def test_an_archive_that_cannot_be_reached_ends_an_archive_only_run(tmp_path):
+    db = tmp_path / "y.duckdb"
+    res = run_cli("sync", "--db", str(db), "--site", "http://127.0.0.1:9", "--request", "x",
+                  "--archive", "http://127.0.0.1:9/coll", "--source", "archive", "--quiet")
+    assert res.returncode == 1
+    assert "robots.txt could not be read" in res.stderr and "Traceback" not in res.stderr
+    assert not db.exists()
