@@ -268,12 +268,18 @@ ALTER TABLE attachment_texts ADD COLUMN ocr_confidence DOUBLE;  -- Tesseract's m
 UPDATE attachment_texts SET text_source = 'text_layer' WHERE status = 'ok';
 """
 
-# Version 4: provenance.  Pages can come from a web archive (a WARC/WACZ file, or a
+# Version 4: the attachment's database id (li#attachment-<id> on pages since 2022),
+# kept beside its part number, which only the /attach/<part>/ links give.
+SCHEMA_V4 = r"""
+ALTER TABLE attachments ADD COLUMN database_id BIGINT;  -- Alaveteli's id of the attachment (NULL: not shown)
+"""
+
+# Version 5: provenance.  Pages can come from a web archive (a WARC/WACZ file, or a
 # Wayback-compatible server) as well as the live site: each page says where and when it
 # was captured, earlier captures of a URL are kept in page_history, and each request says
 # where the pages it was built from came from and as of when.  Rows from before were all
 # fetched live (or imported from saved files, source = 'import').
-SCHEMA_V4 = r"""
+SCHEMA_V5 = r"""
 ALTER TABLE pages ADD COLUMN origin VARCHAR;          -- live | archive | file
 ALTER TABLE pages ADD COLUMN captured_at TIMESTAMPTZ; -- when the page was captured (live: when fetched)
 ALTER TABLE pages ADD COLUMN capture_source VARCHAR;  -- the archive's replay URL or the file read (NULL: live)
@@ -307,6 +313,6 @@ UPDATE requests SET provenance = CASE WHEN source = 'import' THEN 'file' ELSE 'l
 """
 
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5]
 
 CURRENT_VERSION = len(MIGRATIONS)

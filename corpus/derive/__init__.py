@@ -62,7 +62,7 @@ def _can_scope(con, today: date) -> bool:
 
 
 def _capture_dates(con) -> bool:
-    """Whether requests say when a thread's capture was made (``as_of``, schema 4 on)."""
+    """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
     return "as_of" in table_columns(con, "requests")
 
 
