@@ -64,6 +64,8 @@ _OPTION_OF_SUBJECT = {
     "authority": "--authority",
     "user": "--user",
     "query": "--query",
+    "archive": "--archive",
+    "archive_rate": "--archive-rate",
 }
 
 
@@ -167,6 +169,9 @@ def main():
 @click.option("--refresh", is_flag=True, help="Re-fetch every known thread, not only those whose listing changed.")
 @click.option("--authorities", "fetch_authorities", is_flag=True, help="Also load authority names and tags from /body/all-authorities.csv.")
 @click.option("--attachments", type=click.Choice(["none", "text", "files"]), default="none", show_default=True, help="Download incoming attachments and extract their text (text), also keeping the files (files).")
+@click.option("--archive", metavar="URL", help="A Wayback-compatible archive to fall back on when the site challenges us, e.g. https://web.archive.org or a pywb collection URL.")
+@click.option("--archive-rate", type=float, metavar="REQ_PER_S", help="Ceiling on requests per second to the archive (default 1 every 3 s; at most 0.4 for public archives).")
+@click.option("--source", type=click.Choice(["site", "archive"]), default="site", show_default=True, help="Where threads come from: the live site (the archive behind it), or the archive alone.")
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
 @_expected_errors
@@ -174,8 +179,9 @@ def sync(quiet, log_format, **options):
     """Politely collect FOI threads from the site into the database.
 
     Honours robots.txt, never exceeds --rate, retries with back-off, and stops
-    (exit 3) if the site presents a bot challenge. Killing it at any moment is
-    safe: run it again to resume. Re-runs only fetch threads that changed.
+    (exit 3) if the site presents a bot challenge -- or, with --archive, takes
+    what was refused from the archive instead and carries on. Killing it at any
+    moment is safe: run it again to resume. Re-runs only fetch threads that changed.
     """
     from corpus.progress import Reporter
     from corpus.sync import SyncOptions, run_sync

@@ -21,6 +21,8 @@ from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from corpus.errors import UsageError
+from corpus.provenance import describe as describe_sources
+from corpus.provenance import sources as sources_of
 
 OUTCOMES = ["successful", "partially_successful", "not_held", "refused", "withdrawn", "pending", "other"]
 OUTCOME_COLOURS = {
@@ -130,6 +132,7 @@ class ReportData:
     grounds_total: int
     longest: list[dict]
     longest_total: int
+    provenance: str = ""  # where the selected threads came from (live site, web archives, files) and how old
 
 
 _FILTER = """
@@ -221,6 +224,8 @@ def collect(con, filters: Filters | list[str], query: str | None = None, *, top:
         requests=head["n"], authorities=head["a"], first_sent=head["lo"], last_sent=head["hi"], sources=sources,
         histogram=histogram, by_authority=by_authority, top=len(by_authority), outcomes_by_year=outcomes,
         grounds=grounds, grounds_total=len(ground_rows), longest=longest, longest_total=longest_total,
+        provenance=describe_sources(sources_of(con, "sel JOIN requests r USING (site, request_key)",
+                                               with_sql=_FILTER, params=params)),
     )
 
 
@@ -546,6 +551,7 @@ def render(data: ReportData, *, db_name: str, filters: Filters) -> str:
 <p class="muted">{data.requests} requests to {data.authorities} authorities{span}{(" · " + "; ".join(esc(d) for d in described)) if described else ""}.
 From {esc(db_name)}, generated {generated}.</p>
 <p class="source">{_attribution(data.sources)}</p>
+{f'<p class="muted" id="provenance">{esc(data.provenance)} A thread from an archive is shown as of its capture.</p>' if data.provenance else ""}
 {several}
 <h2>How long answers took</h2>
 <p>Working days from the request to the first substantive answer, for answered requests.</p>

@@ -11,6 +11,7 @@
 --   site       VARCHAR  NULL           only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   since      DATE     NULL           only requests sent on or after this date (Europe/London)
 --   level      ENUM(long_overdue,overdue)  long_overdue   'long_overdue' (past the long-overdue date) or 'overdue' (past the due date)
+--   provenance  ENUM(live,archive,file) NULL  only threads from the live site, an archive or a file (see `sources`)
 --
 -- Columns:
 --   authority_url_name  the authority's slug
@@ -41,7 +42,10 @@ SELECT
     current_date - t.due_date AS days_past_due,
     t.described_state
 FROM request_timeline AS t
-WHERE CASE coalesce(getvariable('level'), 'long_overdue')
+WHERE (getvariable('provenance') IS NULL OR EXISTS (
+         SELECT 1 FROM requests AS r WHERE r.site = t.site AND r.request_key = t.request_key
+           AND coalesce(r.provenance, 'live') = getvariable('provenance')))
+  AND CASE coalesce(getvariable('level'), 'long_overdue')
           WHEN 'overdue' THEN t.overdue_now
           ELSE t.long_overdue_now
       END

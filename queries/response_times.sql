@@ -12,6 +12,7 @@
 --   regime        VARCHAR  NULL  only requests under this regime (FOIA, EIR, FOISA, EISR; another site's, e.g. OIA; or unknown)
 --   site          VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   min_requests  INTEGER  1     leave out authorities with fewer requests than this
+--   provenance    ENUM(live,archive,file) NULL  only threads from the live site, an archive or a file (see `sources`)
 --
 -- Columns:
 --   authority_url_name      the authority's slug
@@ -52,7 +53,10 @@ SELECT
           / nullif(count(*) FILTER (WHERE t.answered AND t.answered_in_time IS NOT NULL), 0), 4) AS in_time_share_of_answered,
     count(*) FILTER (WHERE t.due_date IS NULL) AS no_deadline
 FROM request_timeline AS t
-WHERE (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
+WHERE (getvariable('provenance') IS NULL OR EXISTS (
+         SELECT 1 FROM requests AS r WHERE r.site = t.site AND r.request_key = t.request_key
+           AND coalesce(r.provenance, 'live') = getvariable('provenance')))
+  AND (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
   AND (getvariable('regime') IS NULL OR lower(t.regime) = lower(getvariable('regime')))
   AND (getvariable('site') IS NULL OR t.site = getvariable('site'))
   AND (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))

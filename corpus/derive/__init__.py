@@ -64,6 +64,11 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
+def _capture_dates(con) -> bool:
+    """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
+    return "as_of" in table_columns(con, "requests")
+
+
 def rebuild(con, *, today: date | None = None, since: datetime | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
@@ -75,13 +80,13 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
     today = today or uk_today()
     write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     if since is None or not _can_scope(con, today):
-        con.execute(build_sql(today))
+        con.execute(build_sql(today, capture_dates=_capture_dates(con)))
         build_refusal_citations(con)
         update_search_index(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
-    con.execute(build_sql(today, scoped=True))
+    con.execute(build_sql(today, scoped=True, capture_dates=_capture_dates(con)))
     # counted across requests: refresh where the scope changed a count
     con.execute(
         """UPDATE request_timeline t SET title_key_requests = c.n
@@ -89,7 +94,12 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
            WHERE t.site = c.site AND t.title_key IS NOT DISTINCT FROM c.title_key
              AND t.title_key_requests IS DISTINCT FROM c.n"""
     )
-    con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
+    if _capture_dates(con):  # rows of threads from an archive stay judged as of their capture
+        con.execute("UPDATE request_timeline t SET as_of_date = ? FROM requests r WHERE r.site = t.site "
+                    "AND r.request_key = t.request_key AND r.as_of IS NULL AND t.as_of_date IS DISTINCT FROM ?",
+                    [today, today])
+    else:
+        con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
     build_refusal_citations(con, scoped=True)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
     update_search_index(con, since=since)  # last: its commit is the index's
