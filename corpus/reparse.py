@@ -8,6 +8,7 @@ change what only the live site can say: ``requests.removed`` and the frontier.
 
 from __future__ import annotations
 
+import functools
 import multiprocessing
 import os
 import time
@@ -24,8 +25,10 @@ from corpus.derive import rebuild
 from corpus.errors import CorpusError
 from corpus.load import LoadStats
 from corpus.pipeline import StoredRow, ThreadOutcome, stored_outcome
+from corpus.progress import ProgressFn
 from corpus.writer import Writer
 
+REPARSE_STAGE = "reparse"  # the stage name given to ``progress``
 REQUEST_PAGE_KINDS = ("request_html", "imported_html")
 CORE_TABLES = ("events", "attachments", "annotations", "messages", "requests", "users", "authorities")
 
@@ -126,7 +129,7 @@ def reparse(
     fresh: bool = False,
     batch_size: int = 2000,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     derive: bool = True,
     on_bad_json: Callable[[str, str], None] | None = None,
 ) -> ReparseStats:
@@ -139,9 +142,10 @@ def reparse(
 
     Holds the sync lock for the whole run and opens the database once per batch,
     so readers can open the file between batches.  Parsing runs in a process
-    pool of ``workers`` (default: all CPUs).  ``progress(done, total)`` is called
-    after each batch; ``on_bad_json(url, problem)`` for each page whose stored
-    JSON could not be used.  ``derive=False`` skips rebuilding the derived
+    pool of ``workers`` (default: all CPUs).  ``progress("reparse", done, total)``
+    is called after each batch (and by the derived-table build, with its own
+    stage); ``on_bad_json(url, problem)`` for each page whose stored JSON could
+    not be used.  ``derive=False`` skips rebuilding the derived
     tables (``corpus.derive``) at the end.
     """
     started = time.monotonic()
@@ -156,6 +160,8 @@ def reparse(
         try:
             urls = writer.call(_page_urls, fresh)
             stats.pages = len(urls)
+            if progress is not None:
+                progress(REPARSE_STAGE, 0, stats.pages)
             chunks = [urls[i:i + batch_size] for i in range(0, len(urls), batch_size)]
             if workers > 1 and len(urls) > workers:
                 pool = multiprocessing.get_context("forkserver").Pool(workers)
@@ -177,13 +183,13 @@ def reparse(
                     _write(writer, results, stats, on_bad_json)
                     done += len(results)
                     if progress is not None:
-                        progress(done, stats.pages)
+                        progress(REPARSE_STAGE, done, stats.pages)
                 pending = submitted
             # Attachment text is re-extracted from kept files (``--attachments files``); the derived
             # tables manage their own statements, so both get a plain connection.
             stats.attachments = writer.call(_reextract_attachments, Path(db_path), plain=True)
             if derive:
-                writer.call(rebuild, plain=True)
+                writer.call(functools.partial(rebuild, progress=progress), plain=True)
                 stats.derived = True
         finally:
             if pool is not None:
