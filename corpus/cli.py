@@ -112,7 +112,7 @@ def _reporter(quiet: bool = False, log_format: str | None = None):
     return rep
 
 
-def _error(message: str, code: int, settings: dict | None = None) -> None:
+def _error(message: str, code: int, settings: dict | None = None, **fields) -> None:
     """``Error: message`` on stderr, or an ``error`` JSON object with ``--log-format json``."""
     from corpus.progress import Reporter
 
@@ -122,7 +122,7 @@ def _error(message: str, code: int, settings: dict | None = None) -> None:
         rep.stop()
     else:
         rep = Reporter(log_format=settings.get("log_format") or "text")
-    rep.error(message, exit_code=code)
+    rep.error(message, exit_code=code, **fields)
 
 
 # The option that gave a value the scraper refused (``InvalidInput.subject``).
@@ -167,6 +167,13 @@ def _expected_errors(f):
             message, code = scraper_failure(exc)
             _error(message, code)
             sys.exit(code)
+        except Exception as exc:  # a bug: a traceback for people, one JSON object for machines
+            if _settings().get("log_format") != "json":
+                raise
+            import traceback
+
+            _error(f"internal error: {exc!r}", EXIT_FAILURES, traceback=traceback.format_exc())
+            sys.exit(EXIT_FAILURES)
 
     return wrapper
 

@@ -210,10 +210,10 @@ class Reporter:
         if self.log_format == "json" and not self._silent:
             self._emit("summary", message, "info", fields)
 
-    def error(self, message: str, *, exit_code: int) -> None:
+    def error(self, message: str, *, exit_code: int, **fields: Any) -> None:
         """An error that ends the command: ``Error: ...`` or, with JSON logs, an ``error`` object."""
         if self.log_format == "json":
-            self._emit("error", message, "error", {"exit_code": exit_code})
+            self._emit("error", message, "error", {"exit_code": exit_code, **fields})
         else:
             with self._lock:
                 print(f"Error: {message}", file=self.stream, flush=True)

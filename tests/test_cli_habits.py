@@ -92,3 +92,18 @@ def test_the_old_authorities_flag_is_hidden_and_the_new_name_is_documented():
     sync_help = CliRunner().invoke(main, ["sync", "--help"]).output
     assert "--authority-list" in sync_help
     assert "--authorities " not in sync_help and "--authorities\n" not in sync_help
+
+
+def test_a_bug_is_one_json_error_with_its_traceback_under_json_logs(tmp_path, monkeypatch):
+    import corpus.status
+
+    def broken(*args, **kwargs):
+        raise RuntimeError("a bug")
+
+    monkeypatch.setattr(corpus.status, "status_report", broken)
+    result = CliRunner().invoke(main, ["--log-format", "json", "status", "--db", str(tmp_path / "x.duckdb")])
+    assert result.exit_code == 1
+    [record] = [json.loads(line) for line in result.stderr.splitlines()]
+    assert record["event"] == "error" and "a bug" in record["message"] and "RuntimeError" in record["traceback"]
+    plain = CliRunner().invoke(main, ["status", "--db", str(tmp_path / "x.duckdb")])
+    assert isinstance(plain.exception, RuntimeError)  # for people: the traceback, as before
