@@ -524,7 +524,6 @@ class Scope:
 
 
 def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
-    sent = ctx.sentence_of(pos)
     a, b = ctx.clause_of(pos)
     before, after, whole = ctx.text[a:pos], ctx.text[end:b], ctx.text[a:b]
     words = re.findall(r"[A-Za-z]{3,}", before + " " + after)
@@ -693,10 +692,9 @@ _DECISION_PIVOT = re.compile(
 
 
 def _negation(sc: Scope, phrase_only: bool) -> str | None:
-    m = None
     tail = sc.before[-140:]
-    for m in _NEG_BEFORE.finditer(tail):
-        pass
+    negations = list(_NEG_BEFORE.finditer(tail))
+    m = negations[-1] if negations else None  # the last negation before the mention
     if m is not None:
         gap = tail[m.end():]
         if len(gap) <= 60 and not _PI_GAP.search(gap):

@@ -13,7 +13,6 @@ import pytest
 from corpus import db as corpus_db
 from corpus import schema
 from corpus.db import (
-    STORAGE_VERSION,
     LockHolder,
     SyncLock,
     batch,
@@ -340,7 +339,7 @@ def test_probing_the_lock_does_not_make_a_starting_sync_fail(tmp_path):
         with pytest.raises(DatabaseLocked):
             hurried.acquire()
         threading.Timer(0.3, corpus_db._unlock, [fd]).start()
-        with SyncLock(path) as lock:  # default grace: outlasts the probe
+        with SyncLock(path):  # default grace: outlasts the probe
             assert lock_path(path).read_text().split()[0] == str(os.getpid())
     finally:
         os.close(fd)

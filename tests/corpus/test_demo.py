@@ -11,9 +11,9 @@ import pytest
 
 from corpus.db import connect
 from corpus.demo import DEMO_SITE
-from tests.support.corpus_db import load_threads_tx
 from tests.cli_runner import cli_args, cli_env
 from tests.corpus.factories import SITE, item, make_thread
+from tests.support.corpus_db import load_threads_tx
 
 TABLES = ("requests", "messages", "annotations", "attachments", "events", "authorities", "users", "frontier",
           "pages", "request_timeline", "refusal_citations", "sync_runs")

@@ -123,7 +123,7 @@ def test_split_range_covers_every_day_once():
     for parts in (2, 3, 7, 100):
         pieces = split_range(lo, hi, parts)
         assert pieces[0][0] == lo and pieces[-1][1] == hi and len(pieces) == parts
-        for (a, b), (c, d) in zip(pieces, pieces[1:]):
+        for (a, b), (c, _d) in zip(pieces, pieces[1:]):
             assert c == b + timedelta(days=1) and a <= b
     assert split_range(lo, lo + timedelta(days=1), 5) == [(lo, lo), (lo + timedelta(days=1), lo + timedelta(days=1))]
 
