@@ -183,14 +183,15 @@ HOLDER = textwrap.dedent(
 )
 
 
-def _hold_open(path: Path) -> subprocess.Popen:
+def _hold_open(path: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 
-def _let_go(proc: subprocess.Popen) -> None:
+def _let_go(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
     proc.stdin.write("\n")
     proc.stdin.flush()
     proc.wait(timeout=30)

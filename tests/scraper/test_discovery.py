@@ -233,7 +233,7 @@ def test_unknown_authority_and_user_raise_target_not_found():
     assert "no user 'ghost'" in str(info.value)
 
 
-def test_single_day_overflow_warns_and_yields_what_it_can():
+def test_single_day_overflow_warns_and_yields_what_it_can() -> None:
     reqs = make_requests(600, start=date(2020, 2, 2), days=1)
     for r in reqs.values():
         r["events"] = [r["events"][0].replace(hour=12)]  # one event each, all on one (UTC) day
@@ -244,7 +244,7 @@ def test_single_day_overflow_warns_and_yields_what_it_can():
     assert any("2020-02-02" in w and "500" in w for w in warnings)
 
 
-def test_unreadable_first_page_raises_and_later_page_is_skipped_with_warning():
+def test_unreadable_first_page_raises_and_later_page_is_skipped_with_warning() -> None:
     async def broken(url):
         return ParseFailure("markup_changed", "no items")
 
