@@ -106,9 +106,11 @@ def docx_letter(lines: list[str] = REFUSAL_LETTER, table: list[list[str]] | None
 
 def xlsx_table(rows: list[list[object]], title: str = "Requests") -> bytes:
     import openpyxl
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = openpyxl.Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook starts with one worksheet
     sheet.title = title
     for row in rows:
         sheet.append(row)
