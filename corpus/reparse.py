@@ -75,8 +75,10 @@ class ReparseStats:
     derived: bool = False  # corpus.derive.rebuild ran
     attachments: str | None = None  # what re-extraction from kept files did
     load: LoadStats = field(default_factory=LoadStats)
-    # Seconds per stage: "parse" is the workers' CPU time (they overlap with
-    # reading and staging), the rest wall time in this process, in order.
+    # Seconds per stage: "parse" is the CPU time of parsing and staging in the
+    # workers (they overlap with reading and staging), "workers" the pool
+    # processes' whole CPU time (starting, receiving pages, returning rows
+    # included), the rest wall time in this process, in order.
     stages: dict[str, float] = field(default_factory=dict)
 
     @property
@@ -312,6 +314,7 @@ def reparse(
             if workers > 1 and n_pages > batch_size:
                 pool = multiprocessing.get_context("forkserver").Pool(workers)
             in_flight: deque = deque()
+            worker_cpu: dict[int, float] = {}  # pid -> its CPU time so far
             done = 0
 
             def finish(result) -> None:
@@ -319,6 +322,7 @@ def reparse(
                 with clock("wait for parsing"):
                     chunk: StagedChunk = result.get() if pool is not None else result
                 stats.stages["parse"] = stats.stages.get("parse", 0.0) + chunk.cpu_seconds
+                worker_cpu[chunk.pid] = max(worker_cpu.get(chunk.pid, 0.0), chunk.process_cpu)
                 with clock("stage"):
                     store.append(chunk)
                 _count(chunk, stats, on_bad_json)
@@ -340,6 +344,8 @@ def reparse(
                     finish(in_flight.popleft())
             while in_flight:
                 finish(in_flight.popleft())
+            if pool is not None:
+                stats.stages["workers"] = sum(worker_cpu.values())
             if pool is not None:
                 pool.close()
                 pool.join()

@@ -9,6 +9,7 @@ appends tables and the parsed records never cross between processes.
 
 from __future__ import annotations
 
+import os
 import time
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -37,6 +38,8 @@ class StagedChunk:
     tables: dict[str, pa.Table] = field(default_factory=dict)
     pages: list[PageResult] = field(default_factory=list)
     cpu_seconds: float = 0.0  # this process's CPU time for the chunk
+    pid: int = 0
+    process_cpu: float = 0.0  # this process's CPU time since it started (receiving work and imports included)
 
 
 def stage_chunk(rows: list[StoredRow], order: list[tuple[datetime | None, int]]) -> StagedChunk:
@@ -62,6 +65,7 @@ def stage_chunk(rows: list[StoredRow], order: list[tuple[datetime | None, int]])
         out.pages.append(page)
     out.tables = _stage_isolating(items, item_order, out.pages)
     out.cpu_seconds = time.process_time() - started
+    out.pid, out.process_cpu = os.getpid(), time.process_time()
     return out
 
 
