@@ -13,7 +13,7 @@ sync would, then runs ``corpus.reparse.reparse`` twice with the derived tables:
 Each prints its split by stage: parse (reading the store, the workers parsing
 and staging, the staged rows written to the staging file: wall time in the
 writer, with the workers' CPU beside it), load (the one merge transaction),
-attachments, timeline (calendar and ``request_timeline``), citations.
+attachments, timeline (calendar and ``request_timeline``), citations, search index.
 
 Projection for a million threads: each stage's wall time taken as linear in
 the number of pages, ``seconds * 1,000,000 / threads`` (fixed costs such as
@@ -51,7 +51,7 @@ from corpus.pipeline import stored_outcome  # noqa: E402
 
 SITE = "https://www.whatdotheyknow.com"
 TARGET_MINUTES = 20.0
-STAGES = ("parse", "load", "attachments", "timeline", "citations")
+STAGES = ("parse", "load", "attachments", "timeline", "citations", "search index")
 
 
 def build_pages(db: Path, n: int) -> tuple[int, int]:
@@ -121,6 +121,7 @@ def _split(stats) -> dict[str, float]:
         "attachments": st.get("attachments", 0.0),
         "timeline": st.get("calendar", 0.0) + st.get("timeline", 0.0),
         "citations": st.get("citations", 0.0),
+        "search index": st.get("search index", 0.0),
     }
 
 

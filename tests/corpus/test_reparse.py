@@ -358,3 +358,34 @@ def test_reparse_chunks_hold_the_batch_size_however_the_pages_are_spread(tmp_pat
     finally:
         con.close()
     assert n == 10 and counts == [3, 3, 3, 1]
+
+
+def test_a_second_reparse_takes_every_unchanged_text_from_the_scan_cache(tmp_path, monkeypatch):
+    from corpus.derive import refusals
+
+    db = tmp_path / "foi.duckdb"
+    _sample_store(db)
+    scanned: list[int] = []
+    real_scan = refusals._scan_chunk
+
+    def counting(rows, pool):
+        scanned.append(len(rows))
+        return real_scan(rows, pool)
+
+    monkeypatch.setattr(refusals, "_scan_chunk", counting)
+    reparse(db, workers=1)
+    first = sum(scanned)
+    assert first > 0  # the sample site's authorities refuse some requests
+    citations = _db_rows(db, "SELECT * FROM refusal_citations")
+    scanned.clear()
+    reparse(db, workers=1)
+    assert sum(scanned) == 0
+    assert _db_rows(db, "SELECT * FROM refusal_citations") == citations
+
+
+def _db_rows(db: Path, sql: str) -> list[tuple]:
+    con = connect(db, read_only=True)
+    try:
+        return sorted(con.execute(sql).fetchall(), key=repr)
+    finally:
+        con.close()
