@@ -127,7 +127,14 @@ def normalise_paragraphs(raw: str) -> str:
     for para in raw.split(_PARA):
         if not para or para.isspace():
             continue
-        lines = [" ".join(line.split()) for line in para.split(_LINE)]
+        lines = []
+        for line in para.split(_LINE):
+            line = line.strip()
+            # Most lines need only the strip: no other whitespace than single spaces
+            # (every whitespace character but the space is unprintable).
+            if "  " in line or not line.isprintable():
+                line = " ".join(line.split())
+            lines.append(line)
         text = "\n".join(lines).strip("\n")
         if text:
             out.append(text)
