@@ -310,7 +310,7 @@ def reparse(
         try:
             n_pages, bounds = writer.call(_chunk_bounds, batch_size)
             stats.pages = n_pages
-            store = _Staging(staging)
+            store = staging_store = _Staging(staging)
             if workers > 1 and n_pages > batch_size:
                 pool = multiprocessing.get_context("forkserver").Pool(workers)
             in_flight: deque = deque()
@@ -324,7 +324,7 @@ def reparse(
                 stats.stages["parse"] = stats.stages.get("parse", 0.0) + chunk.cpu_seconds
                 worker_cpu[chunk.pid] = max(worker_cpu.get(chunk.pid, 0.0), chunk.process_cpu)
                 with clock("stage"):
-                    store.append(chunk)
+                    staging_store.append(chunk)
                 _count(chunk, stats, on_bad_json)
                 done += len(chunk.pages)
                 if progress is not None:

@@ -46,6 +46,7 @@ from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.pages.text import (
+    TEXT_TAG_ID,
     block_text,
     inline_text,
     parse_date_text,
@@ -252,6 +253,8 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     tree = LexborHTMLParser(html)
     show = tree.css_first("#request_show")
     scope = show if show is not None else tree.root
+    if scope is None:
+        return ParseFailure("markup_changed", "the page has no document element", slug)
     found = _layout(scope, html)
     if isinstance(found, ParseFailure):
         if found.kind == "markup_changed" and _looks_truncated(html):
@@ -643,7 +646,6 @@ _OLD_THREAD_QUERY = _THREAD_QUERY + (
 _DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM, _H2, _BR, _STRONG = (
     create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em", "h2", "br", "strong")
 )
-_TEXT_ID = LexborHTMLParser("<p>x</p>").css_first("p").child.tag_id
 
 
 class _Parts:
@@ -678,7 +680,7 @@ def _h2_lines(h2: LexborNode) -> list[str]:
         if tag_id == _BR:
             lines.append(" ".join("".join(current).split()))
             current = []
-        elif tag_id == _TEXT_ID:
+        elif tag_id == TEXT_TAG_ID:
             current.append(n.text_content or "")
     lines.append(" ".join("".join(current).split()))
     return [line for line in lines if line]
@@ -968,8 +970,8 @@ class _LinkFields:
 
 
 def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> Attachment:
-    item_id = item.attributes.get("id") or ""
-    item_id = item_id[11:] if item_id.startswith("attachment-") else None
+    element_id = item.attributes.get("id") or ""
+    item_id = element_id[11:] if element_id.startswith("attachment-") else None
     name = ""
     size_text = icon = None
     hidden = noted = False

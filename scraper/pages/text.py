@@ -77,7 +77,7 @@ def _text_tag_id() -> int:
     return text.tag_id
 
 
-_TEXT_ID = _text_tag_id()
+TEXT_TAG_ID = _text_tag_id()
 
 
 def block_text(node: LexborNode | None) -> str:
@@ -92,7 +92,7 @@ def block_text(node: LexborNode | None) -> str:
     parts: list[str] = []
     append = parts.append
     blocks = _BLOCK_IDS
-    text_id = _TEXT_ID
+    text_id = TEXT_TAG_ID
     skip_until: LexborNode | None = None
     for n in node.traverse(include_text=True):
         tag_id = n.tag_id
