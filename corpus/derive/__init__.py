@@ -20,6 +20,8 @@ as a whole rebuild.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import date, datetime
 
 from corpus.db import table_columns
@@ -65,6 +67,16 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
+@contextlib.contextmanager
+def _timed(timings: dict[str, float] | None, name: str):
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.monotonic() - started
+
+
 def _capture_dates(con) -> bool:
     """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
     return "as_of" in table_columns(con, "requests")
@@ -75,25 +87,30 @@ _STEPS = 4  # calendar, request_timeline, refusal_citations, search index
 
 
 def rebuild(con, *, today: date | None = None, since: datetime | None = None,
-            progress: ProgressFn | None = None) -> None:
+            timings: dict[str, float] | None = None, progress: ProgressFn | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
     Europe/London; tests pass a fixed date.  With ``since``, only the requests
     that may have changed since then are rebuilt (see ``_scope_sql``); without
     it, or when the stored tables are missing or from an older build, all are.
+    ``timings``, when given, receives the seconds each table took;
     ``progress(stage, done, total)`` is told after each of the four steps.
     """
     step = _stepper(progress)
     today = today or uk_today()
-    write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
+    with _timed(timings, "calendar"):
+        write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     step()
     if since is None or not _can_scope(con, today):
-        con.execute(build_sql(today, capture_dates=_capture_dates(con)))
+        with _timed(timings, "timeline"):
+            con.execute(build_sql(today, capture_dates=_capture_dates(con)))
         step()
-        build_refusal_citations(con)
+        with _timed(timings, "citations"):
+            build_refusal_citations(con)
         step()
-        update_search_index(con)
+        with _timed(timings, "search index"):
+            update_search_index(con)
         step()
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})

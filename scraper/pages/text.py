@@ -77,7 +77,7 @@ def _text_tag_id() -> int:
     return text.tag_id
 
 
-_TEXT_ID = _text_tag_id()
+TEXT_TAG_ID = _text_tag_id()
 
 
 def block_text(node: LexborNode | None) -> str:
@@ -92,7 +92,7 @@ def block_text(node: LexborNode | None) -> str:
     parts: list[str] = []
     append = parts.append
     blocks = _BLOCK_IDS
-    text_id = _TEXT_ID
+    text_id = TEXT_TAG_ID
     skip_until: LexborNode | None = None
     for n in node.traverse(include_text=True):
         tag_id = n.tag_id
@@ -127,7 +127,14 @@ def normalise_paragraphs(raw: str) -> str:
     for para in raw.split(_PARA):
         if not para or para.isspace():
             continue
-        lines = [" ".join(line.split()) for line in para.split(_LINE)]
+        lines = []
+        for line in para.split(_LINE):
+            line = line.strip()
+            # Most lines need only the strip: no other whitespace than single spaces
+            # (every whitespace character but the space is unprintable).
+            if "  " in line or not line.isprintable():
+                line = " ".join(line.split())
+            lines.append(line)
         text = "\n".join(lines).strip("\n")
         if text:
             out.append(text)

@@ -37,7 +37,7 @@ def test_import_reparse_export_and_the_derived_tables_report_progress(pages_2019
     stats = reparse(dbp, workers=1, batch_size=4, progress=calls)
     assert _rises_to_the_total(calls.of("reparse"))
     assert calls.of("reparse")[-1] == (stats.pages, stats.pages)
-    assert len(calls.of("reparse")) == 1 + -(-stats.pages // 4)  # the start, then once per batch of 4
+    assert len(calls.of("reparse")) >= 3  # the start, then after each chunk of about 4 pages
     assert calls.of("derive tables") == [(n, 4) for n in range(5)]
     assert [s for s, _, _ in calls] == ["reparse"] * len(calls.of("reparse")) + ["derive tables"] * 5
 
