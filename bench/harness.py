@@ -26,10 +26,13 @@ PROJECT_ROOT = Path(__file__).resolve().parent.parent
 
 
 def cli_env(**extra) -> dict:
-    """The environment of a CLI run: no stray contact or database, the project importable, tiny back-off."""
+    """The environment of a CLI run: no stray contact, database, site or stats interval, the project importable,
+    tiny back-off."""
     env = dict(os.environ)
     env.pop("CORPUS_CONTACT", None)
     env.pop("CORPUS_DB", None)
+    env.pop("CORPUS_SITE", None)
+    env.pop("CORPUS_STATS_INTERVAL", None)
     env["PYTHONPATH"] = str(PROJECT_ROOT) + os.pathsep + env.get("PYTHONPATH", "")
     env["CORPUS_BACKOFF_BASE"] = "0.01"  # retries are exercised, not waited for
     env.update({k: str(v) for k, v in extra.items()})

@@ -34,7 +34,9 @@ from datetime import datetime, timezone
 from pathlib import Path
 
 from corpus.outputs import atomic_folder, check_output
+from corpus.progress import ProgressFn, no_progress
 
+EXPORT_STAGE = "export"  # the stage name given to ``progress``
 NULL_PARTITION = "__HIVE_DEFAULT_PARTITION__"  # DuckDB and pyarrow read it back as NULL
 
 
@@ -69,8 +71,12 @@ _REQUEST_YEAR = """
 """
 
 
-def export_parquet(*, db_path: str, out_dir: str, include_page_bodies: bool = False) -> str:
-    """Write every table of the corpus at ``db_path`` into ``out_dir`` as Parquet; return a summary line."""
+def export_parquet(*, db_path: str, out_dir: str, include_page_bodies: bool = False,
+                   progress: ProgressFn | None = None) -> str:
+    """Write every table of the corpus at ``db_path`` into ``out_dir`` as Parquet; return a summary line.
+
+    ``progress("export", tables_done, tables)`` is told after each table.
+    """
     from corpus.queries import open_read_only
 
     shown = Path(out_dir)
@@ -78,7 +84,8 @@ def export_parquet(*, db_path: str, out_dir: str, include_page_bodies: bool = Fa
     con = open_read_only(db_path)
     try:
         with atomic_folder(out_dir, db_path=db_path) as out:
-            manifest, total_rows = _export_tables(con, out, db_path, include_page_bodies)
+            manifest, total_rows = _export_tables(con, out, db_path, include_page_bodies,
+                                                  progress if progress is not None else no_progress)
     finally:
         con.close()
     partitioned = sum(1 for t in manifest["tables"].values() if "partitioned_by" in t)
@@ -89,9 +96,11 @@ def export_parquet(*, db_path: str, out_dir: str, include_page_bodies: bool = Fa
     )
 
 
-def _export_tables(con, out: Path, db_path: str, include_page_bodies: bool) -> tuple[dict, int]:
+def _export_tables(con, out: Path, db_path: str, include_page_bodies: bool,
+                   tell: ProgressFn) -> tuple[dict, int]:
     """Copy every table into ``out``; return the manifest and the rows written."""
     tables = _tables(con)
+    tell(EXPORT_STAGE, 0, len(tables))
     names = {name for name, _ in tables}
     manifest: dict = {
         "exported_at": datetime.now(timezone.utc).isoformat(timespec="seconds"),
@@ -140,5 +149,6 @@ def _export_tables(con, out: Path, db_path: str, include_page_bodies: bool) -> t
         if note:
             entry["note"] = note
         manifest["tables"][name] = entry
+        tell(EXPORT_STAGE, len(manifest["tables"]), len(tables))
     (out / "manifest.json").write_text(json.dumps(manifest, indent=1) + "\n", encoding="utf-8")
     return manifest, total_rows

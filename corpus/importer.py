@@ -15,6 +15,7 @@ named in the summary and skipped; the import goes on.
 
 from __future__ import annotations
 
+import functools
 import json
 import uuid
 from dataclasses import dataclass, field
@@ -26,11 +27,14 @@ from corpus.archive_import import ArchiveFileSummary, ThreadCaptures, read_file,
 from corpus.derive import rebuild
 from corpus.errors import EXIT_FAILURES, EXIT_OK, UsageError
 from corpus.pipeline import RawPage, RawThread, ThreadOutcome, outcome_of
+from corpus.progress import ProgressFn, no_progress
 from corpus.writer import Writer
 from scraper.archive.warc import is_archive_file
 from scraper.urls import normalise_site
 
 BATCH_FILES = 200
+IMPORT_STAGE = "import"  # stage names given to ``progress``
+ARCHIVE_STAGE = "import archives"
 HTML_SUFFIXES = {".html", ".htm", ".xhtml", ""}
 # Parse failures that mean "this is not a request page at all": skip the file.
 NOT_A_REQUEST = {"empty", "encoding", "not_request", "error_page", "challenge"}
@@ -145,8 +149,15 @@ def _read(html_path: Path, json_path: Path | None, site: str, now: datetime) -> 
     return raw
 
 
-def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[str | Path]) -> ImportSummary:
-    """Import saved request pages from ``paths`` (files or folders) into ``db_path``; returns the summary."""
+def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[str | Path],
+                 progress: ProgressFn | None = None) -> ImportSummary:
+    """Import saved request pages from ``paths`` (files or folders) into ``db_path``; returns the summary.
+
+    ``progress(stage, done, total)`` is told the saved pages done after each
+    batch ("import"), the web-archive files read ("import archives") and the
+    derived-table build.
+    """
+    tell = progress if progress is not None else no_progress
     site = normalise_site(site or DEFAULT_SITE)
     if not paths:
         raise UsageError("nothing to import; give saved request pages (.html) or folders holding them")
@@ -158,10 +169,13 @@ def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[s
     with db.SyncLock(db_path):
         writer = Writer(db_path, site=site)
         try:
+            if pairs:
+                tell(IMPORT_STAGE, 0, len(pairs))
             for start in range(0, len(pairs), BATCH_FILES):
                 _import_batch(writer, pairs[start : start + BATCH_FILES], site, summary)
+                tell(IMPORT_STAGE, min(start + BATCH_FILES, len(pairs)), len(pairs))
             if archives:
-                _import_archives(writer, archives, site, summary)
+                _import_archives(writer, archives, site, summary, tell)
             failed = bool(summary.parse_failures or (summary.skipped and not summary.imported))
             if summary.archives is not None and (summary.archives.damaged or (
                     not summary.imported and not summary.unchanged and not summary.withheld and not summary.stale
@@ -170,7 +184,7 @@ def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[s
             summary.exit_code = EXIT_FAILURES if failed else EXIT_OK
             if summary.imported or summary.parse_failures:
                 try:
-                    writer.call(rebuild)
+                    writer.call(functools.partial(rebuild, progress=progress))
                 except Exception as exc:  # the loaded threads are committed; derived tables can be rebuilt
                     summary.warnings.append(f"derived tables were not rebuilt ({str(exc).splitlines()[0]}); "
                                             "run `corpus reparse`")
@@ -220,7 +234,8 @@ def _import_batch(writer: Writer, pairs: list[tuple[Path, Path | None]], site: s
     summary.new_messages += result.load.messages_new
 
 
-def _import_archives(writer: Writer, paths: list[Path], site: str, summary: ImportSummary) -> None:
+def _import_archives(writer: Writer, paths: list[Path], site: str, summary: ImportSummary,
+                     tell: ProgressFn) -> None:
     """WARC/WACZ files: their listings and attachments as pages, their threads through the pipeline.
 
     The files are read first (each thread from its latest capture in any of them), then the threads written.
@@ -232,8 +247,10 @@ def _import_archives(writer: Writer, paths: list[Path], site: str, summary: Impo
         writer.write()
 
     threads: dict[str, ThreadCaptures] = {}
-    for path in paths:
+    tell(ARCHIVE_STAGE, 0, len(paths))
+    for n, path in enumerate(paths, 1):
         read_file(path, site, summary.archives, keep, threads)
+        tell(ARCHIVE_STAGE, n, len(paths))
     outcomes = thread_outcomes(site, threads, summary.archives)
     for start in range(0, len(outcomes), BATCH_FILES):
         for o in outcomes[start : start + BATCH_FILES]:

@@ -43,10 +43,12 @@ from corpus.derive import rebuild
 from corpus.errors import CorpusError
 from corpus.load import LoadStats, merge_staged, staged_layout
 from corpus.pipeline import StoredRow
+from corpus.progress import ProgressFn
 from corpus.reparse_worker import StagedChunk, stage_chunk
 from corpus.staging import arrow_schema
 from corpus.writer import Writer, trim_heap
 
+REPARSE_STAGE = "reparse"  # the stage name given to ``progress``
 REQUEST_PAGE_KINDS = ("request_html", "imported_html")
 JSON_PAGE_KINDS = ("request_json", "imported_json")
 CORE_TABLES = ("events", "attachments", "annotations", "messages", "requests", "users", "authorities")
@@ -275,7 +277,7 @@ def reparse(
     fresh: bool = False,
     batch_size: int = 500,
     workers: int | None = None,
-    progress: Callable[[int, int], None] | None = None,
+    progress: ProgressFn | None = None,
     derive: bool = True,
     on_bad_json: Callable[[str, str], None] | None = None,
 ) -> ReparseStats:
@@ -290,8 +292,9 @@ def reparse(
     Holds the sync lock for the whole run; the database is opened for each
     chunk read and for the final merge, so readers can open it in between.
     Parsing runs in a process pool of ``workers`` (default: all CPUs), about
-    ``batch_size`` pages to a chunk.  ``progress(done, total)`` is called after
-    each chunk; ``on_bad_json(url, problem)`` for each page whose stored JSON
+    ``batch_size`` pages to a chunk.  ``progress("reparse", done, total)`` is
+    called after each chunk (and by the derived-table build, with its own
+    stage); ``on_bad_json(url, problem)`` for each page whose stored JSON
     could not be used.  ``derive=False`` skips rebuilding the derived tables
     (``corpus.derive``) at the end.
     """
@@ -310,6 +313,8 @@ def reparse(
         try:
             n_pages, bounds = writer.call(_chunk_bounds, batch_size)
             stats.pages = n_pages
+            if progress is not None:
+                progress(REPARSE_STAGE, 0, stats.pages)
             store = staging_store = _Staging(staging)
             if workers > 1 and n_pages > batch_size:
                 pool = multiprocessing.get_context("forkserver").Pool(workers)
@@ -328,7 +333,7 @@ def reparse(
                 _count(chunk, stats, on_bad_json)
                 done += len(chunk.pages)
                 if progress is not None:
-                    progress(done, stats.pages)
+                    progress(REPARSE_STAGE, done, stats.pages)
 
             for a, b in bounds:
                 with clock("read pages"):
@@ -363,7 +368,7 @@ def reparse(
             if derive:
                 timings: dict[str, float] = {}
                 with clock("derived tables"):
-                    writer.call(_rebuild, timings, plain=True)
+                    writer.call(_rebuild, timings, progress, plain=True)
                 stats.stages.pop("derived tables")
                 stats.stages.update(timings)
                 stats.derived = True
@@ -379,8 +384,8 @@ def reparse(
     return stats
 
 
-def _rebuild(con: duckdb.DuckDBPyConnection, timings: dict[str, float]) -> None:
-    rebuild(con, timings=timings)
+def _rebuild(con: duckdb.DuckDBPyConnection, timings: dict[str, float], progress: ProgressFn | None) -> None:
+    rebuild(con, timings=timings, progress=progress)
 
 
 class _Clock:

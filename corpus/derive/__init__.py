@@ -27,6 +27,7 @@ from datetime import date, datetime
 from corpus.db import table_columns
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
+from corpus.progress import ProgressFn
 from corpus.search.index import update_search_index
 from corpus.workdays import uk_today, write_calendar
 
@@ -81,26 +82,36 @@ def _capture_dates(con) -> bool:
     return "as_of" in table_columns(con, "requests")
 
 
+DERIVE_STAGE = "derive tables"  # the stage name given to ``progress``
+_STEPS = 4  # calendar, request_timeline, refusal_citations, search index
+
+
 def rebuild(con, *, today: date | None = None, since: datetime | None = None,
-            timings: dict[str, float] | None = None) -> None:
+            timings: dict[str, float] | None = None, progress: ProgressFn | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
     Europe/London; tests pass a fixed date.  With ``since``, only the requests
     that may have changed since then are rebuilt (see ``_scope_sql``); without
     it, or when the stored tables are missing or from an older build, all are.
-    ``timings``, when given, receives the seconds each table took.
+    ``timings``, when given, receives the seconds each table took;
+    ``progress(stage, done, total)`` is told after each of the four steps.
     """
+    step = _stepper(progress)
     today = today or uk_today()
     with _timed(timings, "calendar"):
         write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
+    step()
     if since is None or not _can_scope(con, today):
         with _timed(timings, "timeline"):
             con.execute(build_sql(today, capture_dates=_capture_dates(con)))
+        step()
         with _timed(timings, "citations"):
             build_refusal_citations(con)
+        step()
         with _timed(timings, "search index"):
             update_search_index(con)
+        step()
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
@@ -118,6 +129,23 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None,
                     [today, today])
     else:
         con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
+    step()
     build_refusal_citations(con, scoped=True)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
+    step()
     update_search_index(con, since=since)  # last: its commit is the index's
+    step()
+
+
+def _stepper(progress: ProgressFn | None):
+    """A function that reports one more step of the build done (the first call is step 0: started)."""
+    done = -1
+
+    def step() -> None:
+        nonlocal done
+        done += 1
+        if progress is not None:
+            progress(DERIVE_STAGE, done, _STEPS)
+
+    step()
+    return step

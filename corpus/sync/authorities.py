@@ -1,4 +1,4 @@
-"""``corpus sync --authorities``: every authority's name, tags and home page from ``/body/all-authorities.csv``.
+"""``corpus sync --authority-list``: every authority's name, tags and home page from ``/body/all-authorities.csv``.
 
 The rows are upserted by the loader's own rules (``corpus.load.upsert_authorities``),
 so a value the CSV leaves empty never blanks one a request page gave.

@@ -141,7 +141,7 @@ class SyncOptions:
         if self.refresh:
             words.append("--refresh")
         if self.fetch_authorities:
-            words.append("--authorities")
+            words.append("--authority-list")
         if self.attachments != "none":
             words += ["--attachments", self.attachments]
         if self.archive is not None:

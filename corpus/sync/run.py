@@ -82,6 +82,8 @@ class SyncRun:
         self.net_started: float | None = None
         self.run_started_at: datetime | None = None  # wall clock, set when the run is recorded
         self.fallback: ArchiveFallback | None = None  # --archive
+        self.written = 0  # thread outcomes written this run
+        self.total = 0  # threads of this run: written + queued, as of the last batch (the bar's stable total)
 
     def execute(self) -> SyncSummary:
         self.rep.start(f"sync {self.site}")
@@ -262,7 +264,9 @@ class SyncRun:
     def _show(self) -> None:
         s = self.summary
         done = s.fetched + s.failed + s.removed
-        self.rep.show(done, done + s.queued_left, f"discovered {s.discovered} · fetched {s.fetched} · failed "
+        # The total moves only when a batch says how many are queued (it grows as discovery finds more),
+        # not with every thread done, so the ETA holds still.
+        self.rep.show(done, max(self.total, done) or None, f"discovered {s.discovered} · fetched {s.fetched} · failed "
                       f"{s.failed} · {s.requests_made} requests")
 
     # ------------------------------------------------------------------ fetching and parsing
@@ -376,6 +380,11 @@ class SyncRun:
     def _count(self, result: WriteResult) -> None:
         self.summary.count_written(result)
         self.enqueued_new += result.enqueued_new
+        self.written += len(result.outcomes)
+        if result.pending is not None:
+            self.total = self.written + result.pending
+            if self.opts.limit is not None:  # queued threads beyond --limit wait for a later run
+                self.total = min(self.total, max(self.written, self.opts.limit))
         for o in result.isolated:
             self.rep.log("load_error", f"not stored, page kept: {o.url} ({o.failure.message if o.failure else ''})",
                          level="warning", url=o.url)
@@ -399,7 +408,7 @@ class SyncRun:
     def _derive(self, con: duckdb.DuckDBPyConnection) -> None:
         # Only the requests this run touched (and those a new day makes overdue) are rebuilt:
         # the cost follows the run, not the size of the corpus.
-        rebuild(con, since=self.run_started_at)
+        rebuild(con, since=self.run_started_at, progress=self.rep.progress)
 
     async def _rebuild_derived(self) -> None:
         """Rebuild the derived tables with DuckDB's memory capped (every thread is read: the cap keeps the

@@ -327,7 +327,7 @@ def test_an_interrupted_reparse_leaves_the_database_as_it_was(loaded_db):
 
     db, before, _ = loaded_db
 
-    def interrupt(done, total):
+    def interrupt(stage, done, total):
         if done >= 4:
             raise KeyboardInterrupt
 
