@@ -351,7 +351,7 @@ def status(db_path):
     """Show what the database holds: threads, messages, queue, failures, last runs."""
     from corpus.status import status_report
 
-    click.echo(status_report(db_path))
+    click.echo(status_report(db_path, notify=_reporter().note))
 
 
 @main.command(name="queries")
@@ -552,7 +552,8 @@ def report(db_path, output, authorities, since, until, site_filter, query, top):
     from corpus.report import build_report
 
     line = build_report(db_path=db_path, output=output, authorities=list(authorities), query=query,
-                        since=since, until=until, site=_site_filter(site_filter), top=top)
+                        since=since, until=until, site=_site_filter(site_filter), top=top,
+                        notify=_reporter().note)
     click.echo(line)
     _reporter().summary(line)
 
@@ -569,7 +570,7 @@ def demo(db_path):
     """
     from corpus.demo import run_demo
 
-    sys.exit(run_demo(db_path=db_path))
+    sys.exit(run_demo(db_path=db_path, say=click.echo, reporter=_reporter(quiet=True)))
 
 
 @main.command(name="convert-storage")

@@ -17,6 +17,7 @@ from __future__ import annotations
 import contextlib
 import os
 import shutil
+from collections.abc import Callable
 from pathlib import Path
 
 import duckdb
@@ -37,8 +38,18 @@ DEMO_RATE = 100.0  # requests per second: the sample site is local
 DEMO_QUERIES = ("outcomes", "response_times", "refusal_grounds")
 
 
-def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
-    """Build the demo corpus at ``db_path`` from the sample site and show some results; returns the sync's exit code."""
+def _silent(line: str) -> None:
+    """The default ``say``: a library call shows nothing."""
+
+
+def run_demo(*, db_path: str | Path = DEMO_DB, say: Callable[[str], None] = _silent,
+             reporter: Reporter | None = None) -> int:
+    """Build the demo corpus at ``db_path`` from the sample site; returns the sync's exit code.
+
+    ``say`` receives what the demo has to show a person (the site it serves, the
+    sync's summary, a few canned query results, what to try next); the CLI
+    prints it.  ``reporter`` is the sync's progress reporter (default: quiet).
+    """
     path = Path(db_path)
     _check_target(path)
     with SyncLock(path, command="corpus demo"):
@@ -46,9 +57,9 @@ def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
         building = path.with_name(path.name + ".building")
         _remove_db_files(building)
         try:
-            summary, served_at = _sync_sample_site(building, quiet=quiet)
+            summary, served_at = _sync_sample_site(building, say=say, reporter=reporter or Reporter(quiet=True))
             if summary.exit_code != 0:
-                print(f"\nThe demo sync did not finish cleanly (exit code {summary.exit_code}); {path} was left as it was.")
+                say(f"\nThe demo sync did not finish cleanly (exit code {summary.exit_code}); {path} was left as it was.")
                 return summary.exit_code
             _move_site(building, served_at, DEMO_SITE)
             shutil.rmtree(index_dir(path), ignore_errors=True)
@@ -57,8 +68,8 @@ def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
                 update_search_index(con)
         finally:
             _remove_db_files(building)
-    _show_results(path)
-    print(f"\nThe demo corpus is in {path} (site {DEMO_SITE}); try `corpus queries`, "
+    _show_results(path, say)
+    say(f"\nThe demo corpus is in {path} (site {DEMO_SITE}); try `corpus queries`, "
           f"`corpus query outcomes --db {path}`, `corpus report --db {path} --output report.html` "
           f"or `duckdb -readonly {path}`.")
     return summary.exit_code
@@ -96,17 +107,17 @@ def _remove_db_files(path: Path) -> None:
     shutil.rmtree(index_dir(path), ignore_errors=True)
 
 
-def _sync_sample_site(db_path: Path, *, quiet: bool):
+def _sync_sample_site(db_path: Path, *, say: Callable[[str], None], reporter: Reporter):
     corpus = sample_corpus()
     site = FakeSite(corpus).start()
     try:
-        print(f"Sample Alaveteli site serving {len(corpus.requests)} requests at {site.url} (stored as {DEMO_SITE})")
+        say(f"Sample Alaveteli site serving {len(corpus.requests)} requests at {site.url} (stored as {DEMO_SITE})")
         options = SyncOptions.build(db_path=db_path, site=site.url, authorities=sorted(corpus.authorities),
                                     rate=DEMO_RATE)
-        summary = run_sync(options, reporter=Reporter(quiet=quiet))
+        summary = run_sync(options, reporter=reporter)
     finally:
         site.stop()
-    print(summary.describe())
+    say(summary.describe())
     return summary, site.url
 
 
@@ -132,12 +143,12 @@ def _move_site(db_path: Path, old: str, new: str) -> None:
             )
 
 
-def _show_results(db_path: str | Path) -> None:
+def _show_results(db_path: str | Path, say: Callable[[str], None]) -> None:
     for name in DEMO_QUERIES:
         try:
             table = run_query(db_path, name, {})
         except (duckdb.Error, CorpusError) as exc:  # a query needing parameters or tables this database lacks
-            print(f"\n{name}: not shown ({str(exc).splitlines()[0]})")
+            say(f"\n{name}: not shown ({str(exc).splitlines()[0]})")
             continue
-        print(f"\n== corpus query {name} ({table.num_rows} rows) ==")
-        print(format_table(table.slice(0, 10)))
+        say(f"\n== corpus query {name} ({table.num_rows} rows) ==")
+        say(format_table(table.slice(0, 10)))

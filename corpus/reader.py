@@ -25,10 +25,11 @@ from __future__ import annotations
 
 import contextlib
 import importlib.util
+import logging
 import os
 import sys
 import time
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -139,10 +140,13 @@ class Reader:
     ``path``: the database (default: :func:`find_database`).  ``wait``: how many
     seconds a query may wait for a writer (``corpus sync`` writing a batch, or
     rebuilding its derived tables) before it raises ``DatabaseLocked``.
-    ``notify``: print one line to stderr when a query has to wait.
+    ``notify``: say so in one line when a query has to wait: True logs it as a
+    warning on the ``corpus.reader`` logger (shown on stderr when logging is not
+    configured), a callable receives the line, False says nothing.
     """
 
-    def __init__(self, path: str | os.PathLike | None = None, *, wait: float = DEFAULT_WAIT, notify: bool = True):
+    def __init__(self, path: str | os.PathLike | None = None, *, wait: float = DEFAULT_WAIT,
+                 notify: bool | Callable[[str], None] = True):
         self.path = Path(path) if path is not None else find_database()
         self.wait = wait
         self.notify = notify
@@ -201,7 +205,11 @@ class Reader:
             if self.notify and not told and waited >= _NOTICE_AFTER:
                 writer = read_lock_holder(self.path)
                 who = f"{writer.command} (pid {writer.pid})" if writer else "another program"
-                print(f"{self.path.name}: waiting for {who} to finish writing…", file=sys.stderr, flush=True)
+                line = f"{self.path.name}: waiting for {who} to finish writing…"
+                if callable(self.notify):
+                    self.notify(line)
+                else:
+                    logging.getLogger("corpus.reader").warning(line)
                 told = True
             time.sleep(delay)
             delay = min(delay * 2, 0.5)

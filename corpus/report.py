@@ -15,7 +15,7 @@ the report reads on a phone as well as on a desktop.
 from __future__ import annotations
 
 import html
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -609,6 +609,7 @@ def build_report(
     until: date | None = None,
     site: str | None = None,
     top: int = DEFAULT_TOP,
+    notify: bool | Callable[[str], None] = True,
 ) -> str:
     """Write the HTML report for the corpus at ``db_path`` to ``output``; return a summary line.
 
@@ -630,7 +631,7 @@ def build_report(
         site=site.strip().rstrip("/") if site and site.strip() else None,
     )
     check_output(output, db_path=db_path)  # refuse a harmful --output before any work
-    with Reader(db_path, notify=True).session() as con:
+    with Reader(db_path, notify=notify).session() as con:
         has = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
         missing = {"request_timeline", "refusal_citations"} - has
         if missing:

@@ -9,6 +9,7 @@ it asks the sync lock whether a sync is running now: a run still marked
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from pathlib import Path
 
 from corpus.db import LockHolder, oldest_reader, read_lock_holder, schema_version, storage_format
@@ -45,11 +46,15 @@ def _storage_line(fmt: str) -> str:
     return f"Storage: DuckDB format {fmt}: DuckDB {reader} and later open it"
 
 
-def status_report(db_path: str | Path, *, wait: float = STATUS_WAIT) -> str:
-    """A text summary of the corpus at ``db_path``; reads it without holding up a running sync."""
+def status_report(db_path: str | Path, *, wait: float = STATUS_WAIT, notify: bool | Callable[[str], None] = True) -> str:
+    """A text summary of the corpus at ``db_path``; reads it without holding up a running sync.
+
+    ``notify`` is :class:`corpus.reader.Reader`'s: what to do with the line
+    saying it waits for a writer.
+    """
     path = Path(db_path)
     writer = read_lock_holder(path)
-    with Reader(path, wait=wait, notify=True).session() as con:
+    with Reader(path, wait=wait, notify=notify).session() as con:
         return _report(con, path, writer)
 
 
