@@ -159,6 +159,7 @@ def main():
 @click.option("--refresh", is_flag=True, help="Re-fetch every known thread, not only those whose listing changed.")
 @click.option("--authorities", "fetch_authorities", is_flag=True, help="Also load authority names and tags from /body/all-authorities.csv.")
 @click.option("--attachments", type=click.Choice(["none", "text", "files"]), default="none", show_default=True, help="Download incoming attachments and extract their text (text), also keeping the files (files).")
+@click.option("--reader-wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="While a reader (notebook, DuckDB shell) keeps the database open and nothing else is left to do, wait this long before leaving the fetched threads in <db>.spool/ for the next command (exit 5). Default 300, or $CORPUS_READER_WAIT.")
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
 @_expected_errors

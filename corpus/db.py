@@ -92,7 +92,8 @@ def _translate_open_error(path: Path, exc: duckdb.Error) -> CorpusError:
         if holder:
             who += f" ({os.path.basename(holder.group(1))})"
         return DatabaseLocked(
-            f"{path.name} is open in {who}; close that program (or wait for it) and try again, or use another --db"
+            f"{path.name} is open in {who}; close that program (or wait for it) and try again, or use another --db",
+            pid=int(pid.group(1)) if pid else None,
         )
     if "not a valid DuckDB database" in text:
         return CorpusError(
@@ -170,10 +171,15 @@ def _check_and_migrate(con: duckdb.DuckDBPyConnection, path: Path, *, read_only:
             raise
 
 
-def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open."""
+def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0,
+                      max_interval: float = 1.0) -> duckdb.DuckDBPyConnection:
+    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open.
+
+    The retries start 50 ms apart and back off to ``max_interval``: a writer
+    that must find a moment between many readers' queries keeps it short.
+    """
     deadline = time.monotonic() + wait_seconds
-    delay = 0.05
+    delay = min(0.05, max_interval)
     while True:
         try:
             return connect(path)
@@ -181,7 +187,7 @@ def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb
             if time.monotonic() >= deadline:
                 raise
             time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+            delay = min(delay * 2, max_interval)
 
 
 @contextlib.contextmanager

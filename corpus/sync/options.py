@@ -16,6 +16,7 @@ from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.urls import is_local_site, normalise_site, request_ref
 
 ATTACHMENT_MODES = ("none", "text", "files")
+READER_WAIT = 300.0  # seconds a sync with nothing else to do waits for a reader to close the file (then exit 5)
 
 
 def _clean_slugs(values: Iterable[str], what: str) -> list[str]:
@@ -59,6 +60,7 @@ class SyncOptions:
     attachments: str = "none"
     fetch_options: dict[str, Any] = field(default_factory=dict)  # for scraper.fetch.Fetcher (tests: backoff_base...)
     warnings: tuple[str, ...] = ()  # e.g. the rate was capped
+    reader_wait: float = READER_WAIT  # seconds to wait, with nothing else to do, for a reader to close the file
 
     @classmethod
     def build(
@@ -66,7 +68,7 @@ class SyncOptions:
         users: Iterable[str] = (), requests: Iterable[str | int] = (), query: str | None = None,
         since: date | None = None, until: date | None = None, limit: int | None = None, rate: float = DEFAULT_RATE,
         contact: str | None = None, refresh: bool = False, fetch_authorities: bool = False,
-        attachments: str = "none", fetch_options: dict[str, Any] | None = None,
+        attachments: str = "none", fetch_options: dict[str, Any] | None = None, reader_wait: float | None = None,
     ) -> SyncOptions:
         """Check every option; raises ``UsageError`` (nothing written) naming the bad one."""
         site = normalise_site(site or DEFAULT_SITE)
@@ -92,6 +94,12 @@ class SyncOptions:
                 slugs.append(slug)
             elif rid is not None:
                 ids.append(rid)
+        if reader_wait is None:
+            reader_wait = _env_float("CORPUS_READER_WAIT")
+        if reader_wait is None:
+            reader_wait = READER_WAIT
+        if not reader_wait >= 0:
+            raise UsageError(f"--reader-wait {reader_wait:g} must be zero or more seconds, e.g. 300")
         options = dict(fetch_options or {})
         backoff = _env_float("CORPUS_BACKOFF_BASE")
         if backoff is not None:
@@ -102,6 +110,7 @@ class SyncOptions:
             ids=tuple(dict.fromkeys(ids)), query=(query or "").strip() or None, since=since, until=until,
             limit=limit, rate=rate, contact=contact, refresh=bool(refresh), fetch_authorities=bool(fetch_authorities),
             attachments=attachments, fetch_options=options, warnings=(warning,) if warning else (),
+            reader_wait=float(reader_wait),
         )
 
     @property
