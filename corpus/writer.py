@@ -551,7 +551,7 @@ class Writer:
             result.load, result.failed_for_good = write_outcomes(con, batch.outcomes)
             if take is not None:
                 _take(con, take, result)
-            if self.after_write is not None and not self._merging:
+            if self.after_write is not None:
                 self.after_write(con, result)
             return result
 

@@ -545,6 +545,9 @@ class SyncRun:
         except BaseException as exc:
             if not out_of_memory(exc):  # (out of memory: the batch is written again uncapped, and this with it)
                 self.derived = False  # the batch is written without it; the end of the run tries again
+                self.rep.log("derive_failed", "the derived tables could not be created with the first batch "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); the end of the "
+                             "run builds them", level="warning")
             raise
         self.derived = True
 
