@@ -172,7 +172,9 @@ def sync(quiet, log_format, **options):
     """
     from corpus.progress import Reporter
     from corpus.sync import SyncOptions, run_sync
+    from corpus.sync.run import leave_pandas_out
 
+    leave_pandas_out()
     summary = run_sync(SyncOptions.build(**options), reporter=Reporter(quiet=quiet, log_format=log_format))
     click.echo(summary.describe())
     sys.exit(summary.exit_code)

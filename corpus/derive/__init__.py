@@ -61,13 +61,15 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
-def rebuild(con, *, today: date | None = None, since: datetime | None = None) -> None:
+def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
     Europe/London; tests pass a fixed date.  With ``since``, only the requests
     that may have changed since then are rebuilt (see ``_scope_sql``); without
     it, or when the stored tables are missing or from an older build, all are.
+    ``chunk``: rebuild the requests in scope that many at a time, so that the
+    memory it takes does not grow with the scope (a sync passes it).
     """
     today = today or uk_today()
     write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
@@ -76,9 +78,35 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
         build_refusal_citations(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
+    if chunk:
+        _rebuild_in_chunks(con, today, chunk)
+        return
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
     con.execute(build_sql(today, scoped=True))
-    # counted across requests: refresh where the scope changed a count
+    _refresh_counts(con, today)
+    build_refusal_citations(con, scoped=True)
+    con.execute("DROP TABLE IF EXISTS _derive_scope")
+
+
+def _rebuild_in_chunks(con, today: date, chunk: int) -> None:
+    """The scoped rebuild, ``chunk`` requests of ``_derive_scope`` at a time (a request's rows depend on it alone)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _derive_all AS "
+                "SELECT site, request_key, row_number() OVER (ORDER BY site, request_key) AS rn FROM _derive_scope")
+    total = con.execute("SELECT count(*) FROM _derive_all").fetchall()[0][0]
+    for lo in range(0, max(total, 1), chunk):
+        con.execute("CREATE OR REPLACE TEMP TABLE _derive_scope AS SELECT site, request_key FROM _derive_all "
+                    "WHERE rn > ? AND rn <= ?", [lo, lo + chunk])
+        con.execute("DELETE FROM request_timeline t USING _derive_scope s "
+                    "WHERE t.site = s.site AND t.request_key = s.request_key")
+        con.execute(build_sql(today, scoped=True))
+        build_refusal_citations(con, scoped=True)
+    _refresh_counts(con, today)
+    con.execute("DROP TABLE IF EXISTS _derive_scope")
+    con.execute("DROP TABLE IF EXISTS _derive_all")
+
+
+def _refresh_counts(con, today: date) -> None:
+    """What is counted across requests, and the date rows were judged on: refreshed where the scope changed them."""
     con.execute(
         """UPDATE request_timeline t SET title_key_requests = c.n
            FROM (SELECT site, title_key, CAST(count(*) AS INTEGER) AS n FROM request_timeline GROUP BY ALL) c
@@ -86,5 +114,3 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
              AND t.title_key_requests IS DISTINCT FROM c.n"""
     )
     con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
-    build_refusal_citations(con, scoped=True)
-    con.execute("DROP TABLE IF EXISTS _derive_scope")

@@ -43,13 +43,35 @@ from scraper.fetch import ChallengeDetected, Fetcher
 from scraper.http import make_client
 from scraper.politeness import RateLimiter
 
-FLUSH_EVERY = 25  # threads per batch transaction
+FLUSH_EVERY = 25  # threads per batch transaction (while one is written, fetching goes on up to twice as many)
 FLUSH_SECONDS = 2.0  # ... or this long since the last batch, whichever first
 MAX_BYTES = 20 * 1024 * 1024
 HTTP_TIMEOUT = 30.0  # seconds without an answer before an attempt counts as timed out
 DERIVE_MEMORY_LIMIT = "160MB"  # DuckDB's cap while the derived tables are rebuilt
 DERIVE_EVERY = 600.0  # seconds: a long sync brings the derived tables up to date this often (and at its end)
+DERIVE_CHUNK = 1000  # requests rebuilt at a time: the rebuild's memory does not grow with the run
 HELD_NOTICE_EVERY = 60.0  # seconds between "still waiting" lines while a reader keeps the file
+
+
+class _WithoutPandas:
+    """An import finder that says pandas is not installed (see :func:`leave_pandas_out`)."""
+
+    def find_spec(self, name: str, path=None, target=None):
+        if name == "pandas" or name.startswith("pandas."):
+            raise ModuleNotFoundError(f"No module named {name!r} (left out of this process)", name=name)
+        return None
+
+
+def leave_pandas_out() -> None:
+    """For a process that does nothing but sync (the command line): keep pandas from being imported.
+
+    pyarrow imports pandas, when it is installed, on its first conversion of
+    Python values, and that costs about 75 MB of memory; a sync never uses it.
+    So it is made to look absent, unless something has imported it already.
+    Not for library use: a notebook may want pandas later.
+    """
+    if "pandas" not in sys.modules and not any(isinstance(f, _WithoutPandas) for f in sys.meta_path):
+        sys.meta_path.insert(0, _WithoutPandas())  # type: ignore[arg-type]
 
 
 def run_sync(options: SyncOptions, *, reporter: Reporter | None = None) -> SyncSummary:
@@ -344,6 +366,10 @@ class SyncRun:
                 task.add_done_callback(self.parsing.discard)
                 due = len(self.writer.pending.outcomes) >= FLUSH_EVERY \
                     or time.monotonic() - self.writer.last_write > FLUSH_SECONDS
+                if due and writing is not None and not writing.done() \
+                        and len(self.writer.pending.outcomes) >= 2 * FLUSH_EVERY:
+                    # the writer is behind: wait for it rather than pile threads up in memory
+                    await asyncio.wait([writing])
                 if due and (writing is None or writing.done()):
                     if writing is not None:
                         writing.result()
@@ -525,7 +551,7 @@ class SyncRun:
     def _derive(self, con: duckdb.DuckDBPyConnection) -> None:
         # Only the requests this run touched (and those a new day makes overdue) are rebuilt:
         # the cost follows the run, not the size of the corpus.
-        rebuild(con, since=self._derive_since())
+        rebuild(con, since=self._derive_since(), chunk=DERIVE_CHUNK)
         self.last_derive = time.monotonic()
 
     def _derived_from_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
