@@ -500,13 +500,16 @@ class SyncRun:
         """A reader kept the file past ``reader_wait``: everything in hand goes to the spool, and the run ends."""
         if self.parsing:
             await asyncio.gather(*list(self.parsing), return_exceptions=True)
-        if not self.control.interrupted and self.control.blocked is None:
-            self.summary.outcome = "spooled"
-        elif self.control.blocked is not None:
+        if self.control.blocked is not None:
             self.summary.outcome = "blocked"
-        else:
+        elif self.control.interrupted:
             self.summary.outcome = "interrupted"
-        self.summary.spooled = self.writer.spooled + len(self.writer.pending.outcomes)
+        else:
+            self.summary.outcome = "spooled"
+        self.summary.held_by = exc.pid
+        self.summary.reader_wait = exc.waited
+        self.summary.spool_path = str(self.writer.spool.path)
+        self.summary.spooled = self.writer.spool.threads() + len(self.writer.pending.outcomes)
         self._finish()
         if recorded:
             self.writer.pending.runs[:] = [FinishedRun(
@@ -514,9 +517,6 @@ class SyncRun:
                 rebuild_since=None if self.derived_at_end else self._derive_since())]
         await self.writer.spool_pending_async()
         self.summary.spooled = self.writer.spool.threads()
-        self.summary.held_by = exc.pid
-        self.summary.reader_wait = exc.waited
-        self.summary.spool_path = str(self.writer.spool.path)
 
     def _gave_up_before_starting(self, exc: HeldByReader) -> SyncSummary:
         self.summary.outcome = "spooled"

@@ -5,7 +5,9 @@
   it waits for, and writes it all once the reader lets go;
 * twenty readers opening and closing the file in a loop during a sync;
 * a SIGKILL while threads sit in the spool, then a rerun: the spool is written
-  first, and its threads are not fetched again.
+  first, and its threads are not fetched again;
+* a reader kept past ``--reader-wait``: exit 5, the threads wait in the spool,
+  and the next command writes them.
 
 Each ends with exactly the site's threads (ground truth, as in ``test_kill``),
 and every reader's answers are consistent: counts never go down, and no
@@ -25,10 +27,10 @@ import pyarrow as pa
 import pytest
 
 from bench.harness import PROJECT_ROOT, cli_env
-from corpus.errors import EXIT_OK
+from corpus.errors import EXIT_OK, EXIT_SPOOLED
 from corpus.spool import spool_path
 from tests.reliability.readers import COUNTS
-from tests.reliability.truth import compare, run_cli, site_truth, start_cli
+from tests.reliability.truth import compare, rows, run_cli, site_truth, start_cli
 
 
 @pytest.fixture(scope="module")
@@ -199,3 +201,38 @@ def test_a_kill_while_threads_sit_in_the_spool_loses_and_duplicates_nothing(site
     for slug in spooled:
         assert len(site.hits_for(rf"^/request/{slug}$")) == 1, slug
     assert not spool_path(dbp).exists()
+
+
+def test_a_reader_kept_past_the_wait_leaves_the_threads_in_the_spool_with_exit_5(site, tmp_path):
+    truth = site_truth(site.corpus)
+    dbp = tmp_path / "left.duckdb"
+    sync = start_cli(*_args(site, dbp), "--reader-wait", "3", stdout=subprocess.PIPE)
+    holder = _reader("hold", dbp, 120, tmp_path / "holder.jsonl", 10, len(truth.slugs))
+    try:
+        code, out, err = _finish(sync, 240)
+        assert holder.poll() is None  # still holding: the sync gave up waiting for it
+    finally:
+        for p in (holder, sync):
+            if p.poll() is None:
+                p.kill()
+                p.wait()
+    assert code == EXIT_SPOOLED, err
+    waiting = _spooled_slugs(dbp)
+    assert waiting and waiting <= truth.slugs
+    assert f"PID {holder.pid} (a reader) kept the database open" in out
+    assert f"{len(waiting)} threads wait in {spool_path(dbp)}/" in out, out
+    assert "Traceback" not in err
+    # the next writing command writes the spool first: here a sync with nothing else to do
+    res = run_cli("sync", "--site", site.url, "--db", dbp, "--rate", "200", "--quiet", timeout=240)
+    assert res.returncode == EXIT_OK, res.stderr
+    assert f"{len(waiting)} threads held in the spool were written" in res.stdout, res.stdout
+    assert not spool_path(dbp).exists()
+    present = {s for (s,) in rows(dbp, "SELECT url_title FROM requests")}
+    assert waiting <= present
+    assert compare(dbp, truth, complete=False).ok
+    assert rows(dbp, "SELECT outcome, (summary->>'exit_code')::INT FROM sync_runs "
+                     "WHERE command LIKE '%--authority%'") == [("spooled", EXIT_SPOOLED)]
+    # and the queue it left is finished by the same command as usual
+    assert run_cli(*_args(site, dbp), timeout=240).returncode == EXIT_OK
+    final = compare(dbp, truth)
+    assert final.ok, final.problems()[:10]
