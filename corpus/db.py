@@ -300,10 +300,22 @@ def batch(path: str | Path, *, wait_seconds: float = 10.0) -> Iterator[duckdb.Du
     If a reader holds the file, opening is retried for up to ``wait_seconds``
     before ``DatabaseLocked`` is raised.
     """
-    con = connect_when_free(path, wait_seconds=wait_seconds)
+    with transaction_on(connect_when_free(path, wait_seconds=wait_seconds)) as con:
+        yield con
+
+
+@contextlib.contextmanager
+def transaction_on(con: duckdb.DuckDBPyConnection, *,
+                   memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN on an open connection, yield it, COMMIT (ROLLBACK on error), close it.
+
+    ``memory_limit`` caps DuckDB's memory for the transaction.
+    """
     try:
         con.execute("BEGIN TRANSACTION")
         try:
+            if memory_limit:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
             yield con
         except BaseException:
             con.execute("ROLLBACK")

@@ -214,27 +214,6 @@ def trim_heap(collect: bool = True) -> None:
         _LIBC.malloc_trim(0)
 
 
-@contextlib.contextmanager
-def _transaction_on(con: duckdb.DuckDBPyConnection, cap: str | None, *,
-                    plain: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
-    """One transaction on an open connection (committed, or rolled back on error), then the connection closed."""
-    try:
-        if plain:
-            yield con
-            return
-        con.execute("BEGIN TRANSACTION")
-        try:
-            if cap:
-                con.execute(f"SET memory_limit = '{cap}'")
-            yield con
-        except BaseException:
-            con.execute("ROLLBACK")
-            raise
-        con.execute("COMMIT")
-    finally:
-        con.close()
-
-
 # ============================================================================ the writer
 
 
@@ -343,7 +322,14 @@ class Writer:
         another process keeps the file (after ``WAIT_SECONDS``, or a holding
         writer's ``try_seconds``).
         """
-        with _transaction_on(self._connect(), cap, plain=plain) as con:
+        con = self._connect()
+        if plain:
+            try:
+                yield con
+            finally:
+                con.close()
+            return
+        with db.transaction_on(con, memory_limit=cap) as con:
             yield con
 
     @contextlib.contextmanager
@@ -360,12 +346,10 @@ class Writer:
                 con = self._connect()
                 break
             except DatabaseLocked as exc:
-                self._note_held(exc)
-                if time.monotonic() - started >= wait:
-                    raise self._gave_up(exc, time.monotonic() - started) from None
+                self._wait_on(exc, started, wait)
                 time.sleep(POLL_SECONDS)
         self._note_free()
-        with _transaction_on(con, None) as con:
+        with db.transaction_on(con) as con:
             yield con
 
     def _capped(self, fn: Callable[..., T], *args: Any, plain: bool = False, memory_limit: str | None = None) -> T:
@@ -410,11 +394,7 @@ class Writer:
             try:
                 result = self.submit(fn, *args, plain=plain).result()
             except DatabaseLocked as exc:
-                if self.hold is None or isinstance(exc, HeldByReader):
-                    raise
-                self._note_held(exc)
-                if wait is not None and time.monotonic() - started >= wait:
-                    raise self._gave_up(exc, time.monotonic() - started) from None
+                self._wait_on(exc, started, wait)
                 time.sleep(POLL_SECONDS)
                 continue
             self._note_free()
@@ -428,11 +408,7 @@ class Writer:
             try:
                 result = await asyncio.wrap_future(self.submit(fn, *args, plain=plain, memory_limit=memory_limit))
             except DatabaseLocked as exc:
-                if self.hold is None or isinstance(exc, HeldByReader):
-                    raise
-                self._note_held(exc)
-                if wait is not None and time.monotonic() - started >= wait:
-                    raise self._gave_up(exc, time.monotonic() - started) from None
+                self._wait_on(exc, started, wait)
                 await asyncio.sleep(POLL_SECONDS)
                 continue
             self._note_free()
@@ -442,6 +418,14 @@ class Writer:
         self._thread.shutdown(wait=True)
 
     # ------------------------------------------------------------------ held files
+
+    def _wait_on(self, exc: DatabaseLocked, started: float, wait: float | None) -> None:
+        """A job found the file held: return to try again, or raise (no hold, or waited ``wait`` seconds)."""
+        if self.hold is None or isinstance(exc, HeldByReader):
+            raise exc
+        self._note_held(exc)
+        if wait is not None and time.monotonic() - started >= wait:
+            raise self._gave_up(exc, time.monotonic() - started) from None
 
     def _note_held(self, exc: DatabaseLocked) -> None:
         if self.held_since is None:

@@ -117,18 +117,20 @@ def _queue(writer: Writer, slugs) -> None:
     writer.call(lambda con: frontier.enqueue(con, SITE, [FrontierItem(url=_url(s), url_title=s) for s in slugs]))
 
 
-def _record_run(writer: Writer, run_id: str) -> None:
-    writer.call(lambda con: con.execute("INSERT INTO sync_runs (run_id, site, outcome) VALUES (?, ?, 'running')",
-                                        [run_id, SITE]))
+def _held_writer(dbp, monkeypatch, memory_threads: int) -> Writer:
+    """A sync's writer (run ``run1``, recorded, every public thread queued), and then a reader takes the file."""
+    writer = Writer(dbp, site=SITE, hold=Hold("run1", memory_threads=memory_threads))
+    writer.call(lambda con: con.execute("INSERT INTO sync_runs (run_id, site, outcome) VALUES ('run1', ?, 'running')",
+                                        [SITE]))
+    _queue(writer, [r.url_title for r in PUBLIC])
+    _locked(monkeypatch)
+    return writer
 
 
 def test_a_holding_writer_keeps_batches_in_memory_then_in_the_spool_and_writes_them_when_free(tmp_path, monkeypatch):
     dbp = tmp_path / "held.duckdb"
-    writer = Writer(dbp, site=SITE, hold=Hold("run1", memory_threads=3))
+    writer = _held_writer(dbp, monkeypatch, 3)
     try:
-        _record_run(writer, "run1")
-        _queue(writer, [r.url_title for r in PUBLIC])
-        _locked(monkeypatch)
         for req in PUBLIC[:3]:
             writer.add(_fetched(req))
         got = writer.write(Take(SITE, 10))
@@ -158,11 +160,8 @@ def test_a_holding_writer_keeps_batches_in_memory_then_in_the_spool_and_writes_t
 
 def test_the_next_writer_writes_a_spool_first_and_only_once(tmp_path, monkeypatch):
     dbp = tmp_path / "next.duckdb"
-    first = Writer(dbp, site=SITE, hold=Hold("run1", memory_threads=0))
+    first = _held_writer(dbp, monkeypatch, 0)
     try:
-        _record_run(first, "run1")
-        _queue(first, [r.url_title for r in PUBLIC])
-        _locked(monkeypatch)
         for req in PUBLIC[:2]:
             first.add(_fetched(req))
         first.finish_run(FinishedRun("run1", "spooled", FETCHED, {"exit_code": 5}, rebuild_since=FETCHED))

@@ -29,6 +29,7 @@ import pytest
 from bench.harness import PROJECT_ROOT, cli_env
 from corpus.errors import EXIT_OK, EXIT_SPOOLED
 from corpus.spool import spool_path
+from tests.reliability.conftest import serving
 from tests.reliability.readers import COUNTS
 from tests.reliability.truth import compare, rows, run_cli, site_truth, start_cli
 
@@ -36,15 +37,8 @@ from tests.reliability.truth import compare, rows, run_cli, site_truth, start_cl
 @pytest.fixture(scope="module")
 def busy_site():
     """A 150-thread site, three authorities: big enough that a sync is still fetching when a reader comes."""
-    from corpus.sample_site import generate_corpus
-    from tests.support.site import TestSite
-
-    site = TestSite(generate_corpus(150, seed=11, n_authorities=3), serve_2019_pages_from=False)
-    site.start()
-    try:
+    with serving(150, seed=11, n_authorities=3) as site:
         yield site
-    finally:
-        site.stop()
 
 
 @pytest.fixture

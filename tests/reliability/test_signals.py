@@ -11,6 +11,7 @@ import pytest
 from bench.harness import Truth
 from corpus.errors import EXIT_INTERRUPTED, EXIT_OK
 from corpus.sample_site.server import ROBOTS_TXT, Response
+from tests.reliability.conftest import serving
 from tests.reliability.truth import compare, rows, run_cli, site_truth, start_cli
 from tests.support.site import TestSite
 
@@ -28,14 +29,8 @@ class CrawlDelaySite(TestSite):
 
 @pytest.fixture
 def delay_site():
-    from corpus.sample_site import generate_corpus
-
-    site = CrawlDelaySite(generate_corpus(6, seed=5, n_authorities=1), serve_2019_pages_from=False)
-    site.start()
-    try:
+    with serving(6, seed=5, n_authorities=1, site_class=CrawlDelaySite) as site:
         yield site
-    finally:
-        site.stop()
 
 
 def _only(truth: Truth, *slugs: str) -> Truth:
