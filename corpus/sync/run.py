@@ -113,6 +113,7 @@ class SyncRun:
         self.hand = InHand(options.site, options.limit)
         self.parsing: set[asyncio.Task[None]] = set()
         self.limiter: RateLimiter | None = None
+        self.fetcher: Fetcher | None = None
         self.enqueued_new = 0  # URLs new to the frontier this run (for --limit)
         self.started = time.monotonic()
         self.net_started: float | None = None
@@ -201,7 +202,8 @@ class SyncRun:
                 self.net_started = time.monotonic()
                 robots, robots_page = await open_site(client, self.site, self.limiter, self.rep, self._on_request,
                                                       opts)
-                fetcher = Fetcher(client, robots, self.limiter, site=self.site, on_request=self._on_request, **opts)
+                fetcher = self.fetcher = Fetcher(client, robots, self.limiter, site=self.site,
+                                                 on_request=self._on_request, **opts)
                 discovery = Discovery(self.opts, fetcher, self.writer, self.summary, self.rep, self.control,
                                       self.parse_pool, self._write, self._discovered_enough)
                 # Everything above only read the network; from here on the database is written.
@@ -224,7 +226,8 @@ class SyncRun:
                         await producer
                 if self.control.error is not None:
                     raise self.control.error
-                await self._drain(self.opts.reader_wait)
+                # once interrupted, a reader holding the file is not waited for: what is in hand goes to the spool
+                await self._drain(0.0 if self.control.interrupted else self.opts.reader_wait)
                 if self.opts.attachments != "none" and not self.control.stopping:
                     stats = await sync_attachments(
                         fetcher, self.opts.db_path, self.site, AttachmentOptions(mode=self.opts.attachments),
@@ -282,8 +285,12 @@ class SyncRun:
                 main_task.cancel()  # second Ctrl-C: stop waiting, keep what is committed
                 return
             self.control.interrupt()
-            if self.limiter is not None:
-                self.limiter.stop("interrupted")  # ends rate-limiter waits and transfers in flight at once
+            # ends rate-limiter waits (an hour's Crawl-delay), back-off sleeps, transfers and an attachment's
+            # extraction at once (before the site is open, only the limiter exists: it shares the fetcher's switch)
+            if self.fetcher is not None:
+                self.fetcher.stop("interrupted")
+            elif self.limiter is not None:
+                self.limiter.stop("interrupted")
             self.rep.log("interrupt", "Interrupted: saving what is in hand; Ctrl-C again to stop at once.",
                          level="warning")
 
@@ -464,8 +471,8 @@ class SyncRun:
             result = await self._write()
             if not result.held and not self.writer.pending and not self.writer.spool.files():
                 return
-            if result.held and time.monotonic() - started >= wait:
-                raise self.writer.gave_up(started)
+            if result.held and (self.control.interrupted or time.monotonic() - started >= wait):
+                raise self.writer.gave_up(started)  # (a first Ctrl-C or SIGTERM ends this wait too)
             await asyncio.sleep(POLL_SECONDS if result.held else 0)
 
     # ------------------------------------------------------------------ a reader holds the file
