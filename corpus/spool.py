@@ -18,7 +18,9 @@ columns:
 * ``thread``: a thread outcome (``corpus.pipeline.ThreadOutcome``): ``kind``,
   ``url``, ``site``, ``origin``, ``url_title``, ``signature``, ``page_url``,
   ``page_sha256``, ``failure`` (``[kind, message]`` or null), ``json_problem``,
-  ``json_missing``, ``source``.  A ``loaded`` thread's rows are not stored:
+  ``json_missing``, ``source``, and where a capture came from: ``provenance``
+  (``live``, ``archive`` or ``file``), ``provenance_name``, ``as_of`` and
+  ``queued`` (absent in older files: a live page).  A ``loaded`` thread's rows are not stored:
   they are parsed again from its pages when the file is written, by the same
   pure step a sync uses (``corpus.pipeline.outcome_of``), and the page's
   SHA-256 must come out the same;
@@ -106,6 +108,7 @@ def _day(text: str | None) -> date | None:
 def _page_meta(page: StoredPage, thread: str | None, n: int) -> dict[str, Any]:
     meta = {f: getattr(page, f) for f in _PAGE_FIELDS}
     meta["fetched_at"] = _iso(page.fetched_at)
+    meta["captured_at"] = _iso(page.captured_at)
     meta["thread"] = thread
     meta["n"] = n
     return meta
@@ -120,6 +123,9 @@ def _thread_meta(o: ThreadOutcome) -> dict[str, Any]:
         "failure": [o.failure.kind, o.failure.message] if o.failure is not None else None,
         "json_problem": o.json_problem, "json_missing": o.json_missing,
         "source": o.load_item.source if o.load_item is not None else None,
+        # where a capture came from (an archive), and whether it answers a queued URL
+        "provenance": o.provenance, "as_of": _iso(o.as_of), "queued": o.queued,
+        "provenance_name": o.load_item.provenance_name if o.load_item is not None else None,
     }
 
 
@@ -156,6 +162,7 @@ def encode(batch: Batch) -> pa.Table:
 def _page(meta: dict[str, Any], body: bytes | None) -> StoredPage:
     values = {f: meta.get(f) for f in _PAGE_FIELDS}
     values["fetched_at"] = _when(meta.get("fetched_at"))
+    values["captured_at"] = _when(meta.get("captured_at"))
     return StoredPage(body=body, **values)
 
 
@@ -165,7 +172,8 @@ def _raw_page(page: StoredPage | None) -> RawPage | None:
     headers = {k: v for k, v in (("etag", page.etag), ("last-modified", page.last_modified),
                                  ("content-type", page.content_type)) if v is not None}
     body = zlib.decompress(page.body) if page.body is not None and page.encoding == "zlib" else page.body
-    return RawPage(url=page.url, body=body, status=page.status, headers=headers)
+    return RawPage(url=page.url, body=body, status=page.status, headers=headers, captured_at=page.captured_at,
+                   capture_source=page.capture_source, record_id=page.record_id)
 
 
 def _outcome(meta: dict[str, Any], pages: list[StoredPage], where: Path) -> ThreadOutcome:
@@ -175,12 +183,15 @@ def _outcome(meta: dict[str, Any], pages: list[StoredPage], where: Path) -> Thre
                              url_title=meta.get("url_title"), signature=meta.get("signature"),
                              page_url=meta.get("page_url"), page_sha256=meta.get("page_sha256"), pages=pages,
                              failure=failure, json_problem=meta.get("json_problem"),
-                             json_missing=bool(meta.get("json_missing")))
+                             json_missing=bool(meta.get("json_missing")), provenance=meta.get("provenance", "live"),
+                             as_of=_when(meta.get("as_of")), queued=bool(meta.get("queued")))
     if not pages or pages[0].fetched_at is None:
         raise SpoolRefused(f"{where} is damaged: the loaded thread {meta['url']} has no page; move the file away")
     raw = RawThread(url=meta["url"], site=meta["site"], origin=meta["origin"], fetched_at=pages[0].fetched_at,
                     html=_raw_page(pages[0]), json=_raw_page(pages[1] if len(pages) > 1 else None),
-                    source=meta.get("source"), url_title=meta.get("url_title"), signature=meta.get("signature"))
+                    source=meta.get("source"), url_title=meta.get("url_title"), signature=meta.get("signature"),
+                    provenance=meta.get("provenance", "live"), provenance_name=meta.get("provenance_name"),
+                    queued=bool(meta.get("queued")))
     outcome = outcome_of(raw)
     if outcome.page_sha256 != meta.get("page_sha256"):
         raise SpoolRefused(f"{where} is damaged: the page of {meta['url']} does not match its SHA-256; "

@@ -27,6 +27,7 @@ per attachment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Collection
@@ -231,7 +232,8 @@ async def fetch_one(
         return _row(job, url=url, status=wrong[0], reason=wrong[1], now=now, **fetched)
     # The fetcher's stop (a sync's first Ctrl-C or SIGTERM) ends an extraction as it ends a wait:
     # the worker is killed, and ``Stopped`` leaves the attachment to be tried again by the next run.
-    with fetcher.limiter.stop_switch.guard():
+    switch = getattr(getattr(fetcher, "limiter", None), "stop_switch", None)  # (an archive-only run has none)
+    with switch.guard() if switch is not None else contextlib.nullcontext():
         extraction = await pool.extract_async(body, job.filename, content_type)
     columns = extraction_columns(extraction)
     stored = None

@@ -9,7 +9,9 @@
   in an authority's message (or attachment) and its role: relied on, upheld
   or overturned at review, under consideration, expressly not relied on, an
   earlier decision described, the request quoted back, boilerplate, or
-  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals.
+  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals;
+* the search index beside the database (``corpus.search.index``): Tantivy in
+  ``<db>.search/`` and the ``search_docs`` table saying what it holds.
 
 ``rebuild(con, since=t)`` does the same for only the requests that can have
 changed since ``t`` (a sync passes its start time), and gives the same tables
@@ -23,6 +25,7 @@ from datetime import date, datetime
 from corpus.db import table_columns
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
+from corpus.search.index import update_search_index
 from corpus.workdays import uk_today, write_calendar
 
 __all__ = ["rebuild", "extract_citations", "Citation", "ROLES", "COUNTED_ROLES", "classify_response"]
@@ -61,6 +64,11 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
+def _capture_dates(con) -> bool:
+    """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
+    return "as_of" in table_columns(con, "requests")
+
+
 def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
@@ -73,22 +81,26 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     """
     today = today or uk_today()
     write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
+    capture_dates = _capture_dates(con)
     if since is None or not _can_scope(con, today):
-        con.execute(build_sql(today))
+        con.execute(build_sql(today, capture_dates=capture_dates))
         build_refusal_citations(con)
+        update_search_index(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     if chunk:
-        _rebuild_in_chunks(con, today, chunk)
-        return
-    con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
-    con.execute(build_sql(today, scoped=True))
-    _refresh_counts(con, today)
-    build_refusal_citations(con, scoped=True)
-    con.execute("DROP TABLE IF EXISTS _derive_scope")
+        _rebuild_in_chunks(con, today, chunk, capture_dates)
+    else:
+        con.execute("DELETE FROM request_timeline t USING _derive_scope s "
+                    "WHERE t.site = s.site AND t.request_key = s.request_key")
+        con.execute(build_sql(today, scoped=True, capture_dates=capture_dates))
+        _refresh_counts(con, today, capture_dates)
+        build_refusal_citations(con, scoped=True)
+        con.execute("DROP TABLE IF EXISTS _derive_scope")
+    update_search_index(con, since=since)  # last: its commit is the index's
 
 
-def _rebuild_in_chunks(con, today: date, chunk: int) -> None:
+def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool) -> None:
     """The scoped rebuild, ``chunk`` requests of ``_derive_scope`` at a time (a request's rows depend on it alone)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _derive_all AS "
                 "SELECT site, request_key, row_number() OVER (ORDER BY site, request_key) AS rn FROM _derive_scope")
@@ -98,14 +110,14 @@ def _rebuild_in_chunks(con, today: date, chunk: int) -> None:
                     "WHERE rn > ? AND rn <= ?", [lo, lo + chunk])
         con.execute("DELETE FROM request_timeline t USING _derive_scope s "
                     "WHERE t.site = s.site AND t.request_key = s.request_key")
-        con.execute(build_sql(today, scoped=True))
+        con.execute(build_sql(today, scoped=True, capture_dates=capture_dates))
         build_refusal_citations(con, scoped=True)
-    _refresh_counts(con, today)
+    _refresh_counts(con, today, capture_dates)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
     con.execute("DROP TABLE IF EXISTS _derive_all")
 
 
-def _refresh_counts(con, today: date) -> None:
+def _refresh_counts(con, today: date, capture_dates: bool) -> None:
     """What is counted across requests, and the date rows were judged on: refreshed where the scope changed them."""
     con.execute(
         """UPDATE request_timeline t SET title_key_requests = c.n
@@ -113,4 +125,9 @@ def _refresh_counts(con, today: date) -> None:
            WHERE t.site = c.site AND t.title_key IS NOT DISTINCT FROM c.title_key
              AND t.title_key_requests IS DISTINCT FROM c.n"""
     )
-    con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
+    if capture_dates:  # rows of threads from an archive stay judged as of their capture
+        con.execute("UPDATE request_timeline t SET as_of_date = ? FROM requests r WHERE r.site = t.site "
+                    "AND r.request_key = t.request_key AND r.as_of IS NULL AND t.as_of_date IS DISTINCT FROM ?",
+                    [today, today])
+    else:
+        con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])

@@ -11,12 +11,15 @@ from typing import Any
 
 from corpus import DEFAULT_SITE
 from corpus.errors import UsageError
+from scraper.archive.cdx import ArchiveEndpoint, parse_endpoint
+from scraper.archive.wayback import archive_rate as archive_rate_of
 from scraper.http import user_agent
 from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.urls import is_local_site, normalise_site, request_ref
 
 ATTACHMENT_MODES = ("none", "text", "files")
 READER_WAIT = 300.0  # seconds a sync with nothing else to do waits for a reader to close the file (then exit 5)
+SOURCES = ("site", "archive")
 
 
 def _clean_slugs(values: Iterable[str], what: str) -> list[str]:
@@ -61,6 +64,9 @@ class SyncOptions:
     fetch_options: dict[str, Any] = field(default_factory=dict)  # for scraper.fetch.Fetcher (tests: backoff_base...)
     warnings: tuple[str, ...] = ()  # e.g. the rate was capped
     reader_wait: float = READER_WAIT  # seconds to wait, with nothing else to do, for a reader to close the file
+    archive: ArchiveEndpoint | None = None  # --archive: a Wayback-compatible archive to fall back on
+    archive_rate: float | None = None  # --archive-rate (None: the archive default)
+    source: str = "site"  # --source: 'site' (the live site, the archive behind it) or 'archive' (no live site)
 
     @classmethod
     def build(
@@ -69,6 +75,7 @@ class SyncOptions:
         since: date | None = None, until: date | None = None, limit: int | None = None, rate: float = DEFAULT_RATE,
         contact: str | None = None, refresh: bool = False, fetch_authorities: bool = False,
         attachments: str = "none", fetch_options: dict[str, Any] | None = None, reader_wait: float | None = None,
+        archive: str | None = None, archive_rate: float | None = None, source: str = "site",
     ) -> SyncOptions:
         """Check every option; raises ``UsageError`` (nothing written) naming the bad one."""
         site = normalise_site(site or DEFAULT_SITE)
@@ -78,9 +85,19 @@ class SyncOptions:
             raise UsageError(f"--limit {limit} must be at least 1")
         if attachments not in ATTACHMENT_MODES:
             raise UsageError(f"--attachments must be one of {', '.join(ATTACHMENT_MODES)}, not {attachments!r}")
+        if source not in SOURCES:
+            raise UsageError(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
+        endpoint = parse_endpoint(archive) if archive else None
+        if source == "archive" and endpoint is None:
+            raise UsageError("--source archive needs --archive URL (e.g. --archive https://web.archive.org)")
+        if endpoint is not None:
+            archive_rate = archive_rate_of(endpoint.host_site, archive_rate)[0]
         rate, warning = effective_rate(site, rate)
         contact = (contact or "").strip() or None
-        if not is_local_site(site) and not contact:
+        remote = not is_local_site(site) if source == "site" else False
+        if endpoint is not None and not is_local_site(endpoint.host_site):
+            remote = True
+        if remote and not contact:
             raise UsageError(
                 f"syncing {site} needs a contact address for the User-Agent, so the site can reach you: "
                 "pass --contact you@example.org or set CORPUS_CONTACT"
@@ -111,6 +128,7 @@ class SyncOptions:
             limit=limit, rate=rate, contact=contact, refresh=bool(refresh), fetch_authorities=bool(fetch_authorities),
             attachments=attachments, fetch_options=options, warnings=(warning,) if warning else (),
             reader_wait=float(reader_wait),
+            archive=endpoint, archive_rate=archive_rate, source=source,
         )
 
     @property
@@ -135,4 +153,8 @@ class SyncOptions:
             words.append("--authorities")
         if self.attachments != "none":
             words += ["--attachments", self.attachments]
+        if self.archive is not None:
+            words += ["--archive", self.archive.base, "--archive-rate", f"{self.archive_rate:g}"]
+        if self.source != "site":
+            words += ["--source", self.source]
         return " ".join(words)

@@ -20,6 +20,7 @@ from corpus.derive import rebuild
 from corpus.errors import HeldByReader, UsageError
 from corpus.pipeline import Failure, RawThread, ThreadOutcome, outcome_of
 from corpus.progress import Reporter
+from corpus.sync.archive import THREADS, ArchiveFallback, FallbackFetcher, removed_slugs_check
 from corpus.sync.authorities import load_authorities
 from corpus.sync.control import Control
 from corpus.sync.discover import Discovery
@@ -38,6 +39,7 @@ from corpus.writer import (
     out_of_memory,
     trim_heap,
 )
+from scraper.archive.wayback import ArchiveUnavailable
 from scraper.errors import Stopped
 from scraper.fetch import ChallengeDetected, Fetcher
 from scraper.http import make_client
@@ -122,6 +124,7 @@ class SyncRun:
         self.last_derive = time.monotonic()
         self.held_notice: float | None = None  # when the last "waiting for a reader" line was written
         self.derived_at_end = False
+        self.fallback: ArchiveFallback | None = None  # --archive
 
     # ------------------------------------------------------------------ entry points
 
@@ -200,10 +203,22 @@ class SyncRun:
         try:
             async with client:
                 self.net_started = time.monotonic()
-                robots, robots_page = await open_site(client, self.site, self.limiter, self.rep, self._on_request,
-                                                      opts)
-                fetcher = self.fetcher = Fetcher(client, robots, self.limiter, site=self.site,
-                                                 on_request=self._on_request, **opts)
+                await self._open_archive(opts)
+                live_fetcher: Fetcher | None = None
+                robots_page = None
+                if self.opts.source == "site":
+                    robots, robots_page = await open_site(client, self.site, self.limiter, self.rep,
+                                                          self._on_request, opts)
+                    live_fetcher = self.fetcher = Fetcher(client, robots, self.limiter, site=self.site,
+                                                          on_request=self._on_request, **opts)
+                fetcher = live_fetcher
+                if self.fallback is not None:
+                    self.fallback.withheld = removed_slugs_check(
+                        await self._call(_removed_slugs, self.site, wait=self.opts.reader_wait)
+                        if self.opts.db_path.exists() else ())
+                    fetcher = FallbackFetcher(live_fetcher, self.fallback,  # type: ignore[assignment]
+                                              lambda url: False)
+                assert fetcher is not None
                 discovery = Discovery(self.opts, fetcher, self.writer, self.summary, self.rep, self.control,
                                       self.parse_pool, self._write, self._discovered_enough)
                 # Everything above only read the network; from here on the database is written.
@@ -229,6 +244,9 @@ class SyncRun:
                 # once interrupted, a reader holding the file is not waited for: what is in hand goes to the spool
                 await self._drain(0.0 if self.control.interrupted else self.opts.reader_wait)
                 if self.opts.attachments != "none" and not self.control.stopping:
+                    if self.fallback is not None:  # removals learnt this run count too
+                        self.fallback.withheld = removed_slugs_check(
+                            await self._call(_removed_slugs, self.site, wait=self.opts.reader_wait))
                     stats = await sync_attachments(
                         fetcher, self.opts.db_path, self.site, AttachmentOptions(mode=self.opts.attachments),
                         con_factory=functools.partial(self.writer.transaction_when_free, self.opts.reader_wait))
@@ -237,6 +255,11 @@ class SyncRun:
             self.control.block(exc)
         except Stopped:
             self.control.interrupt()  # the first Ctrl-C / SIGTERM cancelled a wait or a transfer
+        except ArchiveUnavailable as exc:
+            if not recorded:
+                raise
+            self.summary.message = str(exc)
+            self.control.fail(exc)  # what is in hand is written, and the run recorded, below
         except HeldByReader as exc:
             await self._held_too_long(exc, recorded)
             return
@@ -254,6 +277,10 @@ class SyncRun:
                     await self._close_run(wait=0.0, derive=False)
             raise
         finally:
+            if self.fallback is not None:
+                await self.fallback.close()
+                self.summary.archive = self.fallback.as_json()
+                self.summary.archive_text = self.fallback.describe()
             loop = asyncio.get_running_loop()
             for sig in installed:
                 with contextlib.suppress(Exception):
@@ -275,6 +302,24 @@ class SyncRun:
                 "`corpus import PATH`."
             )
 
+    async def _open_archive(self, opts: dict) -> None:
+        """Open --archive (its robots.txt first).  An archive that cannot be used ends an archive-only run."""
+        if self.opts.archive is None:
+            return
+        fetch_options = {k: v for k, v in opts.items() if k in ("backoff_base", "backoff_max", "max_bytes")}
+        fallback = ArchiveFallback(self.opts.archive, site=self.site, contact=self.opts.contact,
+                                   rate=self.opts.archive_rate, only=self.opts.source == "archive", reporter=self.rep,
+                                   on_request=self._on_request, fetch_options=fetch_options)
+        try:
+            await fallback.open()
+        except ArchiveUnavailable as exc:
+            if self.opts.source == "archive":
+                raise
+            self.rep.log("archive_unavailable", f"{exc}; a bot challenge will stop the sync", level="warning")
+            self.summary.warnings.append(str(exc))
+            return
+        self.fallback = fallback
+
     def _install_signals(self) -> list[signal.Signals]:
         loop = asyncio.get_running_loop()
         main_task = asyncio.current_task()
@@ -291,6 +336,8 @@ class SyncRun:
                 self.fetcher.stop("interrupted")
             elif self.limiter is not None:
                 self.limiter.stop("interrupted")
+            if self.fallback is not None:
+                self.fallback.stop("interrupted")  # the archive's waits and transfers too
             self.rep.log("interrupt", "Interrupted: saving what is in hand; Ctrl-C again to stop at once.",
                          level="warning")
 
@@ -350,27 +397,16 @@ class SyncRun:
                     continue
                 idle_since = None
                 try:
-                    raw = await fetch_html(fetcher, q, self.site, self.hand.validators.pop(q.url, (None, None)))
-                except ChallengeDetected:
-                    self.hand.release([q.url])
-                    with contextlib.suppress(HeldByReader):  # unwritten, it stays queued: the same to a rerun
-                        await self._call(frontier.mark_blocked, [q.url])
-                    raise
+                    raw = await self._fetch_thread(fetcher, q)
                 except Stopped:
-                    self.hand.release([q.url])  # stays queued
+                    self.hand.release([q.url])  # stays queued (a thread page without its JSON: fetched again whole)
                     break
-                if wants_json(raw):
-                    try:
-                        await fetch_json(fetcher, raw)
-                    except ChallengeDetected:
-                        await self._parse(raw)  # keep the page in hand (loaded from its HTML alone), then stop
-                        raise
-                    except Stopped:
-                        self.hand.release([q.url])  # fetched again whole by the next run
-                        break
-                task = asyncio.create_task(self._parse(raw))
-                self.parsing.add(task)
-                task.add_done_callback(self.parsing.discard)
+                if isinstance(raw, ThreadOutcome):  # decided without parsing (from the archive)
+                    self._hand_over(raw)
+                else:
+                    task = asyncio.create_task(self._parse(raw))
+                    self.parsing.add(task)
+                    task.add_done_callback(self.parsing.discard)
                 due = len(self.writer.pending.outcomes) >= FLUSH_EVERY \
                     or time.monotonic() - self.writer.last_write > FLUSH_SECONDS
                 if due and writing is not None and not writing.done() \
@@ -391,13 +427,48 @@ class SyncRun:
             if t is not None and t.done() and not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
+    async def _fetch_thread(self, fetcher: Fetcher, q) -> RawThread | ThreadOutcome:
+        """One queued thread: from the live site, or from the archive when the site refused thread pages."""
+        fallback = self.fallback
+        if fallback is not None and fallback.refuses(THREADS):
+            self.hand.validators.pop(q.url, None)
+            return await fallback.thread(q)
+        live = getattr(fetcher, "live", fetcher)
+        try:
+            raw = await fetch_html(live, q, self.site, self.hand.validators.pop(q.url, (None, None)))
+        except ChallengeDetected as exc:
+            if fallback is None or not fallback.usable():
+                self.hand.release([q.url])
+                with contextlib.suppress(HeldByReader):  # unwritten, it stays queued: the same to a rerun
+                    await self._call(frontier.mark_blocked, [q.url])
+                raise
+            fallback.refused_by_site(THREADS, exc)
+            return await fallback.thread(q)
+        if wants_json(raw):
+            try:
+                await fetch_json(live, raw)
+            except ChallengeDetected as exc:
+                if fallback is None or not fallback.usable():
+                    await self._parse(raw)  # keep the page in hand (loaded from its HTML alone), then stop
+                    raise
+                # The live page is kept, loaded from its HTML alone: an archived JSON is never mixed with it.
+                fallback.refused_by_site(THREADS, exc)
+        return raw
+
+    def _hand_over(self, outcome: ThreadOutcome) -> None:
+        self.summary.count_parsed(outcome)
+        if outcome.kind == "failed" and outcome.failure is not None:
+            self.rep.log("not_archived", f"{outcome.url}: {outcome.failure.message}", level="warning", url=outcome.url)
+        self.writer.add(outcome)
+        self._show()
+
     async def _parse(self, raw: RawThread) -> None:
         """Parse one thread in the parse thread and hand the outcome to the writer."""
         try:
             outcome = await asyncio.get_running_loop().run_in_executor(self.parse_pool, outcome_of, raw)
         except Exception as exc:  # a parser bug must not lose the page or stop the run
-            outcome = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin="site", url_title=raw.url_title,
-                                    signature=raw.signature,
+            outcome = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin=raw.origin,
+                                    url_title=raw.url_title, signature=raw.signature, queued=True,
                                     failure=Failure("internal", f"internal error while parsing: {exc!r}"))
         self.summary.count_parsed(outcome)
         if outcome.kind == "parse_failed" and outcome.failure is not None:
@@ -596,3 +667,11 @@ class SyncRun:
             why = "out of memory" if out_of_memory(exc) else str(exc).splitlines()[0]
             self.rep.log("derive_failed", f"derived tables were not rebuilt ({why}); run `corpus reparse`",
                          level="warning")
+
+
+def _removed_slugs(con: duckdb.DuckDBPyConnection, site: str) -> list[str]:
+    """Requests the live site reported removed or hidden: never looked up in an archive."""
+    return [r[0] for r in con.execute(
+        "SELECT url_title FROM requests WHERE site = ? AND removed UNION "
+        "SELECT url_title FROM frontier WHERE site = ? AND state = 'removed' AND url_title IS NOT NULL",
+        [site, site]).fetchall()]

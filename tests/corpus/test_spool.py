@@ -84,6 +84,30 @@ def test_a_batch_comes_back_from_its_spool_table_exactly():
         assert theirs.load_item == mine.load_item
 
 
+def _captured(req) -> ThreadOutcome:
+    """A thread a sync took from a web archive (the site refused it): its page says when and where it was captured."""
+    html = render.request_page(CORPUS, req, SITE).encode()
+    captured = FETCHED - timedelta(days=40, seconds=7)
+    raw = RawThread(url=_url(req.url_title), site=SITE, origin="archive", fetched_at=FETCHED,
+                    html=RawPage(url=_url(req.url_title), body=html, status=200,
+                                 headers={"Content-Type": "text/html; charset=utf-8"}, captured_at=captured,
+                                 capture_source=f"https://archive.example/web/20240323/{_url(req.url_title)}",
+                                 record_id="sha1:ABCDEF"),
+                    url_title=req.url_title, provenance="archive", provenance_name="https://archive.example",
+                    queued=True)
+    out = outcome_of(raw)
+    assert out.kind == "loaded" and out.as_of == captured
+    return out
+
+
+def test_an_archive_capture_comes_back_with_its_provenance():
+    mine = _captured(PUBLIC[2])
+    (theirs,) = decode(encode(Batch(outcomes=[mine])), spool_path("x.duckdb")).outcomes
+    assert theirs.pages == mine.pages and theirs.pages[0].captured_at == mine.pages[0].captured_at
+    assert (theirs.origin, theirs.provenance, theirs.as_of, theirs.queued) == ("archive", "archive", mine.as_of, True)
+    assert theirs.load_item == mine.load_item and theirs.load_item.provenance_name == "https://archive.example"
+
+
 def test_a_spool_file_is_complete_or_absent(tmp_path, monkeypatch):
     spool = Spool(tmp_path / "c.duckdb")
     path = spool.write(_batch(), run_id="run1", site=SITE)
