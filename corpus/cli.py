@@ -187,8 +187,10 @@ def sync(quiet, log_format, **options):
     from corpus.progress import Reporter
     from corpus.sync import SyncOptions, run_sync
     from corpus.sync.run import leave_pandas_out
+    from corpus.writer import fewer_malloc_arenas
 
     leave_pandas_out()
+    fewer_malloc_arenas()
     summary = run_sync(SyncOptions.build(**options), reporter=Reporter(quiet=quiet, log_format=log_format))
     click.echo(summary.describe())
     sys.exit(summary.exit_code)

@@ -85,7 +85,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     if since is None or not _can_scope(con, today):
         con.execute(build_sql(today, capture_dates=capture_dates))
         build_refusal_citations(con)
-        update_search_index(con)
+        update_search_index(con, lean=bool(chunk))
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     if chunk:
@@ -97,7 +97,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         _refresh_counts(con, today, capture_dates)
         build_refusal_citations(con, scoped=True)
         con.execute("DROP TABLE IF EXISTS _derive_scope")
-    update_search_index(con, since=since)  # last: its commit is the index's
+    update_search_index(con, since=since, lean=bool(chunk))  # last: its commit is the index's
 
 
 def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool) -> None:
