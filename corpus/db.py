@@ -54,7 +54,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     creating = _check_path(path, read_only=read_only)
     # Only a new file takes the storage version: an existing one keeps its own,
     # and a different config would clash with other open connections to it.
-    config = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
+    config: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
@@ -371,7 +371,7 @@ def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
             tmp = path.with_name(path.name + ".converting")
             for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                 leftover.unlink(missing_ok=True)
-            source = con.execute("SELECT current_database()").fetchone()[0]
+            source = con.execute("SELECT current_database()").fetchall()[0][0]
             tables = [r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY 1"
             ).fetchall()]
@@ -379,13 +379,13 @@ def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
             try:
                 con.execute(f'COPY FROM DATABASE "{source}" TO corpus_converted')
                 for table in tables:
-                    a = con.execute(f'SELECT count(*) FROM "{source}".main."{table}"').fetchone()[0]
-                    b = con.execute(f'SELECT count(*) FROM corpus_converted.main."{table}"').fetchone()[0]
+                    a = con.execute(f'SELECT count(*) FROM "{source}".main."{table}"').fetchall()[0][0]
+                    b = con.execute(f'SELECT count(*) FROM corpus_converted.main."{table}"').fetchall()[0][0]
                     if a != b:
                         raise CorpusError(f"converting {path} failed: table {table} has {a} rows but the copy {b}; the original was left untouched")
                 after = con.execute(
                     "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'corpus_converted'"
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 con.execute("DETACH corpus_converted")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):

@@ -160,7 +160,7 @@ def encode(batch: Batch) -> pa.Table:
 
 
 def _page(meta: dict[str, Any], body: bytes | None) -> StoredPage:
-    values = {f: meta.get(f) for f in _PAGE_FIELDS}
+    values: dict[str, Any] = {f: meta.get(f) for f in _PAGE_FIELDS}
     values["fetched_at"] = _when(meta.get("fetched_at"))
     values["captured_at"] = _when(meta.get("captured_at"))
     return StoredPage(body=body, **values)

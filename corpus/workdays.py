@@ -23,8 +23,8 @@ day 1.  Timestamps are turned into dates in Europe/London time.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import holidays as _holidays
@@ -78,13 +78,13 @@ def _year_holidays(year: int, cal: str) -> dict[date, str]:
     out.setdefault(date(year, 12, 25), "Christmas Day")
     if cal == "UK":
         out.setdefault(easter(year) - timedelta(days=2), "Good Friday")
-    for (ocal, d), name in OVERRIDES.items():
+    for (ocal, d), fixed in OVERRIDES.items():
         if ocal != cal or d.year != year:
             continue
-        if name is None:
+        if fixed is None:
             out.pop(d, None)
         else:
-            out[d] = name
+            out[d] = fixed
     return out
 
 

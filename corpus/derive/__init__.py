@@ -20,6 +20,8 @@ as a whole rebuild.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import date, datetime
 
 from corpus.db import table_columns
@@ -64,12 +66,23 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
+@contextlib.contextmanager
+def _timed(timings: dict[str, float] | None, name: str):
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.monotonic() - started
+
+
 def _capture_dates(con) -> bool:
     """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
     return "as_of" in table_columns(con, "requests")
 
 
-def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None) -> None:
+def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None,
+            timings: dict[str, float] | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
@@ -78,14 +91,19 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     it, or when the stored tables are missing or from an older build, all are.
     ``chunk``: rebuild the requests in scope that many at a time, so that the
     memory it takes does not grow with the scope (a sync passes it).
+    ``timings``, when given, receives the seconds each table took.
     """
     today = today or uk_today()
-    write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
+    with _timed(timings, "calendar"):
+        write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     capture_dates = _capture_dates(con)
     if since is None or not _can_scope(con, today):
-        con.execute(build_sql(today, capture_dates=capture_dates))
-        build_refusal_citations(con)
-        update_search_index(con, lean=bool(chunk))
+        with _timed(timings, "timeline"):
+            con.execute(build_sql(today, capture_dates=capture_dates))
+        with _timed(timings, "citations"):
+            build_refusal_citations(con)
+        with _timed(timings, "search index"):
+            update_search_index(con, lean=bool(chunk))
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     if chunk:

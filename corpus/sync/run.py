@@ -73,7 +73,7 @@ def leave_pandas_out() -> None:
     Not for library use: a notebook may want pandas later.
     """
     if "pandas" not in sys.modules and not any(isinstance(f, _WithoutPandas) for f in sys.meta_path):
-        sys.meta_path.insert(0, _WithoutPandas())  # type: ignore[arg-type]
+        sys.meta_path.insert(0, _WithoutPandas())
 
 
 def run_sync(options: SyncOptions, *, reporter: Reporter | None = None) -> SyncSummary:

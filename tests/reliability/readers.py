@@ -46,10 +46,10 @@ def observe(con: duckdb.DuckDBPyConnection) -> dict:
         "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
     if "requests" not in tables:
         return {"empty": True}
-    got: dict = {name: con.execute(sql).fetchone()[0] for name, sql in COUNTS.items()}
-    got["half"] = {name: n for name, sql in HALF_WRITTEN.items() if (n := con.execute(sql).fetchone()[0])}
+    got: dict = {name: con.execute(sql).fetchall()[0][0] for name, sql in COUNTS.items()}
+    got["half"] = {name: n for name, sql in HALF_WRITTEN.items() if (n := con.execute(sql).fetchall()[0][0])}
     # the derived tables exist as soon as any thread does, so canned queries work during a first sync
-    got["timeline"] = con.execute("SELECT count(*) FROM request_timeline").fetchone()[0] \
+    got["timeline"] = con.execute("SELECT count(*) FROM request_timeline").fetchall()[0][0] \
         if "request_timeline" in tables else None
     got["t"] = time.time()
     return got
@@ -65,7 +65,7 @@ def hold(db: str, seconds: float, out: str, min_requests: int = 1, min_queued: i
                 continue
             seen = observe(con)
             if not seen.get("empty") and seen["requests"] >= min_requests and \
-                    con.execute("SELECT count(*) FROM frontier").fetchone()[0] >= min_queued:
+                    con.execute("SELECT count(*) FROM frontier").fetchall()[0][0] >= min_queued:
                 break
             con.close()
             time.sleep(0.05)

@@ -181,7 +181,7 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
 def test_files_mode_keeps_originals_content_addressed(site, tmp_path):
     pdf = samples.pdf_with_text()
     evil_names = ["../../etc/passwd", "/etc/shadow", "..\\..\\boot.ini"]
-    for part, name in enumerate(evil_names, start=2):
+    for part, _name in enumerate(evil_names, start=2):
         site.routes[f"/request/{SLUG}/response/200/attach/{part}/x.pdf"] = Route(body=pdf, content_type="application/pdf")
     site.routes[attach_path(SLUG, 201, 2, "other.docx")] = Route(body=samples.docx_letter())
     db = make_db(
@@ -247,7 +247,7 @@ def test_the_fetchers_stop_ends_an_extraction_at_once_and_keeps_what_was_done(si
             task = asyncio.create_task(sync_attachments(fetcher, db, site.base, AttachmentOptions(limits=SLOW),
                                                         request_keys=["id:42"], con_factory=functools.partial(batch, db)))
             deadline = time.monotonic() + 60
-            while not any("slow.pdf" in p for p in site.log) and time.monotonic() < deadline and not task.done():
+            while not any("slow.pdf" in p for p in site.log) and time.monotonic() < deadline and not task.done():  # noqa: ASYNC110 (a plain list filled by the server thread)
                 await asyncio.sleep(0.05)
             await asyncio.sleep(1.5)  # well inside the slow file's extraction (its limit is 60 s)
             assert not task.done(), "the extraction ended before it was stopped"
