@@ -265,6 +265,7 @@ def main(ctx, quiet, log_format):
 @click.option("--authority-list", "fetch_authorities", is_flag=True, help="Also load the site's list of every authority (names, short names, tags, home pages) from /body/all-authorities.csv, for `corpus authorities --search`. Collects no requests by itself.")
 @click.option("--authorities", "old_authority_list", is_flag=True, hidden=True)  # the old name of --authority-list
 @click.option("--attachments", type=click.Choice(["none", "text", "files"]), default="none", show_default=True, help="Download incoming attachments and extract their text (text), also keeping the files (files).")
+@click.option("--reader-wait", type=click.FloatRange(min=0), default=None, metavar="SECONDS", help="While a reader (notebook, DuckDB shell) keeps the database open and nothing else is left to do, wait this long before leaving the fetched threads in <db>.spool/ for the next command (exit 5). Default 300, or $CORPUS_READER_WAIT.")
 @click.option("--archive", metavar="URL", help="A Wayback-compatible archive to fall back on when the site challenges us, e.g. https://web.archive.org or a pywb collection URL.")
 @click.option("--archive-rate", type=float, metavar="REQ_PER_S", help="Ceiling on requests per second to the archive (default 1 every 3 s; at most 0.4 for public archives).")
 @click.option("--source", type=click.Choice(["site", "archive"]), default="site", show_default=True, help="Where threads come from: the live site (the archive behind it), or the archive alone.")
@@ -281,7 +282,11 @@ def sync(quiet, log_format, old_authority_list, **options):
     moment is safe: run it again to resume. Re-runs only fetch threads that changed.
     """
     from corpus.sync import SyncOptions, run_sync
+    from corpus.sync.run import leave_pandas_out
+    from corpus.writer import fewer_malloc_arenas
 
+    leave_pandas_out()
+    fewer_malloc_arenas()
     rep = _reporter(quiet, log_format)
     if old_authority_list:
         rep.log("deprecated", "--authorities is now called --authority-list; the old name will be removed",

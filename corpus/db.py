@@ -21,8 +21,8 @@ import re
 import stat
 import sys
 import time
-from dataclasses import dataclass
 from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 
 import duckdb
@@ -54,7 +54,7 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     creating = _check_path(path, read_only=read_only)
     # Only a new file takes the storage version: an existing one keeps its own,
     # and a different config would clash with other open connections to it.
-    config = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
+    config: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
     try:
         con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
@@ -138,7 +138,9 @@ def _check_path(path: Path, *, read_only: bool) -> bool:
 def _translate_open_error(path: Path, exc: duckdb.Error, *, read_only: bool = False) -> CorpusError:
     text = str(exc)
     if "Conflicting lock" in text or "Could not set lock" in text:
-        return DatabaseLocked(_busy_message(path, text, read_only=read_only))
+        pid = _PID_IN_LOCK_ERROR.search(text)
+        return DatabaseLocked(_busy_message(path, text, read_only=read_only),
+                              pid=int(pid.group(1)) if pid else None)
     if "not a valid DuckDB database" in text:
         return CorpusError(
             f"{path} is not a corpus database (not a DuckDB file); it was left untouched: "
@@ -258,14 +260,17 @@ def write_wanted(db_path: str | Path) -> bool:
     return -WRITE_WANTED_FRESH < age < WRITE_WANTED_FRESH
 
 
-def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
+def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0,
+                      max_interval: float = 1.0) -> duckdb.DuckDBPyConnection:
     """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open.
 
     While it waits it keeps ``<db>.write-wanted`` fresh, so that readers going
     through ``corpus.Reader`` let the file go and hold off until it has written.
+    The retries start 50 ms apart and back off to ``max_interval``: a writer
+    that must find a moment between other readers' queries keeps it short.
     """
     deadline = time.monotonic() + wait_seconds
-    delay = 0.05
+    delay = min(0.05, max_interval)
     marker = write_wanted_path(path)
     marked = False
     try:
@@ -281,7 +286,7 @@ def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb
                 except OSError:
                     pass  # a read-only folder: we cannot ask readers to wait, only wait ourselves
                 time.sleep(delay)
-                delay = min(delay * 2, 1.0)
+                delay = min(delay * 2, max_interval)
     finally:
         if marked:
             with contextlib.suppress(OSError):
@@ -295,10 +300,22 @@ def batch(path: str | Path, *, wait_seconds: float = 10.0) -> Iterator[duckdb.Du
     If a reader holds the file, opening is retried for up to ``wait_seconds``
     before ``DatabaseLocked`` is raised.
     """
-    con = connect_when_free(path, wait_seconds=wait_seconds)
+    with transaction_on(connect_when_free(path, wait_seconds=wait_seconds)) as con:
+        yield con
+
+
+@contextlib.contextmanager
+def transaction_on(con: duckdb.DuckDBPyConnection, *,
+                   memory_limit: str | None = None) -> Iterator[duckdb.DuckDBPyConnection]:
+    """BEGIN on an open connection, yield it, COMMIT (ROLLBACK on error), close it.
+
+    ``memory_limit`` caps DuckDB's memory for the transaction.
+    """
     try:
         con.execute("BEGIN TRANSACTION")
         try:
+            if memory_limit:
+                con.execute(f"SET memory_limit = '{memory_limit}'")
             yield con
         except BaseException:
             con.execute("ROLLBACK")
@@ -354,7 +371,7 @@ def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
             tmp = path.with_name(path.name + ".converting")
             for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
                 leftover.unlink(missing_ok=True)
-            source = con.execute("SELECT current_database()").fetchone()[0]
+            source = con.execute("SELECT current_database()").fetchall()[0][0]
             tables = [r[0] for r in con.execute(
                 "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY 1"
             ).fetchall()]
@@ -362,13 +379,13 @@ def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
             try:
                 con.execute(f'COPY FROM DATABASE "{source}" TO corpus_converted')
                 for table in tables:
-                    a = con.execute(f'SELECT count(*) FROM "{source}".main."{table}"').fetchone()[0]
-                    b = con.execute(f'SELECT count(*) FROM corpus_converted.main."{table}"').fetchone()[0]
+                    a = con.execute(f'SELECT count(*) FROM "{source}".main."{table}"').fetchall()[0][0]
+                    b = con.execute(f'SELECT count(*) FROM corpus_converted.main."{table}"').fetchall()[0][0]
                     if a != b:
                         raise CorpusError(f"converting {path} failed: table {table} has {a} rows but the copy {b}; the original was left untouched")
                 after = con.execute(
                     "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'corpus_converted'"
-                ).fetchone()[0]
+                ).fetchall()[0][0]
                 con.execute("DETACH corpus_converted")
             except BaseException:
                 with contextlib.suppress(duckdb.Error):

@@ -23,8 +23,8 @@ day 1.  Timestamps are turned into dates in Europe/London time.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import holidays as _holidays
@@ -78,13 +78,13 @@ def _year_holidays(year: int, cal: str) -> dict[date, str]:
     out.setdefault(date(year, 12, 25), "Christmas Day")
     if cal == "UK":
         out.setdefault(easter(year) - timedelta(days=2), "Good Friday")
-    for (ocal, d), name in OVERRIDES.items():
+    for (ocal, d), fixed in OVERRIDES.items():
         if ocal != cal or d.year != year:
             continue
-        if name is None:
+        if fixed is None:
             out.pop(d, None)
         else:
-            out[d] = name
+            out[d] = fixed
     return out
 
 
@@ -171,12 +171,30 @@ def calendar_rows(first_year: int, last_year: int):
             d += timedelta(days=1)
 
 
+def _calendar_written(con, first_year: int, last_year: int) -> bool:
+    """Whether ``con`` already holds exactly the calendar of these years: the same span and the same holidays."""
+    have = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main' "
+                                      "AND table_name IN ('workday_calendar', 'holidays')").fetchall()}
+    if have != {"workday_calendar", "holidays"}:
+        return False
+    span = con.execute("SELECT min(date), max(date), count(*), count(DISTINCT regime) FROM workday_calendar").fetchall()[0]
+    days = (date(last_year, 12, 31) - date(first_year, 1, 1)).days + 1
+    if span != (date(first_year, 1, 1), date(last_year, 12, 31), days * len(REGIMES), len(REGIMES)):
+        return False
+    wanted = sorted((d, regime, name) for regime in REGIMES
+                    for d, name in uk_holidays(range(first_year, last_year + 1), regime).items())
+    stored = con.execute("SELECT date, regime, name FROM holidays ORDER BY date, regime, name").fetchall()
+    return stored == wanted
+
+
 def write_calendar(con, first_year: int = FIRST_CALENDAR_YEAR, last_year: int | None = None) -> None:
     """(Re)create ``holidays`` (date, regime, name) and ``workday_calendar`` in ``con``."""
     import pyarrow as pa
 
     if last_year is None:
         last_year = uk_today().year + 2
+    if _calendar_written(con, first_year, last_year):
+        return  # (a sync rebuilds the derived tables often: 35,000 days are not made again for nothing)
     rows = list(calendar_rows(first_year, last_year))
     cal = pa.table(
         {

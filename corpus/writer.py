@@ -19,20 +19,22 @@
 
 :class:`Writer` owns the database for a run: one thread does every write,
 and the buffers of what waits to be written (thread outcomes, discovered
-URLs, listing pages, finished listing walks) live here.  Nothing else opens
-the database for writing while a writer runs, so this is the one place that
-decides what happens when the file cannot be opened.
+URLs, listing pages, finished listing walks, the run's end) live here.
+Nothing else opens the database for writing while a writer runs, so this is
+the one place that decides what happens when the file cannot be opened.
 
 A batch is written in one transaction.  When it fails, it is written again
 thread by thread, so a thread the loader cannot store costs only itself: it
 is kept as a ``load_error`` parse failure with its pages, and the frontier
 moves past it, so a rerun never stops at the same place.
 
-When another process holds the file, :meth:`Writer.transaction` raises
-``DatabaseLocked`` (after ``corpus.db``'s bounded wait) and the batch goes back
-into the buffers, in memory.  That is the one seam where holding outcomes
-longer (in memory, then in a spool beside the database) would go: nothing
-else in a run opens the file for writing.
+When another process (a reader) holds the file, a writer without a
+:class:`Hold` (import, reparse) waits ``WAIT_SECONDS`` and raises
+``DatabaseLocked``.  A sync's writer holds: the batch stays in memory, up to
+``HOLD_THREADS`` threads or ``HOLD_BYTES``, and past that goes to the spool
+beside the database (``corpus.spool``); the next attempt that finds the file
+free writes the spool first, then what is in memory.  Every writer writes a
+spool left by an earlier run before anything else.
 """
 
 from __future__ import annotations
@@ -41,23 +43,28 @@ import asyncio
 import contextlib
 import ctypes
 import gc
+import json
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass, field
-from datetime import date, datetime, timezone
+from datetime import datetime, timezone
 from pathlib import Path
 from typing import Any, TypeVar
 
 import duckdb
 
 from corpus import db, frontier, pagestore
-from corpus.errors import CorpusError
+from corpus.batch import Batch, FinishedRun, FinishedWalk
+from corpus.errors import CorpusError, DatabaseLocked, HeldByReader, SpoolRefused
 from corpus.frontier import FrontierItem, QueuedUrl
 from corpus.load import LoadStats, load_threads, mark_removed
 from corpus.pagestore import StoredPage
 from corpus.pipeline import Failure, ThreadOutcome
+from corpus.spool import Spool, SpoolFile, refused_message
 from corpus.staging import arrow_rows, arrow_schema, registered
+
+__all__ = ["Batch", "FinishedRun", "FinishedWalk", "Hold", "Take", "Writer", "WriteResult", "write_outcomes"]
 
 BATCH_MEMORY_LIMIT = "64MB"  # DuckDB's cap while a batch is written (and checkpointed on close)
 
@@ -182,39 +189,6 @@ def write_outcomes(con: duckdb.DuckDBPyConnection, outcomes: list[ThreadOutcome]
 
 
 @dataclass(slots=True)
-class FinishedWalk:
-    """A listing walk read to its end (recorded with its last discoveries, in the same transaction)."""
-
-    kind: str
-    value: str
-    since: date | None
-    until: date | None
-    started_at: datetime
-    pages: int
-    stopped_early: bool
-
-
-@dataclass(slots=True)
-class Batch:
-    """What waits to be written."""
-
-    outcomes: list[ThreadOutcome] = field(default_factory=list)
-    discovered: list[FrontierItem] = field(default_factory=list)
-    pages: list[StoredPage] = field(default_factory=list)  # listing pages and the like
-    walks: list[FinishedWalk] = field(default_factory=list)
-
-    def __bool__(self) -> bool:
-        return bool(self.outcomes or self.discovered or self.pages or self.walks)
-
-    def put_back(self, other: Batch) -> None:
-        """Put ``other`` (not written) back in front of what arrived since."""
-        self.outcomes[:0] = other.outcomes
-        self.discovered[:0] = other.discovered
-        self.pages[:0] = other.pages
-        self.walks[:0] = other.walks
-
-
-@dataclass(slots=True)
 class Take:
     """Queued URLs to take from the frontier in the same transaction as a batch."""
 
@@ -234,6 +208,17 @@ class WriteResult:
     taken: list[QueuedUrl] = field(default_factory=list)
     validators: dict[str, tuple[str | None, str | None]] = field(default_factory=dict)
     pending: int | None = None  # queued URLs left on the site (when a take was asked)
+    held_by: int | None = None  # nothing was written: this process (a reader) has the file; the batch is held
+    held: bool = False
+    spool: WriteResult | None = None  # written first, from the spool (threads held earlier, by this run or another)
+
+    def add(self, other: WriteResult) -> None:
+        """Count ``other`` (written after this) in this result."""
+        self.outcomes.extend(other.outcomes)
+        self.load.add(other.load)
+        self.failed_for_good.extend(other.failed_for_good)
+        self.isolated.extend(other.isolated)
+        self.enqueued_new += other.enqueued_new
 
 
 def _write_rest(con: duckdb.DuckDBPyConnection, batch: Batch, site: str | None, result: WriteResult) -> None:
@@ -246,6 +231,12 @@ def _write_rest(con: duckdb.DuckDBPyConnection, batch: Batch, site: str | None, 
         assert site is not None
         frontier.record_walk(con, site, w.kind, w.value, w.since, w.until, started_at=w.started_at, pages=w.pages,
                              stopped_early=w.stopped_early, now=datetime.now(timezone.utc))
+    for r in batch.runs:
+        summary = dict(r.summary)
+        if site is not None:
+            summary["queued_left"] = result.pending = frontier.pending(con, site)
+        con.execute("UPDATE sync_runs SET finished_at = ?, outcome = ?, summary = ? WHERE run_id = ?",
+                    [r.finished_at, r.outcome, json.dumps(summary), r.run_id])
 
 
 def _take(con: duckdb.DuckDBPyConnection, take: Take, result: WriteResult) -> None:
@@ -284,26 +275,81 @@ def trim_heap(collect: bool = True) -> None:
         _LIBC.malloc_trim(0)
 
 
+def fewer_malloc_arenas(arenas: int = 2) -> None:
+    """For a process that syncs (the command line): at most ``arenas`` glibc malloc arenas (a no-op elsewhere).
+
+    glibc gives each thread that allocates (the parse thread, the database
+    thread, DuckDB's workers) an arena of its own, up to eight per core, and
+    memory freed in one is kept for that arena's later use: tens of MB held
+    for nothing by a sync.  Must run before those threads start.
+    """
+    trim_heap(collect=False)  # (finds glibc)
+    if _LIBC:
+        _LIBC.mallopt(-8, arenas)  # M_ARENA_MAX
+
+
 # ============================================================================ the writer
+
+
+WAIT_SECONDS = 10.0  # how long a writer that does not hold its work waits for the file (import, reparse)
+TRY_SECONDS = 1.0  # how long each attempt of a holding writer (a sync's) waits for the file
+POLL_SECONDS = 0.5  # between attempts of a job that must reach the database
+HOLD_THREADS = 50  # threads held in memory while the file is held (two batches); more go to the spool
+HOLD_BYTES = 32 * 1024 * 1024  # ... or this much memory (pages as fetched and their rows, roughly)
+
+
+@dataclass(slots=True)
+class Hold:
+    """How a writer holds its work while another process has the file open.
+
+    A sync's writer holds: a batch that finds the file held stays in memory
+    (up to ``memory_threads`` threads or ``memory_bytes``), and past that goes to
+    the spool (``corpus.spool``, one file per batch), until a later attempt
+    finds the file free.  Without a ``Hold`` (import, reparse) a writer waits
+    ``WAIT_SECONDS`` for the file and then raises ``DatabaseLocked``.
+    """
+
+    run_id: str
+    try_seconds: float = TRY_SECONDS
+    memory_threads: int = HOLD_THREADS
+    memory_bytes: int = HOLD_BYTES
 
 
 class Writer:
     """The database thread of one run, and the buffers waiting for it.
 
-    ``add`` / ``discover`` / ``keep_pages`` / ``finish_walk`` fill the buffers
-    (from one thread: the caller's, or the event loop).  ``write`` (or
-    ``write_async``) hands them to the database thread as one batch, and puts
-    them back if the batch could not be written.  ``call`` runs any other job
-    on the same thread, in one transaction.  DuckDB's memory is capped while a
-    batch is written; a batch that needs more is written again uncapped.
+    ``add`` / ``discover`` / ``keep_pages`` / ``finish_walk`` / ``finish_run``
+    fill the buffers (from one thread: the caller's, or the event loop).
+    ``write`` (or ``write_async``) hands them to the database thread as one
+    batch, and puts them back if the batch could not be written.  ``call`` runs
+    any other job on the same thread, in one transaction.  DuckDB's memory is
+    capped while a batch is written; a batch that needs more is written again
+    uncapped.
+
+    Before anything else, each time it opens the file, the writer writes
+    what waits in the spool beside the database (``corpus.spool``): threads
+    held by an earlier run, or by this one while a reader had the file.
+    ``after_write(con, result)``, when given, runs inside each batch's
+    transaction once the batch is written.
     """
 
-    def __init__(self, db_path: str | Path, *, site: str | None = None, memory_limit: str | None = None):
+    def __init__(self, db_path: str | Path, *, site: str | None = None, memory_limit: str | None = None,
+                 hold: Hold | None = None,
+                 after_write: Callable[[duckdb.DuckDBPyConnection, WriteResult], None] | None = None):
         self.db_path = Path(db_path)
         self.site = site
         self.memory_limit = memory_limit
+        self.hold = hold
+        self.after_write = after_write
         self.pending = Batch()
         self.last_write = time.monotonic()
+        self.spool = Spool(self.db_path)
+        self.held_by: int | None = None  # the process that had the file at the last attempt, while held
+        self.held_since: float | None = None  # since when attempts find the file held (monotonic)
+        self.spooled = 0  # threads this writer put in the spool and has not written yet
+        self.merged_since: datetime | None = None  # earliest fetch of the threads written from an earlier run's spool
+        self._from_spool = WriteResult()  # written from the spool, not reported yet
+        self._merging = False
         self._thread = ThreadPoolExecutor(1, thread_name_prefix="corpus-db")
         self._lock: asyncio.Lock | None = None
 
@@ -321,7 +367,24 @@ class Writer:
     def finish_walk(self, walk: FinishedWalk) -> None:
         self.pending.walks.append(walk)
 
+    def finish_run(self, run: FinishedRun) -> None:
+        self.pending.runs.append(run)
+
+    @property
+    def held(self) -> bool:
+        """Whether the last attempt to open the file found it held by another process."""
+        return self.held_since is not None
+
+    def held_for(self) -> float:
+        return time.monotonic() - self.held_since if self.held_since is not None else 0.0
+
     # ------------------------------------------------------------------ the database thread
+
+    def _connect(self) -> duckdb.DuckDBPyConnection:
+        if self.hold is None:
+            return db.connect_when_free(self.db_path, wait_seconds=WAIT_SECONDS)
+        # readers may come and go all the time: try often, to catch the moments the file is free
+        return db.connect_when_free(self.db_path, wait_seconds=self.hold.try_seconds, max_interval=0.05)
 
     @contextlib.contextmanager
     def transaction(self, cap: str | None = None, *, plain: bool = False) -> Iterator[duckdb.DuckDBPyConnection]:
@@ -329,18 +392,38 @@ class Writer:
 
         ``plain=True`` gives the open connection without a transaction, for jobs
         that manage their own statements (the derived-table rebuild).  The only
-        place a run opens the file for writing.
+        place a run opens the file for writing.  Raises ``DatabaseLocked`` when
+        another process keeps the file (after ``WAIT_SECONDS``, or a holding
+        writer's ``try_seconds``).
         """
+        con = self._connect()
         if plain:
-            con = db.connect_when_free(self.db_path)
             try:
                 yield con
             finally:
                 con.close()
             return
-        with db.batch(self.db_path) as con:
-            if cap:
-                con.execute(f"SET memory_limit = '{cap}'")
+        with db.transaction_on(con, memory_limit=cap) as con:
+            yield con
+
+    @contextlib.contextmanager
+    def transaction_when_free(self, wait: float) -> Iterator[duckdb.DuckDBPyConnection]:
+        """:meth:`transaction`, tried again for up to ``wait`` seconds while another process has the file.
+
+        For a step that opens the file itself (the attachments); the spool is
+        written first.  Raises ``HeldByReader`` when the file stays held.
+        """
+        started = time.monotonic()
+        while True:
+            try:
+                self._thread.submit(self._merge_spool).result()
+                con = self._connect()
+                break
+            except DatabaseLocked as exc:
+                self._wait_on(exc, started, wait)
+                time.sleep(POLL_SECONDS)
+        self._note_free()
+        with db.transaction_on(con) as con:
             yield con
 
     def _capped(self, fn: Callable[..., T], *args: Any, plain: bool = False, memory_limit: str | None = None) -> T:
@@ -358,34 +441,176 @@ class Writer:
         finally:
             trim_heap(collect=False)  # DuckDB freed its buffers on close: give the pages back
 
+    def _job(self, fn: Callable[..., T], *args: Any, plain: bool = False, memory_limit: str | None = None) -> T:
+        self._merge_spool()
+        return self._capped(fn, *args, plain=plain, memory_limit=memory_limit)
+
     def submit(self, fn: Callable[..., T], *args: Any, plain: bool = False,
                memory_limit: str | None = None) -> Future[T]:
         """Run ``fn(con, *args)`` on the database thread, in one transaction (``plain``: none).
 
         DuckDB's memory is capped at ``memory_limit`` (default: the writer's);
-        a job that needs more is rolled back and run again uncapped.
+        a job that needs more is rolled back and run again uncapped.  The spool
+        is written first.
         """
-        return self._thread.submit(self._capped, fn, *args, plain=plain, memory_limit=memory_limit)
+        return self._thread.submit(self._job, fn, *args, plain=plain, memory_limit=memory_limit)
 
-    def call(self, fn: Callable[..., T], *args: Any, plain: bool = False) -> T:
-        return self.submit(fn, *args, plain=plain).result()
+    def call(self, fn: Callable[..., T], *args: Any, plain: bool = False, wait: float | None = 0.0) -> T:
+        """:meth:`submit` and wait for the answer.
 
-    async def call_async(self, fn: Callable[..., T], *args: Any, memory_limit: str | None = None) -> T:
-        return await asyncio.wrap_future(self.submit(fn, *args, memory_limit=memory_limit))
+        A holding writer that finds the file held tries again every
+        ``POLL_SECONDS`` for up to ``wait`` seconds (None: until it is free)
+        and then raises ``HeldByReader``; any other writer raises
+        ``DatabaseLocked`` after ``WAIT_SECONDS``.
+        """
+        started = time.monotonic()
+        while True:
+            try:
+                result = self.submit(fn, *args, plain=plain).result()
+            except DatabaseLocked as exc:
+                self._wait_on(exc, started, wait)
+                time.sleep(POLL_SECONDS)
+                continue
+            self._note_free()
+            return result
+
+    async def call_async(self, fn: Callable[..., T], *args: Any, memory_limit: str | None = None,
+                         plain: bool = False, wait: float | None = 0.0) -> T:
+        """:meth:`call` for the event loop (the waits between attempts let the loop run)."""
+        started = time.monotonic()
+        while True:
+            try:
+                result = await asyncio.wrap_future(self.submit(fn, *args, plain=plain, memory_limit=memory_limit))
+            except DatabaseLocked as exc:
+                self._wait_on(exc, started, wait)
+                await asyncio.sleep(POLL_SECONDS)
+                continue
+            self._note_free()
+            return result
 
     def close(self) -> None:
         self._thread.shutdown(wait=True)
 
+    # ------------------------------------------------------------------ held files
+
+    def _wait_on(self, exc: DatabaseLocked, started: float, wait: float | None) -> None:
+        """A job found the file held: return to try again, or raise (no hold, or waited ``wait`` seconds)."""
+        if self.hold is None or isinstance(exc, HeldByReader):
+            raise exc
+        self._note_held(exc)
+        if wait is not None and time.monotonic() - started >= wait:
+            raise self._gave_up(exc, time.monotonic() - started) from None
+
+    def _note_held(self, exc: DatabaseLocked) -> None:
+        if self.held_since is None:
+            self.held_since = time.monotonic()
+        self.held_by = exc.pid
+
+    def _note_free(self) -> None:
+        self.held_since = None
+        self.held_by = None
+
+    def gave_up(self, since: float) -> HeldByReader:
+        """The error for a caller that waited since ``since`` (monotonic) while the file stayed held."""
+        return self._gave_up(DatabaseLocked("held", pid=self.held_by), time.monotonic() - since)
+
+    def _gave_up(self, exc: DatabaseLocked, waited: float) -> HeldByReader:
+        who = f"process {exc.pid}" if exc.pid else "another process"
+        return HeldByReader(f"{self.db_path.name} stayed open in {who} for {waited:.0f} s", pid=exc.pid,
+                            waited=waited)
+
+    def over_memory_bound(self) -> bool:
+        """Whether what is held in memory is past the hold's bound (and should go to the spool)."""
+        if self.hold is None:
+            return False
+        return len(self.pending.outcomes) > self.hold.memory_threads \
+            or self.pending.held_bytes() > self.hold.memory_bytes
+
+    def _spool_batch(self, batch: Batch) -> None:
+        assert self.hold is not None
+        self.spool.write(batch, run_id=self.hold.run_id, site=self.site)
+
+    def spool_pending(self) -> int:
+        """Keep everything in hand in a new spool file (blocking); returns how many threads went there."""
+        batch = self._swap()
+        if not batch:
+            return 0
+        try:
+            self._thread.submit(self._spool_batch, batch).result()
+        except BaseException:
+            self.pending.put_back(batch)
+            raise
+        self.spooled += len(batch.outcomes)
+        return len(batch.outcomes)
+
+    async def spool_pending_async(self) -> int:
+        """:meth:`spool_pending` for the event loop."""
+        if self._lock is None:
+            self._lock = asyncio.Lock()
+        async with self._lock:
+            batch = self._swap()
+            if not batch:
+                return 0
+            try:
+                await asyncio.wrap_future(self._thread.submit(self._spool_batch, batch))
+            except BaseException:
+                self.pending.put_back(batch)
+                raise
+            self.spooled += len(batch.outcomes)
+            return len(batch.outcomes)
+
+    def _merge_spool(self) -> None:
+        """Database thread: write every spool file, oldest first, one transaction each, before anything else."""
+        if self._merging:
+            return
+        files = self.spool.files()
+        if not files:
+            return
+        self._merging = True
+        try:
+            for path in files:
+                spooled = self.spool.read(path)
+                own = self.hold is not None and spooled.run_id == self.hold.run_id
+                if not own:
+                    self._capped(self._check_spool, spooled)
+                result = self._write_batch(spooled.batch, None, site=spooled.site or self.site)
+                self.spool.remove(path)
+                self._from_spool.add(result)
+                if own:
+                    self.spooled = max(0, self.spooled - spooled.threads)
+                else:
+                    fetched = [p.fetched_at for o in spooled.batch.outcomes for p in o.pages[:1] if p.fetched_at]
+                    fetched += [r.rebuild_since for r in spooled.batch.runs if r.rebuild_since is not None]
+                    if fetched:
+                        first = min(fetched)
+                        self.merged_since = first if self.merged_since is None else min(self.merged_since, first)
+        finally:
+            self._merging = False
+
+    def _check_spool(self, con: duckdb.DuckDBPyConnection, spooled: SpoolFile) -> None:
+        known = con.execute("SELECT count(*) FROM sync_runs WHERE run_id = ?", [spooled.run_id]).fetchall()[0][0]
+        if not known:
+            raise SpoolRefused(refused_message(spooled, self.db_path, self.spool.threads()))
+
+    def take_spool_result(self) -> WriteResult | None:
+        """What was written from the spool and not reported yet (by a ``call``), or None."""
+        done, self._from_spool = self._from_spool, WriteResult()
+        return done if done.outcomes or done.enqueued_new else None
+
     # ------------------------------------------------------------------ batches
 
-    def _write(self, batch: Batch, take: Take | None) -> WriteResult:
+    def _write_batch(self, batch: Batch, take: Take | None, site: str | None = None) -> WriteResult:
         """Database thread: write ``batch`` in one transaction; thread by thread if that fails."""
+        site = site or self.site
+
         def whole(con: duckdb.DuckDBPyConnection) -> WriteResult:
             result = WriteResult(outcomes=batch.outcomes)
-            _write_rest(con, batch, self.site, result)
+            _write_rest(con, batch, site, result)
             result.load, result.failed_for_good = write_outcomes(con, batch.outcomes)
             if take is not None:
                 _take(con, take, result)
+            if self.after_write is not None:
+                self.after_write(con, result)
             return result
 
         try:
@@ -396,13 +621,14 @@ class Writer:
             if not batch.outcomes:
                 raise
             first_error = exc
-        return self._write_one_by_one(batch, take, first_error)
+        return self._write_one_by_one(batch, take, site, first_error)
 
-    def _write_one_by_one(self, batch: Batch, take: Take | None, first_error: Exception) -> WriteResult:
+    def _write_one_by_one(self, batch: Batch, take: Take | None, site: str | None,
+                          first_error: Exception) -> WriteResult:
         result = WriteResult(outcomes=batch.outcomes)
         try:
-            self._capped(_write_rest, Batch(discovered=batch.discovered, pages=batch.pages, walks=batch.walks),
-                         self.site, result)
+            self._capped(_write_rest, Batch(discovered=batch.discovered, pages=batch.pages, walks=batch.walks,
+                                            runs=batch.runs), site, result)
         except Exception:
             raise first_error from None  # not a thread's fault
         for outcome in batch.outcomes:
@@ -420,20 +646,42 @@ class Writer:
             self._capped(_take, take, result)
         return result
 
+    def _write(self, batch: Batch, take: Take | None) -> WriteResult:
+        """Database thread: the spool first, then ``batch``."""
+        self._merge_spool()
+        result = self._write_batch(batch, take)
+        result.spool = self.take_spool_result()
+        return result
+
     def _swap(self) -> Batch:
         batch, self.pending = self.pending, Batch()
         return batch
 
+    def _not_written(self, batch: Batch, exc: BaseException) -> WriteResult:
+        """``batch`` could not be written: put it back; a holding writer holds it, any other raises."""
+        self.pending.put_back(batch)  # not written: a later write (or the next run) has it
+        if self.hold is None or not isinstance(exc, DatabaseLocked) or isinstance(exc, HeldByReader):
+            raise exc
+        self._note_held(exc)
+        return WriteResult(held=True, held_by=exc.pid)
+
     def write(self, take: Take | None = None) -> WriteResult:
-        """Write everything in hand as one batch (blocking); optionally take queued URLs in the same transaction."""
+        """Write everything in hand as one batch (blocking); optionally take queued URLs in the same transaction.
+
+        A holding writer that finds the file held returns a result with
+        ``held`` set and keeps the batch (past its memory bound, in the spool).
+        """
         batch = self._swap()
-        if not batch and take is None:
+        if not batch and take is None and not self.spool.files():
             return WriteResult()
         try:
             result = self._thread.submit(self._write, batch, take).result()
-        except BaseException:
-            self.pending.put_back(batch)  # not written: a later write (or the next run) has it
-            raise
+        except BaseException as exc:
+            result = self._not_written(batch, exc)
+            if self.over_memory_bound():
+                self.spool_pending()
+            return result
+        self._note_free()
         self.last_write = time.monotonic()
         return result
 
@@ -443,12 +691,16 @@ class Writer:
             self._lock = asyncio.Lock()
         async with self._lock:
             batch = self._swap()
-            if not batch and take is None:
+            if not batch and take is None and not self.spool.files():
                 return WriteResult()
             try:
                 result = await asyncio.wrap_future(self._thread.submit(self._write, batch, take))
-            except BaseException:
-                self.pending.put_back(batch)
-                raise
-            self.last_write = time.monotonic()
-            return result
+            except BaseException as exc:
+                result = self._not_written(batch, exc)
+            else:
+                self._note_free()
+                self.last_write = time.monotonic()
+                return result
+        if self.over_memory_bound():
+            await self.spool_pending_async()
+        return result

@@ -27,6 +27,7 @@ per attachment.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import functools
 import re
 from collections.abc import Callable, Collection
@@ -229,7 +230,11 @@ async def fetch_one(
     wrong = classify_answer(url, res.final_url or url, content_type, body, job.filename)
     if wrong is not None:
         return _row(job, url=url, status=wrong[0], reason=wrong[1], now=now, **fetched)
-    extraction = await pool.extract_async(body, job.filename, content_type)
+    # The fetcher's stop (a sync's first Ctrl-C or SIGTERM) ends an extraction as it ends a wait:
+    # the worker is killed, and ``Stopped`` leaves the attachment to be tried again by the next run.
+    switch = getattr(getattr(fetcher, "limiter", None), "stop_switch", None)  # (an archive-only run has none)
+    with switch.guard() if switch is not None else contextlib.nullcontext():
+        extraction = await pool.extract_async(body, job.filename, content_type)
     columns = extraction_columns(extraction)
     stored = None
     if options.mode == "files":
@@ -261,7 +266,9 @@ async def sync_attachments(
     a transaction; by default it is ``corpus.db.batch`` on ``db_path``.  Kept
     files go to ``<db_path>.files``.  A bot challenge raised by the fetcher (or
     the task being cancelled) ends the step after the rows done so far are
-    saved.  ``on_outcome`` hears about every attachment tried.
+    saved.  ``fetcher.stop()`` cancels a download or an extraction in progress
+    (``scraper.errors.Stopped`` is raised, after the rows done so far are
+    saved).  ``on_outcome`` hears about every attachment tried.
     """
     if con_factory is None:
         from corpus.db import batch

@@ -86,7 +86,7 @@ DERIVE_STAGE = "derive tables"  # the stage name given to ``progress``
 _STEPS = 4  # calendar, request_timeline, refusal_citations, search index
 
 
-def rebuild(con, *, today: date | None = None, since: datetime | None = None,
+def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None,
             timings: dict[str, float] | None = None, progress: ProgressFn | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
@@ -94,6 +94,8 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None,
     Europe/London; tests pass a fixed date.  With ``since``, only the requests
     that may have changed since then are rebuilt (see ``_scope_sql``); without
     it, or when the stored tables are missing or from an older build, all are.
+    ``chunk``: rebuild the requests in scope that many at a time, so that the
+    memory it takes does not grow with the scope (a sync passes it).
     ``timings``, when given, receives the seconds each table took;
     ``progress(stage, done, total)`` is told after each of the four steps.
     """
@@ -102,39 +104,67 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None,
     with _timed(timings, "calendar"):
         write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     step()
+    capture_dates = _capture_dates(con)
     if since is None or not _can_scope(con, today):
         with _timed(timings, "timeline"):
-            con.execute(build_sql(today, capture_dates=_capture_dates(con)))
+            con.execute(build_sql(today, capture_dates=capture_dates))
         step()
         with _timed(timings, "citations"):
             build_refusal_citations(con)
         step()
         with _timed(timings, "search index"):
-            update_search_index(con)
+            update_search_index(con, lean=bool(chunk))
         step()
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
-    con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
-    con.execute(build_sql(today, scoped=True, capture_dates=_capture_dates(con)))
-    # counted across requests: refresh where the scope changed a count
+    if chunk:
+        _rebuild_in_chunks(con, today, chunk, capture_dates)
+        step()
+        step()
+    else:
+        con.execute("DELETE FROM request_timeline t USING _derive_scope s "
+                    "WHERE t.site = s.site AND t.request_key = s.request_key")
+        con.execute(build_sql(today, scoped=True, capture_dates=capture_dates))
+        _refresh_counts(con, today, capture_dates)
+        step()
+        build_refusal_citations(con, scoped=True)
+        con.execute("DROP TABLE IF EXISTS _derive_scope")
+        step()
+    update_search_index(con, since=since, lean=bool(chunk))  # last: its commit is the index's
+    step()
+
+
+def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool) -> None:
+    """The scoped rebuild, ``chunk`` requests of ``_derive_scope`` at a time (a request's rows depend on it alone)."""
+    con.execute("CREATE OR REPLACE TEMP TABLE _derive_all AS "
+                "SELECT site, request_key, row_number() OVER (ORDER BY site, request_key) AS rn FROM _derive_scope")
+    total = con.execute("SELECT count(*) FROM _derive_all").fetchall()[0][0]
+    for lo in range(0, max(total, 1), chunk):
+        con.execute("CREATE OR REPLACE TEMP TABLE _derive_scope AS SELECT site, request_key FROM _derive_all "
+                    "WHERE rn > ? AND rn <= ?", [lo, lo + chunk])
+        con.execute("DELETE FROM request_timeline t USING _derive_scope s "
+                    "WHERE t.site = s.site AND t.request_key = s.request_key")
+        con.execute(build_sql(today, scoped=True, capture_dates=capture_dates))
+        build_refusal_citations(con, scoped=True)
+    _refresh_counts(con, today, capture_dates)
+    con.execute("DROP TABLE IF EXISTS _derive_scope")
+    con.execute("DROP TABLE IF EXISTS _derive_all")
+
+
+def _refresh_counts(con, today: date, capture_dates: bool) -> None:
+    """What is counted across requests, and the date rows were judged on: refreshed where the scope changed them."""
     con.execute(
         """UPDATE request_timeline t SET title_key_requests = c.n
            FROM (SELECT site, title_key, CAST(count(*) AS INTEGER) AS n FROM request_timeline GROUP BY ALL) c
            WHERE t.site = c.site AND t.title_key IS NOT DISTINCT FROM c.title_key
              AND t.title_key_requests IS DISTINCT FROM c.n"""
     )
-    if _capture_dates(con):  # rows of threads from an archive stay judged as of their capture
+    if capture_dates:  # rows of threads from an archive stay judged as of their capture
         con.execute("UPDATE request_timeline t SET as_of_date = ? FROM requests r WHERE r.site = t.site "
                     "AND r.request_key = t.request_key AND r.as_of IS NULL AND t.as_of_date IS DISTINCT FROM ?",
                     [today, today])
     else:
         con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
-    step()
-    build_refusal_citations(con, scoped=True)
-    con.execute("DROP TABLE IF EXISTS _derive_scope")
-    step()
-    update_search_index(con, since=since)  # last: its commit is the index's
-    step()
 
 
 def _stepper(progress: ProgressFn | None):

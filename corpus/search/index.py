@@ -277,9 +277,12 @@ _ATTACHMENT_TEXTS_SQL = f"""
 """
 
 
-def _writer(index, n_docs: int):
-    """A writer sized to the work: one thread and a small heap for a sync's few texts, all cores for a build."""
-    if n_docs < 20_000:
+def _writer(index, n_docs: int, lean: bool = False):
+    """A writer sized to the work: one thread and a small heap for a sync's few texts, all cores for a build.
+
+    ``lean``: the small writer whatever the number (a sync keeps its memory flat; tantivy writes more segments).
+    """
+    if lean or n_docs < 20_000:
         return index.writer(heap_size=30_000_000, num_threads=1)
     threads = max(1, min(os.cpu_count() or 1, 4))
     return index.writer(heap_size=min(threads * 120_000_000, 480_000_000), num_threads=threads)
@@ -336,12 +339,14 @@ def _in_transaction(con) -> bool:
     return con.execute("SELECT current_transaction_id()").fetchall()[0][0] == first
 
 
-def update_search_index(con, *, since: datetime | None = None, progress=None) -> UpdateStats | None:
+def update_search_index(con, *, since: datetime | None = None, progress=None, lean: bool = False) -> UpdateStats | None:
     """Bring the index beside the database behind ``con`` up to date; None for an in-memory database.
 
     With ``since``, only texts loaded (``last_seen``/``first_seen``) or
     extracted (``extracted_at``) since then are compared; without it, all.
     ``progress(n)`` is called with the number of texts added so far.
+    ``lean``: index with one thread and a small heap however many texts there
+    are (a sync's memory must not grow with what it fetched).
     """
     db = database_path(con)
     if db is None:
@@ -397,13 +402,14 @@ def update_search_index(con, *, since: datetime | None = None, progress=None) ->
             + (", (SELECT max(extracted_at) FROM attachment_texts)" if has_attachments else ", NULL")
         ).fetchall()[0]
         if drop or n_add:
-            writer = _writer(index, n_add)
+            writer = _writer(index, n_add, lean)
             try:
                 tv = _tantivy()
                 for i in range(0, len(drop), 10_000):
                     writer.delete_documents_by_query(tv.Query.term_set_query(index.schema, "uid", drop[i:i + 10_000]))
                 if n_add:
-                    _add_documents(con, writer, has_attachments, progress)
+                    # (lean: a thousand texts in hand at a time rather than 20,000: a sync's memory stays flat)
+                    _add_documents(con, writer, has_attachments, progress, batch_rows=1_000 if lean else 20_000)
                 con.execute("DELETE FROM search_docs WHERE uid IN (SELECT uid FROM _search_drop)")
                 con.execute("INSERT INTO search_docs SELECT uid, site, source, direction, message_id, part, fingerprint FROM _search_add")
                 writer.commit()

@@ -41,8 +41,12 @@ def parse_authorities_csv(data: bytes, site: str, seen: datetime) -> list[tuple]
     return out
 
 
-async def load_authorities(fetcher: Fetcher, writer: Writer, site: str, reporter: Reporter) -> int:
-    """Fetch the CSV, keep it as a page and upsert its rows; returns how many (0 when it could not be read)."""
+async def load_authorities(fetcher: Fetcher, writer: Writer, site: str, reporter: Reporter, *,
+                           wait: float = 0.0) -> int:
+    """Fetch the CSV, keep it as a page and upsert its rows; returns how many (0 when it could not be read).
+
+    While a reader holds the database, the rows wait for it up to ``wait`` seconds.
+    """
     res = await fetcher.fetch(CSV_PATH)
     if res.error or res.status != 200 or res.body is None:
         reporter.log("authorities_failed", f"could not read {CSV_PATH} ({res.error or res.status})", level="warning")
@@ -55,6 +59,6 @@ async def load_authorities(fetcher: Fetcher, writer: Writer, site: str, reporter
         pagestore.store_pages(con, [page])
         return upsert_authorities(con, rows)
 
-    n = await writer.call_async(job)
+    n = await writer.call_async(job, wait=wait)
     reporter.log("authorities", f"{n} authorities loaded from all-authorities.csv")
     return n

@@ -24,6 +24,7 @@ from corpus.sync.options import SyncOptions
 from corpus.sync.summary import SyncSummary
 from corpus.writer import FinishedWalk, Writer
 from scraper.discovery import PageIsOld, Target, WalkOutcome, listing_url, target_not_found, walk
+from scraper.errors import Stopped
 from scraper.fetch import ChallengeDetected, Fetcher
 from scraper.pages.listing import ListingItem, ListingPage, parse_listing
 from scraper.records import ParseFailure
@@ -95,6 +96,8 @@ class Discovery:
                 await self._walk(Target(kind, value, self.opts.since, self.opts.until))
         except ChallengeDetected as exc:
             self.control.block(exc)
+        except Stopped:
+            self.control.interrupt()  # Ctrl-C / SIGTERM cancelled a listing fetch: the run is stopping
         except Exception as exc:
             self.control.fail(exc)
         finally:
@@ -141,7 +144,7 @@ class Discovery:
         if self.opts.refresh or target.kind != "authority" or target.since or target.until:
             return None
         if self._finished is None:  # read once per run
-            self._finished = await self.writer.call_async(frontier.complete_walks, self.site)
+            self._finished = await self.writer.call_async(frontier.complete_walks, self.site, wait=None)
         last = self._finished.get((target.kind, target.value, target.since, target.until))
         if last is None:
             return None
@@ -150,7 +153,7 @@ class Discovery:
             listed = [(request_url(self.site, i.url_title), i.signature) for i in items if i.url_title]
             if not listed:
                 return False
-            return await self.writer.call_async(frontier.changed_since, listed, last) == 0
+            return await self.writer.call_async(frontier.changed_since, listed, last, wait=None) == 0
 
         return page_is_old
 

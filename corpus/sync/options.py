@@ -18,6 +18,7 @@ from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.urls import is_local_site, normalise_site, request_ref
 
 ATTACHMENT_MODES = ("none", "text", "files")
+READER_WAIT = 300.0  # seconds a sync with nothing else to do waits for a reader to close the file (then exit 5)
 SOURCES = ("site", "archive")
 
 
@@ -62,6 +63,7 @@ class SyncOptions:
     attachments: str = "none"
     fetch_options: dict[str, Any] = field(default_factory=dict)  # for scraper.fetch.Fetcher (tests: backoff_base...)
     warnings: tuple[str, ...] = ()  # e.g. the rate was capped
+    reader_wait: float = READER_WAIT  # seconds to wait, with nothing else to do, for a reader to close the file
     archive: ArchiveEndpoint | None = None  # --archive: a Wayback-compatible archive to fall back on
     archive_rate: float | None = None  # --archive-rate (None: the archive default)
     source: str = "site"  # --source: 'site' (the live site, the archive behind it) or 'archive' (no live site)
@@ -72,7 +74,7 @@ class SyncOptions:
         users: Iterable[str] = (), requests: Iterable[str | int] = (), query: str | None = None,
         since: date | None = None, until: date | None = None, limit: int | None = None, rate: float = DEFAULT_RATE,
         contact: str | None = None, refresh: bool = False, fetch_authorities: bool = False,
-        attachments: str = "none", fetch_options: dict[str, Any] | None = None,
+        attachments: str = "none", fetch_options: dict[str, Any] | None = None, reader_wait: float | None = None,
         archive: str | None = None, archive_rate: float | None = None, source: str = "site",
     ) -> SyncOptions:
         """Check every option; raises ``UsageError`` (nothing written) naming the bad one."""
@@ -109,6 +111,12 @@ class SyncOptions:
                 slugs.append(slug)
             elif rid is not None:
                 ids.append(rid)
+        if reader_wait is None:
+            reader_wait = _env_float("CORPUS_READER_WAIT")
+        if reader_wait is None:
+            reader_wait = READER_WAIT
+        if not reader_wait >= 0:
+            raise UsageError(f"--reader-wait {reader_wait:g} must be zero or more seconds, e.g. 300")
         options = dict(fetch_options or {})
         backoff = _env_float("CORPUS_BACKOFF_BASE")
         if backoff is not None:
@@ -119,6 +127,7 @@ class SyncOptions:
             ids=tuple(dict.fromkeys(ids)), query=(query or "").strip() or None, since=since, until=until,
             limit=limit, rate=rate, contact=contact, refresh=bool(refresh), fetch_authorities=bool(fetch_authorities),
             attachments=attachments, fetch_options=options, warnings=(warning,) if warning else (),
+            reader_wait=float(reader_wait),
             archive=endpoint, archive_rate=archive_rate, source=source,
         )
 

@@ -1,4 +1,8 @@
-"""The run's own record: its ``sync_runs`` row, begun before the first thread and finished with the summary."""
+"""The run's own record: its ``sync_runs`` row, begun before the first thread.
+
+Its end (outcome and summary) is written with the run's last batch (``corpus.batch.FinishedRun``),
+so a run whose last threads wait in the spool gets its end recorded when they are written.
+"""
 
 from __future__ import annotations
 
@@ -35,9 +39,3 @@ def begin_run(con: duckdb.DuckDBPyConnection, options: SyncOptions, summary: Syn
     new = frontier.enqueue(con, options.site, explicit).new if explicit else 0
     return started, requeued, new
 
-
-def end_run(con: duckdb.DuckDBPyConnection, site: str, summary: SyncSummary) -> None:
-    """Close the run's record with its outcome and summary (and how many threads are still queued)."""
-    summary.queued_left = frontier.pending(con, site)
-    con.execute("UPDATE sync_runs SET finished_at = ?, outcome = ?, summary = ? WHERE run_id = ?",
-                [datetime.now(timezone.utc), summary.outcome, json.dumps(summary.as_json()), summary.run_id])

@@ -2,14 +2,15 @@
 
 from __future__ import annotations
 
+import os
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
-from corpus.errors import EXIT_BLOCKED, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK
+from corpus.errors import EXIT_BLOCKED, EXIT_FAILURES, EXIT_INTERRUPTED, EXIT_OK, EXIT_SPOOLED
 from corpus.pipeline import ThreadOutcome
 from corpus.writer import WriteResult
 
-OUTCOMES = ("complete", "interrupted", "blocked", "failed")
+OUTCOMES = ("complete", "interrupted", "blocked", "failed", "spooled")
 
 
 @dataclass
@@ -30,12 +31,18 @@ class SyncSummary:
     elapsed: float = 0.0
     rate_achieved: float = 0.0
     queued_left: int = 0  # queued in the frontier (kept up to date during the run)
-    outcome: str = "complete"  # complete | interrupted | blocked | failed
+    outcome: str = "complete"  # complete | interrupted | blocked | failed | spooled
     exit_code: int = EXIT_OK
     message: str | None = None
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
     attachments: dict[str, Any] | None = None  # figures of the --attachments step, when it ran
+    from_spool: int = 0  # threads written from the spool (held earlier by this run, or left by an earlier one)
+    spooled: int = 0  # threads left in the spool at the end: a reader kept the file past the wait
+    held_by: int | None = None  # the process (a reader) that kept the file, when the run ended so
+    reader_wait: float = 0.0  # how long the run waited for it
+    spool_path: str | None = None
+    pid: int = field(default_factory=os.getpid)  # the sync's process (a run left "running" by a dead one ended)
     from_archive: int = 0  # threads loaded from the --archive capture (the site refused them)
     not_archived: int = 0  # threads the site refused and the archive had no usable copy of (left blocked)
     withheld: int = 0  # archive copies of requests the live site reported removed: not used
@@ -71,7 +78,9 @@ class SyncSummary:
         """Set the timings and the exit code from the outcome and the counters."""
         self.elapsed = elapsed
         self.rate_achieved = self.requests_made / network_seconds if network_seconds > 0 else 0.0
-        if self.outcome == "blocked":
+        if self.outcome == "spooled":
+            self.exit_code = EXIT_SPOOLED
+        elif self.outcome == "blocked":
             self.exit_code = EXIT_BLOCKED
         elif self.outcome == "interrupted":
             self.exit_code = EXIT_INTERRUPTED
@@ -90,6 +99,7 @@ class SyncSummary:
             "interrupted": "Sync interrupted; state saved.",
             "blocked": "Sync stopped: the site challenged us as a bot.",
             "failed": "Sync failed.",
+            "spooled": "Sync stopped: a reader kept the database open.",
         }.get(self.outcome, f"Sync {self.outcome}.")
         without_json = f"{self.json_missing} without JSON"
         if self.bad_json:
@@ -103,6 +113,14 @@ class SyncSummary:
             f"{self.removed} removed from the site, {without_json}.",
             f"{self.requests_made} requests in {self.elapsed:.1f} s ({self.rate_achieved:.2f} req/s).",
         ]
+        if self.from_spool:
+            parts.append(f"{self.from_spool} threads held in the spool were written.")
+        if self.spool_path and (self.spooled or self.outcome == "spooled"):
+            who = f"PID {self.held_by}" if self.held_by else "another process"
+            parts.append(
+                f"{who} (a reader) kept the database open for {self.reader_wait:.0f} s, so {self.spooled} threads "
+                f"wait in {self.spool_path}/; the next sync, import or reparse writes them first (`corpus sync` "
+                "with no targets does only that).")
         if self.archive_text:
             parts.append(self.archive_text.replace("Archive:", f"Archive ({self.from_archive} threads from it):", 1))
         if self.queued_left:

@@ -22,5 +22,7 @@ def test_sync_bench_quick_prints_figures():
     assert again and int(again.group(2)) >= 1
     rss = re.findall(r"peak RSS.*?: ([0-9]+) MB", text)
     assert len(rss) == 2 and all(int(x) > 10 for x in rss)
+    lines = text.strip().splitlines()
     assert re.match(r"headline: [0-9.]+ of the allowed rate, [0-9.]+ requests per thread, re-run \d+ requests, "
-                    r"peak RSS \d+ MB", text.strip().splitlines()[-1])
+                    r"peak RSS \d+ MB", lines[-2])
+    assert re.match(r"MISSED: (none|[a-z -]+(, [a-z -]+)*)$", lines[-1]), lines[-1]

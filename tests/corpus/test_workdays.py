@@ -106,3 +106,21 @@ def test_write_calendar_tables():
     expected = sum(1 for r in calendar_rows(2022, 2022) if r[0] == "FOIA" and r[2])
     assert n == expected
     assert 240 < n < 255
+
+
+def test_the_calendar_is_written_again_only_when_it_would_change():
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    write_calendar(con, 2022, 2023)
+    whole = con.execute("SELECT * FROM workday_calendar ORDER BY regime, date").fetchall()
+    # a stray change to a day the rules do not touch stays: the same span and holidays are not written again
+    con.execute("UPDATE workday_calendar SET holiday_name = 'marker' WHERE regime = 'FOIA' AND date = DATE '2022-03-02'")
+    write_calendar(con, 2022, 2023)
+    assert con.execute("SELECT count(*) FROM workday_calendar WHERE holiday_name = 'marker'").fetchone()[0] == 1
+    # a holiday missing from the stored table, or another span, and both tables are made again
+    con.execute("DELETE FROM holidays WHERE regime = 'FOIA' AND date = DATE '2022-09-19'")
+    write_calendar(con, 2022, 2023)
+    assert con.execute("SELECT * FROM workday_calendar ORDER BY regime, date").fetchall() == whole
+    assert con.execute("SELECT count(*) FROM holidays WHERE date = DATE '2022-09-19'").fetchone()[0] > 0
+    write_calendar(con, 2022, 2024)
+    assert con.execute("SELECT max(date) FROM workday_calendar").fetchone()[0] == date(2024, 12, 31)

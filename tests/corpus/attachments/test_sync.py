@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import functools
 import os
+import time
 from pathlib import Path
 from urllib.parse import quote
 
@@ -223,6 +224,49 @@ def test_bad_mode_is_a_usage_error():
 
     with pytest.raises(UsageError, match="--attachments must be one of none, text, files"):
         AttachmentOptions(mode="pdf")
+
+
+def test_the_fetchers_stop_ends_an_extraction_at_once_and_keeps_what_was_done(site, tmp_path):
+    """A sync's first Ctrl-C calls ``Fetcher.stop()``: a long extraction ends then, not at its time limit."""
+    from scraper.errors import Stopped
+
+    from . import bombs
+    from .test_sandbox import SLOW, _workers
+
+    letter, slow = samples.pdf_with_text(), bombs.pdf_shared_stream_bomb(pages=2)
+    names = {2: ("letter.pdf", letter), 3: ("slow.pdf", slow), 4: ("after.pdf", letter)}
+    for part, (name, data) in names.items():
+        site.routes[attach_path(SLUG, 700, part, name)] = Route(body=data, content_type="application/pdf")
+    db = make_db(tmp_path, site.base, [(700, p, n, attach_path(SLUG, 700, p, n), False) for p, (n, _) in names.items()])
+    before = _workers()
+
+    async def main():
+        robots = politeness.Robots.parse(site.base, await _robots(site.base))
+        async with http.make_client(site.base, "tests@example.org") as client:
+            fetcher = fetch_mod.Fetcher(client, robots, politeness.RateLimiter(1000.0), site=site.base, max_attempts=1)
+            task = asyncio.create_task(sync_attachments(fetcher, db, site.base, AttachmentOptions(limits=SLOW),
+                                                        request_keys=["id:42"], con_factory=functools.partial(batch, db)))
+            deadline = time.monotonic() + 60
+            while not any("slow.pdf" in p for p in site.log) and time.monotonic() < deadline and not task.done():  # noqa: ASYNC110 (a plain list filled by the server thread)
+                await asyncio.sleep(0.05)
+            await asyncio.sleep(1.5)  # well inside the slow file's extraction (its limit is 60 s)
+            assert not task.done(), "the extraction ended before it was stopped"
+            stopped = time.monotonic()
+            fetcher.stop("interrupted")
+            with pytest.raises(Stopped):
+                await task
+            return time.monotonic() - stopped
+
+    took = asyncio.run(main())
+    assert took < 2.0, f"the stop took {took:.1f} s to end the extraction"
+    deadline = time.monotonic() + 5
+    while (_workers() - before) and time.monotonic() < deadline:
+        time.sleep(0.05)
+    assert not (_workers() - before), "the stopped extraction's worker is gone"
+    got = rows(db)
+    assert got[(700, 2)]["status"] == "ok"  # done before the stop: saved
+    assert (700, 3) not in got and (700, 4) not in got  # left for the next run to try
+    assert not any("after.pdf" in p for p in site.log)
 
 
 SYNC_IN_A_PROCESS = (
