@@ -97,17 +97,28 @@ def _writer(path: Path, hold: float, *, sync: bool = True) -> subprocess.Popen[s
     return proc
 
 
-def test_a_query_waits_for_the_sync_to_finish_its_batch(tmp_path, capfd):
+def test_a_query_waits_for_the_sync_to_finish_its_batch(tmp_path, caplog):
     path = _small_db(tmp_path / "foi.duckdb")
     proc = _writer(path, 2.5)
     try:
         t0 = time.monotonic()
-        assert Reader(path).sql("SELECT count(*) FROM authorities").fetchall() == [(4,)]  # the batch's row too
+        with caplog.at_level("WARNING", logger="corpus.reader"):
+            assert Reader(path).sql("SELECT count(*) FROM authorities").fetchall() == [(4,)]  # the batch's row too
         assert time.monotonic() - t0 >= 1.5
     finally:
         proc.wait(timeout=30)
-    err = capfd.readouterr().err
-    assert f"foi.duckdb: waiting for corpus sync (pid {proc.pid}) to finish writing" in err
+    assert f"foi.duckdb: waiting for corpus sync (pid {proc.pid}) to finish writing" in caplog.text
+
+
+def test_the_wait_notice_can_go_to_a_callable(tmp_path):
+    path = _small_db(tmp_path / "foi.duckdb")
+    proc = _writer(path, 2.5)
+    said: list[str] = []
+    try:
+        assert Reader(path, notify=said.append).sql("SELECT count(*) FROM authorities").fetchall() == [(4,)]
+    finally:
+        proc.wait(timeout=30)
+    assert said == [f"foi.duckdb: waiting for corpus sync (pid {proc.pid}) to finish writing…"]
 
 
 def test_a_query_gives_up_after_its_wait(tmp_path):
