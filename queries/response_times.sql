@@ -21,7 +21,8 @@
 --   p90_working_days        90th percentile of the same (interpolated, quantile_cont)
 --   answered_in_time        answered within the limit
 --   overdue_now             not answered and past the due date today
---   in_time_share           answered_in_time / (answered + overdue_now): requests still inside their deadline are left out
+--   in_time_share           answered_in_time / (answered + overdue_now): requests still inside their deadline,
+--                           and requests with no known deadline (regime unknown), are left out
 --   in_time_share_of_answered  answered_in_time / answered
 --
 -- Caveats:
@@ -38,8 +39,8 @@ SELECT
     count_if(t.answered_in_time) AS answered_in_time,
     count_if(t.overdue_now AND NOT coalesce(t.answered, false)) AS overdue_now,
     round(count_if(t.answered_in_time)
-          / nullif(count_if(t.answered OR (t.overdue_now AND NOT coalesce(t.answered, false))), 0), 4) AS in_time_share,
-    round(count_if(t.answered_in_time) / nullif(count_if(t.answered), 0), 4) AS in_time_share_of_answered
+          / nullif(count_if(t.due_date IS NOT NULL AND (t.answered OR (t.overdue_now AND NOT coalesce(t.answered, false)))), 0), 4) AS in_time_share,
+    round(count_if(t.answered_in_time) / nullif(count_if(t.answered AND t.due_date IS NOT NULL), 0), 4) AS in_time_share_of_answered
 FROM request_timeline AS t
 WHERE (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
   AND (getvariable('regime') IS NULL OR t.regime = upper(getvariable('regime')))

@@ -1,0 +1,120 @@
+"""The sites table: built-in sites, the user's sites.toml, and how a site is matched."""
+
+from __future__ import annotations
+
+import duckdb
+import pytest
+
+from corpus.errors import UsageError
+from corpus.sites import (
+    BUILT_IN_SITES,
+    REGIMES,
+    UK_FAMILY,
+    UNKNOWN,
+    all_sites,
+    host_key,
+    host_key_sql,
+    load_sites_file,
+    sites_file_for,
+    write_sites,
+)
+
+
+def test_built_in_sites_and_their_regimes():
+    by_host = {s.host: s for s in BUILT_IN_SITES}
+    assert by_host["whatdotheyknow.com"].regime == UK_FAMILY
+    assert by_host["fyi.org.nz"].timezone == "Pacific/Auckland"
+    assert by_host["asktheeu.org"].regime == "EU_1049"
+    assert by_host["dostup.org.ua"].regime == "UA_PUBLIC_INFO"
+    assert by_host["righttoknow.org.au"].regime == UNKNOWN  # federal only, by tag
+    for site in BUILT_IN_SITES:
+        for rule in site.rules:
+            assert rule.regime in REGIMES or rule.regime == UNKNOWN
+    for r in REGIMES.values():
+        assert r.source_url.startswith("https://") and r.days > 0
+
+
+@pytest.mark.parametrize("url, host", [
+    ("https://www.whatdotheyknow.com", "whatdotheyknow.com"),
+    ("http://WhatDoTheyKnow.com/", "whatdotheyknow.com"),
+    ("https://fyi.org.nz:443", "fyi.org.nz"),
+    ("http://127.0.0.1:8765", "127.0.0.1"),
+    ("https://www2.example.org/", "www2.example.org"),
+])
+def test_host_key_in_python_and_sql_agree(url, host):
+    assert host_key(url) == host
+    assert duckdb.connect().execute(f"SELECT {host_key_sql('?')}", [url]).fetchone()[0] == host
+
+
+def test_sites_file_location(tmp_path, monkeypatch):
+    monkeypatch.delenv("CORPUS_SITES", raising=False)
+    assert sites_file_for(tmp_path / "foi.duckdb") == tmp_path / "sites.toml"
+    assert sites_file_for(None) is None
+    monkeypatch.setenv("CORPUS_SITES", str(tmp_path / "elsewhere.toml"))
+    assert sites_file_for(tmp_path / "foi.duckdb") == tmp_path / "elsewhere.toml"
+
+
+def test_a_sites_file_adds_and_overrides(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text("""
+[[site]]
+url = "https://www.informationsfreiheit.example"
+name = "Example site"
+country = "XX"
+timezone = "Europe/Vienna"
+regime = "unknown"
+
+[[site]]   # a built-in site, changed: RightToKnow's bodies without a tag taken as federal
+url = "https://righttoknow.org.au"
+regime = "AU_FOI"
+default_basis = "taken as federal"
+""", encoding="utf-8")
+    sites = {s.host: s for s in all_sites(path)}
+    assert sites["informationsfreiheit.example"].timezone == "Europe/Vienna"
+    rtk = sites["righttoknow.org.au"]
+    assert rtk.regime == "AU_FOI" and rtk.default_basis == "taken as federal"
+    assert rtk.rules == {s.host: s for s in BUILT_IN_SITES}["righttoknow.org.au"].rules  # kept
+    assert rtk.timezone == "Australia/Sydney" and rtk.source == str(path)
+    assert sites["whatdotheyknow.com"].source == "built-in"
+
+
+@pytest.mark.parametrize("text, words", [
+    ('[[site]]\nurl = "https://a.example"\nregime = "GDPR"\n', ["unknown regime 'GDPR'", "use one of"]),
+    ('[[site]]\nurl = "https://a.example"\n', ["no regime", 'add regime = "..."']),
+    ('[[site]]\nname = "x"\nregime = "FOIA"\n', ["has no url"]),
+    ('[[site]]\nurl = "https://a.example"\nregime = "FOIA"\ntimezone = "Mars/Olympus"\n', ["unknown time zone"]),
+    ('[[site]]\nurl = "https://a.example"\nregime = "FOIA"\n[[site.rule]]\ntags = ["x"]\n', ["needs a regime"]),
+    ('[[site]]\nurl = "https://a.example"\nregime = "FOIA"\n[[site.rule]]\ntags = ["x"]\nregime = "UK"\n',
+     ["unknown regime 'UK'"]),
+    ('[[site]]\nurl = "https://a.example"\nregime = "FOIA"\ncolour = "red"\n', ["unknown key 'colour'"]),
+    ('[[site]]\nurl = "a.example"\nregime = "FOIA"\n', ["has no scheme"]),
+    ('[[site]\nurl = 1\n', ["not valid TOML"]),
+    ('[[site]]\nurl = "https://a.example"\nregime = "FOIA"\n[[site]]\nurl = "https://www.a.example"\nregime = "EIR"\n',
+     ["declared twice"]),
+])
+def test_bad_sites_file_says_what_and_how_to_fix(tmp_path, text, words):
+    path = tmp_path / "sites.toml"
+    path.write_text(text, encoding="utf-8")
+    with pytest.raises(UsageError) as exc:
+        load_sites_file(path)
+    message = str(exc.value)
+    assert "\n" not in message and message.startswith(str(path))
+    for w in words:
+        assert w in message
+
+
+def test_a_missing_file_named_by_the_environment_is_an_error(tmp_path, monkeypatch):
+    monkeypatch.setenv("CORPUS_SITES", str(tmp_path / "nope.toml"))
+    with pytest.raises(UsageError, match="no such sites file"):
+        all_sites(sites_file_for(tmp_path / "foi.duckdb"))
+
+
+def test_write_sites_tables():
+    con = duckdb.connect()
+    write_sites(con, list(BUILT_IN_SITES))
+    assert con.execute("SELECT count(*) FROM regimes").fetchone()[0] == len(REGIMES)
+    assert con.execute("SELECT regime FROM sites WHERE host = 'fyi.org.nz'").fetchone()[0] == UNKNOWN
+    rules = con.execute("SELECT match, value, regime FROM site_rules WHERE host = 'righttoknow.org.au' "
+                        "ORDER BY position").fetchall()
+    assert rules[0] == ("tag", "act", UNKNOWN) and rules[-1] == ("tag", "federal", "AU_FOI")
+    assert con.execute("SELECT day_unit FROM regimes WHERE regime = 'AU_FOI'").fetchone()[0] == "calendar"
