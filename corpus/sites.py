@@ -49,21 +49,25 @@ class Regime:
     long_overdue_basis: str = ""
 
 
+_WDTK_LONG = "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"
+
+
+def _uk(code: str, law: str, provision: str, url: str, calendar: str) -> Regime:
+    """A UK law: 20 working days, and WhatDoTheyKnow's long-overdue marks."""
+    return Regime(code, law, provision, url, 20, "working", calendar, 40, 60, _WDTK_LONG)
+
+
 REGIMES: dict[str, Regime] = {
     r.code: r
     for r in (
-        Regime("FOIA", "Freedom of Information Act 2000", "s10(1); working day s10(6)",
-               "https://www.legislation.gov.uk/ukpga/2000/36/section/10", 20, "working", "UK", 40, 60,
-               "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"),
-        Regime("EIR", "Environmental Information Regulations 2004", "reg 5(2); working day reg 2(1)",
-               "https://www.legislation.gov.uk/uksi/2004/3391/regulation/5", 20, "working", "UK", 40, 60,
-               "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"),
-        Regime("FOISA", "Freedom of Information (Scotland) Act 2002", "s10(1); working day s73",
-               "https://www.legislation.gov.uk/asp/2002/13/section/10", 20, "working", "SCT", 40, 60,
-               "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"),
-        Regime("EISR", "Environmental Information (Scotland) Regulations 2004", "reg 5(2)(a); working day reg 2(1)",
-               "https://www.legislation.gov.uk/ssi/2004/520/regulation/5", 20, "working", "SCT", 40, 60,
-               "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"),
+        _uk("FOIA", "Freedom of Information Act 2000", "s10(1); working day s10(6)",
+            "https://www.legislation.gov.uk/ukpga/2000/36/section/10", "UK"),
+        _uk("EIR", "Environmental Information Regulations 2004", "reg 5(2); working day reg 2(1)",
+            "https://www.legislation.gov.uk/uksi/2004/3391/regulation/5", "UK"),
+        _uk("FOISA", "Freedom of Information (Scotland) Act 2002", "s10(1); working day s73",
+            "https://www.legislation.gov.uk/asp/2002/13/section/10", "SCT"),
+        _uk("EISR", "Environmental Information (Scotland) Regulations 2004", "reg 5(2)(a); working day reg 2(1)",
+            "https://www.legislation.gov.uk/ssi/2004/520/regulation/5", "SCT"),
         Regime("NZ_OIA", "Official Information Act 1982 (New Zealand)", "s15(1); working day s2",
                "https://www.legislation.govt.nz/act/public/1982/0156/latest/whole.html", 20, "working", "NZ_OIA", None),
         Regime("NZ_LGOIMA", "Local Government Official Information and Meetings Act 1987 (New Zealand)",
@@ -149,7 +153,7 @@ def host_key(url: str) -> str:
     """The part of a site URL sites are matched on: lower-case host without ``www.`` and port."""
     host = re.sub(r"^[a-z][a-z0-9+.-]*://", "", url.strip().lower()).split("/", 1)[0]
     host = re.sub(r":\d+$", "", host)
-    return host[4:] if host.startswith("www.") else host
+    return host.removeprefix("www.")
 
 
 HOST_KEY_SQL = (
@@ -202,7 +206,7 @@ def _parse_site(path: Path, i: int, raw: dict, built_in: dict[str, Site]) -> Sit
         raise _bad(path, where, "is not a table", "write each site as a [[site]] table")
     unknown_keys = set(raw) - {"url", "name", "country", "timezone", "regime", "rule", "notes", "default_basis"}
     if unknown_keys:
-        raise _bad(path, where, f"unknown key {sorted(unknown_keys)[0]!r}",
+        raise _bad(path, where, f"unknown key {min(unknown_keys)!r}",
                    "keys are url, name, country, timezone, regime, default_basis, notes and [[site.rule]]")
     if "url" not in raw:
         raise _bad(path, where, "has no url", 'add url = "https://your.alaveteli.site"')
@@ -263,7 +267,7 @@ def load_sites_file(path: str | os.PathLike) -> list[Site]:
         raise UsageError(f"{path}: not valid TOML ({exc}); fix the file (README: Sites and regimes)") from None
     extra = set(data) - {"site"}
     if extra:
-        raise _bad(path, "top level", f"unknown key {sorted(extra)[0]!r}", "declare sites as [[site]] tables")
+        raise _bad(path, "top level", f"unknown key {min(extra)!r}", "declare sites as [[site]] tables")
     raw_sites = data.get("site", [])
     if not isinstance(raw_sites, list):
         raise _bad(path, "top level", "'site' must be [[site]] tables", "write each site as [[site]]")
@@ -339,6 +343,6 @@ def write_sites(con, sites: list[Site] | None = None) -> list[Site]:
 
 
 __all__ = [
-    "REGIMES", "Regime", "Rule", "Site", "BUILT_IN_SITES", "UNKNOWN", "UK_FAMILY",
-    "all_sites", "load_sites_file", "sites_file_for", "write_sites", "host_key", "host_key_sql",
+    "BUILT_IN_SITES", "REGIMES", "UK_FAMILY", "UNKNOWN", "Regime", "Rule", "Site",
+    "all_sites", "host_key", "host_key_sql", "load_sites_file", "sites_file_for", "write_sites",
 ]

@@ -35,8 +35,8 @@ forward to the next working day when it is not one.
 from __future__ import annotations
 
 import functools
+from collections.abc import Iterable
 from datetime import date, datetime, timedelta
-from typing import Iterable
 from zoneinfo import ZoneInfo
 
 import holidays as _holidays
@@ -294,9 +294,8 @@ def due_date(received: date, regime: str, days: int | None = None) -> date:
     or the next working day when that is a weekend or holiday (Australia's Acts
     Interpretation Act s36(2)).  ``days`` overrides the regime's limit.
     """
-    r = REGIMES.get(regime.upper()) if isinstance(regime, str) else None
-    if r is None:
-        calendar_of(regime)  # raises the usual error
+    calendar_of(regime)  # an unknown regime stops here with the usual error
+    r = REGIMES[regime.upper()]
     n = r.days if days is None else days
     if r.unit == "calendar":
         return next_working_day(received + timedelta(days=n), regime)
