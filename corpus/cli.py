@@ -1,8 +1,9 @@
 """The ``corpus`` command: a thin click layer over importable functions.
 
 Every command parses its options, then calls one plain function that a notebook
-could call too.  Expected failures (``CorpusError``) become one line on stderr
-and a non-zero exit code; nothing else is caught.
+could call too.  Expected failures (``CorpusError``, and the scraper's
+``ScraperError``, mapped here to option names and exit codes) become one line
+on stderr and a non-zero exit code; nothing else is caught.
 """
 
 from __future__ import annotations
@@ -15,7 +16,14 @@ from datetime import date
 import click
 
 from corpus import DEFAULT_DB, DEFAULT_SITE, __version__
-from corpus.errors import EXIT_USAGE, CorpusError
+from corpus.errors import (
+    EXIT_BLOCKED,
+    EXIT_FAILURES,
+    EXIT_INTERRUPTED,
+    EXIT_USAGE,
+    CorpusError,
+)
+from scraper.errors import ChallengeDetected, InvalidInput, ScraperError, Stopped
 
 
 def _db_option(f):
@@ -38,8 +46,34 @@ def _site_option(f):
     )(f)
 
 
+# The option that gave a value the scraper refused (``InvalidInput.subject``).
+_OPTION_OF_SUBJECT = {
+    "site": "--site",
+    "request": "--request",
+    "contact": "--contact",
+    "rate": "--rate",
+    "dates": "--since/--until",
+    "authority": "--authority",
+    "user": "--user",
+    "query": "--query",
+}
+
+
+def scraper_failure(exc: ScraperError) -> tuple[str, int]:
+    """The one line and the exit code the CLI gives for an error raised by the scraper."""
+    if isinstance(exc, InvalidInput):
+        option = _OPTION_OF_SUBJECT.get(exc.subject)
+        return (f"{option}: {exc}" if option else str(exc)), EXIT_USAGE
+    if isinstance(exc, ChallengeDetected):
+        return (f"{exc}. The queue is kept: try again later, or load pages saved from a browser with "
+                "`corpus import` (or try `corpus demo`)"), EXIT_BLOCKED
+    if isinstance(exc, Stopped):
+        return f"interrupted ({exc}); run the same command again to resume", EXIT_INTERRUPTED
+    return str(exc), EXIT_FAILURES  # robots.txt or a listing unreadable: nothing more could be done
+
+
 def _expected_errors(f):
-    """Turn CorpusError into `Error: ...` and its exit code, without a traceback."""
+    """Turn CorpusError and ScraperError into `Error: ...` and an exit code, without a traceback."""
 
     @functools.wraps(f)
     def wrapper(*args, **kwargs):
@@ -48,6 +82,10 @@ def _expected_errors(f):
         except CorpusError as exc:
             click.echo(f"Error: {exc}", err=True)
             sys.exit(exc.exit_code)
+        except ScraperError as exc:
+            message, code = scraper_failure(exc)
+            click.echo(f"Error: {message}", err=True)
+            sys.exit(code)
 
     return wrapper
 

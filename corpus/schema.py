@@ -260,7 +260,15 @@ CREATE TABLE IF NOT EXISTS listing_walks (
 ALTER TABLE frontier ADD COLUMN listing_changed_at TIMESTAMPTZ;  -- when listing_signature last changed
 """
 
+# Version 3: say where attachment text came from (the file's own text or OCR) and
+# how sure OCR was.  Rows from before were all read from the file.
+SCHEMA_V3 = r"""
+ALTER TABLE attachment_texts ADD COLUMN text_source VARCHAR;    -- text_layer | ocr (NULL: neither was read)
+ALTER TABLE attachment_texts ADD COLUMN ocr_confidence DOUBLE;  -- Tesseract's mean word confidence, 0-100
+UPDATE attachment_texts SET text_source = 'text_layer' WHERE status = 'ok';
+"""
+
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -28,7 +28,6 @@ from __future__ import annotations
 import asyncio
 import contextlib
 import importlib
-import inspect
 import json
 import os
 import signal
@@ -43,6 +42,7 @@ from pathlib import Path
 from typing import Any
 
 from corpus import DEFAULT_SITE, db, frontier, pagestore
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.errors import (
     EXIT_BLOCKED,
     EXIT_FAILURES,
@@ -221,15 +221,10 @@ def _clean_slugs(values, what: str) -> list[str]:
     return list(dict.fromkeys(out))
 
 
-def _attachments_hook(mode: str):
+def _attachments_hook(mode: str) -> AttachmentOptions | None:
     if mode in (None, "none"):
         return None
-    try:
-        module = importlib.import_module("corpus.attachments")
-        hook = getattr(module, "sync_hook")
-    except (ImportError, AttributeError):
-        raise UsageError(f"--attachments {mode} is not available in this build; use --attachments none")
-    return hook
+    return AttachmentOptions(mode=mode)
 
 
 def _env_float(name: str) -> float | None:
@@ -927,7 +922,7 @@ class _SyncRun:
         An unknown slug (the site's 404) is then a usage error that leaves nothing
         written; the page read is kept for the walk, so it costs no extra request.
         """
-        from scraper.discovery import Target, _not_found, listing_url
+        from scraper.discovery import Target, listing_url, target_not_found
 
         for kind, values in (("authority", self.plan.authorities), ("user", self.plan.users)):
             for value in values:
@@ -935,7 +930,7 @@ class _SyncRun:
                 url = listing_url(self.site, target, 1)
                 page = await self._fetch_listing(url)
                 if page is None:
-                    raise _not_found(self.site, target)
+                    raise target_not_found(self.site, target)
                 self.listing_cache[url] = page
 
     async def _fetch_listing(self, url: str):
@@ -1120,17 +1115,11 @@ class _SyncRun:
         return _Outcome(kind="loaded", pages=pages, load_item=item, json_missing=missing, **base)
 
     async def _run_attachments_hook(self) -> None:
-        hook = self.plan.attachments_hook
-        result = hook(
-            mode=self.plan.attachments,
-            site=self.site,
-            db_path=self.plan.db_path,
-            fetcher=self.fetcher,
+        stats = await sync_attachments(
+            self.fetcher, self.plan.db_path, self.site, self.plan.attachments_hook,
             con_factory=lambda: db.batch(self.plan.db_path),
-            summary=self.summary,
         )
-        if inspect.isawaitable(result):
-            await result
+        self.summary.attachments = stats.as_dict()
 
 
 # ============================================================================ all-authorities.csv

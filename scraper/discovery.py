@@ -23,12 +23,12 @@ from __future__ import annotations
 
 import logging
 import math
-from collections.abc import AsyncIterator, Awaitable, Callable
+from collections.abc import AsyncGenerator, AsyncIterator, Awaitable, Callable
 from dataclasses import dataclass
 from datetime import date, timedelta, timezone
 from urllib.parse import quote, urlencode
 
-from corpus.errors import EXIT_FAILURES, CorpusError, UsageError
+from scraper.errors import InvalidInput, ListingUnreadable, TargetNotFound
 from scraper.pages.listing import PAGE_SIZE, ListingItem, ListingPage
 from scraper.records import ParseFailure
 
@@ -38,12 +38,6 @@ EARLIEST = date(2007, 1, 1)  # before any Alaveteli site held a request
 KINDS = ("authority", "user", "query")
 
 FetchListing = Callable[[str], Awaitable["ListingPage | ParseFailure | None"]]
-
-
-class ListingUnreadable(CorpusError):
-    """The first page of a listing could not be parsed."""
-
-    exit_code = EXIT_FAILURES
 
 
 @dataclass(frozen=True, slots=True)
@@ -57,11 +51,12 @@ class Target:
 
     def __post_init__(self):
         if self.kind not in KINDS:
-            raise UsageError(f"unknown target kind {self.kind!r}; use one of {', '.join(KINDS)}")
+            raise ValueError(f"unknown target kind {self.kind!r}; use one of {', '.join(KINDS)}")
         if not self.value or not str(self.value).strip():
-            raise UsageError(f"the {self.kind} to collect is empty; give a slug or query text")
+            raise InvalidInput(f"the {self.kind} to collect is empty; give a slug or query text", subject=self.kind)
         if self.since and self.until and self.since > self.until:
-            raise UsageError(f"--since {self.since} is after --until {self.until}; swap them")
+            raise InvalidInput(f"the start date {self.since} is after the end date {self.until}; swap them",
+                               subject="dates")
 
     @property
     def xapian_query(self) -> str:
@@ -141,17 +136,17 @@ class WalkOutcome:
 PageIsOld = Callable[[list[ListingItem]], Awaitable[bool]]
 
 
-def _not_found(site: str, target: Target) -> UsageError:
+def target_not_found(site: str, target: Target) -> TargetNotFound:
+    """The error for a target whose first listing page the site answered with 404 (or 410)."""
     if target.kind == "authority":
-        return UsageError(
-            f"no authority {target.value!r} on {site} (the site answered 404); "
-            "check the slug in the body's URL, e.g. /body/<slug>"
-        )
-    if target.kind == "user":
-        return UsageError(
-            f"no user {target.value!r} on {site} (the site answered 404); check the slug in the user's URL, e.g. /user/<slug>"
-        )
-    return UsageError(f"{site}/list answered 404 for the query {target.value!r}; check the query text")
+        message = (f"no authority {target.value!r} on {site} (the site answered 404); "
+                   "check the slug in the body's URL, e.g. /body/<slug>")
+    elif target.kind == "user":
+        message = (f"no user {target.value!r} on {site} (the site answered 404); "
+                   "check the slug in the user's URL, e.g. /user/<slug>")
+    else:
+        message = f"{site}/list answered 404 for the query {target.value!r}; check the query text"
+    return TargetNotFound(message, kind=target.kind, value=target.value)
 
 
 async def walk(
@@ -173,7 +168,7 @@ async def walk(
     (e.g. ``ChallengeDetected``); the walk does not catch that.
 
     * Authority / user: the first page of ``/body/<slug>`` or ``/user/<slug>`` is
-      always fetched (a 404 there raises UsageError naming the slug).  With no
+      always fetched (a 404 there raises ``TargetNotFound`` naming the slug).  With no
       dates the native listing is walked; when it is full the walk switches to
       ``/list`` date slices of ``requested_from:`` / ``requested_by:``.
     * With ``since`` / ``until``, slices cover that range only, and items whose
@@ -217,7 +212,7 @@ async def walk(
 
     async def pages(
         first_url: str, run: _Run, *, first_of_walk: bool, stop_when_full: bool, may_stop: bool = False
-    ) -> AsyncIterator[ListingItem]:
+    ) -> AsyncGenerator[ListingItem, None]:
         url: str | None = first_url
         number = 0
         page: ListingPage | ParseFailure | None = None
@@ -226,7 +221,7 @@ async def walk(
             page = await fetch_listing(url)
             if page is None:
                 if number == 1 and first_of_walk:
-                    raise _not_found(site, target)
+                    raise target_not_found(site, target)
                 break  # past the end
             if isinstance(page, ParseFailure):
                 if number == 1 and first_of_walk:

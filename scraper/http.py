@@ -10,8 +10,8 @@ from http.cookiejar import CookieJar, DefaultCookiePolicy
 
 import httpx
 
-from corpus.errors import UsageError
 from scraper import __version__
+from scraper.errors import InvalidInput
 from scraper.urls import is_local_site
 
 TOOL_NAME = "foi-corpus"
@@ -28,8 +28,9 @@ def user_agent(contact: str | None) -> str:
         return f"{TOOL_NAME}/{__version__} ({TOOL_PURPOSE}; no contact given)"
     contact = contact.strip()
     if any(ch in contact for ch in "\r\n\t()") or not contact.isprintable() or not contact.isascii():
-        raise UsageError(
-            f"contact {contact!r} cannot go in a User-Agent header; use a plain e-mail address or URL, e.g. you@example.org"
+        raise InvalidInput(
+            f"contact {contact!r} cannot go in a User-Agent header; use a plain e-mail address or URL, e.g. you@example.org",
+            subject="contact",
         )
     return f"{TOOL_NAME}/{__version__} ({TOOL_PURPOSE}; contact: {contact})"
 
@@ -54,9 +55,6 @@ def make_client(
     limits = httpx.Limits(max_connections=max_connections, max_keepalive_connections=max_connections)
     # The site's session and tracking cookies are never kept, so never sent back.
     no_cookies = CookieJar(policy=DefaultCookiePolicy(allowed_domains=[]))
-    kwargs = {}
-    if transport is not None:
-        kwargs["transport"] = transport
     return httpx.AsyncClient(
         base_url=site,
         headers=headers,
@@ -68,5 +66,5 @@ def make_client(
         http2=False,
         # A loopback site is never reached through a proxy from the environment.
         trust_env=not is_local_site(site),
-        **kwargs,
+        transport=transport,
     )

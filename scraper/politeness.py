@@ -1,9 +1,12 @@
 """Politeness settings in one place: robots.txt, the rate ceiling, Retry-After.
 
 * ``Robots`` reads robots.txt with protego, which understands the ``*``
-  wildcards WhatDoTheyKnow's file is written with.
+  wildcards WhatDoTheyKnow's file is written with.  Only the first
+  ``ROBOTS_MAX_BYTES`` (500 KiB) are read, as the major crawlers do; RFC 9309
+  §2.5 lets a crawler ignore what lies past such a limit.
 * ``RateLimiter`` spaces the *starts* of requests to a host by at least
-  ``max(1/rate, crawl_delay)`` seconds — retries included.
+  ``max(1/rate, crawl_delay)`` seconds — retries included, and the first request
+  after robots.txt too.  ``stop()`` ends its waits at once.
 * ``effective_rate`` caps the rate for public sites.
 """
 
@@ -18,31 +21,60 @@ from email.utils import parsedate_to_datetime
 
 from protego import Protego
 
-from corpus.errors import EXIT_FAILURES, CorpusError, UsageError
+from scraper.errors import InvalidInput, RobotsUnavailable
 from scraper.http import TOOL_NAME
+from scraper.stop import StopSwitch
 from scraper.urls import absolute_url, is_local_site
+
+__all__ = [
+    "DEFAULT_RATE",
+    "MAX_PUBLIC_RATE",
+    "ROBOTS_MAX_BYTES",
+    "RateLimiter",
+    "Robots",
+    "RobotsUnavailable",
+    "effective_rate",
+    "parse_retry_after",
+]
 
 MAX_PUBLIC_RATE = 5.0  # requests per second, ceiling for any non-local site
 DEFAULT_RATE = 0.5
+ROBOTS_MAX_BYTES = 500 * 1024  # robots.txt is read up to here (Google's limit; RFC 9309 asks for at least 500 KiB)
 
 
-class RobotsUnavailable(CorpusError):
-    """robots.txt answered 5xx or could not be reached: we do not crawl blind."""
+def _within_cap(text: str | bytes) -> tuple[str, bool]:
+    """The part of a robots.txt to parse, and whether anything was cut.
 
-    exit_code = EXIT_FAILURES
+    Past the cap the file is cut at the end of its last whole line, so a rule
+    is never read half-written.
+    """
+    data = text.encode("utf-8", errors="replace") if isinstance(text, str) else bytes(text)
+    if len(data) <= ROBOTS_MAX_BYTES:
+        return (text if isinstance(text, str) else data.decode("utf-8", errors="replace")), False
+    head = data[:ROBOTS_MAX_BYTES]
+    end = max(head.rfind(b"\n"), head.rfind(b"\r"))
+    head = head[: end + 1] if end >= 0 else b""
+    return head.decode("utf-8", errors="replace"), True
 
 
 class Robots:
-    """The site's robots.txt rules for our User-Agent token (``foi-corpus``)."""
+    """The site's robots.txt rules for our User-Agent token (``foi-corpus``).
 
-    def __init__(self, site: str, parser: Protego | None, text: str = ""):
+    ``truncated`` says the file was longer than ``ROBOTS_MAX_BYTES`` and only
+    its whole lines within the cap were read.
+    """
+
+    def __init__(self, site: str, parser: Protego | None, text: str = "", *, truncated: bool = False):
         self.site = site
         self._parser = parser
         self.text = text
+        self.truncated = truncated
 
     @classmethod
-    def parse(cls, site: str, text: str) -> "Robots":
-        return cls(site, Protego.parse(text), text)
+    def parse(cls, site: str, text: str | bytes) -> "Robots":
+        """Rules from a robots.txt body (bytes are read as UTF-8); only the first 500 KiB count."""
+        kept, truncated = _within_cap(text)
+        return cls(site, Protego.parse(kept), kept, truncated=truncated)
 
     @classmethod
     def allow_all(cls, site: str) -> "Robots":
@@ -50,11 +82,12 @@ class Robots:
         return cls(site, None, "")
 
     @classmethod
-    def from_response(cls, site: str, status: int, text: str | None) -> "Robots":
+    def from_response(cls, site: str, status: int, text: str | bytes | None) -> "Robots":
         """Interpret the answer to ``GET /robots.txt``.
 
-        200 → its rules; 4xx (404, 410, 401, 403 …) → no rules, allow all (RFC 9309 §2.3.1.3);
-        5xx or anything else → ``RobotsUnavailable`` (retry later, do not crawl).
+        200 → its rules (the first 500 KiB); 4xx (404, 410, 401, 403 …) → no
+        rules, allow all (RFC 9309 §2.3.1.3); 5xx or anything else →
+        ``RobotsUnavailable`` (retry later, do not crawl).
         """
         if 200 <= status < 300:
             return cls.parse(site, text or "")
@@ -84,7 +117,14 @@ class RateLimiter:
     Use ``async with limiter:`` or ``await limiter.wait()`` right before sending
     each request (each attempt of a retry too).  Safe to share between tasks:
     slots are handed out one at a time, in order.  ``penalise(seconds)`` pushes
-    the next slot out, e.g. for a Retry-After.
+    the next slot out, e.g. for a Retry-After.  The spacing is counted from the
+    start of the last request, so a Crawl-delay learnt from robots.txt holds back
+    the very next request too.
+
+    ``stop()`` ends every wait at once: waiting tasks (and the transfers of any
+    ``Fetcher`` sharing this limiter) raise ``scraper.errors.Stopped``, and so
+    does every later ``wait()``.  Plain task cancellation works as well and
+    leaves the limiter as it was (no slot is booked).
 
     ``clock`` and ``sleep`` are injectable so tests can run on a fake clock.
     """
@@ -98,14 +138,16 @@ class RateLimiter:
         sleep: Callable[[float], Awaitable[None]] = asyncio.sleep,
     ):
         if not rate or rate <= 0 or math.isnan(rate):
-            raise UsageError(f"rate {rate!r} must be a positive number of requests per second, e.g. 0.5")
+            raise InvalidInput(f"rate {rate!r} must be a positive number of requests per second, e.g. 0.5", subject="rate")
         self.rate = float(rate)
         self._crawl_delay = crawl_delay
         self._clock = clock
         self._sleep = sleep
-        self._next: float | None = None  # earliest start of the next request
+        self._last: float | None = None  # start of the last request
+        self._not_before: float | None = None  # set by penalise()
         self._lock = asyncio.Lock()
         self.waited = 0.0  # total seconds spent waiting (for reports)
+        self.stop_switch = StopSwitch()
 
     @property
     def crawl_delay(self) -> float | None:
@@ -119,25 +161,38 @@ class RateLimiter:
     def interval(self) -> float:
         return max(1.0 / self.rate, self._crawl_delay or 0.0)
 
+    def next_start(self) -> float | None:
+        """The earliest clock time the next request may start (None: at once)."""
+        times = [t for t in (self._not_before, None if self._last is None else self._last + self.interval) if t is not None]
+        return max(times) if times else None
+
     async def wait(self) -> None:
-        """Return when the next request may start, and book that start."""
-        async with self._lock:
-            now = self._clock()
-            if self._next is not None:
-                while now < self._next:
-                    pause = self._next - now
+        """Return when the next request may start, and book that start (``Stopped`` after ``stop()``)."""
+        with self.stop_switch.guard():
+            async with self._lock:
+                now = self._clock()
+                while (start := self.next_start()) is not None and now < start:
+                    pause = start - now
                     self.waited += pause
                     await self._sleep(pause)
                     now = self._clock()
-            self._next = now + self.interval
+                self._last = now
 
     def penalise(self, seconds: float) -> None:
         """Let no request start for ``seconds`` from now (Retry-After, back-off)."""
         if seconds <= 0:
             return
         until = self._clock() + seconds
-        if self._next is None or until > self._next:
-            self._next = until
+        if self._not_before is None or until > self._not_before:
+            self._not_before = until
+
+    def stop(self, reason: str = "stopped") -> None:
+        """End every wait for this site now, and refuse later ones (see the class docstring)."""
+        self.stop_switch.stop(reason)
+
+    @property
+    def stopped(self) -> bool:
+        return self.stop_switch.stopped
 
     async def __aenter__(self) -> "RateLimiter":
         await self.wait()
@@ -183,19 +238,22 @@ def parse_retry_after(value: str | None, now: datetime | None = None) -> float |
 def effective_rate(site: str, rate: float) -> tuple[float, str | None]:
     """The rate actually used, and a warning when the requested one was capped.
 
-    A rate ≤ 0 is a usage error.  Public sites are capped at ``MAX_PUBLIC_RATE``;
-    loopback sites (the bundled sample site, a local mirror) are exempt.
+    A rate that is not a number above 0 raises ``InvalidInput``.  Public sites
+    are capped at ``MAX_PUBLIC_RATE``; sites on this machine
+    (``urls.is_local_site``: 127.0.0.0/8, ::1 and localhost — the bundled
+    sample site, a local mirror) are exempt.
     """
     try:
         rate = float(rate)
     except (TypeError, ValueError):
-        raise UsageError(f"--rate {rate!r} is not a number; give requests per second, e.g. --rate 0.5")
+        raise InvalidInput(f"rate {rate!r} is not a number; give requests per second, e.g. 0.5", subject="rate") from None
     if math.isnan(rate) or rate <= 0:
-        raise UsageError(f"--rate {rate:g} must be above 0; give requests per second, e.g. --rate 0.5")
+        raise InvalidInput(f"rate {rate:g} must be above 0; give requests per second, e.g. 0.5", subject="rate")
     if is_local_site(site):
         return rate, None
     if rate > MAX_PUBLIC_RATE:
         return MAX_PUBLIC_RATE, (
-            f"--rate {rate:g} is above the {MAX_PUBLIC_RATE:g} req/s ceiling for public sites; using {MAX_PUBLIC_RATE:g}"
+            f"a rate of {rate:g} req/s is above the {MAX_PUBLIC_RATE:g} req/s ceiling for public sites; "
+            f"using {MAX_PUBLIC_RATE:g}"
         )
     return rate, None

@@ -10,7 +10,7 @@ import ipaddress
 import re
 from urllib.parse import urljoin, urlsplit
 
-from corpus.errors import UsageError
+from scraper.errors import InvalidInput
 
 _DEFAULT_PORTS = {"http": 80, "https": 443}
 # Alaveteli request slugs (url_title) are simplified to [a-z0-9_]; be a little
@@ -18,32 +18,40 @@ _DEFAULT_PORTS = {"http": 80, "https": 443}
 _SLUG_RE = re.compile(r"^[A-Za-z0-9_][A-Za-z0-9_\-]*$")
 
 
+def _bad_site(message: str) -> InvalidInput:
+    return InvalidInput(message, subject="site")
+
+
+def _bad_request(message: str) -> InvalidInput:
+    return InvalidInput(message, subject="request")
+
+
 def normalise_site(url: str) -> str:
-    """Return ``scheme://host[:port]`` for a site base URL, or raise UsageError.
+    """Return ``scheme://host[:port]`` for a site base URL, or raise InvalidInput (subject "site").
 
     Accepts an optional trailing slash; refuses other schemes, a missing host,
     and any path, query or fragment (the site is its root, not a page on it).
     """
     if not isinstance(url, str) or not url.strip():
-        raise UsageError("the site URL is empty; pass e.g. --site https://www.whatdotheyknow.com")
+        raise _bad_site("the site URL is empty; give one such as https://www.whatdotheyknow.com")
     raw = url.strip()
     parts = urlsplit(raw)
     scheme = parts.scheme.lower()
     if scheme not in ("http", "https"):
         if not parts.scheme or "://" not in raw:
-            raise UsageError(f"site URL {raw!r} has no scheme; write it in full, e.g. https://{raw.strip('/')}")
-        raise UsageError(f"site URL {raw!r} uses {parts.scheme!r}; only http and https sites can be collected")
+            raise _bad_site(f"site URL {raw!r} has no scheme; write it in full, e.g. https://{raw.strip('/')}")
+        raise _bad_site(f"site URL {raw!r} uses {parts.scheme!r}; only http and https sites can be collected")
     try:
         host = parts.hostname
         port = parts.port
     except ValueError:
-        raise UsageError(f"site URL {raw!r} has an invalid host or port; write it like https://www.whatdotheyknow.com")
+        raise _bad_site(f"site URL {raw!r} has an invalid host or port; write it like https://www.whatdotheyknow.com") from None
     if not host:
-        raise UsageError(f"site URL {raw!r} has no host; write it like https://www.whatdotheyknow.com")
+        raise _bad_site(f"site URL {raw!r} has no host; write it like https://www.whatdotheyknow.com")
     if parts.username or parts.password:
-        raise UsageError(f"site URL {raw!r} contains a user name or password; give the bare site, e.g. https://{host}")
+        raise _bad_site(f"site URL {raw!r} contains a user name or password; give the bare site, e.g. https://{host}")
     if parts.path not in ("", "/") or parts.query or parts.fragment:
-        raise UsageError(f"site URL {raw!r} has a path; give the site root only, e.g. {scheme}://{parts.netloc}")
+        raise _bad_site(f"site URL {raw!r} has a path; give the site root only, e.g. {scheme}://{parts.netloc}")
     netloc = host.lower()
     if ":" in netloc:  # IPv6 literal
         netloc = f"[{netloc}]"
@@ -68,12 +76,18 @@ def _host_port(url: str) -> tuple[str | None, int | None]:
 
 
 def same_host(site: str, url: str) -> bool:
-    """True when ``url`` (absolute or relative to ``site``) is on the site's host.
+    """True when ``url`` (absolute or relative to ``site``) is on the site's host, and no less secure.
 
     The host names must match, and so must the ports, except that a switch
     between the default http and https ports (80 ↔ 443) counts as the same host.
+    A site reached over https is never left for plain http (see ``downgrades``).
     """
     absolute = urljoin(site + "/", url)
+    return not downgrades(site, absolute) and _same_site_host(site, absolute)
+
+
+def _same_site_host(site: str, absolute: str) -> bool:
+    """Host and port match (80 ↔ 443 allowed), whatever the scheme."""
     s_host, s_port = _host_port(site)
     u_host, u_port = _host_port(absolute)
     if s_host is None or u_host is None or s_host != u_host:
@@ -83,17 +97,35 @@ def same_host(site: str, url: str) -> bool:
     return s_port in (80, 443) and u_port in (80, 443)
 
 
+def downgrades(site: str, url: str) -> bool:
+    """True when ``site`` is https and ``url`` (absolute or relative) is not.
+
+    A redirect from https to http would send the request, and bring back the
+    answer, in clear text that anyone on the path could read or change.
+    """
+    if urlsplit(site).scheme.lower() != "https":
+        return False
+    return urlsplit(urljoin(site + "/", url)).scheme.lower() != "https"
+
+
 def absolute_url(site: str, url: str) -> str:
     """Resolve ``url`` against the site root (absolute URLs are returned as they are)."""
     return urljoin(site + "/", url)
 
 
 def is_local_site(site: str) -> bool:
-    """True for loopback sites (127.0.0.0/8, ::1, localhost): they are exempt from the rate cap."""
+    """True for a site on this machine: an IPv4 loopback address (127.0.0.0/8), ``::1`` or ``localhost``.
+
+    Such sites are exempt from the public rate cap and reached without a proxy.
+    Addresses are recognised only as literals, which the kernel always keeps on
+    this machine; of names, only ``localhost`` itself counts.  Other names, such
+    as ``mirror.localhost``, go through the system resolver, which may send them
+    to DNS and so to any address: they are treated as public sites.
+    """
     host, _ = _host_port(site)
     if host is None:
         return False
-    if host == "localhost" or host.endswith(".localhost"):
+    if host == "localhost":
         return True
     try:
         return ipaddress.ip_address(host.strip("[]")).is_loopback
@@ -118,11 +150,13 @@ def _from_path_segment(segment: str, original: str) -> tuple[str | None, int | N
         return None, int(segment)
     if _SLUG_RE.match(segment):
         return segment, None
-    raise UsageError(f"{original!r} is not a request slug, URL or number; use e.g. pothole_repair_times or /request/pothole_repair_times")
+    raise _bad_request(
+        f"{original!r} is not a request slug, URL or number; use e.g. pothole_repair_times or /request/pothole_repair_times"
+    )
 
 
 def request_ref(site: str, ref: str | int) -> tuple[str | None, int | None]:
-    """Read a --request value: return ``(slug, None)`` or ``(None, numeric_id)``.
+    """Read a request reference: return ``(slug, None)`` or ``(None, numeric_id)``.
 
     Accepts a slug (``pothole_repair_times``), a number (``1290477``), a path
     (``/request/<slug>``) or a full URL of this site, with or without
@@ -130,26 +164,28 @@ def request_ref(site: str, ref: str | int) -> tuple[str | None, int | None]:
     refused, because it would be fetched from a site we were not asked to use.
     """
     if isinstance(ref, bool):
-        raise UsageError(f"{ref!r} is not a request slug, URL or number")
+        raise _bad_request(f"{ref!r} is not a request slug, URL or number")
     if isinstance(ref, int):
         if ref <= 0:
-            raise UsageError(f"request id {ref} is not positive; ids are whole numbers like 1290477")
+            raise _bad_request(f"request id {ref} is not positive; ids are whole numbers like 1290477")
         return None, ref
     text = str(ref).strip()
     if not text:
-        raise UsageError("an empty --request was given; pass a slug, a /request/ URL or a number")
+        raise _bad_request("the request reference is empty; give a slug, a /request/ URL or a number")
     looks_like_url = "://" in text or text.startswith("/") or text.startswith("request/")
     if not looks_like_url:
         return _from_path_segment(text, text)
     if "://" in text:
-        if not same_host(site, text):
-            raise UsageError(f"{text!r} is not on {site}; pass --site for that site, or a URL of {site}")
+        # Only the slug or id is taken from the URL, and asked for from the site as
+        # it was given: an http link to an https site names the same request.
+        if not _same_site_host(site, text):
+            raise _bad_request(f"{text!r} is not on {site}; give a URL of {site}, or collect the other site separately")
         path = urlsplit(text).path
     else:
         path = urlsplit("/" + text.lstrip("/")).path
     segments = [s for s in path.split("/") if s]
     if len(segments) < 2 or segments[0] != "request":
-        raise UsageError(f"{text!r} is not a request URL; request URLs look like {site}/request/<slug>")
+        raise _bad_request(f"{text!r} is not a request URL; request URLs look like {site}/request/<slug>")
     return _from_path_segment(segments[1], text)
 
 

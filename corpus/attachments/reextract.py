@@ -2,7 +2,8 @@
 
 Only attachments downloaded with ``--attachments files`` can be redone: their
 bytes are in ``<db>.files``.  Each row's text, method, status and reason are
-replaced by a fresh extraction; where the file has gone missing or no longer
+replaced by a fresh extraction (in worker processes bounded in time and memory,
+as during a sync); where the file has gone missing or no longer
 matches its hash, the row is left as it was and counted.
 """
 
@@ -10,9 +11,16 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from corpus.attachments.extract import DEFAULT_MAX_BYTES, extract_text
-from corpus.attachments.store import COLUMNS, files_root, read_kept, utc_now, write_rows
-from corpus.attachments.sync import extraction_columns
+from corpus.attachments.limits import DEFAULT_LIMITS, Limits
+from corpus.attachments.sandbox import ExtractorPool
+from corpus.attachments.store import (
+    COLUMNS,
+    extraction_columns,
+    files_root,
+    read_kept,
+    utc_now,
+    write_rows,
+)
 from corpus.errors import CorpusError
 
 
@@ -34,7 +42,7 @@ class ReextractStats:
         return text
 
 
-def reextract_all(con, db_path, *, batch_size: int = 200, max_bytes: int = DEFAULT_MAX_BYTES) -> ReextractStats:
+def reextract_all(con, db_path, *, batch_size: int = 200, limits: Limits = DEFAULT_LIMITS, workers: int = 1) -> ReextractStats:
     """Redo the text of every attachment whose original file was kept; return what happened."""
     root = files_root(db_path)
     names = [name for name, _ in COLUMNS]
@@ -42,23 +50,24 @@ def reextract_all(con, db_path, *, batch_size: int = 200, max_bytes: int = DEFAU
     rows = [dict(zip(names, values)) for values in cur.fetchall()]
     stats = ReextractStats(files=len(rows))
     out: list[dict[str, object]] = []
-    for row in rows:
-        try:
-            data = read_kept(root, row["stored_path"], row["sha256"])
-        except (OSError, CorpusError):
-            stats.missing += 1
-            continue
-        extraction = extract_text(data, row["filename"] or "", row["content_type"], max_bytes=max_bytes)
-        fresh = dict(row)
-        fresh.update(extraction_columns(extraction))
-        fresh["extracted_at"] = utc_now()
-        if (fresh["status"], fresh["text"]) != (row["status"], row["text"]):
-            stats.changed += 1
-        stats.redone += 1
-        stats.statuses[extraction.status] = stats.statuses.get(extraction.status, 0) + 1
-        out.append(fresh)
-        if len(out) >= batch_size:
-            write_rows(con, out)
-            out.clear()
+    with ExtractorPool(limits, workers) as pool:
+        for row in rows:
+            try:
+                data = read_kept(root, row["stored_path"], row["sha256"])
+            except (OSError, CorpusError):
+                stats.missing += 1
+                continue
+            extraction = pool.extract(data, row["filename"] or "", row["content_type"])
+            fresh = dict(row)
+            fresh.update(extraction_columns(extraction))
+            fresh["extracted_at"] = utc_now()
+            if (fresh["status"], fresh["text"]) != (row["status"], row["text"]):
+                stats.changed += 1
+            stats.redone += 1
+            stats.statuses[extraction.status] = stats.statuses.get(extraction.status, 0) + 1
+            out.append(fresh)
+            if len(out) >= batch_size:
+                write_rows(con, out)
+                out.clear()
     write_rows(con, out)
     return stats

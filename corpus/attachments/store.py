@@ -25,11 +25,12 @@ import unicodedata
 from collections.abc import Iterable, Mapping
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime
+from datetime import UTC, datetime
 from pathlib import Path
 
 import pyarrow as pa
 
+from corpus.attachments.result import Extraction
 from corpus.errors import CorpusError
 
 #: Files bigger than this are not kept (their text is still extracted when under the extract cap).
@@ -50,6 +51,8 @@ COLUMNS: tuple[tuple[str, pa.DataType], ...] = (
     ("library_version", pa.string()),
     ("status", pa.string()),
     ("reason", pa.string()),
+    ("text_source", pa.string()),
+    ("ocr_confidence", pa.float64()),
     ("size", pa.int64()),
     ("sha256", pa.string()),
     ("stored_path", pa.string()),
@@ -168,6 +171,26 @@ def read_kept(root: Path, stored_path: str, sha256: str | None = None) -> bytes:
 # ------------------------------------------------------------------ database
 
 
+def extraction_columns(extraction: Extraction) -> dict[str, object]:
+    """The ``attachment_texts`` columns an extraction fills."""
+    version = None
+    if extraction.method:
+        last = extraction.method.rsplit(" ", 1)[-1]
+        version = last if re.fullmatch(r"\d[\w.+-]*", last) else None
+    return {
+        "text": extraction.text,
+        "characters": extraction.characters,
+        "pages": extraction.pages,
+        "method": extraction.method,
+        "library_version": version,
+        "status": extraction.status,
+        "reason": extraction.reason,
+        "text_source": extraction.text_source,
+        "ocr_confidence": extraction.ocr_confidence,
+    }
+
+
+
 @contextmanager
 def _registered(con, name: str, table: pa.Table):
     con.register(name, table)
@@ -209,18 +232,24 @@ class AttachmentJob:
 
 
 #: Statuses that end the work on an attachment: its file is not asked for again.
-FINAL_STATUSES = ("ok", "no_text_layer", "encrypted", "corrupt", "unsupported", "too_large")
+FINAL_STATUSES = ("ok", "no_text_layer", "encrypted", "corrupt", "unsupported", "too_large", "timeout")
 
 
-def attachments_to_fetch(con, site: str, request_keys: Iterable[str] | None = None, *, max_attempts: int = 5) -> list[AttachmentJob]:
+def attachments_to_fetch(
+    con, site: str, request_keys: Iterable[str] | None = None, *, max_attempts: int = 5, retry_scans: bool = False
+) -> list[AttachmentJob]:
     """Incoming attachments of these requests (all when None) with no final ``attachment_texts`` row.
 
     Erased and hidden attachments are left out (the site serves a notice, not
-    the file); so are those that failed ``max_attempts`` times.
+    the file); so are those that failed ``max_attempts`` times.  With
+    ``retry_scans`` (OCR can run now), scans and images recorded when it could
+    not (``no_text_layer`` with no ``text_source``) are asked for again.
     """
     keys = None if request_keys is None else sorted(set(request_keys))
     if keys is not None and not keys:
         return []
+    final = ", ".join("'" + s + "'" for s in FINAL_STATUSES)
+    scans = "OR (t.status = 'no_text_layer' AND t.text_source IS NULL)" if retry_scans else ""
     sql = f"""
         SELECT a.site, a.request_key, a.incoming_message_id, a.part, a.filename, a.download_url,
                r.url_title, coalesce(t.attempts, 0), t.etag, t.last_modified
@@ -230,7 +259,7 @@ def attachments_to_fetch(con, site: str, request_keys: Iterable[str] | None = No
                ON t.site = a.site AND t.incoming_message_id = a.incoming_message_id AND t.part = a.part
         WHERE a.site = ?
           AND NOT coalesce(a.erased, false) AND NOT coalesce(a.hidden, false)
-          AND (t.status IS NULL OR t.status NOT IN ({", ".join("'" + s + "'" for s in FINAL_STATUSES)}))
+          AND (t.status IS NULL OR t.status NOT IN ({final}) {scans})
           AND coalesce(t.attempts, 0) < ?
           {"AND list_contains(?, a.request_key)" if keys is not None else ""}
         ORDER BY a.request_key, a.incoming_message_id, a.part
@@ -255,6 +284,5 @@ def refresh_request_keys(con, site: str) -> None:
 
 
 def utc_now() -> datetime:
-    from datetime import timezone
 
-    return datetime.now(timezone.utc)
+    return datetime.now(UTC)

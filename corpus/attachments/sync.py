@@ -1,10 +1,12 @@
 """The attachment step of ``corpus sync --attachments text|files``.
 
-After the threads of a run are loaded, :func:`sync_hook` downloads each incoming
-attachment of those requests that has no final ``attachment_texts`` row, through
-the run's own :class:`scraper.fetch.Fetcher` (so robots.txt, the rate ceiling,
-retries with back-off and challenge detection apply exactly as for thread
-pages), extracts its text locally and stores one row per attachment.
+After the threads of a run are loaded, :func:`sync_attachments` downloads each
+incoming attachment of those requests that has no final ``attachment_texts``
+row, through the run's own :class:`scraper.fetch.Fetcher` (so robots.txt, the
+rate ceiling, retries with back-off and challenge detection apply exactly as
+for thread pages), extracts its text in a worker process bounded in time and
+memory (:class:`corpus.attachments.sandbox.ExtractorPool`) and stores one row
+per attachment.
 
 * Only original downloads are asked for: ``/request/<x>/response/<id>/attach/<part>/<name>``
   on the site's own host.  The "View" HTML (``attach/html/...``) is never fetched:
@@ -14,8 +16,9 @@ pages), extracts its text locally and stores one row per attachment.
   (redacting) to ``/attachments/<signed id>/wait``.  Such an answer -- or any
   redirect that ends on an HTML page when a file was expected -- is recorded as
   ``pending`` and asked for again on the next run; it is never stored as the file.
-* Statuses ``ok``, ``no_text_layer``, ``encrypted``, ``corrupt``, ``unsupported``
-  and ``too_large`` are final: that file is not downloaded again.  ``pending``
+* Statuses in :data:`~corpus.attachments.store.FINAL_STATUSES` are final: that
+  file is not downloaded again, except a scan recorded before OCR was
+  installed, which is asked for once more when OCR can now read it.  ``pending``
   and ``failed`` rows are retried on later runs, up to ``max_attempts`` tries.
 * Rows are written every ``batch_size`` attachments, each batch in its own
   ``con_factory()`` transaction, so an interrupted run keeps what it did.
@@ -25,17 +28,24 @@ from __future__ import annotations
 
 import asyncio
 import functools
-import inspect
 import re
+from collections.abc import Callable, Collection
+from contextlib import AbstractContextManager
 from dataclasses import dataclass, field
+from datetime import datetime
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
-from corpus.attachments.extract import DEFAULT_MAX_BYTES, Extraction, extract_text
+import duckdb
+
+from corpus.attachments import ocr
+from corpus.attachments.limits import Limits
+from corpus.attachments.sandbox import ExtractorPool
 from corpus.attachments.store import (
     DEFAULT_KEEP_MAX_BYTES,
     AttachmentJob,
     attachments_to_fetch,
+    extraction_columns,
     files_root,
     keep_file,
     refresh_request_keys,
@@ -44,16 +54,47 @@ from corpus.attachments.store import (
     write_rows,
 )
 from corpus.errors import UsageError
+from scraper.fetch import Failure, Fetcher, FetchResult
 from scraper.urls import absolute_url, same_host
 
-MODES = ("none", "text", "files")
+MODES = ("text", "files")
 DEFAULT_BATCH = 20
 DEFAULT_MAX_ATTEMPTS = 5
 
 _ATTACH_PATH = re.compile(r"/request/[^/]+/response/\d+/attach/(?!html/)\d+/[^/]+$")
 _WAIT_PATH = re.compile(r"/attachments/[^/]+/wait/?$")
 _REQUEST_PATH = re.compile(r"/request/[^/]+/?$")
-_HTML_NAMES = re.compile(r"\.(x?html?)$", re.I)
+_HTML_NAMES = re.compile(r"\.(x?html?)$", re.IGNORECASE)
+
+ConnectionFactory = Callable[[], AbstractContextManager[duckdb.DuckDBPyConnection]]
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentOptions:
+    """How the attachment step runs; the defaults are ``corpus sync``'s."""
+
+    mode: str = "text"  # 'text': extract and store the text; 'files': also keep the original
+    limits: Limits = field(default_factory=Limits)  # caps per attachment (bytes, time, memory, pages, cells, characters)
+    keep_max_bytes: int = DEFAULT_KEEP_MAX_BYTES  # larger originals are not kept (their text still is)
+    batch_size: int = DEFAULT_BATCH  # rows written per transaction
+    max_attempts: int = DEFAULT_MAX_ATTEMPTS  # tries for 'pending' and 'failed' attachments
+    workers: int = 1  # extraction worker processes
+
+    def __post_init__(self) -> None:
+        if self.mode not in MODES:
+            raise UsageError(f"--attachments must be one of none, {', '.join(MODES)}, not {self.mode!r}")
+
+
+@dataclass(frozen=True, slots=True)
+class AttachmentOutcome:
+    """What happened to one attachment (for progress lines)."""
+
+    incoming_message_id: int
+    part: int
+    filename: str | None
+    status: str
+    reason: str | None
+    url: str | None
 
 
 @dataclass
@@ -98,9 +139,7 @@ def download_url(site: str, job: AttachmentJob) -> str | None:
     return url
 
 
-def _header(headers, name: str) -> str | None:
-    if not headers:
-        return None
+def _header(headers: dict[str, str], name: str) -> str | None:
     for key, value in headers.items():
         if key.lower() == name:
             return value
@@ -128,7 +167,7 @@ def classify_answer(requested: str, final_url: str, content_type: str | None, bo
     return "pending", f"redirected to an HTML page ({final_path}) instead of the file; retried next run"
 
 
-def _row(job: AttachmentJob, *, url: str | None, status: str, reason: str | None, now, **extra) -> dict[str, object]:
+def _row(job: AttachmentJob, *, url: str | None, status: str, reason: str | None, now: datetime, **extra: object) -> dict[str, object]:
     row: dict[str, object] = {
         "site": job.site,
         "request_key": job.request_key,
@@ -147,142 +186,93 @@ def _row(job: AttachmentJob, *, url: str | None, status: str, reason: str | None
     return row
 
 
-def extraction_columns(extraction: Extraction) -> dict[str, object]:
-    version = None
-    if extraction.method:
-        last = extraction.method.rsplit(" ", 1)[-1]
-        version = last if re.fullmatch(r"\d[\w.+-]*", last) else None
+def _fetched_columns(res: FetchResult, now: datetime) -> dict[str, object]:
     return {
-        "text": extraction.text,
-        "characters": extraction.characters,
-        "pages": extraction.pages,
-        "method": extraction.method,
-        "library_version": version,
-        "status": extraction.status,
-        "reason": extraction.reason,
+        "final_url": res.final_url,
+        "fetched_at": now,
+        "content_type": _header(res.headers, "content-type"),
+        "etag": _header(res.headers, "etag"),
+        "last_modified": _header(res.headers, "last-modified"),
     }
-
-
-async def _fetch(fetcher, url: str):
-    result = fetcher.fetch(url)
-    if inspect.isawaitable(result):
-        result = await result
-    return result
 
 
 async def fetch_one(
     job: AttachmentJob,
     *,
     site: str,
-    fetcher,
-    mode: str,
+    fetcher: Fetcher,
+    pool: ExtractorPool,
+    options: AttachmentOptions,
     root: Path,
-    extract_max_bytes: int = DEFAULT_MAX_BYTES,
-    keep_max_bytes: int = DEFAULT_KEEP_MAX_BYTES,
-    stats: AttachmentStats | None = None,
+    stats: AttachmentStats,
 ) -> dict[str, object]:
     """Download, check, extract (and keep) one attachment; return its ``attachment_texts`` row."""
-    stats = stats if stats is not None else AttachmentStats()
     now = utc_now()
     url = download_url(site, job)
     if url is None:
         return _row(job, url=job.download_url, status="failed", now=now,
                     reason="no original-file download URL on this site for this attachment; not requested")
-    res = await _fetch(fetcher, url)
-    headers = getattr(res, "headers", None) or {}
-    fetched = {
-        "final_url": getattr(res, "final_url", None),
-        "fetched_at": now,
-        "content_type": _header(headers, "content-type"),
-        "etag": _header(headers, "etag"),
-        "last_modified": _header(headers, "last-modified"),
-    }
-    if getattr(res, "error", None):
-        return _row(job, url=url, status="failed", reason=str(res.error)[:300], now=now, **fetched)
-    status_code = getattr(res, "status", 0)
-    if not 200 <= status_code < 300 or res.body is None:
-        what = {403: "hidden or not public", 404: "not found", 410: "gone"}.get(status_code, "no file")
-        return _row(job, url=url, status="failed", reason=f"HTTP {status_code} ({what})", now=now, **fetched)
-    body: bytes = res.body
+    # Attachments have their own download cap (not the page cap): what is extracted, or kept as a file.
+    cap = max(options.limits.max_bytes, options.keep_max_bytes) if options.mode == "files" else options.limits.max_bytes
+    res = await fetcher.fetch(url, max_bytes=cap)
+    fetched = _fetched_columns(res, now)
+    if res.error:
+        status = "too_large" if res.failure == Failure.TOO_LARGE else "failed"
+        return _row(job, url=url, status=status, reason=res.error[:300], now=now, **fetched)
+    if not 200 <= res.status < 300 or res.body is None:
+        what = {403: "hidden or not public", 404: "not found", 410: "gone"}.get(res.status, "no file")
+        return _row(job, url=url, status="failed", reason=f"HTTP {res.status} ({what})", now=now, **fetched)
+    body = res.body
     stats.downloaded += 1
     stats.downloaded_bytes += len(body)
-    wrong = classify_answer(url, res.final_url or url, fetched["content_type"], body, job.filename)
+    content_type = _header(res.headers, "content-type")
+    wrong = classify_answer(url, res.final_url or url, content_type, body, job.filename)
     if wrong is not None:
         return _row(job, url=url, status=wrong[0], reason=wrong[1], now=now, **fetched)
-    digest = sha256_hex(body)
-    extraction = await asyncio.to_thread(extract_text, body, job.filename or "", fetched["content_type"], max_bytes=extract_max_bytes)
+    extraction = await pool.extract_async(body, job.filename, content_type)
+    columns = extraction_columns(extraction)
     stored = None
-    reason_extra = None
-    if mode == "files":
-        stored = await asyncio.to_thread(keep_file, root, body, job.filename, max_bytes=keep_max_bytes)
+    if options.mode == "files":
+        stored = await asyncio.to_thread(keep_file, root, body, job.filename, max_bytes=options.keep_max_bytes)
         if stored is None:
-            reason_extra = f"file not kept: {len(body):,} bytes, over the {keep_max_bytes:,}-byte cap"
+            note = f"file not kept: {len(body):,} bytes, over the {options.keep_max_bytes:,}-byte cap"
+            columns["reason"] = f"{columns['reason']}; {note}" if columns["reason"] else note
         else:
             stats.kept_files += 1
-    columns = extraction_columns(extraction)
-    if reason_extra:
-        columns["reason"] = f"{columns['reason']}; {reason_extra}" if columns["reason"] else reason_extra
     row = _row(job, url=url, now=utc_now(), status=extraction.status, reason=None, **fetched)
     row.update(columns)
-    row.update({"size": len(body), "sha256": digest, "stored_path": stored})
+    row.update({"size": len(body), "sha256": sha256_hex(body), "stored_path": stored})
     return row
 
 
-def _report(summary, stats: AttachmentStats) -> None:
-    """Hand the step's figures to the run summary, whatever its shape."""
-    if summary is None:
-        return
-    if isinstance(summary, dict):
-        summary["attachments"] = stats.as_dict()
-        return
-    recorder = getattr(summary, "record_attachments", None)
-    if callable(recorder):
-        recorder(stats)
-        return
-    try:
-        setattr(summary, "attachments", stats.as_dict())
-    except AttributeError:  # a frozen or slotted summary without the field
-        pass
-
-
-async def sync_hook(
-    *,
-    mode: str,
+async def sync_attachments(
+    fetcher: Fetcher,
+    db_path: str | Path,
     site: str,
-    db_path,
-    fetcher,
-    con_factory=None,
-    request_keys=None,
-    summary=None,
-    reporter=None,
-    batch_size: int = DEFAULT_BATCH,
-    max_attempts: int = DEFAULT_MAX_ATTEMPTS,
-    extract_max_bytes: int = DEFAULT_MAX_BYTES,
-    keep_max_bytes: int = DEFAULT_KEEP_MAX_BYTES,
-    on_progress=None,
+    options: AttachmentOptions = AttachmentOptions(),
+    *,
+    request_keys: Collection[str] | None = None,
+    con_factory: ConnectionFactory | None = None,
+    on_outcome: Callable[[AttachmentOutcome], None] | None = None,
 ) -> AttachmentStats:
     """Fetch, extract and store the attachments of ``request_keys`` (None: every request of ``site``).
 
-    ``con_factory()`` must be a context manager yielding a DuckDB connection in a
-    transaction; by default it is ``corpus.db.batch`` bound to ``db_path``.  A bot
-    challenge raised by the fetcher ends the step after the rows done so far are
-    saved.  ``reporter`` (``corpus.progress.Reporter``) gets one log line per
-    attachment that is not ``ok`` and one at the end.
+    ``con_factory()`` must be a context manager yielding a DuckDB connection in
+    a transaction; by default it is ``corpus.db.batch`` on ``db_path``.  Kept
+    files go to ``<db_path>.files``.  A bot challenge raised by the fetcher (or
+    the task being cancelled) ends the step after the rows done so far are
+    saved.  ``on_outcome`` hears about every attachment tried.
     """
-    stats = AttachmentStats()
-    if mode not in MODES:
-        raise UsageError(f"--attachments must be one of {', '.join(MODES)}, not {mode!r}")
-    if mode == "none":
-        _report(summary, stats)
-        return stats
     if con_factory is None:
         from corpus.db import batch
 
         con_factory = functools.partial(batch, db_path)
+    stats = AttachmentStats()
     root = files_root(db_path)
+    retry_scans = options.limits.ocr and ocr.unavailable() is None
     with con_factory() as con:
         refresh_request_keys(con, site)
-        jobs = attachments_to_fetch(con, site, request_keys, max_attempts=max_attempts)
+        jobs = attachments_to_fetch(con, site, request_keys, max_attempts=options.max_attempts, retry_scans=retry_scans)
     pending_rows: list[dict[str, object]] = []
 
     def flush() -> None:
@@ -291,35 +281,23 @@ async def sync_hook(
                 write_rows(con, pending_rows)
             pending_rows.clear()
 
-    try:
-        for job in jobs:
-            stats.considered += 1
-            row = await fetch_one(
-                job,
-                site=site,
-                fetcher=fetcher,
-                mode=mode,
-                root=root,
-                extract_max_bytes=extract_max_bytes,
-                keep_max_bytes=keep_max_bytes,
-                stats=stats,
-            )
-            stats.count(str(row["status"]))
-            pending_rows.append(row)
-            if on_progress is not None:
-                on_progress(row)
-            if reporter is not None and row["status"] != "ok":
-                reporter.log(
-                    "attachment",
-                    f"attachment {job.incoming_message_id}/{job.part} {job.filename!r}: {row['status']} ({row['reason']})",
-                    level="warning" if row["status"] == "failed" else "info",
-                    status=row["status"], url=row["source_url"],
-                )
-            if len(pending_rows) >= batch_size:
-                flush()
-    finally:
-        flush()
-        _report(summary, stats)
-        if reporter is not None:
-            reporter.log("attachments", stats.describe(), **stats.as_dict())
+    with ExtractorPool(options.limits, options.workers) as pool:
+        try:
+            for job in jobs:
+                stats.considered += 1
+                row = await fetch_one(job, site=site, fetcher=fetcher, pool=pool, options=options, root=root, stats=stats)
+                status = str(row["status"])
+                stats.count(status)
+                pending_rows.append(row)
+                if on_outcome is not None:
+                    on_outcome(AttachmentOutcome(job.incoming_message_id, job.part, job.filename, status,
+                                                 _text_or_none(row["reason"]), _text_or_none(row["source_url"])))
+                if len(pending_rows) >= options.batch_size:
+                    flush()
+        finally:
+            flush()
     return stats
+
+
+def _text_or_none(value: object) -> str | None:
+    return None if value is None else str(value)

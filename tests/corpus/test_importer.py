@@ -8,6 +8,7 @@ import duckdb
 import pytest
 
 from corpus.errors import UsageError
+from scraper.errors import InvalidInput
 from corpus.importer import collect, import_paths
 from corpus.pagestore import load_page
 
@@ -102,7 +103,7 @@ def test_json_is_paired_with_both_naming_styles(tmp_path):
 def test_missing_path_is_a_usage_error(tmp_path):
     with pytest.raises(UsageError, match="does not exist"):
         import_paths(db_path=tmp_path / "c.duckdb", site=SITE, paths=[tmp_path / "nope"])
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidInput):  # the scraper's: the CLI shows it as a --site usage error (exit 2)
         import_paths(db_path=tmp_path / "c.duckdb", site="not a site", paths=[tmp_path])
 
 

@@ -107,9 +107,9 @@ def test_limit_caps_new_threads(fake_site, tmp_path):
 
 
 def test_unknown_authority_is_a_usage_error(fake_site, tmp_path):
-    from corpus.errors import UsageError
+    from scraper.errors import TargetNotFound  # the CLI shows it as a usage error (exit 2)
 
-    with pytest.raises(UsageError, match="no_such_body"):
+    with pytest.raises(TargetNotFound, match="no_such_body"):
         run_sync(db_path=tmp_path / "u.duckdb", site=fake_site.url, authorities=["no_such_body"], **FAST)
 
 

@@ -11,8 +11,7 @@ import threading
 
 import pytest
 
-from corpus.errors import EXIT_OK, EXIT_USAGE, UsageError
-from scraper.politeness import MAX_PUBLIC_RATE, effective_rate
+from corpus.errors import EXIT_OK, EXIT_USAGE
 from tests.reliability.truth import rows, run_cli, site_truth, sync_in_process
 
 
@@ -119,19 +118,6 @@ def test_a_site_that_is_not_alaveteli_is_refused(not_alaveteli, synced_db, tmp_p
     _one_line_usage_error(invoke("sync", "--site", not_alaveteli, "--db", synced_db, "--request", "x", "--rate", "200"),
                           "does not look like an Alaveteli site")
     assert _fingerprint(synced_db) == before
-
-
-def test_effective_rate_caps_public_sites_and_exempts_this_machine():
-    assert effective_rate("https://www.whatdotheyknow.com", 0.5) == (0.5, None)
-    assert effective_rate("https://www.whatdotheyknow.com", 5) == (5.0, None)
-    rate, warning = effective_rate("https://www.whatdotheyknow.com", 50)
-    assert rate == MAX_PUBLIC_RATE == 5.0
-    assert "--rate 50 is above the 5 req/s ceiling" in warning
-    for local in ("http://127.0.0.1:8000", "http://localhost:3000", "http://[::1]:8080"):
-        assert effective_rate(local, 300) == (300.0, None)
-    for bad in (0, -1, float("nan"), "fast"):
-        with pytest.raises(UsageError):
-            effective_rate("https://www.whatdotheyknow.com", bad)
 
 
 def test_a_capped_rate_is_a_warning_not_an_error(tmp_path):

@@ -13,8 +13,8 @@ from urllib.parse import parse_qs, urlsplit
 
 import pytest
 
-from corpus.errors import UsageError
 from scraper.discovery import ListingUnreadable, Target, listing_url, split_range, walk
+from scraper.errors import InvalidInput, TargetNotFound
 from scraper.pages.listing import ListingItem, ListingPage
 from scraper.records import ParseFailure
 
@@ -129,12 +129,14 @@ def test_split_range_covers_every_day_once():
 
 
 def test_bad_targets():
-    with pytest.raises(UsageError):
+    with pytest.raises(ValueError, match="unknown target kind"):  # a programming error, not input
         Target("council", "x")
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidInput) as info:
         Target("authority", " ")
-    with pytest.raises(UsageError):
+    assert info.value.subject == "authority"
+    with pytest.raises(InvalidInput) as info:
         Target("authority", "x", since=date(2024, 2, 1), until=date(2024, 1, 1))
+    assert info.value.subject == "dates" and "--" not in str(info.value)
 
 
 # --- walking ---------------------------------------------------------------------------------
@@ -219,13 +221,14 @@ def test_native_items_filtered_by_date_when_dated_query_target():
     assert site.fetched[0].startswith(f"{SITE}/list?commit=Search&query=requested_from%3Abig_body&request_date_after=2012%2F01%2F01")
 
 
-def test_unknown_authority_and_user_raise_usage_error():
+def test_unknown_authority_and_user_raise_target_not_found():
     site = MemorySite(make_requests(3, body="real"))
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(TargetNotFound) as info:
         asyncio.run(collect(site, Target("authority", "no_such_body")))
     message = str(info.value)
     assert "no authority 'no_such_body' on https://www.whatdotheyknow.com" in message and "/body/<slug>" in message
-    with pytest.raises(UsageError) as info:
+    assert (info.value.kind, info.value.value, info.value.subject) == ("authority", "no_such_body", "authority")
+    with pytest.raises(TargetNotFound) as info:
         asyncio.run(collect(site, Target("user", "ghost", since=date(2020, 1, 1))))
     assert "no user 'ghost'" in str(info.value)
 

@@ -5,7 +5,7 @@ import asyncio
 import httpx
 import pytest
 
-from corpus.errors import UsageError
+from scraper.errors import InvalidInput
 from scraper import __version__
 from scraper.http import make_client, user_agent
 
@@ -19,8 +19,9 @@ def test_user_agent_names_tool_version_and_contact():
 
 @pytest.mark.parametrize("bad", ["a@b.org\r\nX-Evil: 1", "a (b)", "naïve@example.org"])
 def test_user_agent_refuses_header_breaking_contact(bad):
-    with pytest.raises(UsageError):
+    with pytest.raises(InvalidInput) as info:
         user_agent(bad)
+    assert info.value.subject == "contact"
 
 
 def test_client_sends_headers_and_does_not_follow_redirects():

@@ -2,8 +2,9 @@ from __future__ import annotations
 
 import pytest
 
-from corpus.errors import UsageError
+from scraper.errors import InvalidInput
 from scraper.urls import (
+    downgrades,
     is_local_site,
     normalise_site,
     request_json_url,
@@ -45,10 +46,11 @@ def test_normalise_site(given, expected):
     ],
 )
 def test_normalise_site_rejects(bad, words):
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(InvalidInput) as info:
         normalise_site(bad)
     message = str(info.value)
     assert words in message and "\n" not in message
+    assert info.value.subject == "site" and "--site" not in message
 
 
 @pytest.mark.parametrize(
@@ -80,9 +82,10 @@ def test_request_ref(ref, expected):
     ],
 )
 def test_request_ref_rejects(ref, words):
-    with pytest.raises(UsageError) as info:
+    with pytest.raises(InvalidInput) as info:
         request_ref(SITE, ref)
     assert words in str(info.value)
+    assert info.value.subject == "request" and "--" not in str(info.value)
 
 
 def test_request_urls():
@@ -96,7 +99,11 @@ def test_request_urls():
         ("http://127.0.0.1:8000", True),
         ("http://127.4.5.6", True),
         ("http://localhost:5000", True),
+        ("http://LOCALHOST.:5000", True),
         ("http://[::1]:5000", True),
+        # other *.localhost names go through the resolver, which may send them anywhere
+        ("http://mirror.localhost:5000", False),
+        ("http://localhost.example.org", False),
         (SITE, False),
         ("http://10.0.0.1", False),
         ("http://127.0.0.1.example.org", False),
@@ -109,13 +116,21 @@ def test_is_local_site(site, local):
 def test_same_host():
     assert same_host(SITE, f"{SITE}/request/x")
     assert same_host(SITE, "/request/x")
-    assert same_host(SITE, "http://www.whatdotheyknow.com/request/x")  # http -> https switch
+    assert not same_host(SITE, "http://www.whatdotheyknow.com/request/x")  # https -> http: a downgrade
+    assert same_host("http://www.whatdotheyknow.com", f"{SITE}/request/x")  # http -> https: an upgrade
     assert same_host(SITE, "https://WWW.WHATDOTHEYKNOW.COM./list")
     assert not same_host(SITE, "https://whatdotheyknow.com/request/x")
     assert not same_host(SITE, "https://evil.example/request/x")
     assert not same_host(SITE, "//evil.example/request/x")
     assert not same_host("http://127.0.0.1:8000", "http://127.0.0.1:9000/x")
     assert same_host("http://127.0.0.1:8000", "http://127.0.0.1:8000/x")
+
+
+def test_downgrades():
+    assert downgrades(SITE, "http://www.whatdotheyknow.com/x")
+    assert downgrades(SITE, "ftp://www.whatdotheyknow.com/x")
+    assert not downgrades(SITE, "/request/x") and not downgrades(SITE, f"{SITE}/x")
+    assert not downgrades("http://127.0.0.1:8000", "http://127.0.0.1:8000/x")
 
 
 def test_url_title_from_href():

@@ -32,7 +32,7 @@ class Site:
 
 def serve(site: Site):
     class Handler(BaseHTTPRequestHandler):
-        def do_GET(self):  # noqa: N802 - http.server API
+        def do_GET(self):
             site.log.append(self.path)
             path = urlsplit(self.path).path
             if path == "/robots.txt":

@@ -162,3 +162,41 @@ def eml_with_pdf(lines: list[str] = REFUSAL_LETTER) -> bytes:
     msg.set_content("Please find our response attached.")
     msg.add_attachment(pdf_with_text(lines), maintype="application", subtype="pdf", filename="response.pdf")
     return bytes(msg)
+
+
+def scan_of(pdf: bytes, *, dpi: int = 200, skew: float = 0.6, specks: int = 3000, quality: int = 75, seed: int = 7) -> bytes:
+    """What a scanner makes of a printed PDF: each page as a slightly skewed, speckled JPEG, no text layer."""
+    import random
+
+    import pypdfium2
+    from PIL import Image
+
+    rnd = random.Random(seed)
+    pages = []
+    document = pypdfium2.PdfDocument(pdf)
+    try:
+        for page in document:
+            image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
+            image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.BICUBIC)
+            pixels = image.load()
+            for _ in range(specks):  # dust and toner specks
+                pixels[rnd.randrange(image.width), rnd.randrange(image.height)] = rnd.choice((0, 96, 255))
+            buf = io.BytesIO()
+            image.save(buf, "JPEG", quality=quality)
+            pages.append(Image.open(io.BytesIO(buf.getvalue())))
+    finally:
+        document.close()
+    out = io.BytesIO()
+    pages[0].save(out, "PDF", resolution=dpi, save_all=True, append_images=pages[1:])
+    return out.getvalue()
+
+
+def png_of_text(text: str = "Refused under section 12.") -> bytes:
+    """A small picture of a line of type, as a PNG."""
+    from PIL import Image, ImageDraw
+
+    image = Image.new("L", (600, 60), 255)
+    ImageDraw.Draw(image).text((10, 20), text, fill=0)
+    out = io.BytesIO()
+    image.save(out, "PNG")
+    return out.getvalue()

@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
-import io
-
 import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from corpus.attachments import extract as ex
-from corpus.attachments.extract import STATUSES, Extraction, detect_kind, extract_text
+from corpus.attachments.extract import (
+    STATUSES,
+    Extraction,
+    Limits,
+    detect_kind,
+    extract_text,
+)
 
 from . import samples
 
@@ -37,9 +41,10 @@ def test_pdf_is_recognised_by_its_bytes_whatever_the_name():
     assert result.status == "ok" and result.method.startswith("pypdf")
 
 
-def test_scanned_pdf_has_no_text_layer():
+def test_scanned_pdf_without_words_has_no_text_layer():
+    # Pictures of ruled lines: a scan, but OCR (when installed) finds no words in it.
     result = extract_text(samples.scanned_pdf(pages=2), "scan0001.pdf")
-    assert result == Extraction("", 2, result.method, "no_text_layer", result.reason)
+    assert result == Extraction("", 2, result.method, "no_text_layer", result.reason, result.text_source)
     assert "images only" in result.reason and "OCR" in result.reason
 
 
@@ -79,8 +84,8 @@ def test_docx_paragraphs_and_tables_in_order():
     data = samples.docx_letter(table=[["Exemption", "Section"], ["Personal data", "40(2)"]])
     result = extract_text(data, "Decision.docx")
     assert result.status == "ok"
-    assert result.method.startswith("python-docx ")
-    assert result.pages is None
+    assert result.method.startswith("docx stream")
+    assert result.pages is None and result.text_source == "text_layer"
     text = result.text
     assert text.index("Response to your request") < text.index(S12) < text.index("Personal data\t40(2)")
     assert text.index("Personal data\t40(2)") < text.index("Yours sincerely")
@@ -141,8 +146,8 @@ def test_attached_email_is_walked_into_its_pdf():
     assert S12 in _flat(result.text)
 
 
-def test_image_needs_ocr():
-    result = extract_text(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "scan.png", "image/png")
+def test_image_without_ocr_says_how_to_install_it():
+    result = extract_text(b"\x89PNG\r\n\x1a\n" + b"\x00" * 64, "scan.png", "image/png", limits=Limits(ocr=False))
     assert result.status == "no_text_layer" and "OCR" in result.reason
 
 
@@ -163,7 +168,7 @@ def test_legacy_doc_through_converter_on_path(tmp_path, monkeypatch):
     monkeypatch.setattr(ex.shutil, "which", lambda name: str(tool) if name == "antiword" else None)
     ole = b"\xd0\xcf\x11\xe0\xa1\xb1\x1a\xe1" + b"\x00" * 512
     result = extract_text(ole, "letter.doc")
-    assert result == Extraction("Refused under section 41.", None, "antiword (system tool)", "ok", None)
+    assert result == Extraction("Refused under section 41.", None, "antiword (system tool)", "ok", None, "text_layer")
 
 
 @pytest.mark.parametrize(
@@ -172,7 +177,7 @@ def test_legacy_doc_through_converter_on_path(tmp_path, monkeypatch):
         (b"", "empty.pdf", "corrupt", "empty"),
         (b"PK\x03\x04garbage", "letter.docx", "corrupt", "zip"),
         (b"\x00\x01\x02\x03binary" * 10, "blob.bin", "unsupported", "binary"),
-        (b"PK\x05\x06" + b"\x00" * 18, "bundle.zip", "unsupported", "zip"),
+        (b"PK\x05\x06" + b"\x00" * 18, "bundle.zip", "ok", "no text"),
     ],
 )
 def test_bad_inputs_are_named(data, name, status, words):
@@ -182,14 +187,13 @@ def test_bad_inputs_are_named(data, name, status, words):
 
 
 def test_size_cap():
-    result = extract_text(samples.pdf_with_text(), "big.pdf", max_bytes=100)
+    result = extract_text(samples.pdf_with_text(), "big.pdf", limits=Limits(max_bytes=100))
     assert result.status == "too_large"
     assert "100-byte cap" in result.reason
 
 
-def test_zip_bomb_is_refused_before_inflating(monkeypatch):
-    monkeypatch.setattr(ex, "MAX_INFLATED_BYTES", 1000)
-    result = extract_text(samples.docx_letter(), "bomb.docx")
+def test_zip_is_refused_before_inflating_past_the_cap():
+    result = extract_text(samples.docx_letter(), "big.docx", limits=Limits(max_inflated=1000))
     assert result.status == "too_large" and "inflate" in result.reason
 
 

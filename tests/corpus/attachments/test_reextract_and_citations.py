@@ -3,19 +3,24 @@
 from __future__ import annotations
 
 import hashlib
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
-from corpus.attachments import extract_text, reextract_all
-from corpus.attachments.store import files_root, keep_file, write_rows
-from corpus.attachments.sync import extraction_columns
+from corpus.attachments.extract import extract_text
+from corpus.attachments.reextract import reextract_all
+from corpus.attachments.store import (
+    extraction_columns,
+    files_root,
+    keep_file,
+    write_rows,
+)
 from corpus.db import connect
 
 from . import samples
 
 SITE = "http://127.0.0.1:9"
-NOW = datetime(2024, 3, 5, 10, 0, tzinfo=timezone.utc)
+NOW = datetime(2024, 3, 5, 10, 0, tzinfo=UTC)
 
 
 def seed(con, *, law="foi", jurisdiction=None, hidden=False):
@@ -139,8 +144,7 @@ def test_rebuild_puts_attachment_grounds_into_refusal_citations(db):
 
 
 def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
-    from corpus.derive import rebuild
-    from corpus.derive import refusals
+    from corpus.derive import rebuild, refusals
 
     seed(db)
     write_rows(db, [text_row(samples.pdf_with_text(), "letter.pdf")])

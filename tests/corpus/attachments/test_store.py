@@ -9,7 +9,14 @@ import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from corpus.attachments.store import UnsafePath, files_root, keep_file, kept_path, read_kept, safe_name
+from corpus.attachments.store import (
+    UnsafePath,
+    files_root,
+    keep_file,
+    kept_path,
+    read_kept,
+    safe_name,
+)
 
 
 @pytest.mark.parametrize(
@@ -103,3 +110,29 @@ def test_read_kept_detects_altered_file(tmp_path):
     (tmp_path / rel).write_bytes(b"altered!")
     with pytest.raises(CorpusError, match="no longer matches its sha256"):
         read_kept(tmp_path, rel, hashlib.sha256(b"original").hexdigest())
+
+
+def test_schema_upgrade_marks_earlier_text_as_read_from_the_file(tmp_path, monkeypatch):
+    """A corpus written before OCR: its 'ok' rows were read from the file; its scans await OCR."""
+    import corpus.db as corpus_db
+    from corpus import schema
+    from corpus.db import connect
+
+    index = next(i for i, step in enumerate(schema.MIGRATIONS) if "ocr_confidence" in str(step))
+    path = tmp_path / "foi.duckdb"
+    monkeypatch.setattr(corpus_db, "MIGRATIONS", schema.MIGRATIONS[:index])
+    monkeypatch.setattr(corpus_db, "CURRENT_VERSION", index)
+    con = connect(path)
+    for part, status in ((2, "ok"), (3, "no_text_layer"), (4, "failed")):
+        con.execute(
+            "INSERT INTO attachment_texts (site, request_key, incoming_message_id, part, text, status) VALUES ('s', 'id:1', 9, ?, 'x', ?)",
+            [part, status],
+        )
+    con.close()
+    monkeypatch.undo()
+    con = connect(path)
+    try:
+        got = con.execute("SELECT part, text_source, ocr_confidence FROM attachment_texts ORDER BY part").fetchall()
+    finally:
+        con.close()
+    assert got == [(2, "text_layer", None), (3, None, None), (4, None, None)]

@@ -1,4 +1,4 @@
-"""sync_hook against the bundled sample site: every attachment it serves, through the real Fetcher."""
+"""sync_attachments against the bundled sample site: every attachment it serves, through the real Fetcher."""
 
 from __future__ import annotations
 
@@ -9,7 +9,7 @@ from urllib.parse import quote
 
 import pytest
 
-from corpus.attachments import sync_hook
+from corpus.attachments.sync import sync_attachments
 from corpus.db import batch, connect
 
 fetch_mod = pytest.importorskip("scraper.fetch")
@@ -22,8 +22,7 @@ async def _run(site, db):
         limiter = politeness.RateLimiter(1000.0)
         robots = await fetch_mod.load_robots(client, site.url, limiter)
         fetcher = fetch_mod.Fetcher(client, robots, limiter, site=site.url, max_attempts=2, backoff_base=0.01)
-        return await sync_hook(mode="text", site=site.url, db_path=db, fetcher=fetcher,
-                               con_factory=functools.partial(batch, db))
+        return await sync_attachments(fetcher, db, site.url, con_factory=functools.partial(batch, db))
 
 
 def test_every_sample_attachment(fake_site, tmp_path):

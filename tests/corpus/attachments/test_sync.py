@@ -1,20 +1,22 @@
-"""sync_hook against a loopback site: real downloads through the real Fetcher."""
+"""sync_attachments against a loopback site: real downloads through the real Fetcher."""
 
 from __future__ import annotations
 
 import asyncio
 import functools
+import os
 from pathlib import Path
 from urllib.parse import quote
 
 import pytest
 
-from corpus.attachments import sync_hook
 from corpus.attachments.store import files_root
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
 from corpus.db import batch, connect
 
 from . import samples
 from .loopback import Route, Site, serve
+from .treerss import REPORT_MAXRSS, run_measured
 
 fetch_mod = pytest.importorskip("scraper.fetch")
 politeness = pytest.importorskip("scraper.politeness")
@@ -55,20 +57,19 @@ def make_db(tmp_path: Path, site: str, rows: list[tuple]) -> Path:
     return db
 
 
-async def _run(site_url: str, db: Path, mode: str, summary=None, **kw):
+async def _run(site_url: str, db: Path, options: AttachmentOptions, outcomes=None):
     robots = politeness.Robots.parse(site_url, (await _robots(site_url)))
     limiter = politeness.RateLimiter(1000.0)
     async with http.make_client(site_url, "tests@example.org") as client:
         fetcher = fetch_mod.Fetcher(client, robots, limiter, site=site_url, max_attempts=2, backoff_base=0.01)
-        return await sync_hook(
-            mode=mode,
-            site=site_url,
-            db_path=db,
-            fetcher=fetcher,
-            con_factory=functools.partial(batch, db),
+        return await sync_attachments(
+            fetcher,
+            db,
+            site_url,
+            options,
             request_keys=["id:42"],
-            summary=summary,
-            **kw,
+            con_factory=functools.partial(batch, db),
+            on_outcome=None if outcomes is None else outcomes.append,
         )
 
 
@@ -78,8 +79,8 @@ async def _robots(site_url: str) -> str:
     return ROBOTS
 
 
-def run(site_url, db, mode, summary=None, **kw):
-    return asyncio.run(_run(site_url, db, mode, summary, **kw))
+def run(site_url, db, mode, outcomes=None, **kw):
+    return asyncio.run(_run(site_url, db, AttachmentOptions(mode=mode, **kw), outcomes))
 
 
 def rows(db: Path):
@@ -125,8 +126,8 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
             (103, 4, "secret.pdf", attach_path("forbidden_request", 103, 4, "secret.pdf"), False),
         ],
     )
-    summary = {}
-    stats = run(site.base, db, "text", summary, batch_size=3)
+    outcomes = []
+    stats = run(site.base, db, "text", outcomes, batch_size=3)
     got = rows(db)
 
     assert got[(100, 2)]["status"] == "ok"
@@ -160,7 +161,8 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
     assert not any("/attach/html/" in p or "forbidden_request" in p or "/response/102/attach/3/" in p for p in asked)
     assert len(asked) == 8  # seven attachments + the wait page they redirect to
     assert stats.statuses == {"ok": 3, "no_text_layer": 1, "encrypted": 1, "corrupt": 1, "pending": 1, "failed": 3}
-    assert summary["attachments"]["considered"] == 10
+    assert stats.considered == 10 == len(outcomes)
+    assert {(o.incoming_message_id, o.part): o.status for o in outcomes}[(101, 3)] == "encrypted"
 
     # Second run: final rows are not asked again; pending (now masked) and failed are retried.
     site.log.clear()
@@ -216,15 +218,97 @@ def test_files_mode_size_cap_keeps_text_but_not_file(site, tmp_path):
     assert not files_root(db).exists() or not any(files_root(db).rglob("*-big.pdf"))
 
 
-def test_mode_none_does_nothing(site, tmp_path):
-    db = make_db(tmp_path, site.base, [(400, 2, "a.pdf", attach_path(SLUG, 400, 2, "a.pdf"), False)])
-    stats = run(site.base, db, "none")
-    assert stats.considered == 0 and site.log == [] and rows(db) == {}
-
-
-def test_bad_mode_is_a_usage_error(site, tmp_path):
+def test_bad_mode_is_a_usage_error():
     from corpus.errors import UsageError
 
-    db = make_db(tmp_path, site.base, [])
     with pytest.raises(UsageError, match="--attachments must be one of none, text, files"):
-        run(site.base, db, "pdf")
+        AttachmentOptions(mode="pdf")
+
+
+SYNC_IN_A_PROCESS = (
+    """
+import asyncio, functools, json, sys, time
+from corpus.attachments.sync import AttachmentOptions, sync_attachments
+from corpus.db import batch
+from scraper import fetch, http, politeness
+from tests.corpus.attachments.loopback import ROBOTS
+
+site, db = sys.argv[1], sys.argv[2]
+
+async def main():
+    robots = politeness.Robots.parse(site, ROBOTS)
+    async with http.make_client(site, "tests@example.org") as client:
+        fetcher = fetch.Fetcher(client, robots, politeness.RateLimiter(1000.0), site=site, max_attempts=1)
+        return await sync_attachments(fetcher, db, site, AttachmentOptions(), con_factory=functools.partial(batch, db))
+
+started = time.monotonic()
+stats = asyncio.run(main())
+RESULT = {"statuses": stats.statuses, "seconds": time.monotonic() - started}
+"""
+    + REPORT_MAXRSS
+)
+
+
+def test_hostile_attachments_through_a_sync_stay_bounded(site, tmp_path):
+    from . import bombs
+
+    served = {
+        "decision.docx": (bombs.docx_bomb(), "too_large"),
+        "reply.odt": (bombs.odt_space_bomb(), "ok"),
+        "stats.xlsx": (bombs.xlsx_dimension_bomb(), "ok"),
+        "padded.xlsx": (bombs.xlsx_dimension_bomb(far_cell="XFD1048576"), "ok"),
+        "response.pdf": (bombs.pdf_shared_stream_bomb(), "too_large"),
+        "zeros.zip": (bombs.ratio_zip_bomb(), "too_large"),
+        "nested.zip": (bombs.nested_zip_bomb(), "too_large"),
+        "overlap.zip": (bombs.overlapping_zip_bomb(), "too_large"),
+        "lying.zip": (bombs.lying_sizes_zip(), "too_large"),
+        "letter.pdf": (samples.pdf_with_text(), "ok"),  # an honest file after them all
+    }
+    attachments = []
+    for part, (name, (data, _)) in enumerate(served.items(), start=2):
+        site.routes[attach_path(SLUG, 500, part, name)] = Route(body=data)
+        attachments.append((500, part, name, attach_path(SLUG, 500, part, name), False))
+    db = make_db(tmp_path, site.base, attachments)
+    got = run_measured(SYNC_IN_A_PROCESS, site.base, str(db))
+    print(f"hostile sync: {got.out['seconds']:.1f} s, tree peak {got.tree_mb:.0f} MB, largest process {got.process_mb:.0f} MB")
+    assert got.tree_mb < 400 and got.process_mb < 400, (got.tree_mb, got.process_mb)
+    assert got.out["seconds"] < 90
+    stored = rows(db)
+    for part, (name, (_, status)) in enumerate(served.items(), start=2):
+        row = stored[(500, part)]
+        assert row["status"] == status, (name, row["reason"])
+        assert status == "ok" or row["reason"], name
+    assert "section 40(2)" in stored[(500, 11)]["text"]
+    assert "cut at 1,000,000 cells" in stored[(500, 5)]["reason"]
+
+
+ocr_needed = pytest.mark.skipif(__import__("corpus.attachments.ocr", fromlist=["x"]).unavailable() is not None,
+                                reason="OCR (Tesseract and the ocr extra) is not installed here")
+
+
+@ocr_needed
+def test_scans_are_asked_for_again_once_ocr_is_installed(site, tmp_path, monkeypatch):
+    letter = samples.scan_of(samples.pdf_with_text())
+    site.routes[attach_path(SLUG, 600, 2, "scan.pdf")] = Route(body=letter, content_type="application/pdf")
+    db = make_db(tmp_path, site.base, [(600, 2, "scan.pdf", attach_path(SLUG, 600, 2, "scan.pdf"), False)])
+
+    real_path = os.environ["PATH"]
+    monkeypatch.setenv("PATH", str(tmp_path))  # no tesseract on it
+    run(site.base, db, "text")
+    first = rows(db)[(600, 2)]
+    assert first["status"] == "no_text_layer" and first["text_source"] is None
+    assert "apt install tesseract-ocr" in first["reason"]
+    run(site.base, db, "text")
+    assert rows(db)[(600, 2)]["attempts"] == 1  # final while OCR is missing: not fetched again
+
+    monkeypatch.setenv("PATH", real_path)
+    site.log.clear()
+    run(site.base, db, "text")
+    second = rows(db)[(600, 2)]
+    assert [p for p in site.log if p != "/robots.txt"] == [attach_path(SLUG, 600, 2, "scan.pdf")]
+    assert second["status"] == "ok" and second["text_source"] == "ocr" and second["attempts"] == 2
+    assert 0 < second["ocr_confidence"] <= 100
+    assert "section 40(2)" in second["text"]
+    site.log.clear()
+    run(site.base, db, "text")
+    assert [p for p in site.log if p != "/robots.txt"] == []
