@@ -27,6 +27,7 @@ from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
 
 from corpus.errors import UsageError
+from scraper.errors import InvalidInput
 from scraper.urls import normalise_site
 
 UNKNOWN = "unknown"
@@ -212,7 +213,7 @@ def _parse_site(path: Path, i: int, raw: dict, built_in: dict[str, Site]) -> Sit
         raise _bad(path, where, "has no url", 'add url = "https://your.alaveteli.site"')
     try:
         url = normalise_site(str(raw["url"]))
-    except UsageError as exc:
+    except InvalidInput as exc:
         raise _bad(path, where, str(exc), "give the site's base URL") from None
     base = built_in.get(host_key(url))
     if base is None and "regime" not in raw:
