@@ -226,7 +226,8 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
         SELECT site, request_key, authority_url_name, request_id * 6 + 3 AS message_id, 'message' AS source,
                CAST(NULL AS INTEGER) AS attachment_part, first_substantive_at AS sent_at, year, regime,
                g.p AS provision, g.s AS section, CAST(NULL AS VARCHAR) AS subsection, g.g AS ground,
-               'number' AS cited_by, 'We rely on ' || g.p || '.' AS sentence
+               'number' AS cited_by, 'We rely on ' || g.p || '.' AS sentence,
+               'relied_on' AS role, CAST(NULL AS VARCHAR) AS cue
         FROM picks""")
 
 

@@ -91,6 +91,7 @@ def collect(con, authorities: list[str], query: str | None) -> ReportData:
             con,
             """SELECT rc.provision, mode(rc.ground) AS ground, count(DISTINCT (rc.site, rc.request_key)) AS n
                FROM refusal_citations AS rc JOIN sel ON sel.site = rc.site AND sel.request_key = rc.request_key
+               WHERE rc.role IN ('relied_on', 'upheld')  -- grounds relied on, or upheld at review
                GROUP BY rc.provision ORDER BY n DESC, rc.provision LIMIT 12""",
             params,
         )

@@ -11,6 +11,7 @@
 --   since      DATE     NULL  only requests sent on or after this date (Europe/London)
 --   until      DATE     NULL  only requests sent on or before this date (Europe/London)
 --   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL  only FOIA, EIR, FOISA or EISR requests
+--   roles      LIST(counted,all,relied_on,upheld,overturned,considering,not_relied_on,earlier_decision,quoted_request,boilerplate,other_law)  counted  which citations of the cost ground count: 'counted' (relied on now, or upheld at review), 'all', or a comma-separated list of roles
 --
 -- Columns:
 --   year                 year the request was sent
@@ -22,8 +23,10 @@
 --
 -- Caveats:
 --   EIR reg 12(4)(b) / EISR reg 10(4)(b) also covers vexatious requests: for
---   those regimes the count is an upper bound on cost refusals. A letter
---   explaining the cost limit without applying it counts too.
+--   those regimes the count is an upper bound on cost refusals. By default a
+--   letter only advising how to stay within the limit, quoting the request or
+--   describing an earlier refusal does not count (roles=all counts every
+--   mention).
 WITH t AS (
     SELECT site, request_key, year, regime
     FROM request_timeline
@@ -35,9 +38,11 @@ WITH t AS (
 cost AS (
     SELECT DISTINCT rc.site, rc.request_key, rc.authority_url_name
     FROM refusal_citations AS rc
-    WHERE (rc.regime IN ('FOIA', 'FOISA') AND (rc.provision = 's12' OR rc.provision LIKE 's12(%'))
+    WHERE ((rc.regime IN ('FOIA', 'FOISA') AND (rc.provision = 's12' OR rc.provision LIKE 's12(%'))
        OR (rc.regime = 'EIR' AND rc.provision LIKE 'reg12(4)(b)%')
-       OR (rc.regime = 'EISR' AND rc.provision LIKE 'reg10(4)(b)%')
+       OR (rc.regime = 'EISR' AND rc.provision LIKE 'reg10(4)(b)%'))
+      AND list_has_any(string_split(coalesce(getvariable('roles'), 'counted'), ','),
+                   ['all', rc.role, CASE WHEN rc.role IN ('relied_on', 'upheld') THEN 'counted' ELSE '-' END])
 )
 SELECT
     t.year,

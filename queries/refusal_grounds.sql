@@ -15,6 +15,7 @@
 --   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL                   only FOIA, EIR, FOISA or EISR requests
 --   group_by   LIST(authority,year,regime,none)  regime                 comma-separated grouping: any of authority, year, regime (or 'none' for one overall table)
 --   detail     ENUM(provision,section)  provision              'provision' (s40(2) apart from s40(5)) or 'section' (all of s40 together)
+--   roles      LIST(counted,all,relied_on,upheld,overturned,considering,not_relied_on,earlier_decision,quoted_request,boilerplate,other_law)  counted  which citations count: 'counted' (relied on now, or upheld at review), 'all' (every role, one row per role), or a comma-separated list of roles
 --
 -- Columns:
 --   authority_url_name  the authority's slug (NULL when not grouped by authority)
@@ -22,6 +23,7 @@
 --   regime              FOIA, EIR, FOISA or EISR (NULL when not grouped by regime)
 --   provision           the provision, or the section when detail = 'section'
 --   ground              its short name, e.g. 'cost limit', 'personal information'
+--   role                the citation's role (NULL with roles = counted, where relied_on and upheld count together)
 --   requests            distinct requests citing it
 --   citations           citing sentences (a letter can cite a ground several times)
 --   refusing_requests   distinct requests citing any ground in the group
@@ -29,9 +31,12 @@
 --
 -- Caveats:
 --   Citations are found in message text and extracted attachment text by a
---   classifier: a letter that quotes a section without relying on it counts
---   too. Section numbers mean different things under FOISA: group by regime
---   (the default) before comparing numbers.
+--   classifier that also gives each its role; by default only grounds relied
+--   on (or upheld at review) count, so a section the letter only quotes from
+--   the request, rules out, is still considering or describes from an earlier
+--   decision is left out (roles=all shows them). Section numbers mean
+--   different things under FOISA: group by regime (the default) before
+--   comparing numbers.
 WITH dims AS (
     SELECT string_split(replace(lower(coalesce(getvariable('group_by'), 'regime')), ' ', ''), ',') AS d
 ),
@@ -44,20 +49,23 @@ c AS (
         CASE WHEN list_contains(dims.d, 'regime') THEN rc.regime END AS g_regime,
         CASE WHEN coalesce(getvariable('detail'), 'provision') = 'section'
              THEN coalesce(rc.section, rc.provision) ELSE rc.provision END AS g_provision,
-        rc.ground
+        rc.ground,
+        CASE WHEN coalesce(getvariable('roles'), 'counted') <> 'counted' THEN rc.role END AS g_role
     FROM refusal_citations AS rc, dims
-    WHERE (getvariable('authority') IS NULL OR rc.authority_url_name = getvariable('authority'))
+    WHERE list_has_any(string_split(coalesce(getvariable('roles'), 'counted'), ','),
+                   ['all', rc.role, CASE WHEN rc.role IN ('relied_on', 'upheld') THEN 'counted' ELSE '-' END])
+      AND (getvariable('authority') IS NULL OR rc.authority_url_name = getvariable('authority'))
       AND (getvariable('regime') IS NULL OR rc.regime = upper(getvariable('regime')))
       AND (getvariable('since') IS NULL OR timezone('Europe/London', rc.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', rc.sent_at)::DATE <= CAST(getvariable('until') AS DATE))
 ),
 per_ground AS (
-    SELECT g_authority, g_year, g_regime, g_provision,
+    SELECT g_authority, g_year, g_regime, g_provision, g_role,
            mode(ground) AS ground,
            count(DISTINCT (site, request_key)) AS requests,
            count(*) AS citations
     FROM c
-    GROUP BY g_authority, g_year, g_regime, g_provision
+    GROUP BY g_authority, g_year, g_regime, g_provision, g_role
 ),
 per_group AS (
     SELECT g_authority, g_year, g_regime,
@@ -71,6 +79,7 @@ SELECT
     p.g_regime AS regime,
     p.g_provision AS provision,
     p.ground,
+    p.g_role AS role,
     p.requests,
     p.citations,
     g.refusing_requests,
@@ -80,4 +89,4 @@ JOIN per_group AS g
   ON p.g_authority IS NOT DISTINCT FROM g.g_authority
  AND p.g_year IS NOT DISTINCT FROM g.g_year
  AND p.g_regime IS NOT DISTINCT FROM g.g_regime
-ORDER BY authority_url_name NULLS FIRST, year NULLS FIRST, regime NULLS FIRST, p.requests DESC, provision;
+ORDER BY authority_url_name NULLS FIRST, year NULLS FIRST, regime NULLS FIRST, p.requests DESC, provision, role NULLS FIRST;

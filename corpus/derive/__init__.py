@@ -9,7 +9,10 @@
   user's ``sites.toml``;
 * ``request_timeline`` (``corpus.derive.timeline``): one row per request;
 * ``refusal_citations`` (``corpus.derive.refusals``): one row per ground cited
-  in an authority's message.
+  in an authority's message (or attachment) and its role: relied on, upheld
+  or overturned at review, under consideration, expressly not relied on, an
+  earlier decision described, the request quoted back, boilerplate, or
+  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals.
 
 ``rebuild(con, since=t)`` does the same for only the requests that can have
 changed since ``t`` (a sync passes its start time), and gives the same tables
@@ -22,12 +25,12 @@ from __future__ import annotations
 from datetime import date, datetime
 
 from corpus.db import table_columns, table_exists
-from corpus.derive.refusals import Citation, build_refusal_citations, extract_citations
+from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.sites import write_sites
 from corpus.workdays import uk_today, write_calendar
 
-__all__ = ["rebuild", "extract_citations", "Citation", "classify_response"]
+__all__ = ["rebuild", "extract_citations", "Citation", "ROLES", "COUNTED_ROLES", "classify_response"]
 
 
 def _scope_sql(today: date, with_texts: bool) -> str:

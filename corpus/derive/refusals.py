@@ -1,7 +1,9 @@
-"""Which FOI / EIR / FOISA grounds an authority's message cites.
+"""Which FOI / EIR / FOISA grounds an authority's message cites, and what each is doing there.
 
-``extract_citations(text, regime)`` is pure: text in, ``Citation`` records out.
-It is used for message bodies here and for attachment text elsewhere.
+``extract_citations(text, regime, request_texts=())`` is pure: a letter (a
+message body or attachment text), its law, and the requester's own messages
+earlier in the thread in; ``Citation`` records out, each with a ``role``.
+It is used for message bodies and for attachment text alike.
 
 Rules (the README's "Refusal citations" section says the same in prose):
 
@@ -14,14 +16,18 @@ Rules (the README's "Refusal citations" section says the same in prose):
 * ``section``/``s`` belongs to the Act (FOIA, or FOISA when the request is
   Scottish); ``regulation``/``reg`` to the EIR (or EI(S)R).  An explicit name
   after or before the number wins: ``of the Freedom of Information (Scotland)
-  Act`` makes it FOISA, ``of the Children Act 1989`` or ``Data Protection Act
-  2018 section 45`` makes it no FOI ground at all; ``section 3 of the report``
-  is a document section, and ``section 21 notice`` a housing notice.
+  Act`` makes it FOISA; ``of the Children Act 1989``, ``(Children Act 2004)``
+  or ``Data Protection Act 2018 section 45`` make it another law (role
+  ``other_law`` when the number would otherwise be an FOI ground);
+  ``section 3 of the report`` is a document section, and ``section 21
+  notice`` a housing notice.
 * Phrase-only citations (``exceeds the appropriate limit``, ``neither confirm
   nor deny``, ``we do not hold``, ``manifestly unreasonable``, ...) count, with
   the provision the phrase implies under the letter's law.
-* One row per ground per message: a numbered hit beats a phrase for the same
-  ground; two numbered hits for the same ground keep the first, unless a later
+* Every mention gets a role (``corpus.derive.refusal_roles``); only
+  ``COUNTED_ROLES`` are refusals on that ground.
+* One row per ground and role per message: a numbered hit beats a phrase for
+  the same ground and role; two numbered hits keep the first, unless a later
   one refines it (``section 12`` then ``section 12(1)`` keeps ``s12(1)``).
 """
 
@@ -29,9 +35,19 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from functools import lru_cache
 
-from corpus.db import table_exists
+from corpus.db import table_columns, table_exists
+from corpus.derive.refusal_roles import LetterContext, global_review_decision, role_of
+from corpus.derive.refusal_text import prepare
 from corpus.errors import UsageError
+
+
+# What a cited ground is doing in the letter (README: "Refusal citations").
+ROLES = ("relied_on", "upheld", "overturned", "considering", "not_relied_on",
+         "earlier_decision", "quoted_request", "boilerplate", "other_law")
+# Only these count as a refusal on that ground.
+COUNTED_ROLES = ("relied_on", "upheld")
 
 
 @dataclass(frozen=True, slots=True)
@@ -43,7 +59,9 @@ class Citation:
     ground: str  # short name, e.g. "cost limit"
     cited_by: str  # number | phrase
     sentence: str  # the sentence it came from
-    start: int  # offset of the match in the normalised text
+    start: int  # offset of the match in the prepared text
+    role: str = "relied_on"  # one of ROLES
+    cue: str | None = None  # the words (or the other Act) that decided the role
 
 
 # ----------------------------------------------------------------------------- grounds
@@ -165,30 +183,7 @@ def ground_of(regime: str, provision: str) -> str | None:
         key = key[:cut]
 
 
-# ----------------------------------------------------------------------------- text prep
-_SPACES = re.compile(r"[ \t\u00a0\u2000-\u200b\u202f]+")
-_QUOTES = str.maketrans({"\u2019": "'", "\u2018": "'", "\u201c": '"', "\u201d": '"', "\u2013": "-", "\u2014": "-"})
-
-
-def _normalise(text: str) -> str:
-    text = text.translate(_QUOTES).replace("\r\n", "\n").replace("\r", "\n")
-    return _SPACES.sub(" ", text)
-
-
-_ABBREV = re.compile(r"(?:\b(?:s|ss|reg|regs|no|para|paras|e\.g|i\.e|mr|mrs|ms|dr|st|etc|cf|art)|\d)\.$", re.I)
-_BOUNDARY = re.compile(r"\n\s*\n|\n(?=\s*(?:[-*\u2022]|\d+[.)]\s|[A-Z]))|[.!?;:](?=\s+[\"'(\[]?[A-Z0-9])")
-
-
-def _sentence_spans(text: str) -> list[tuple[int, int]]:
-    cuts = [0]
-    for m in _BOUNDARY.finditer(text):
-        if m.group().startswith(".") and _ABBREV.search(text[max(0, m.start() - 6) : m.start() + 1]):
-            continue
-        cuts.append(m.end())
-    cuts.append(len(text))
-    return [(a, b) for a, b in zip(cuts, cuts[1:]) if b > a]
-
-
+# ----------------------------------------------------------------------------- sentences
 def _sentence_at(spans: list[tuple[int, int]], text: str, pos: int) -> str:
     for a, b in spans:
         if a <= pos < b:
@@ -200,12 +195,12 @@ def _sentence_at(spans: list[tuple[int, int]], text: str, pos: int) -> str:
 # ----------------------------------------------------------------------------- numbered references
 _SUB = r"(?:\s?\(\s?(?:\d{1,2}[A-Z]?|[a-z]{1,4})\s?\))"
 _NUM = rf"(?:\d{{1,3}}[A-Z]?(?![\d.,]\d)(?:{_SUB})*)"
-_KW_ACT = r"(?:sections?|(?<!['\w])ss?(?:\b|(?=\d))\.?)"
+_KW_ACT = r"(?:sections?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"
 _KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
 _KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
 _LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&)\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
 _REF = re.compile(
-    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}(?:{_LIST_SEP}{_NUM})*)",
+    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}(?:{_LIST_SEP}(?:{_NUM}|{_SUB}+))*)",
     re.I,
 )
 _NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)", re.I)
@@ -223,7 +218,8 @@ _TRAIL_OF = re.compile(
     r"^(?:\s*(?:,|and|or|&)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S
 )  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
-    r"^\s*,?\s*(?:(?:the\s+)?(?:[A-Z][\w()']*\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
+    r"^\s*,?\s*\(?\s*(?:(?:the\s+)?[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b"
+    r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
 )
 _TRAIL_NOT_FOI = re.compile(
     r"^\s*(?:notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
@@ -245,8 +241,12 @@ def _law_named(snippet: str) -> str | None:
     return None
 
 
-def _context_regime(text: str, start: int, end: int, default: str) -> str | None:
-    """The regime of a reference from the words around it; None when it is another law or no law."""
+def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str | None, str | None]:
+    """The regime of a reference from the words around it.
+
+    ``(regime, None)`` for an FOI law; ``(None, words)`` when the number belongs
+    to another law or document, ``words`` saying which.
+    """
     trail = text[end : end + 100].split("\n", 1)[0]
     m = _TRAIL_OF.match(trail)
     if m:
@@ -256,25 +256,32 @@ def _context_regime(text: str, start: int, end: int, default: str) -> str | None
         upto_law = re.split(r"[.;:]", head, maxsplit=1)[0]
         law = _law_named(upto_law[:70])
         if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EI\(S\)R)", upto_law, re.I):
-            return law
+            return law, None
         if _GENERIC.match(upto_law):
-            return default
-        return None  # section N of the Children Act / of the report / of your request
-    if _TRAIL_NOT_FOI.match(trail):
-        return None
+            return default, None
+        return None, _words(upto_law, "of ")  # section N of the Children Act / of the report / of your request
+    m = _TRAIL_NOT_FOI.match(trail)
+    if m:
+        return None, _words(m.group(), "section N ")
     m = _TRAIL_BARE_LAW.match(trail)
     if m:
         law = _law_named(m.group())
-        return law  # "s.47 Children Act 1989" -> None; "s12 FOIA" -> FOIA
+        return (law, None) if law else (None, _words(m.group()))  # "s.47 Children Act 1989"; "s12 FOIA"
     lead = text[max(0, start - 80) : start].split("\n")[-1]
     if _LEAD_LAW.search(lead):
         tail = re.split(r"[.;]", lead)[-1]
         # the last law named before the number decides
-        names = list(re.finditer(r"((?:[A-Z][\w()']*\s+){1,7})(?:Act|Regulations)\b|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bDPA\b|\bGDPR\b", tail))
+        names = list(re.finditer(
+            r"[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations)\b"
+            r"|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bDPA\b|\bGDPR\b", tail))
         if names:
             law = _law_named(names[-1].group())
-            return law
-    return default
+            return (law, None) if law else (None, _words(names[-1].group()))
+    return default, None
+
+
+def _words(s: str, prefix: str = "") -> str:
+    return (prefix + " ".join(s.strip(" ,()").split()))[:60]
 
 
 def _provision(prefix: str, num: str, subs: str) -> tuple[str, str, str | None]:
@@ -286,13 +293,18 @@ def _provision(prefix: str, num: str, subs: str) -> tuple[str, str, str | None]:
 
 
 def _numbered(text: str, regime: str):
+    """(regime, provision, section, subsection, ground, start, end, other_law) for each numbered reference.
+
+    ``other_law`` names the other Act or document when the number is not an FOI
+    reference although it would be a ground under the letter's law.
+    """
     for m in _REF.finditer(text):
         kw = m.group("kw").lower()
         is_reg = kw.startswith("reg") or kw.startswith("exception")
         family = _REGS_OF[regime] if is_reg else _ACT_OF[regime]
-        ctx = _context_regime(text, m.start(), m.end(), family)
+        ctx, other = _context_regime(text, m.start(), m.end(), family)
         if ctx is None:
-            continue
+            ctx = family
         if is_reg and ctx in ("FOIA", "FOISA"):
             ctx = _REGS_OF[ctx]
         if not is_reg and ctx in ("EIR", "EISR"):
@@ -305,11 +317,14 @@ def _numbered(text: str, regime: str):
             this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
             if bare and not n.group("subs") and this_reg:
                 continue  # "exception 12" without subsections is too vague
+            if m.group("list")[: n.start("num")].rstrip().endswith("("):
+                continue  # "(3A)(a)" in "sections 40(2) and (3A)(a)": a subsection of the one before
             prov, section, sub = _provision("reg" if this_reg else "s", n.group("num"), n.group("subs"))
             ground = ground_of(this_regime, prov)
             if ground is None:
                 continue
-            yield this_regime, prov, section, sub, ground, m.start() + n.start("num")
+            start = m.start("list") + n.start("num")
+            yield this_regime, prov, section, sub, ground, start, m.start("list") + n.end(), other
 
 
 # ----------------------------------------------------------------------------- phrases
@@ -323,7 +338,7 @@ _ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
 _PHRASES: list[tuple[re.Pattern, dict]] = [
     (
         re.compile(
-            r"\b(?:appropriate|cost|costs|fees?) limit\b|\b(?:in excess of|exceed\w*|more than|over)\s+(?:the\s+)?(?:18|24|eighteen|twenty[- ]four) hours\b",
+            r"\b(?:appropriate|cost|costs|fees?) limit\b|\b(?:in excess of|exceed\w*|more than|over|within)\s+(?:the\s+)?(?:18|24|eighteen|twenty[- ]four) hours\b",
             re.I,
         ),
         _ACT_PHRASE("s12", "s12"),
@@ -338,9 +353,10 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
     ),
     (
         re.compile(
-            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]t)\s+(?:currently\s+)?(?:hold|have)\b(?!\s+to\b)"
-            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
-            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b",
+            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)\b(?!\s+to\b)"
+            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
+            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b"
+            r"|\bno\s+(?:such\s+)?(?:information|records?|data)\s+(?:is|are|was|were)\s+held\b",
             re.I,
         ),
         {
@@ -351,7 +367,7 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
         },
     ),
     (
-        re.compile(r"\bneither confirms? (?:n|n)or den(?:y|ies)\b|\bNCND\b", re.I),
+        re.compile(r"\bneither\s+confirm(?:s|ed|ing)?\s+n?or\s+den(?:y|ies|ied|ying)\b|\bNCND\b", re.I),
         {"FOIA": ("FOIA", "ncnd"), "EIR": ("EIR", "reg12(6)"), "FOISA": ("FOISA", "s18"), "EISR": ("EISR", "reg10(8)")},
     ),
     (
@@ -393,7 +409,7 @@ _PHRASE_KEYS: list[tuple[str, ...]] = [
     ("limit", "hours"),
     ("vexatious",),
     ("repeat", "substantially"),
-    ("hold", "have", "held", "information"),
+    ("hold", "have", "held", "information", "keep", "record"),
     ("confirm", "ncnd"),
     ("unreasonable",),
     ("accessible",),
@@ -408,14 +424,21 @@ _PHRASE_KEYS: list[tuple[str, ...]] = [
     ("data protection", "gdpr", "personal", "third"),
 ]
 assert len(_PHRASE_KEYS) == len(_PHRASES)
-_MARKER_KEYS = ("information", "foi", "eir", "ei(s)r", "eisr")
+# Lower-case words one of which each law's marker needs (a substring test first, the pattern after).
+_MARKER_KEYS = {
+    "FOISA": ("(scotland)", "foi(s)a", "foisa"),
+    "EISR": ("(scotland)", "ei(s)r", "eisr"),
+    "FOIA": ("freedom of information", "foi"),
+    "EIR": ("environmental information regulations", "eir"),
+}
+
 
 def _letter_regime(text: str, regime: str) -> str:
     """The law a letter's phrases belong to: its own words first, the request's law otherwise."""
     lower = text.lower()
-    named = {law for law, rx in _MARKERS if rx.search(text)} if any(k in lower for k in _MARKER_KEYS) else set()
+    named = {law for law, rx in _MARKERS if any(k in lower for k in _MARKER_KEYS[law]) and rx.search(text)}
     scottish = regime in _SCOTTISH or bool(named & _SCOTTISH)
-    eir = bool(named & {"EIR", "EISR"}) or bool(re.search(r"\bregulation\s+1[023]\b", text, re.I))
+    eir = bool(named & {"EIR", "EISR"}) or ("regulation" in lower and bool(re.search(r"\bregulation\s+1[023]\b", text, re.I)))
     act = bool(named & {"FOIA", "FOISA"})
     if eir and not act:
         return "EISR" if scottish else "EIR"
@@ -425,101 +448,128 @@ def _letter_regime(text: str, regime: str) -> str:
 
 
 # ----------------------------------------------------------------------------- public
-def extract_citations(text: str, regime: str = "FOIA") -> list[Citation]:
-    """Grounds cited in ``text`` (an authority's message or attachment), one per ground."""
+def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list[Citation]:
+    """Grounds cited in ``text`` (an authority's message or attachment), each with its role.
+
+    ``request_texts``: the requester's own messages earlier in the same thread
+    (the request, follow-ups, a review request); words the letter repeats from
+    them are the quoted request, not a citation.
+    """
     if regime not in GROUNDS:
         raise UsageError(f"unknown FOI regime {regime!r}; use one of FOIA, EIR, FOISA, EISR.")
     if not text:
         return []
-    text = _normalise(text)
-    spans: list[tuple[int, int]] = []
-
-    def sentence(pos: int) -> str:
-        if not spans:
-            spans.extend(_sentence_spans(text))
-        return _sentence_at(spans, text, pos)
-
-    chosen: dict[tuple[str, str], Citation] = {}
-    order: list[tuple[str, str]] = []
+    text = prepare(text)
     # A letter that names only one law (e.g. "FOISA") decides unqualified numbers too.
     letter = _letter_regime(text, regime)
-    for reg, prov, section, sub, ground, pos in _numbered(text, letter):
-        key = (reg, ground)
+    mentions = list(_mentions(text, letter))
+    if not mentions:
+        return []
+    ctx = LetterContext(text, [_prepared_request(r) for r in request_texts if r])
+    spans = ctx.sentences
+    rows: list[list] = []  # [regime, prov, section, sub, ground, cited_by, pos, role, cue]
+    for reg, prov, section, sub, ground, cited_by, pos, end, other in mentions:
+        if other is not None:
+            role, cue = "other_law", other
+        else:
+            negatable = ground not in ("not held", "neither confirm nor deny")
+            role, cue = role_of(ctx, pos, end, phrase_only=not negatable)
+        rows.append([reg, prov, section, sub, ground, cited_by, pos, role, cue])
+    _review_roles(ctx, rows)
+    chosen: dict[tuple[str, str, str], Citation] = {}
+    numbered = {(r[4], r[7]) for r in rows if r[5] == "number"}
+    for reg, prov, section, sub, ground, cited_by, pos, role, cue in sorted(rows, key=lambda r: r[6]):
+        if cited_by == "phrase" and (ground, role) in numbered:
+            continue  # a phrase only adds a ground no number gave in that role, under any law
+        key = (reg, ground, role)
         old = chosen.get(key)
-        if old is None:
-            order.append(key)
-        elif not (prov.startswith(old.provision + "(") ):
-            continue  # same ground again: keep the first unless this refines it
-        chosen[key] = Citation(reg, prov, section, sub, ground, "number", sentence(pos), pos)
+        if old is not None and not prov.startswith(old.provision + "(") and not prov.startswith(_GATEWAY.get((reg, old.provision), "-")):
+            continue  # same ground again: keep the first unless this refines it (or is what the gateway leads to)
+        start = old.start if old is not None else pos
+        chosen[key] = Citation(reg, prov, section, sub, ground, cited_by, _sentence_at(spans, text, start), start, role,
+                               cue if old is None else old.cue)
+    return sorted(chosen.values(), key=lambda c: (c.start, ROLES.index(c.role)))
 
+
+@lru_cache(maxsize=64)
+def _prepared_request(text: str) -> str:
+    """A requester's message, prepared like a letter (several letters of a thread share it)."""
+    return prepare(text)
+
+
+# EIR 12(3) (EI(S)R 10(3)) is the gateway to the personal-data exception itself.
+_GATEWAY = {("EIR", "reg12(3)"): "reg13", ("EISR", "reg10(3)"): "reg11"}
+
+
+def _mentions(text: str, letter: str):
+    """Every numbered and phrase mention of a ground, in no particular order."""
+    for reg, prov, section, sub, ground, pos, end, other in _numbered(text, letter):
+        yield reg, prov, section, sub, ground, "number", pos, end, other
     lower = text.lower()
     for (rx, mapping), keys in zip(_PHRASES, _PHRASE_KEYS):
         target = mapping.get(letter)
         if not target or not any(k in lower for k in keys):
             continue
         reg, prov = target
-        m = rx.search(text)
-        if not m:
-            continue
         ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
-        key = (reg, ground)
-        if key in chosen or any(c.ground == ground for c in chosen.values()):
-            continue  # a phrase only adds a ground no number already gave, under any law
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
-        chosen[key] = Citation(reg, prov, section, sub, ground, "phrase", sentence(m.start()), m.start())
-        order.append(key)
-    return sorted((chosen[k] for k in order), key=lambda c: c.start)
+        for m in rx.finditer(text):
+            if ground == "not held" and _HELD_ELSEWHERE.match(text, m.end()):
+                continue  # "we do not hold this centrally", "does not have a system that records": held, but hard to reach
+            yield reg, prov, section, sub, ground, "phrase", m.start(), m.end(), None
 
 
-# ----------------------------------------------------------------------------- measurement
-@dataclass(slots=True)
-class Score:
-    true_pos: int
-    false_pos: int
-    false_neg: int
-    misses: list[tuple[int, str, list[str], list[str]]]  # (row, source, expected, found)
-
-    @property
-    def precision(self) -> float:
-        found = self.true_pos + self.false_pos
-        return self.true_pos / found if found else 1.0
-
-    @property
-    def recall(self) -> float:
-        wanted = self.true_pos + self.false_neg
-        return self.true_pos / wanted if wanted else 1.0
+_HELD_ELSEWHERE = re.compile(
+    r"[^.;:\n]{0,50}?\b(?:centrally|electronically|separately|in\s+(?:a|an|one|the|that|this|any)\s+(?:\w+\s+)?"
+    r"(?:format|form|way|place|system|database|report|list|searchable|reportable|retrievable|readily)|"
+    r"(?:a|any|one)\s+(?:central\s+|centralised\s+|single\s+|specific\s+|dedicated\s+|separate\s+)?(?:system|database|way|means|"
+    r"mechanism|facility|field|flag|register|record|list|log|index|spreadsheet)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request)))",
+    re.I,
+)
 
 
-def evaluate(rows) -> Score:
-    """Score ``extract_citations`` against labelled rows ({text, regime, expected: ["FOIA:s12", ...]})."""
-    tp = fp = fn = 0
-    misses = []
-    for i, row in enumerate(rows):
-        found = sorted({f"{c.regime}:{c.provision}" for c in extract_citations(row["text"], row["regime"])})
-        expected = sorted(set(row["expected"]))
-        tp += len(set(found) & set(expected))
-        fp += len(set(found) - set(expected))
-        fn += len(set(expected) - set(found))
-        if found != expected:
-            misses.append((i, row.get("source", ""), expected, found))
-    return Score(tp, fp, fn, misses)
+def _review_roles(ctx: LetterContext, rows: list[list]) -> None:
+    """What a review letter decides about the earlier response, ground by ground.
+
+    A ground applied in a review with no cue of its own is ``upheld`` when the
+    earlier decision used it (as this letter or the requester's messages
+    describe it), and ``relied_on`` when it is new.  A review that upholds or
+    overturns the earlier response as a whole ("the original decision is
+    upheld") decides the grounds it only describes.
+    """
+    if not ctx.review:
+        return
+    earlier = {r[2] for r in rows if r[7] in ("earlier_decision", "quoted_request")} | set(ctx.requested_numbers)
+    for r in rows:
+        if r[7] == "relied_on" and r[8] is None and r[2] in earlier:
+            r[7], r[8] = "upheld", "review of the earlier decision"
+    whole = global_review_decision(ctx)
+    if whole is None:
+        return
+    decided = {r[2] for r in rows if r[7] in ("relied_on", "upheld", "overturned", "not_relied_on")}
+    for r in rows:
+        if r[7] == "earlier_decision" and r[2] not in decided:
+            r[7], r[8] = whole, f"review: earlier decision {whole}"
 
 
 # ----------------------------------------------------------------------------- table
 CITATION_COLUMNS = (
     "site", "request_key", "authority_url_name", "message_id", "source", "attachment_part",
     "sent_at", "year", "regime", "provision", "section", "subsection", "ground", "cited_by", "sentence",
+    "role", "cue",
 )
 
 # A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
 # extract_citations can match contains one of these words.
 PREFILTER_RX = (
-    r"(?i)(?:\bs(?:ections?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
+    r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
     r"(?:1[0-8]|2\d|3\d|4[0-4])"
+    r"|(?:sec|regu|ex(?:em|ce)p)\w*-\s*\n"
     r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
-    r"|(?:do|does|did)\s*(?:not|n['’]t)\s+(?:currently\s+)?(?:hold|have)|not held|no (?:recorded|relevant) information|hold no"
-    r"|confirms? nor den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
+    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|hold no"
+    r"|(?:has|have) no record|(?:information|records?|data) (?:is|are|was|were) held"
+    r"|confirm\w* n?or den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
     r"|future publication|(?:intended|intends|intention) (?:for|to)|commercially sensitive|commercial interests|commercial (?:or industrial )?confidentiality"
     r"|legal professional privilege|breach of confidence|detection of crime|formulation (?:or|and) development|free and frank"
     r"|conduct of public affairs|qualified person|endanger|data protection principles|gdpr|third[- ]part(?:y|ies)'? personal"
@@ -531,54 +581,26 @@ CREATE OR REPLACE TABLE refusal_citations (
     site VARCHAR, request_key VARCHAR, authority_url_name VARCHAR, message_id BIGINT,
     source VARCHAR, attachment_part INTEGER, sent_at TIMESTAMPTZ, year INTEGER,
     regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR, ground VARCHAR,
-    cited_by VARCHAR, sentence VARCHAR
+    cited_by VARCHAR, sentence VARCHAR, role VARCHAR, cue VARCHAR
 )
 """
 
-
-def citation_rows(items):
-    """Citation rows for ``items``: dicts with site, request_key, authority_url_name,
-    message_id, source, attachment_part, sent_at, year, regime, text."""
-    for it in items:
-        for c in extract_citations(it["text"] or "", it["regime"] or "FOIA"):
-            yield (
-                it["site"], it["request_key"], it["authority_url_name"], it["message_id"],
-                it["source"], it["attachment_part"], it["sent_at"], it["year"],
-                c.regime, c.provision, c.section, c.subsection, c.ground, c.cited_by, c.sentence,
-            )
-
-
-def append_citations(con, rows) -> int:
-    """Bulk-append citation rows (tuples in CITATION_COLUMNS order) to refusal_citations."""
-    import pyarrow as pa
-
-    rows = list(rows)
-    if not rows:
-        return 0
-    cols = list(zip(*rows))
-    types = {"message_id": pa.int64(), "attachment_part": pa.int32(), "year": pa.int32(), "sent_at": pa.timestamp("us", tz="UTC")}
-    table = pa.table({name: pa.array(list(col), types.get(name, pa.string())) for name, col in zip(CITATION_COLUMNS, cols)})
-    con.register("_citations_batch", table)
-    try:
-        con.execute(f"INSERT INTO refusal_citations SELECT {', '.join(CITATION_COLUMNS)} FROM _citations_batch")
-    finally:
-        con.unregister("_citations_batch")
-    return len(rows)
-
-
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
-EXTRACTOR_VERSION = 2
+EXTRACTOR_VERSION = 3
 
 _CACHE_DDL = """
 CREATE TABLE IF NOT EXISTS refusal_scan_cache (
     site VARCHAR, source VARCHAR, message_id BIGINT, part INTEGER,
-    text_md5 VARCHAR, regime VARCHAR, extractor_version INTEGER,
+    text_md5 VARCHAR, regime VARCHAR, context_md5 VARCHAR, extractor_version INTEGER,
     citations STRUCT(regime VARCHAR, provision VARCHAR, section VARCHAR, subsection VARCHAR,
-                     ground VARCHAR, cited_by VARCHAR, sentence VARCHAR)[]
+                     ground VARCHAR, cited_by VARCHAR, sentence VARCHAR, role VARCHAR, cue VARCHAR)[]
 )
 """
 
-_CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence")
+_CIT_FIELDS = ("regime", "provision", "section", "subsection", "ground", "cited_by", "sentence", "role", "cue")
+
+# Separates the requester's messages in a text's context (a character no message holds).
+_CONTEXT_SEP = "\x1e"
 
 
 def _prefilter(col: str) -> str:
@@ -589,23 +611,36 @@ def _prefilter(col: str) -> str:
 _UK_ONLY = "coalesce(t.regime, 'FOIA') IN ('FOIA', 'EIR', 'FOISA', 'EISR')"
 
 
+def _context_sql(alias: str) -> str:
+    """The requester's messages sent before the text ``alias`` (its site, request_key, position, sent_at), in order."""
+    return f"""(SELECT string_agg(o.body, chr(30) ORDER BY o.position, o.sent_at, o.message_id)
+               FROM messages o
+               WHERE o.site = {alias}.site AND o.request_key = {alias}.request_key AND o.direction = 'outgoing'
+                 AND o.body IS NOT NULL AND o.body <> ''
+                 AND CASE WHEN o.position IS NOT NULL AND {alias}.position IS NOT NULL THEN o.position < {alias}.position
+                          ELSE o.sent_at < {alias}.sent_at END)"""
+
+
 def _candidate_sql(con, scoped: bool = False) -> str:
     """Every text worth scanning: incoming bodies and extracted attachment text, prefiltered.
 
+    Each comes with the md5 of its text and of its context (the requester's
+    earlier messages in the thread), which together with the regime and the
+    extractor version decide whether a cached scan still holds.
     ``scoped``: only those of the requests listed in ``_derive_scope``.
     """
     messages = "(SELECT * FROM messages SEMI JOIN _derive_scope USING (site, request_key))" if scoped else "messages"
     parts = [
-        f"""SELECT m.site, 'message' AS source, m.message_id, CAST(NULL AS INTEGER) AS part,
-                   coalesce(t.regime, 'FOIA') AS regime, m.body AS text
+        f"""SELECT m.site, m.request_key, m.position, m.sent_at, 'message' AS source, m.message_id,
+                   CAST(NULL AS INTEGER) AS part, coalesce(t.regime, 'FOIA') AS regime, m.body AS text
             FROM {messages} m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
             WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}
               AND {_UK_ONLY}"""
     ]
     if table_exists(con, "attachment_texts"):
         parts.append(
-            f"""SELECT x.site, 'attachment' AS source, x.incoming_message_id AS message_id, x.part,
-                       coalesce(t.regime, 'FOIA') AS regime, x.text
+            f"""SELECT x.site, m.request_key, m.position, m.sent_at, 'attachment' AS source, x.incoming_message_id AS message_id,
+                       x.part, coalesce(t.regime, 'FOIA') AS regime, x.text
                 FROM attachment_texts x
                 JOIN {messages} m ON m.site = x.site AND m.direction = 'incoming' AND m.message_id = x.incoming_message_id
                 LEFT JOIN attachments a ON a.site = x.site AND a.incoming_message_id = x.incoming_message_id AND a.part = x.part
@@ -615,18 +650,20 @@ def _candidate_sql(con, scoped: bool = False) -> str:
                   AND {_prefilter('x.text')} AND {_UK_ONLY}"""
         )
     union = "\nUNION ALL\n".join(parts)
-    return f"SELECT *, md5(text) AS text_md5 FROM ({union})"
+    return f"""SELECT c.*, md5(c.text) AS text_md5, coalesce(md5({_context_sql('c')}), '') AS context_md5
+               FROM ({union}) c"""
 
 
 def _scan_texts(rows: list[tuple]) -> list[tuple]:
-    """Extract citations for (site, source, message_id, part, md5, regime, text) rows.
+    """Extract citations for (site, source, message_id, part, text md5, regime, context md5, text, context) rows.
 
     Module-level so worker processes can run it.
     """
     out = []
-    for site, source, mid, part, md5, regime, text in rows:
-        cits = [{f: getattr(c, f) for f in _CIT_FIELDS} for c in extract_citations(text, regime)]
-        out.append((site, source, mid, part, md5, regime, EXTRACTOR_VERSION, cits))
+    for site, source, mid, part, md5, regime, ctx_md5, text, context in rows:
+        requests = context.split(_CONTEXT_SEP) if context else ()
+        cits = [{f: getattr(c, f) for f in _CIT_FIELDS} for c in extract_citations(text, regime, request_texts=requests)]
+        out.append((site, source, mid, part, md5, regime, ctx_md5, EXTRACTOR_VERSION, cits))
     return out
 
 
@@ -658,24 +695,25 @@ def _store_scans(con, scanned: list[tuple]) -> None:
     import pyarrow as pa
 
     cit_type = pa.list_(pa.struct([(n, pa.string()) for n in _CIT_FIELDS]))
-    names = ("site", "source", "message_id", "part", "text_md5", "regime", "extractor_version", "citations")
+    names = ("site", "source", "message_id", "part", "text_md5", "regime", "context_md5", "extractor_version", "citations")
     types = {"message_id": pa.int64(), "part": pa.int32(), "extractor_version": pa.int32(), "citations": cit_type}
     table = pa.table({n: pa.array(list(v), types.get(n, pa.string())) for n, v in zip(names, zip(*scanned))})
     con.register("_new_scans", table)
     try:
-        # one cache row per text key: a changed text replaces its earlier scan
+        # one cache row per text key: a changed text (or context) replaces its earlier scan
         con.execute(
             """DELETE FROM refusal_scan_cache k USING _new_scans n
                WHERE k.site = n.site AND k.source = n.source AND k.message_id = n.message_id
                  AND k.part IS NOT DISTINCT FROM n.part"""
         )
-        con.execute("INSERT INTO refusal_scan_cache SELECT * FROM _new_scans")
+        con.execute(f"INSERT INTO refusal_scan_cache SELECT {', '.join(names)} FROM _new_scans")
     finally:
         con.unregister("_new_scans")
 
 
 _SAME_TEXT = """k.site = c.site AND k.source = c.source AND k.message_id = c.message_id
-            AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime"""
+            AND k.part IS NOT DISTINCT FROM c.part AND k.text_md5 = c.text_md5 AND k.regime = c.regime
+            AND k.context_md5 = c.context_md5"""
 
 
 def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None = None, scoped: bool = False) -> int:
@@ -683,11 +721,14 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
 
     Needs request_timeline (for each request's regime).  DuckDB picks the
     candidate texts with ``PREFILTER_RX`` (RE2).  A text already scanned (same
-    key, same md5 of the text, same regime, same EXTRACTOR_VERSION) is taken
-    from ``refusal_scan_cache``, so a rebuild after a sync reads only new or
-    changed texts through Python; many new texts are scanned in a process pool.
-    Returns the number of citation rows.
+    key, same md5 of the text, same regime, same md5 of its context -- the
+    requester's earlier messages, which decide what is quoted request -- and
+    same EXTRACTOR_VERSION) is taken from ``refusal_scan_cache``, so a rebuild
+    after a sync reads only new or changed texts through Python; many new
+    texts are scanned in a process pool.  Returns the number of citation rows.
     """
+    if "context_md5" not in (table_columns(con, "refusal_scan_cache") or ["context_md5"]):
+        con.execute("DROP TABLE refusal_scan_cache")  # from a build before roles: its key lacks the context
     con.execute(_CACHE_DDL)
     con.execute("DELETE FROM refusal_scan_cache WHERE extractor_version <> ?", [EXTRACTOR_VERSION])
     con.execute(f"CREATE OR REPLACE TEMP TABLE _cit_candidates AS {_candidate_sql(con, scoped)}")
@@ -695,7 +736,8 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     # memory stays bounded however many there are.
     con.execute(
         f"""CREATE OR REPLACE TEMP TABLE _cit_todo AS
-            SELECT row_number() OVER () AS rn, c.site, c.source, c.message_id, c.part, c.text_md5, c.regime, c.text
+            SELECT row_number() OVER () AS rn, c.site, c.source, c.message_id, c.part, c.text_md5, c.regime,
+                   c.context_md5, c.text, {_context_sql('c')} AS context
             FROM _cit_candidates c ANTI JOIN refusal_scan_cache k ON {_SAME_TEXT}"""
     )
     n_todo = con.execute("SELECT count(*) FROM _cit_todo").fetchall()[0][0]
@@ -703,7 +745,8 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     try:
         for lo in range(0, n_todo, batch_size):
             rows = con.execute(
-                "SELECT site, source, message_id, part, text_md5, regime, text FROM _cit_todo WHERE rn > ? AND rn <= ?",
+                """SELECT site, source, message_id, part, text_md5, regime, context_md5, text, context
+                   FROM _cit_todo WHERE rn > ? AND rn <= ?""",
                 [lo, lo + batch_size],
             ).fetchall()
             _store_scans(con, _scan_chunk(rows, pool))
@@ -719,11 +762,11 @@ def build_refusal_citations(con, batch_size: int = 5000, *, workers: int | None 
     else:
         con.execute(_CREATE)
     con.execute(
-        f"""INSERT INTO refusal_citations
+        f"""INSERT INTO refusal_citations ({', '.join(CITATION_COLUMNS)})
             SELECT c.site, m.request_key, t.authority_url_name, c.message_id, c.source, c.part, m.sent_at,
                    CAST(year(timezone('Europe/London', m.sent_at)) AS INTEGER),
                    x.cit.regime, x.cit.provision, x.cit.section, x.cit.subsection, x.cit.ground,
-                   x.cit.cited_by, x.cit.sentence
+                   x.cit.cited_by, x.cit.sentence, x.cit.role, x.cit.cue
             FROM _cit_candidates c
             JOIN refusal_scan_cache k ON {_SAME_TEXT}
             CROSS JOIN LATERAL (SELECT unnest(k.citations) AS cit) x

@@ -52,7 +52,8 @@ REFUSAL_CITATIONS_DDL = """
 CREATE TABLE refusal_citations (
     site VARCHAR, request_key VARCHAR, authority_url_name VARCHAR, message_id BIGINT,
     source VARCHAR, attachment_part INTEGER, sent_at TIMESTAMPTZ, year INTEGER, regime VARCHAR,
-    provision VARCHAR, section VARCHAR, subsection VARCHAR, ground VARCHAR, cited_by VARCHAR, sentence VARCHAR
+    provision VARCHAR, section VARCHAR, subsection VARCHAR, ground VARCHAR, cited_by VARCHAR, sentence VARCHAR,
+    role VARCHAR DEFAULT 'relied_on', cue VARCHAR
 )
 """
 

@@ -151,9 +151,9 @@ def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
     scanned = []
     real = refusals.extract_citations
 
-    def counting(text, regime="FOIA"):
+    def counting(text, regime="FOIA", **context):
         scanned.append(text[:30])
-        return real(text, regime)
+        return real(text, regime, **context)
 
     monkeypatch.setattr(refusals, "extract_citations", counting)
     rebuild(db)
