@@ -27,8 +27,8 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus.db import connect  # noqa: E402
-from corpus.load import LoadItem, load_threads_tx, size_bytes_approx  # noqa: E402
-from scraper.records import Annotation, Attachment, Event, Message, ParsedRequest, Person  # noqa: E402
+from corpus.load import LoadItem, LoadStats, load_threads, size_bytes_approx  # noqa: E402
+from scraper.records import Annotation, Attachment, Direction, Event, Message, ParsedRequest, Person  # noqa: E402
 
 SITE = "https://www.whatdotheyknow.com"
 T0 = datetime(2023, 1, 9, 9, 0, tzinfo=timezone.utc)
@@ -39,7 +39,7 @@ PARAGRAPH = ("Please provide the number of requests received in each of the last
 def synthetic_thread(n: int, messages: int = 6) -> ParsedRequest:
     msgs, events = [], []
     for i in range(messages):
-        direction = "outgoing" if i % 2 == 0 else "incoming"
+        direction: Direction = "outgoing" if i % 2 == 0 else "incoming"
         mid = n * 10 + i
         sent = T0 + timedelta(minutes=n, days=i * 7)
         atts = []
@@ -79,6 +79,7 @@ def row_at_a_time(con, items: list[LoadItem]) -> None:
     con.execute("BEGIN TRANSACTION")
     for it in items:
         p = it.parsed
+        assert p.authority is not None and p.requester is not None  # every synthetic thread has both
         key = f"id:{p.request_id}"
         con.execute("INSERT OR IGNORE INTO authorities (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                     [it.site, p.authority.url_name, p.authority.name, it.fetched_at, it.fetched_at])
@@ -123,12 +124,13 @@ def row_at_a_time(con, items: list[LoadItem]) -> None:
     con.execute("COMMIT")
 
 
-def bulk(con, items: list[LoadItem], batch_size: int):
-    from corpus.load import LoadStats
-
+def bulk(con, items: list[LoadItem], batch_size: int) -> LoadStats:
+    """The loader, one transaction per batch."""
     total = LoadStats()
     for i in range(0, len(items), batch_size):
-        total.add(load_threads_tx(con, items[i:i + batch_size]))
+        con.execute("BEGIN TRANSACTION")
+        total.add(load_threads(con, items[i:i + batch_size]))
+        con.execute("COMMIT")
     return total
 
 

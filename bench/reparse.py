@@ -27,15 +27,19 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from corpus.db import connect  # noqa: E402
-from corpus.load import reparse  # noqa: E402
+from corpus.load import LoadItem, load_threads  # noqa: E402
 from corpus.pagestore import make_page, store_pages  # noqa: E402
+from corpus.pipeline import stored_outcome  # noqa: E402
+
+# corpus.reparse and the sample site are imported where used: the reparse's process pool starts from a
+# server that imports this script first, and the CLI's own pool starts from the light corpus.cli.
 
 SITE = "https://www.whatdotheyknow.com"
 TARGET_HOURS = 1.0
 
 
 def build_pages(db: Path, n: int) -> tuple[int, int]:
-    from corpus.sample_site.generate import generate_corpus
+    from corpus.sample_site import generate_corpus
     from corpus.sample_site.render import request_json, request_page
 
     corpus = generate_corpus(n)
@@ -69,20 +73,22 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
 
     Unlike wall time this does not depend on what else the machine is running.
     """
-    from corpus.load import LoadItem, _parse_stored, _read_page_rows, load_threads_tx
+    from corpus.reparse import read_page_rows
 
     con = connect(db)
     try:
         urls = [r[0] for r in con.execute(
             "SELECT url FROM pages WHERE kind = 'request_html' ORDER BY url LIMIT ?", [n]).fetchall()]
-        rows = _read_page_rows(con, urls)
+        rows = read_page_rows(con, urls)
         t = time.process_time()
-        results = [_parse_stored(r) for r in rows]
+        results = [stored_outcome(r) for r in rows]
         parse = (time.process_time() - t) / len(rows)
-        items = [r[1] for r in results if r[0] == "ok"]
+        items = [o.load_item for o in results if o is not None and o.load_item is not None]
         t = time.process_time()
-        load_threads_tx(con, [LoadItem(i.parsed, "https://cpu.example", i.source, i.source_url, i.page_sha256,
-                                       i.fetched_at) for i in items])
+        con.execute("BEGIN TRANSACTION")
+        load_threads(con, [LoadItem(i.parsed, "https://cpu.example", i.source, i.source_url, i.page_sha256,
+                                    i.fetched_at) for i in items])
+        con.execute("COMMIT")
         load = (time.process_time() - t) / len(items)
         for table in ("events", "attachments", "annotations", "messages", "requests", "users", "authorities"):
             con.execute(f"DELETE FROM {table} WHERE site = 'https://cpu.example'")
@@ -92,6 +98,8 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
 
 
 def main(argv: list[str] | None = None) -> int:
+    from corpus.reparse import reparse
+
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)

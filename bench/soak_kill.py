@@ -25,8 +25,8 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
+from bench.harness import compare, kill_after, run_cli, site_truth, start_cli  # noqa: E402
 from corpus.sample_site import FakeSite, generate_corpus  # noqa: E402
-from tests.reliability.truth import compare, kill_after, run_cli, site_truth, start_cli  # noqa: E402
 
 
 def main(argv=None) -> int:
@@ -40,8 +40,7 @@ def main(argv=None) -> int:
 
     rng = random.Random(args.seed)
     corpus = generate_corpus(args.threads, seed=args.seed, n_authorities=3)
-    site = FakeSite(corpus, serve_2019_pages_from=False).start()
-    site._server.handle_error = lambda request, address: None  # a killed client resets its connection: expected
+    site = FakeSite(corpus).start()
     truth = site_truth(corpus)
     targets = [a for auth in corpus.authorities for a in ("--authority", auth)]
     work = Path(tempfile.mkdtemp(prefix="soak_kill_"))

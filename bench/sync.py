@@ -33,6 +33,7 @@ from pathlib import Path
 ROOT = Path(__file__).resolve().parents[1]
 sys.path.insert(0, str(ROOT))
 
+from bench.harness import cli_env  # noqa: E402
 from corpus.sample_site import generate_corpus  # noqa: E402
 
 FLAT = 1.2  # peak memory at 10x the threads may grow this much and still count as flat
@@ -40,21 +41,14 @@ FLAT = 1.2  # peak memory at 10x the threads may grow this much and still count 
 SUMMARY = re.compile(r"(\d+) fetched \((\d+) new, (\d+) updated, (\d+) unchanged\).*?(\d+) requests in ([\d.]+) s \(([\d.]+) req/s\)", re.S)
 
 
-def env() -> dict:
-    e = dict(os.environ)
-    e["PYTHONPATH"] = str(ROOT) + os.pathsep + e.get("PYTHONPATH", "")
-    e.pop("CORPUS_DB", None)
-    e.pop("CORPUS_CONTACT", None)
-    return e
-
-
 class Site:
     """``python -m corpus.sample_site --generate N`` in a child process."""
 
     def __init__(self, n: int, seed: int):
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "corpus.sample_site", "--generate", str(n), "--seed", str(seed), "--no-2019-pages"],
-            stdout=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
+            [sys.executable, "-m", "corpus.sample_site", "--generate", str(n), "--seed", str(seed)],
+            stdout=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
+        assert self.proc.stdout is not None
         self.url = self.proc.stdout.readline().strip()
         if not self.url.startswith("http://127.0.0.1:"):
             raise SystemExit(f"the sample site did not start (said {self.url!r})")
@@ -68,7 +62,7 @@ def run_sync(site_url: str, db: Path, authorities: list[str], rate: float) -> di
     args = [sys.executable, "-m", "corpus.cli", "sync", "--site", site_url, "--db", str(db), "--rate", f"{rate:g}",
             "--quiet", *[a for s in authorities for a in ("--authority", s)]]
     started = time.monotonic()
-    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=env(), cwd=ROOT)
+    proc = subprocess.Popen(args, stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True, env=cli_env(), cwd=ROOT)
     out, err = proc.communicate()
     # the exit status was collected by communicate(); ask the kernel for this child's own peak RSS
     elapsed = time.monotonic() - started

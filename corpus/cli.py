@@ -96,7 +96,7 @@ def _parse_date(ctx, param, value):
     try:
         return date.fromisoformat(value)
     except ValueError:
-        raise click.BadParameter(f"{value!r} is not a real date; use YYYY-MM-DD, e.g. 2024-01-31.")
+        raise click.BadParameter(f"{value!r} is not a real date; use YYYY-MM-DD, e.g. 2024-01-31.") from None
 
 
 class _Group(click.Group):
@@ -162,16 +162,18 @@ def main():
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
 @_expected_errors
-def sync(**options):
+def sync(quiet, log_format, **options):
     """Politely collect FOI threads from the site into the database.
 
     Honours robots.txt, never exceeds --rate, retries with back-off, and stops
     (exit 3) if the site presents a bot challenge. Killing it at any moment is
     safe: run it again to resume. Re-runs only fetch threads that changed.
     """
-    from corpus.sync import run_sync
+    from corpus.progress import Reporter
+    from corpus.sync import SyncOptions, run_sync
 
-    summary = run_sync(**options)
+    summary = run_sync(SyncOptions.build(**options), reporter=Reporter(quiet=quiet, log_format=log_format))
+    click.echo(summary.describe())
     sys.exit(summary.exit_code)
 
 
@@ -189,6 +191,11 @@ def import_(db_path, site, paths):
     from corpus.importer import import_paths
 
     summary = import_paths(db_path=db_path, site=site, paths=list(paths))
+    for name, problem in summary.bad_json:
+        click.echo(f"warning: {name}: JSON not used, loaded from the page alone ({problem})", err=True)
+    for warning in summary.warnings:
+        click.echo(f"warning: {warning}", err=True)
+    click.echo(summary.describe())
     sys.exit(summary.exit_code)
 
 
@@ -197,9 +204,12 @@ def import_(db_path, site, paths):
 @_expected_errors
 def reparse(db_path):
     """Rebuild every table from the stored raw pages with the current parser (no network)."""
-    from corpus.load import reparse as do_reparse
+    from corpus.reparse import reparse as do_reparse
 
-    stats = do_reparse(db_path)
+    def bad_json(url: str, problem: str) -> None:
+        click.echo(f"warning: {url}: JSON not used, loaded from the page alone ({problem})", err=True)
+
+    stats = do_reparse(db_path, on_bad_json=bad_json)
     click.echo(stats.describe())
 
 

@@ -27,7 +27,7 @@ from datetime import datetime, timezone
 
 import pyarrow as pa
 
-from corpus.pagestore import registered
+from corpus.staging import arrow_schema, registered
 
 STATES = ("queued", "done", "failed", "removed", "blocked")
 
@@ -65,17 +65,9 @@ class EnqueueStats:
     urls_new: list[str] = field(default_factory=list)
 
 
-_BATCH_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("kind", pa.string()),
-        ("url_title", pa.string()),
-        ("listing_signature", pa.string()),
-        ("discovered_from", pa.string()),
-        ("priority", pa.int32()),
-        ("force", pa.bool_()),
-    ]
-)
+# URLs offered to the frontier: some of its columns (types from the DDL), and whether to force a re-queue.
+_OFFERED = ("url", "kind", "url_title", "listing_signature", "discovered_from", "priority")
+_BATCH_SCHEMA = pa.schema([f for f in arrow_schema("frontier") if f.name in _OFFERED] + [pa.field("force", pa.bool_())])
 
 
 def _now() -> datetime:
@@ -99,18 +91,7 @@ def enqueue(con, site: str, items: Iterable[FrontierItem], *, now: datetime | No
     if not latest:
         return stats
     rows = list(latest.values())
-    table = pa.table(
-        {
-            "url": [r.url for r in rows],
-            "kind": [r.kind for r in rows],
-            "url_title": [r.url_title for r in rows],
-            "listing_signature": [r.listing_signature for r in rows],
-            "discovered_from": [r.discovered_from for r in rows],
-            "priority": [r.priority for r in rows],
-            "force": [r.force for r in rows],
-        },
-        schema=_BATCH_SCHEMA,
-    )
+    table = pa.table({name: [getattr(r, name) for r in rows] for name in _BATCH_SCHEMA.names}, schema=_BATCH_SCHEMA)
     when = now or _now()
     with registered(con, "_frontier_batch", table):
         # What will happen to each offered URL (decided before anything changes).
@@ -330,15 +311,6 @@ def pending(con, site: str, kind: str = "request") -> int:
     return c["queued"] + c["blocked"]
 
 
-def failed_urls(con, site: str | None = None) -> list[tuple[str, str | None]]:
-    sql = "SELECT url, last_error FROM frontier WHERE state = 'failed'"
-    params: list = []
-    if site is not None:
-        sql += " AND site = ?"
-        params.append(site)
-    return [(r[0], r[1]) for r in con.execute(sql + " ORDER BY url", params).fetchall()]
-
-
 # ---------------------------------------------------------------------------- listing walks
 
 
@@ -348,15 +320,6 @@ def _walk_key(site: str, kind: str, value: str, since, until) -> list:
 
 _WALK_MATCH = """site = ? AND target_kind = ? AND target_value = ?
                  AND since IS NOT DISTINCT FROM ?::DATE AND until IS NOT DISTINCT FROM ?::DATE"""
-
-
-def last_complete_walk(con, site: str, kind: str, value: str, since=None, until=None) -> datetime | None:
-    """When the last walk of this exact listing target (same dates) finished in full; None if never."""
-    got = con.execute(
-        f"SELECT max(completed_at) FROM listing_walks WHERE {_WALK_MATCH}",
-        _walk_key(site, kind, value, since, until),
-    ).fetchall()[0][0]
-    return got
 
 
 def complete_walks(con, site: str) -> dict[tuple, datetime]:

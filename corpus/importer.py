@@ -12,19 +12,28 @@ named in the summary and skipped; the import goes on.
 from __future__ import annotations
 
 import json
-import sys
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
-from corpus import DEFAULT_SITE, db, pagestore
+from corpus import DEFAULT_SITE, db
+from corpus.derive import rebuild
 from corpus.errors import EXIT_FAILURES, EXIT_OK, UsageError
+from corpus.pipeline import RawPage, RawThread, ThreadOutcome, outcome_of
+from corpus.writer import Writer
+from scraper.urls import normalise_site
 
 BATCH_FILES = 200
 HTML_SUFFIXES = {".html", ".htm", ".xhtml", ""}
 # Parse failures that mean "this is not a request page at all": skip the file.
 NOT_A_REQUEST = {"empty", "encoding", "not_request", "error_page", "challenge"}
+
+
+def _listed(what: list[tuple[str, str]], limit: int = 10) -> str:
+    shown = "; ".join(f"{name} ({why})" for name, why in what[:limit])
+    more = f" and {len(what) - limit} more" if len(what) > limit else ""
+    return shown + more
 
 
 @dataclass
@@ -37,7 +46,9 @@ class ImportSummary:
     unchanged: int = 0
     new_messages: int = 0
     parse_failures: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): page kept
+    bad_json: list[tuple[str, str]] = field(default_factory=list)  # (file, problem): loaded from the HTML alone
     skipped: list[tuple[str, str]] = field(default_factory=list)  # (file, reason): not loaded
+    warnings: list[str] = field(default_factory=list)
     exit_code: int = EXIT_OK
 
     def describe(self) -> str:
@@ -46,15 +57,14 @@ class ImportSummary:
             f"{self.new_threads} new threads, {self.updated_threads} updated, {self.unchanged} unchanged, "
             f"{self.new_messages} new messages."
         ]
+        if self.bad_json:
+            parts.append(f"{len(self.bad_json)} JSON files could not be read, so those pages were loaded from their "
+                         f"HTML alone: {_listed(self.bad_json)}.")
         if self.parse_failures:
-            shown = "; ".join(f"{name} ({why})" for name, why in self.parse_failures[:10])
-            more = f" and {len(self.parse_failures) - 10} more" if len(self.parse_failures) > 10 else ""
             parts.append(f"{len(self.parse_failures)} looked like request pages but could not be read (kept for "
-                         f"`corpus reparse`): {shown}{more}.")
+                         f"`corpus reparse`): {_listed(self.parse_failures)}.")
         if self.skipped:
-            shown = "; ".join(f"{name} ({why})" for name, why in self.skipped[:10])
-            more = f" and {len(self.skipped) - 10} more" if len(self.skipped) > 10 else ""
-            parts.append(f"Skipped {len(self.skipped)} files that are not request pages: {shown}{more}.")
+            parts.append(f"Skipped {len(self.skipped)} files that are not request pages: {_listed(self.skipped)}.")
         return " ".join(parts)
 
 
@@ -98,13 +108,17 @@ def collect(paths: list[str | Path]) -> tuple[list[tuple[Path, Path | None]], li
     return pairs, skipped
 
 
-def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[str | Path]) -> ImportSummary:
-    """Import saved request pages from ``paths`` (files or folders) into ``db_path``."""
-    from corpus.load import LoadItem, load_threads
-    from scraper.pages.request import parse_request
-    from scraper.records import ParseFailure
-    from scraper.urls import normalise_site
+def _read(html_path: Path, json_path: Path | None, site: str, now: datetime) -> RawThread:
+    html_url = "file://" + str(html_path)
+    raw = RawThread(url=html_url, site=site, origin="files", source="import", fetched_at=now,
+                    html=RawPage(url=html_url, body=html_path.read_bytes()))
+    if json_path is not None:
+        raw.json = RawPage(url="file://" + str(json_path), body=json_path.read_bytes())
+    return raw
 
+
+def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[str | Path]) -> ImportSummary:
+    """Import saved request pages from ``paths`` (files or folders) into ``db_path``; returns the summary."""
     site = normalise_site(site or DEFAULT_SITE)
     if not paths:
         raise UsageError("nothing to import; give saved request pages (.html) or folders holding them")
@@ -113,88 +127,69 @@ def import_paths(*, db_path: str | Path, site: str = DEFAULT_SITE, paths: list[s
     run_id = uuid.uuid4().hex[:12]
     started = datetime.now(timezone.utc)
     with db.SyncLock(db_path):
-        for start in range(0, len(pairs), BATCH_FILES):
-            chunk = pairs[start : start + BATCH_FILES]
-            pages, items, failures = [], [], []
-            now = datetime.now(timezone.utc)
-            for html_path, json_path in chunk:
+        writer = Writer(db_path, site=site)
+        try:
+            for start in range(0, len(pairs), BATCH_FILES):
+                _import_batch(writer, pairs[start : start + BATCH_FILES], site, summary)
+            failed = bool(summary.parse_failures or (summary.skipped and not summary.imported))
+            summary.exit_code = EXIT_FAILURES if failed else EXIT_OK
+            if summary.imported or summary.parse_failures:
                 try:
-                    html = html_path.read_bytes()
-                    json_bytes = json_path.read_bytes() if json_path else None
-                except OSError as exc:
-                    summary.skipped.append((str(html_path), f"cannot read: {exc.strerror}"))
-                    continue
-                parsed = parse_request(html, json_bytes, url=None)
-                if isinstance(parsed, ParseFailure) and parsed.kind == "bad_json" and json_bytes is not None:
-                    parsed = parse_request(html, None, url=None)
-                    json_path, json_bytes = None, None
-                if isinstance(parsed, ParseFailure) and parsed.kind in NOT_A_REQUEST:
-                    summary.skipped.append((str(html_path), parsed.message))
-                    continue
-                html_url = "file://" + str(html_path)
-                json_url = "file://" + str(json_path) if json_path else None
-                html_page = pagestore.make_page(
-                    url=html_url, site=site, kind="imported_html", status=None, final_url=html_url,
-                    headers=None, body=html, fetched_at=now, companion_url=json_url,
-                )
-                pages.append(html_page)
-                if json_path is not None:
-                    pages.append(pagestore.make_page(
-                        url=json_url, site=site, kind="imported_json", status=None, final_url=json_url,
-                        headers=None, body=json_bytes, fetched_at=now,
-                    ))
-                if isinstance(parsed, ParseFailure):
-                    failures.append((html_url, site, parsed.kind, parsed.message, html_page.sha256, now))
-                    summary.parse_failures.append((str(html_path), f"{parsed.kind}: {parsed.message}"))
-                    continue
-                items.append(LoadItem(parsed=parsed, site=site, source="import", source_url=html_url,
-                                      page_sha256=html_page.sha256, fetched_at=now))
-                summary.imported += 1
-                summary.with_json += json_path is not None
-            if not pages:
-                continue
-            with db.batch(db_path) as con:
-                pagestore.store_pages(con, pages)
-                if items:
-                    stats = load_threads(con, items)
-                    summary.new_threads += stats.requests_new
-                    summary.updated_threads += stats.requests_changed
-                    summary.unchanged += stats.unchanged
-                    summary.new_messages += stats.messages_new
-                    ok = [i.source_url for i in items]
-                    con.execute("DELETE FROM parse_failures WHERE url IN (SELECT unnest(?::VARCHAR[]))", [ok])
-                for f in failures:
-                    con.execute("INSERT OR REPLACE INTO parse_failures VALUES (?, ?, ?, ?, ?, ?)", list(f))
-        summary.exit_code = EXIT_FAILURES if summary.parse_failures or (summary.skipped and not summary.imported) else EXIT_OK
-        if summary.imported or summary.parse_failures:
-            derive_error = None
-            try:
-                with db.batch(db_path) as con:
-                    _derive(con)
-            except Exception as exc:  # the loaded threads are committed; derived tables can be rebuilt
-                derive_error = str(exc).splitlines()[0]
-                print(f"warning: derived tables were not rebuilt ({derive_error}); run `corpus reparse`", file=sys.stderr)
-            with db.batch(db_path) as con:
-                con.execute(
-                    "INSERT INTO sync_runs (run_id, site, command, started_at, finished_at, outcome, summary) "
-                    "VALUES (?, ?, 'corpus import', ?, ?, 'complete', ?)",
-                    [run_id, site, started, datetime.now(timezone.utc), json.dumps({
-                        "files_seen": summary.files_seen, "imported": summary.imported,
-                        "new_threads": summary.new_threads, "updated_threads": summary.updated_threads,
-                        "parse_failures": len(summary.parse_failures), "skipped": len(summary.skipped),
-                    })],
-                )
-    print(summary.describe(), flush=True)
+                    writer.call(rebuild)
+                except Exception as exc:  # the loaded threads are committed; derived tables can be rebuilt
+                    summary.warnings.append(f"derived tables were not rebuilt ({str(exc).splitlines()[0]}); "
+                                            "run `corpus reparse`")
+                writer.call(_record_run, run_id, site, started, summary)
+        finally:
+            writer.close()
     return summary
 
 
-def _derive(con) -> None:
-    import importlib
-
-    try:
-        derive = importlib.import_module("corpus.derive")
-    except ImportError:
+def _import_batch(writer: Writer, pairs: list[tuple[Path, Path | None]], site: str, summary: ImportSummary) -> None:
+    now = datetime.now(timezone.utc)
+    files: dict[str, Path] = {}
+    outcomes: list[ThreadOutcome] = []
+    for html_path, json_path in pairs:
+        try:
+            raw = _read(html_path, json_path, site, now)
+        except OSError as exc:
+            summary.skipped.append((str(html_path), f"cannot read: {exc.strerror}"))
+            continue
+        outcome = outcome_of(raw)
+        if outcome.kind == "parse_failed" and outcome.failure and outcome.failure.kind in NOT_A_REQUEST:
+            summary.skipped.append((str(html_path), outcome.failure.message))
+            continue
+        files[outcome.url] = html_path
+        outcomes.append(outcome)
+        writer.add(outcome)
+    if not outcomes:
         return
-    rebuild = getattr(derive, "rebuild", None)
-    if rebuild is not None:
-        rebuild(con)
+    result = writer.write()
+    isolated = {o.url: o for o in result.isolated}
+    for o in outcomes:
+        o = isolated.get(o.url, o)
+        name = str(files[o.url])
+        if o.kind == "parse_failed" and o.failure is not None:
+            summary.parse_failures.append((name, f"{o.failure.kind}: {o.failure.message}"))
+            continue
+        summary.imported += 1
+        summary.with_json += not o.json_missing
+        if o.json_problem:
+            summary.bad_json.append((name, o.json_problem))
+    summary.new_threads += result.load.requests_new
+    summary.updated_threads += result.load.requests_changed
+    summary.unchanged += result.load.unchanged
+    summary.new_messages += result.load.messages_new
+
+
+def _record_run(con, run_id: str, site: str, started: datetime, summary: ImportSummary) -> None:
+    con.execute(
+        "INSERT INTO sync_runs (run_id, site, command, started_at, finished_at, outcome, summary) "
+        "VALUES (?, ?, 'corpus import', ?, ?, 'complete', ?)",
+        [run_id, site, started, datetime.now(timezone.utc), json.dumps({
+            "files_seen": summary.files_seen, "imported": summary.imported,
+            "new_threads": summary.new_threads, "updated_threads": summary.updated_threads,
+            "parse_failures": len(summary.parse_failures), "bad_json": len(summary.bad_json),
+            "skipped": len(summary.skipped),
+        })],
+    )

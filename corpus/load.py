@@ -10,25 +10,26 @@ time.  The rules (README, "Database schema"):
 * re-loading an unchanged thread writes nothing but ``last_seen``;
 * nothing is deleted: a message that vanished from the page stays, and a message
   the site has since hidden keeps the body stored earlier, with the new
-  prominence and ``hidden_since``.
+  prominence and ``hidden_since``;
+* ``requests.removed`` is never written by a load: it is what the live site
+  last said (:func:`mark_removed`), so re-reading stored or saved pages cannot
+  change it.
 """
 
 from __future__ import annotations
 
+import contextlib
 import re
-from dataclasses import dataclass, field, fields
-from datetime import date, datetime, timezone
-from pathlib import Path
+from dataclasses import dataclass, fields
+from datetime import datetime, timezone
 
 import duckdb
 import pyarrow as pa
 
-from corpus.db import table_exists
+from corpus.staging import arrow_rows, arrow_schema, registered
 from scraper.records import ParsedRequest, Person
 
 HIDDEN_PROMINENCES = ("hidden", "requester_only")
-
-_TS = pa.timestamp("us", tz="UTC")
 
 
 @dataclass(slots=True)
@@ -107,58 +108,23 @@ def _utc(ts: datetime | None) -> datetime | None:
 
 # ------------------------------------------------------------------ column layouts
 
-_REQUEST_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("request_key", pa.string()), ("request_id", pa.int64()),
-    ("url_title", pa.string()), ("title", pa.string()),
-    ("authority_url_name", pa.string()), ("authority_name", pa.string()),
-    ("requester_url_name", pa.string()), ("requester_name", pa.string()), ("requester_external", pa.bool_()),
-    ("law", pa.string()), ("described_state", pa.string()), ("calculated_status", pa.string()),
-    ("display_status", pa.string()), ("status_sentence", pa.string()), ("due_date", pa.date32()),
-    ("awaiting_description", pa.bool_()), ("closed_to_correspondence", pa.bool_()),
-    ("restricted_correspondence", pa.bool_()), ("authority_not_subject", pa.bool_()), ("eir_only", pa.bool_()),
-    ("hidden", pa.bool_()), ("prominence", pa.string()), ("created_at", _TS), ("updated_at", _TS),
-    ("batch_id", pa.int64()), ("batch_size", pa.int32()), ("tags", pa.list_(pa.string())),
-    ("markup_era", pa.string()), ("has_json", pa.bool_()), ("removed", pa.bool_()),
-    ("source", pa.string()), ("source_url", pa.string()), ("page_sha256", pa.string()),
-    ("first_seen", _TS), ("last_seen", _TS),
-]
+# Staged tables take their columns from the DDL (``corpus.staging``).  ``removed`` is never
+# staged: it is what the live site last said, set only by ``mark_removed`` (a load of
+# stored or saved pages must not change it), and a new row starts ``false``.
+_REQUESTS = arrow_schema("requests", without=("removed",))
+_MESSAGES = arrow_schema("messages")
+_ATTACHMENTS = arrow_schema("attachments")
+_ANNOTATIONS = arrow_schema("annotations")
+_EVENTS = arrow_schema("events")
+_AUTHORITIES = arrow_schema("authorities")
+_USERS = arrow_schema("users")
+
 # Known only from the JSON: a later load without JSON must not blank them.
 _REQUEST_JSON_ONLY = {"request_id", "described_state", "display_status", "prominence", "created_at",
                       "updated_at", "batch_id", "batch_size", "tags"}
 # What "the thread changed" means: content, not provenance or sighting times.
-_REQUEST_CONTENT = [c for c, _ in _REQUEST_COLS if c not in {
+_REQUEST_CONTENT = [c for c in _REQUESTS.names if c not in {
     "site", "request_key", "source", "source_url", "page_sha256", "first_seen", "last_seen", "has_json"}]
-
-_MESSAGE_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("request_key", pa.string()), ("message_id", pa.int64()), ("direction", pa.string()),
-    ("position", pa.int32()), ("event_type", pa.string()), ("sender", pa.string()),
-    ("sent_at", _TS), ("sent_at_text", pa.string()), ("body", pa.string()), ("quoted_text", pa.string()),
-    ("quoted_folded", pa.bool_()), ("body_placeholder", pa.bool_()), ("subject_only", pa.bool_()),
-    ("resent", pa.bool_()), ("delivery_status", pa.string()), ("prominence", pa.string()),
-    ("hidden_since", _TS), ("first_seen", _TS), ("last_seen", _TS),
-]
-_ATTACHMENT_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("request_key", pa.string()), ("incoming_message_id", pa.int64()), ("part", pa.int32()),
-    ("filename", pa.string()), ("size_text", pa.string()), ("size_bytes_approx", pa.int64()),
-    ("content_icon", pa.string()), ("download_url", pa.string()), ("html_url", pa.string()),
-    ("erased", pa.bool_()), ("hidden", pa.bool_()), ("first_seen", _TS), ("last_seen", _TS),
-]
-_ANNOTATION_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("request_key", pa.string()), ("comment_id", pa.int64()), ("position", pa.int32()),
-    ("author_url_name", pa.string()), ("author_name", pa.string()), ("created_at", _TS),
-    ("created_at_text", pa.string()), ("text", pa.string()), ("first_seen", _TS), ("last_seen", _TS),
-]
-_EVENT_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("request_key", pa.string()), ("event_id", pa.int64()), ("event_type", pa.string()),
-    ("created_at", _TS), ("created_at_text", pa.string()), ("described_state", pa.string()),
-    ("calculated_state", pa.string()), ("last_described_at", _TS), ("incoming_message_id", pa.int64()),
-    ("outgoing_message_id", pa.int64()), ("comment_id", pa.int64()), ("display_status", pa.string()),
-]
-_AUTHORITY_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("url_name", pa.string()), ("authority_id", pa.int64()), ("name", pa.string()),
-    ("short_name", pa.string()), ("tags", pa.list_(pa.string())), ("jurisdiction", pa.string()),
-    ("home_page", pa.string()), ("first_seen", _TS), ("last_seen", _TS),
-]
 
 # Tags WhatDoTheyKnow gives Scottish public authorities (e.g. "scotland", "scotland_council");
 # their requests fall under FOISA / the Scottish EIR.
@@ -166,8 +132,8 @@ SCOTTISH_TAGS = frozenset({"scotland", "scottish", "foisa"})
 
 
 def tag_strings(tags) -> list[str]:
-    """[(name, value)] pairs as the strings the authorities table stores: "name" or "name:value"."""
-    return [f"{n}:{v}" if v else n for n, v in tags]
+    """[(name, value)] pairs as the strings the tables store: "name" or "name:value"."""
+    return [f"{n}:{v}" if v not in (None, "") else n for n, v in tags]
 
 
 def jurisdiction_from_tags(tags: list[str] | None) -> str | None:
@@ -176,18 +142,12 @@ def jurisdiction_from_tags(tags: list[str] | None) -> str | None:
         return None
     names = {t.split(":", 1)[0].lower() for t in tags}
     return "scotland" if names & SCOTTISH_TAGS else "uk"
-_USER_COLS: list[tuple[str, pa.DataType]] = [
-    ("site", pa.string()), ("url_name", pa.string()), ("user_id", pa.int64()), ("name", pa.string()),
-    ("external", pa.bool_()), ("first_seen", _TS), ("last_seen", _TS),
-]
 
 
-def _arrow(cols: list[tuple[str, pa.DataType]], rows: list[tuple]) -> pa.Table:
-    schema = pa.schema([pa.field(n, t) for n, t in cols])
-    if not rows:
-        return schema.empty_table()
-    columns = list(zip(*rows))
-    return pa.table([pa.array(columns[i], type=t) for i, (_, t) in enumerate(cols)], schema=schema)
+def authority_row(site: str, url_name: str, *, authority_id: int | None, name: str | None,
+                  short_name: str | None, tags: list[str] | None, home_page: str | None, seen: datetime) -> tuple:
+    """One staged ``authorities`` row; ``None`` means "not known here" and never blanks a stored value."""
+    return (site, url_name, authority_id, name, short_name, tags, jurisdiction_from_tags(tags), home_page, seen, seen)
 
 
 # ------------------------------------------------------------------ key resolution
@@ -197,14 +157,11 @@ def _resolve_keys(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> tupl
     """Request key for each item, and the (site, old_key, new_key) re-keys to apply first."""
     pairs = sorted({(it.site, it.parsed.url_title) for it in items})
     pairs_tbl = pa.table({"site": [p[0] for p in pairs], "url_title": [p[1] for p in pairs]})
-    con.register("_load_pairs", pairs_tbl)
-    try:
+    with registered(con, "_load_pairs", pairs_tbl):
         existing = con.execute(
             "SELECT r.site, r.url_title, r.request_key FROM requests r "
             "JOIN _load_pairs p ON r.site = p.site AND r.url_title = p.url_title"
         ).fetchall()
-    finally:
-        con.unregister("_load_pairs")
     by_pair: dict[tuple[str, str], list[str]] = {}
     for site, url_title, key in existing:
         by_pair.setdefault((site, url_title), []).append(key)
@@ -234,8 +191,7 @@ def _apply_rekeys(con: duckdb.DuckDBPyConnection, rekeys: list[tuple[str, str, s
     if not rekeys:
         return
     tbl = pa.table({"site": [r[0] for r in rekeys], "old_key": [r[1] for r in rekeys], "new_key": [r[2] for r in rekeys]})
-    con.register("_load_rekeys", tbl)
-    try:
+    with registered(con, "_load_rekeys", tbl):
         # Every other table keyed to a request follows it (attachment texts, derived tables...).
         children = [r[0] for r in con.execute(
             "SELECT DISTINCT table_name FROM information_schema.columns "
@@ -256,8 +212,6 @@ def _apply_rekeys(con: duckdb.DuckDBPyConnection, rekeys: list[tuple[str, str, s
             "UPDATE requests SET request_key = k.new_key, request_id = CAST(substr(k.new_key, 4) AS BIGINT) "
             "FROM _load_rekeys k WHERE requests.site = k.site AND requests.request_key = k.old_key"
         )
-    finally:
-        con.unregister("_load_rekeys")
 
 
 # ------------------------------------------------------------------ staging
@@ -277,15 +231,15 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
     for it, key in zip(items, keys):
         p = it.parsed
         site = it.site
-        seen = _utc(it.fetched_at)
+        seen = it.fetched_at if it.fetched_at.tzinfo else it.fetched_at.replace(tzinfo=timezone.utc)
         auth = p.authority
         req = p.requester
         req_url = user_url_name(req) if req else None
         if auth is not None and auth.url_name:
-            tags = tag_strings(p.authority_tags) if p.authority_tags is not None else None
-            authorities[(site, auth.url_name)] = (
-                site, auth.url_name, auth.site_id, auth.name, p.authority_short_name, tags,
-                jurisdiction_from_tags(tags), p.authority_home_page, seen, seen,
+            authorities[(site, auth.url_name)] = authority_row(
+                site, auth.url_name, authority_id=auth.site_id, name=auth.name, short_name=p.authority_short_name,
+                tags=tag_strings(p.authority_tags) if p.authority_tags is not None else None,
+                home_page=p.authority_home_page, seen=seen,
             )
         if req is not None:
             users[(site, req_url)] = (site, req_url, req.site_id, req.name,
@@ -298,8 +252,8 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
             p.awaiting_description, p.closed_to_correspondence, p.restricted_correspondence,
             p.authority_not_subject, p.eir_only, p.hidden, p.prominence,
             _utc(p.created_at), _utc(p.updated_at), p.batch_id, p.batch_size,
-            [f"{n}:{v}" if v not in (None, "") else n for n, v in p.tags] if p.tags or p.has_json else None,
-            p.markup_era, p.has_json, False, it.source, it.source_url, it.page_sha256, seen, seen,
+            tag_strings(p.tags) if p.tags or p.has_json else None,
+            p.markup_era, p.has_json, it.source, it.source_url, it.page_sha256, seen, seen,
         )
         event_types: dict[tuple[str, int], str] = {}
         for ev in sorted(p.events, key=lambda e: e.event_id):
@@ -338,31 +292,28 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
             )
 
     return {
-        "requests": _arrow(_REQUEST_COLS, list(requests.values())),
-        "messages": _arrow(_MESSAGE_COLS, list(messages.values())),
-        "attachments": _arrow(_ATTACHMENT_COLS, list(attachments.values())),
-        "annotations": _arrow(_ANNOTATION_COLS, list(annotations.values())),
-        "events": _arrow(_EVENT_COLS, list(events.values())),
-        "authorities": _arrow(_AUTHORITY_COLS, list(authorities.values())),
-        "users": _arrow(_USER_COLS, list(users.values())),
+        "requests": arrow_rows(_REQUESTS, list(requests.values())),
+        "messages": arrow_rows(_MESSAGES, list(messages.values())),
+        "attachments": arrow_rows(_ATTACHMENTS, list(attachments.values())),
+        "annotations": arrow_rows(_ANNOTATIONS, list(annotations.values())),
+        "events": arrow_rows(_EVENTS, list(events.values())),
+        "authorities": arrow_rows(_AUTHORITIES, list(authorities.values())),
+        "users": arrow_rows(_USERS, list(users.values())),
     }
 
 
 # ------------------------------------------------------------------ upserts
 
 
-def _cols(layout):
-    return [c for c, _ in layout]
-
-
-def _upsert_sql(table: str, layout, pk: list[str], set_exprs: dict[str, str], compare: list[str]) -> list[str]:
+def _upsert_sql(table: str, layout: pa.Schema, pk: list[str], set_exprs: dict[str, str],
+                compare: list[str]) -> list[str]:
     """Statements that upsert ``_stage_<table>`` into ``table``.
 
     Only new rows and rows whose content differs go through ``ON CONFLICT DO
     UPDATE`` (costly in DuckDB); rows that were merely seen again get a cheap
     ``last_seen`` update, and rows already up to date are not written at all.
     """
-    cols = _cols(layout)
+    cols = layout.names
     col_list = ", ".join(cols)
     sets = ", ".join(f"{c} = {e}" for c, e in set_exprs.items())
     on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
@@ -381,34 +332,44 @@ def _upsert_sql(table: str, layout, pk: list[str], set_exprs: dict[str, str], co
     return statements
 
 
-def _plain_sets(layout, pk, *, skip=()) -> dict[str, str]:
-    out = {}
-    for c in _cols(layout):
-        if c in pk or c in skip or c == "first_seen":
-            continue
-        out[c] = f"excluded.{c}"
-    return out
+def _plain_sets(layout: pa.Schema, pk: list[str]) -> dict[str, str]:
+    return {c: f"excluded.{c}" for c in layout.names if c not in pk and c != "first_seen"}
 
 
 def _last_seen(table: str) -> str:
     return f"greatest(excluded.last_seen, {table}.last_seen)"
 
 
-def _build_sql() -> dict[str, str]:
+def _compared(layout: pa.Schema, pk: list[str], *ignored: str) -> list[str]:
+    return [c for c in layout.names if c not in pk and c not in ("first_seen", "last_seen", *ignored)]
+
+
+_PKS = {
+    "requests": ["site", "request_key"],
+    "messages": ["site", "direction", "message_id"],
+    "attachments": ["site", "incoming_message_id", "part"],
+    "annotations": ["site", "comment_id"],
+    "events": ["site", "event_id"],
+    "authorities": ["site", "url_name"],
+    "users": ["site", "url_name"],
+}
+_ORDER = ["authorities", "users", "requests", "messages", "attachments", "annotations", "events"]
+
+
+def _build_sql() -> dict[str, list[str]]:
     sql = {}
     # requests
-    pk = ["site", "request_key"]
-    sets = _plain_sets(_REQUEST_COLS, pk)
+    pk = _PKS["requests"]
+    sets = _plain_sets(_REQUESTS, pk)
     for c in _REQUEST_JSON_ONLY:
         sets[c] = f"CASE WHEN excluded.has_json THEN excluded.{c} ELSE coalesce(excluded.{c}, requests.{c}) END"
     sets["has_json"] = "excluded.has_json OR requests.has_json"
     sets["last_seen"] = _last_seen("requests")
-    compare = [c for c in _cols(_REQUEST_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
-    sql["requests"] = _upsert_sql("requests", _REQUEST_COLS, pk, sets, compare)
+    sql["requests"] = _upsert_sql("requests", _REQUESTS, pk, sets, _compared(_REQUESTS, pk))
 
     # messages: a hidden message keeps the body stored before it was hidden
-    pk = ["site", "direction", "message_id"]
-    sets = _plain_sets(_MESSAGE_COLS, pk)
+    pk = _PKS["messages"]
+    sets = _plain_sets(_MESSAGES, pk)
     now_hidden = "excluded.prominence IN ('hidden', 'requester_only')"
     for c in ("body", "quoted_text"):
         sets[c] = f"CASE WHEN {now_hidden} AND coalesce(messages.{c}, '') <> '' THEN messages.{c} ELSE excluded.{c} END"
@@ -416,57 +377,48 @@ def _build_sql() -> dict[str, str]:
         sets[c] = f"coalesce(excluded.{c}, messages.{c})"
     sets["hidden_since"] = f"CASE WHEN {now_hidden} THEN coalesce(messages.hidden_since, excluded.hidden_since) ELSE NULL END"
     sets["last_seen"] = _last_seen("messages")
-    compare = [c for c in _cols(_MESSAGE_COLS) if c not in pk and c not in ("first_seen", "last_seen", "hidden_since")]
-    sql["messages"] = _upsert_sql("messages", _MESSAGE_COLS, pk, sets, compare)
+    sql["messages"] = _upsert_sql("messages", _MESSAGES, pk, sets, _compared(_MESSAGES, pk, "hidden_since"))
 
-    pk = ["site", "incoming_message_id", "part"]
-    sets = _plain_sets(_ATTACHMENT_COLS, pk)
-    sets["last_seen"] = _last_seen("attachments")
-    compare = [c for c in _cols(_ATTACHMENT_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
-    sql["attachments"] = _upsert_sql("attachments", _ATTACHMENT_COLS, pk, sets, compare)
+    for table, layout in (("attachments", _ATTACHMENTS), ("annotations", _ANNOTATIONS)):
+        pk = _PKS[table]
+        sets = _plain_sets(layout, pk)
+        sets["last_seen"] = _last_seen(table)
+        sql[table] = _upsert_sql(table, layout, pk, sets, _compared(layout, pk))
 
-    pk = ["site", "comment_id"]
-    sets = _plain_sets(_ANNOTATION_COLS, pk)
-    sets["last_seen"] = _last_seen("annotations")
-    compare = [c for c in _cols(_ANNOTATION_COLS) if c not in pk and c not in ("first_seen", "last_seen")]
-    sql["annotations"] = _upsert_sql("annotations", _ANNOTATION_COLS, pk, sets, compare)
+    pk = _PKS["events"]
+    sql["events"] = _upsert_sql("events", _EVENTS, pk, _plain_sets(_EVENTS, pk), _compared(_EVENTS, pk))
 
-    pk = ["site", "event_id"]
-    sets = _plain_sets(_EVENT_COLS, pk)
-    compare = [c for c in _cols(_EVENT_COLS) if c not in pk]
-    sql["events"] = _upsert_sql("events", _EVENT_COLS, pk, sets, compare)
-
-    pk = ["site", "url_name"]
-    known = ["authority_id", "name", "short_name", "tags", "jurisdiction", "home_page"]
+    # authorities: what is not known here (None) never blanks what is stored
+    pk = _PKS["authorities"]
+    known = _compared(_AUTHORITIES, pk)
     sets = {c: f"coalesce(excluded.{c}, authorities.{c})" for c in known}
     sets["last_seen"] = _last_seen("authorities")
-    sql["authorities"] = _upsert_sql("authorities", _AUTHORITY_COLS, pk, sets, known)
+    sql["authorities"] = _upsert_sql("authorities", _AUTHORITIES, pk, sets, known)
 
+    pk = _PKS["users"]
     sets = {"user_id": "coalesce(excluded.user_id, users.user_id)",
             "name": "coalesce(excluded.name, users.name)",
             "external": "excluded.external",
             "last_seen": _last_seen("users")}
-    sql["users"] = _upsert_sql("users", _USER_COLS, pk, sets, ["user_id", "name", "external"])
+    sql["users"] = _upsert_sql("users", _USERS, pk, sets, ["user_id", "name", "external"])
     return sql
 
 
 _UPSERT_SQL = _build_sql()
-_PKS = {
-    "requests": ["site", "request_key"],
-    "messages": ["site", "direction", "message_id"],
-    "attachments": ["site", "incoming_message_id", "part"],
-    "annotations": ["site", "comment_id"],
-    "events": ["site", "event_id"],
-}
-_ORDER = ["authorities", "users", "requests", "messages", "attachments", "annotations", "events"]
 
 
-def _count_new(con, table: str) -> int:
-    pk = _PKS[table]
-    on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
-    return con.execute(
+def _count_new(con: duckdb.DuckDBPyConnection, table: str) -> int:
+    on = " AND ".join(f"t.{c} = s.{c}" for c in _PKS[table])
+    return int(con.execute(
         f"SELECT count(*) FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})"
-    ).fetchall()[0][0]
+    ).fetchall()[0][0])
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, pa.Table]) -> None:
+    for name in _ORDER:
+        if name in staged and staged[name].num_rows:
+            for statement in _UPSERT_SQL[name]:
+                con.execute(statement)
 
 
 def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
@@ -477,9 +429,9 @@ def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadS
     keys, rekeys = _resolve_keys(con, items)
     _apply_rekeys(con, rekeys)
     staged = _stage(items, keys)
-    for name, tbl in staged.items():
-        con.register(f"_stage_{name}", tbl)
-    try:
+    with contextlib.ExitStack() as stack:
+        for name, tbl in staged.items():
+            stack.enter_context(registered(con, f"_stage_{name}", tbl))
         content = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in _REQUEST_CONTENT)
         counts = con.execute(
             f"""
@@ -506,270 +458,26 @@ def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadS
         stats.attachments_new = _count_new(con, "attachments")
         stats.annotations_new = _count_new(con, "annotations")
         stats.events_new = _count_new(con, "events")
-        for name in _ORDER:
-            if staged[name].num_rows:
-                for statement in _UPSERT_SQL[name]:
-                    con.execute(statement)
-    finally:
-        for name in staged:
-            con.unregister(f"_stage_{name}")
+        _upsert(con, staged)
     return stats
 
 
-def load_threads_tx(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
-    """:func:`load_threads` in its own transaction (committed, or rolled back on error)."""
-    con.execute("BEGIN TRANSACTION")
-    try:
-        stats = load_threads(con, items)
-    except BaseException:
-        con.execute("ROLLBACK")
-        raise
-    con.execute("COMMIT")
-    return stats
+def upsert_authorities(con: duckdb.DuckDBPyConnection, rows: list[tuple]) -> int:
+    """Upsert :func:`authority_row` rows (the last of a repeated slug wins), by the same rules as a load."""
+    latest = {(r[0], r[1]): r for r in rows}
+    if not latest:
+        return 0
+    table = arrow_rows(_AUTHORITIES, list(latest.values()))
+    with registered(con, "_stage_authorities", table):
+        _upsert(con, {"authorities": table})
+    return len(latest)
 
 
-def mark_removed(con: duckdb.DuckDBPyConnection, site: str, url_title: str) -> None:
-    """The site answered 404/410 for this request: keep every row, flag it removed."""
-    con.execute("UPDATE requests SET removed = true WHERE site = ? AND url_title = ?", [site, url_title])
-
-
-# ------------------------------------------------------------------ reparse
-
-REQUEST_PAGE_KINDS = ("request_html", "imported_html")
-_CORE_TABLES = ("events", "attachments", "annotations", "messages", "requests", "users", "authorities")
-_URL_TITLE_RE = re.compile(r"/request/([^/?#]+)")
-
-
-@dataclass(slots=True)
-class ReparseStats:
-    pages: int = 0  # stored request pages read
-    threads: int = 0  # parsed and loaded
-    failures: int = 0  # recorded in parse_failures
-    removed: int = 0  # stored as 404/410: request flagged removed
-    skipped: int = 0  # no body, or an HTTP status that is not a page
-    seconds: float = 0.0
-    derived: bool = False  # corpus.derive.rebuild ran
-    attachments: str | None = None  # what re-extraction from kept files did
-    load: LoadStats = field(default_factory=LoadStats)
-
-    @property
-    def pages_per_second(self) -> float:
-        return self.pages / self.seconds if self.seconds > 0 else 0.0
-
-    def describe(self) -> str:
-        lines = [
-            f"Re-parsed {self.pages} stored request pages in {self.seconds:.1f} s "
-            f"({self.pages_per_second:.0f} pages/s): {self.threads} threads loaded, "
-            f"{self.failures} parse failures, {self.removed} removed, {self.skipped} skipped.",
-            f"Tables: {self.load.describe()}.",
-        ]
-        if self.failures:
-            lines.append("See `corpus status` for the parse failures.")
-        if self.attachments:
-            lines.append(self.attachments)
-        if self.derived:
-            lines.append("Derived tables rebuilt.")
-        return "\n".join(lines)
-
-
-def _url_title_from(url: str) -> str | None:
-    m = _URL_TITLE_RE.search(url)
-    return m.group(1) if m else None
-
-
-def _parse_stored(row: tuple):
-    """Worker: one stored page row → ('ok', LoadItem) | ('fail', …) | ('removed', …) | ('skip', …).
-
-    Pure apart from decompression; runs in a pool process.
-    """
-    from corpus.pagestore import decode_body
-    from scraper.pages.request import parse_request
-    from scraper.records import ParseFailure
-
-    url, site, kind, status, enc, body, fetched_at, sha, j_status, j_enc, j_body = row
-    if status in (404, 410):
-        return ("removed", site, _url_title_from(url))
-    if body is None or (status is not None and not 200 <= status < 300):
-        return ("skip", url)
-    try:
-        html = decode_body(body, enc)
-        json_bytes = None
-        if j_body is not None and (j_status is None or 200 <= j_status < 300):
-            json_bytes = decode_body(j_body, j_enc)
-    except Exception as exc:  # zlib.error, unknown encoding
-        return ("fail", url, site, ParseFailure("encoding", f"stored body could not be decoded ({exc})",
-                                                 _url_title_from(url)), sha)
-    parsed = parse_request(html, json_bytes, url=url)
-    if isinstance(parsed, ParseFailure):
-        return ("fail", url, site, parsed, sha)
-    source = "import" if kind == "imported_html" else "sync"
-    return ("ok", LoadItem(parsed=parsed, site=site, source=source, source_url=url, page_sha256=sha,
-                           fetched_at=fetched_at))
-
-
-def _read_page_rows(con, urls: list[str]) -> list[tuple]:
-    return con.execute(
-        "SELECT p.url, p.site, p.kind, p.status, p.encoding, p.body, p.fetched_at, p.sha256, "
-        "       j.status, j.encoding, j.body "
-        "FROM pages p LEFT JOIN pages j ON j.url = p.companion_url "
-        "WHERE p.url IN (SELECT unnest(?::VARCHAR[])) ORDER BY p.url",
-        [urls],
-    ).fetchall()
-
-
-def _write_results(con, results: list[tuple], stats: ReparseStats) -> None:
-    items = [r[1] for r in results if r[0] == "ok"]
-    failures = [r for r in results if r[0] == "fail"]
-    removed = [(r[1], r[2]) for r in results if r[0] == "removed" and r[2]]
-    stats.skipped += sum(1 for r in results if r[0] == "skip")
-    if items:
-        stats.load.add(load_threads(con, items))
-        stats.threads += len(items)
-        ok = pa.table({"url": [it.source_url for it in items]})
-        con.register("_reparse_ok", ok)
-        try:
-            con.execute("DELETE FROM parse_failures WHERE url IN (SELECT url FROM _reparse_ok)")
-        finally:
-            con.unregister("_reparse_ok")
-    if failures:
-        now = datetime.now(timezone.utc)
-        tbl = pa.table({
-            "url": [f[1] for f in failures],
-            "site": [f[2] for f in failures],
-            "kind": [f[3].kind for f in failures],
-            "message": [f[3].message for f in failures],
-            "page_sha256": [f[4] for f in failures],
-            "failed_at": pa.array([now] * len(failures), type=_TS),
-        })
-        con.register("_reparse_fail", tbl)
-        try:
-            con.execute(
-                "INSERT INTO parse_failures (url, site, kind, message, page_sha256, failed_at) "
-                "SELECT url, site, kind, message, page_sha256, failed_at FROM _reparse_fail "
-                "ON CONFLICT (url) DO UPDATE SET site = excluded.site, kind = excluded.kind, "
-                "message = excluded.message, page_sha256 = excluded.page_sha256, failed_at = excluded.failed_at"
-            )
-        finally:
-            con.unregister("_reparse_fail")
-        stats.failures += len(failures)
-    if removed:
-        tbl = pa.table({"site": [r[0] for r in removed], "url_title": [r[1] for r in removed]})
-        con.register("_reparse_removed", tbl)
-        try:
-            con.execute(
-                "UPDATE requests SET removed = true FROM _reparse_removed r "
-                "WHERE requests.site = r.site AND requests.url_title = r.url_title"
-            )
-        finally:
-            con.unregister("_reparse_removed")
-        stats.removed += len(removed)
-
-
-def _reextract_attachments(con, db_path) -> str | None:
-    """Redo attachment text from the files kept beside the database, if any were kept."""
-    if not table_exists(con, "attachment_texts") or not con.execute(
-        "SELECT count(*) FROM attachment_texts WHERE stored_path IS NOT NULL"
-    ).fetchall()[0][0]:
-        return None
-    from corpus.attachments import reextract_all
-
-    return reextract_all(con, db_path).describe()
-
-
-def _rebuild_derived(con) -> bool:
-    try:
-        from corpus.derive import rebuild
-    except ImportError:
-        return False
-    rebuild(con)
-    return True
-
-
-def reparse(
-    db_path: str | Path,
-    *,
-    fresh: bool = False,
-    batch_size: int = 2000,
-    workers: int | None = None,
-    progress=None,
-    derive: bool = True,
-) -> ReparseStats:
-    """Rebuild the core tables from the stored raw pages with the current parser; no network.
-
-    Loads with the same upserts as a sync, so history the pages no longer show
-    (bodies of messages hidden later, messages gone from the page, ``first_seen``)
-    is kept.  ``fresh=True`` empties the core tables first: the result is then
-    exactly what the stored pages say, and that history is lost.
-
-    Holds the sync lock for the whole run and opens the database once per batch,
-    so readers can open the file between batches.  Parsing runs in a process
-    pool of ``workers`` (default: all CPUs).  ``progress(done, total)`` is called
-    after each batch when given.  ``derive=False`` skips rebuilding the derived
-    tables (``corpus.derive``) at the end.
-    """
-    import multiprocessing
-    import os
-    import time
-
-    from corpus.db import SyncLock, batch, connect, connect_when_free
-
-    started = time.monotonic()
-    if not Path(db_path).exists():
-        from corpus.errors import CorpusError
-
-        raise CorpusError(f"no corpus database at {db_path}; nothing to reparse (check --db)")
-    connect(db_path).close()  # clear errors (missing, locked, newer schema) before any work
-    stats = ReparseStats()
-    workers = workers or os.cpu_count() or 1
-    with SyncLock(db_path):
-        with batch(db_path) as con:
-            urls = [r[0] for r in con.execute(
-                "SELECT url FROM pages WHERE kind IN (SELECT unnest(?::VARCHAR[])) ORDER BY url",
-                [list(REQUEST_PAGE_KINDS)],
-            ).fetchall()]
-            if fresh:
-                for table in _CORE_TABLES:
-                    con.execute(f"DELETE FROM {table}")
-        stats.pages = len(urls)
-        chunks = [urls[i:i + batch_size] for i in range(0, len(urls), batch_size)]
-        pool = None
-        if workers > 1 and len(urls) > workers:
-            pool = multiprocessing.get_context("forkserver").Pool(workers)
-        try:
-            # Two chunks in flight: the pool parses chunk k+1 while this process
-            # writes chunk k.  The file is open only to read a chunk or write one.
-            pending = None
-            done = 0
-            for idx in range(len(chunks) + 1):
-                submitted = None
-                if idx < len(chunks):
-                    with batch(db_path) as con:
-                        rows = _read_page_rows(con, chunks[idx])
-                    if pool is not None:
-                        submitted = pool.map_async(_parse_stored, rows, chunksize=max(1, len(rows) // (workers * 4)))
-                    else:
-                        submitted = [_parse_stored(r) for r in rows]
-                    del rows
-                if pending is not None:
-                    results = pending.get() if pool is not None else pending
-                    with batch(db_path) as con:
-                        _write_results(con, results, stats)
-                    done += len(results)
-                    if progress is not None:
-                        progress(done, stats.pages)
-                pending = submitted
-        finally:
-            if pool is not None:
-                pool.close()
-                pool.join()
-        # Attachment text is re-extracted from kept files (``--attachments files``).
-        con = connect_when_free(db_path)
-        try:
-            stats.attachments = _reextract_attachments(con, db_path)
-            if derive:
-                # Derived tables manage their own statements: give them a plain connection.
-                stats.derived = _rebuild_derived(con)
-        finally:
-            con.close()
-    stats.seconds = time.monotonic() - started
-    return stats
+def mark_removed(con: duckdb.DuckDBPyConnection, site: str, *url_titles: str, removed: bool = True) -> None:
+    """What the live site last said of these requests: gone (404/410, hidden), or there again.  No row is deleted."""
+    titles = sorted(set(url_titles))
+    if titles:
+        con.execute(
+            "UPDATE requests SET removed = ? WHERE site = ? AND removed <> ? AND url_title IN (SELECT unnest(?::VARCHAR[]))",
+            [removed, site, removed, titles],
+        )

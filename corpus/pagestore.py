@@ -12,51 +12,19 @@ pages becomes one Arrow table and one ``INSERT OR REPLACE`` statement.
 from __future__ import annotations
 
 import hashlib
+import operator
 import zlib
-from contextlib import contextmanager
 from collections.abc import Iterable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
-import pyarrow as pa
+import duckdb
+
+from corpus.staging import arrow_rows, arrow_schema, registered
 
 COMPRESSION_LEVEL = 3
 
-_COLUMNS = (
-    "url",
-    "site",
-    "kind",
-    "status",
-    "final_url",
-    "fetched_at",
-    "etag",
-    "last_modified",
-    "content_type",
-    "sha256",
-    "size",
-    "encoding",
-    "companion_url",
-    "body",
-)
-
-_ARROW_SCHEMA = pa.schema(
-    [
-        ("url", pa.string()),
-        ("site", pa.string()),
-        ("kind", pa.string()),
-        ("status", pa.int32()),
-        ("final_url", pa.string()),
-        ("fetched_at", pa.timestamp("us", tz="UTC")),
-        ("etag", pa.string()),
-        ("last_modified", pa.string()),
-        ("content_type", pa.string()),
-        ("sha256", pa.string()),
-        ("size", pa.int64()),
-        ("encoding", pa.string()),
-        ("companion_url", pa.string()),
-        ("body", pa.binary()),
-    ]
-)
+_PAGES = arrow_schema("pages")
 
 
 class PageNotStored(LookupError):
@@ -83,19 +51,10 @@ class StoredPage:
     body: bytes | None
 
 
-@contextmanager
-def registered(con, name: str, table: pa.Table):
-    """Expose an Arrow table to SQL as ``name`` for the duration of the block.
-
-    DuckDB refuses to register while a previous ``execute`` result is only
-    partly fetched, so that result is completed first.
-    """
-    con.complete()
-    con.register(name, table)
-    try:
-        yield name
-    finally:
-        con.unregister(name)
+# A StoredPage is a row of ``pages``: its fields are the table's columns, in the DDL's order.
+if [f.name for f in fields(StoredPage)] != _PAGES.names:
+    raise ImportError(f"StoredPage's fields differ from the pages table's columns {_PAGES.names}")
+_row = operator.attrgetter(*_PAGES.names)
 
 
 def sha256_hex(body: bytes) -> str:
@@ -155,7 +114,7 @@ def make_page(
     )
 
 
-def store_pages(con, pages: Iterable[StoredPage]) -> int:
+def store_pages(con: duckdb.DuckDBPyConnection, pages: Iterable[StoredPage]) -> int:
     """Write many pages in one statement (last one wins for a repeated URL).
 
     Returns the number of rows written.
@@ -165,49 +124,13 @@ def store_pages(con, pages: Iterable[StoredPage]) -> int:
         latest[page.url] = page
     if not latest:
         return 0
-    rows = list(latest.values())
-    table = pa.table(
-        {name: [getattr(p, name) for p in rows] for name in _COLUMNS},
-        schema=_ARROW_SCHEMA,
-    )
+    table = arrow_rows(_PAGES, [_row(p) for p in latest.values()])
     with registered(con, "_pages_batch", table):
-        con.execute(
-            f"INSERT OR REPLACE INTO pages ({', '.join(_COLUMNS)}) "
-            f"SELECT {', '.join(_COLUMNS)} FROM _pages_batch"
-        )
-    return len(rows)
+        con.execute(f"INSERT OR REPLACE INTO pages ({', '.join(_PAGES.names)}) SELECT * FROM _pages_batch")
+    return len(latest)
 
 
-def store_page(
-    con,
-    *,
-    url: str,
-    site: str,
-    kind: str,
-    status: int | None,
-    final_url: str | None,
-    headers: Mapping[str, str] | None,
-    body: bytes | None,
-    fetched_at: datetime | None = None,
-    companion_url: str | None = None,
-) -> StoredPage:
-    """Store one page (replacing any earlier copy of the same URL) and return its row."""
-    page = make_page(
-        url=url,
-        site=site,
-        kind=kind,
-        status=status,
-        final_url=final_url,
-        headers=headers,
-        body=body,
-        fetched_at=fetched_at,
-        companion_url=companion_url,
-    )
-    store_pages(con, [page])
-    return page
-
-
-def touch_pages(con, urls: Iterable[str], fetched_at: datetime | None = None) -> None:
+def touch_pages(con: duckdb.DuckDBPyConnection, urls: Iterable[str], fetched_at: datetime | None = None) -> None:
     """Record that stored pages were confirmed unchanged (a 304): only ``fetched_at`` moves."""
     urls = list(dict.fromkeys(urls))
     if not urls:
@@ -219,17 +142,7 @@ def touch_pages(con, urls: Iterable[str], fetched_at: datetime | None = None) ->
     )
 
 
-def conditional_headers(con, url: str) -> tuple[str | None, str | None]:
-    """The (ETag, Last-Modified) stored for ``url``, for a conditional re-fetch."""
-    row = con.execute(
-        "SELECT etag, last_modified FROM pages WHERE url = ? AND body IS NOT NULL", [url]
-    ).fetchall()
-    if not row:
-        return (None, None)
-    return (row[0][0], row[0][1])
-
-
-def conditional_headers_many(con, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
+def conditional_headers_many(con: duckdb.DuckDBPyConnection, urls: Iterable[str]) -> dict[str, tuple[str | None, str | None]]:
     """Validators for many URLs at once (URLs never stored are absent from the result)."""
     urls = list(dict.fromkeys(urls))
     if not urls:
@@ -250,24 +163,3 @@ def decode_body(body: bytes | None, encoding: str | None) -> bytes:
     if encoding in (None, "identity"):
         return bytes(body)
     raise ValueError(f"unknown page encoding {encoding!r}")
-
-
-def load_page(con, url: str) -> bytes:
-    """The uncompressed body stored for ``url``; ``PageNotStored`` if there is none."""
-    rows = con.execute("SELECT body, encoding FROM pages WHERE url = ?", [url]).fetchall()
-    if not rows or rows[0][0] is None:
-        raise PageNotStored(f"no stored page for {url}")
-    return decode_body(rows[0][0], rows[0][1])
-
-
-def load_pages(con, urls: Iterable[str]) -> dict[str, bytes]:
-    """Uncompressed bodies for many URLs (URLs with no stored body are absent)."""
-    urls = list(dict.fromkeys(urls))
-    if not urls:
-        return {}
-    rows = con.execute(
-        "SELECT url, body, encoding FROM pages "
-        "WHERE body IS NOT NULL AND url IN (SELECT unnest(?::VARCHAR[]))",
-        [urls],
-    ).fetchall()
-    return {u: decode_body(b, e) for u, b, e in rows}

@@ -13,14 +13,15 @@ import json
 import sys
 import time
 from collections import deque
+from collections.abc import Callable
 from datetime import datetime, timezone
-from typing import TextIO
+from typing import Any, TextIO
 
 
 class RateMeter:
     """Requests per second over a sliding window of recent request starts."""
 
-    def __init__(self, window: float = 10.0, clock=time.monotonic):
+    def __init__(self, window: float = 10.0, clock: Callable[[], float] = time.monotonic):
         self.window = window
         self._clock = clock
         self._times: deque[float] = deque()
@@ -46,7 +47,9 @@ class RateMeter:
 class Reporter:
     """Progress display plus log lines for one run.
 
-    ``counters`` is a plain dict the run updates; :meth:`refresh` redraws.
+    The run keeps its own counters and calls :meth:`show` with what to draw;
+    :meth:`request_made` feeds the rate meter.  ``Reporter.silent()`` says
+    nothing at all (library use).
     """
 
     def __init__(self, *, quiet: bool = False, log_format: str = "text", stream: TextIO | None = None):
@@ -54,24 +57,25 @@ class Reporter:
         self.quiet = quiet
         self.log_format = log_format
         self.meter = RateMeter()
-        self.counters: dict[str, float] = {
-            "discovered": 0,
-            "queued": 0,
-            "fetched": 0,
-            "failed": 0,
-            "requests": 0,
-        }
-        self._live = None
-        self._progress = None
-        self._task = None
+        self._progress: Any = None
+        self._task: Any = None
+        self._silent = False
         interactive = bool(getattr(self.stream, "isatty", lambda: False)())
         self.show_bar = interactive and not quiet and log_format == "text"
 
+    @classmethod
+    def silent(cls) -> Reporter:
+        """A reporter that writes nothing (for library calls; the CLI passes its own)."""
+        rep = cls(quiet=True)
+        rep._silent = True
+        rep.show_bar = False
+        return rep
+
     # ------------------------------------------------------------------ logging
 
-    def log(self, event: str, message: str, *, level: str = "info", **fields) -> None:
+    def log(self, event: str, message: str, *, level: str = "info", **fields: Any) -> None:
         """One log line on stderr.  Quiet mode keeps warnings and errors only."""
-        if self.quiet and level == "info":
+        if self._silent or (self.quiet and level == "info"):
             return
         if self.log_format == "json":
             record = {
@@ -114,20 +118,14 @@ class Reporter:
         self._task = self._progress.add_task(title, total=1, detail="")
 
     def request_made(self) -> None:
-        self.counters["requests"] += 1
         self.meter.tick()
 
-    def refresh(self) -> None:
+    def show(self, done: int, total: int, detail: str) -> None:
+        """Redraw the bar: ``done`` of ``total`` threads, then ``detail`` and the current request rate."""
         if self._progress is None or self._task is None:
             return
-        c = self.counters
-        done = c["fetched"] + c["failed"]
-        total = max(done + c["queued"], 1)
-        detail = (
-            f"discovered {c['discovered']:.0f} · fetched {c['fetched']:.0f} · failed {c['failed']:.0f} · "
-            f"{c['requests']:.0f} requests · {self.meter.rate():.2f} req/s"
-        )
-        self._progress.update(self._task, completed=done, total=total, detail=detail)
+        self._progress.update(self._task, completed=done, total=max(total, done, 1),
+                              detail=f"{detail} · {self.meter.rate():.2f} req/s")
 
     def stop(self) -> None:
         if self._progress is not None:

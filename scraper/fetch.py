@@ -574,19 +574,21 @@ async def load_robots(
     site: str,
     limiter: RateLimiter,
     **fetcher_options,
-) -> Robots:
+) -> tuple[Robots, FetchResult]:
     """Fetch and read ``/robots.txt`` through the limiter; apply its Crawl-delay to the limiter.
 
-    404 (any 4xx but 429) → allow all.  5xx or unreachable after retries →
+    Returns the rules and the answer (a caller may keep it).  404 (any 4xx but
+    429) → allow all.  No answer, or 5xx / 429 after at most three attempts →
     ``RobotsUnavailable``.  A challenge → ``ChallengeDetected``.
+    ``fetcher_options`` go to the ``Fetcher`` (e.g. ``on_request``, ``backoff_base``).
     """
-    fetcher_options.setdefault("max_attempts", 3)
+    fetcher_options["max_attempts"] = min(3, fetcher_options.get("max_attempts", 3))
     fetcher = Fetcher(client, Robots.allow_all(site), limiter, site=site, **fetcher_options)
     res = await fetcher.fetch("/robots.txt")
-    if res.error:
-        raise RobotsUnavailable(f"{site}/robots.txt could not be read ({res.error}); nothing was crawled — try again later")
-    text = (res.body or b"").decode("utf-8", errors="replace")
-    robots = Robots.from_response(site, res.status, text)
+    if res.error and (res.status == 0 or not 400 <= res.status < 500):
+        hint = "check the site address or try again later" if res.status == 0 else "try again later"
+        raise RobotsUnavailable(f"{site}/robots.txt could not be read ({res.error}); nothing was crawled — {hint}")
+    robots = Robots.from_response(site, res.status, res.body)
     if robots.crawl_delay:
         limiter.crawl_delay = robots.crawl_delay
-    return robots
+    return robots, res

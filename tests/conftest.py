@@ -2,7 +2,9 @@
 
 Reference pages live in ../shared/reference (beside the clone, in CI and on
 developers' machines). They are read at run time and never copied into the
-project; tests that need them skip with a clear reason where they are absent.
+project; tests that need them skip with a clear reason where they are absent,
+and fail instead when ``CORPUS_REQUIRE_REFERENCE=1`` (as in CI, where the
+folder is always there: a missing folder must not pass silently).
 """
 
 from __future__ import annotations
@@ -18,11 +20,19 @@ REFERENCE = SHARED / "reference"
 PAGES_2019 = REFERENCE / "wdtk_2019_request_pages"
 
 
+def require_shared(path: Path) -> Path:
+    """``path`` (under ../shared), or skip the test naming it; with ``CORPUS_REQUIRE_REFERENCE=1``, fail instead."""
+    if not path.exists():
+        reason = f"{path} not found (set CORPUS_SHARED to the shared/ folder)"
+        if os.environ.get("CORPUS_REQUIRE_REFERENCE") == "1":
+            pytest.fail(f"{reason}; CORPUS_REQUIRE_REFERENCE=1 says it must be there", pytrace=False)
+        pytest.skip(reason)
+    return path
+
+
 def require_reference() -> Path:
-    """Return the 2019 reference page folder, or skip the test with the reason."""
-    if not PAGES_2019.is_dir():
-        pytest.skip(f"reference pages not found at {PAGES_2019} (set CORPUS_SHARED to the shared/ folder)")
-    return PAGES_2019
+    """Return the 2019 reference page folder, or skip (or fail: see ``require_shared``)."""
+    return require_shared(PAGES_2019)
 
 
 @pytest.fixture
@@ -35,10 +45,11 @@ def pages_2019() -> Path:
 
 @pytest.fixture
 def fake_site():
-    """A started sample site serving ``sample_corpus()`` on 127.0.0.1 (one per test)."""
-    from corpus.sample_site import FakeSite, sample_corpus
+    """A started sample site serving ``sample_corpus()`` on 127.0.0.1 (one per test), with hits and faults."""
+    from corpus.sample_site import sample_corpus
+    from tests.support.site import TestSite
 
-    site = FakeSite(sample_corpus())
+    site = TestSite(sample_corpus())
     site.start()
     try:
         yield site
@@ -48,13 +59,13 @@ def fake_site():
 
 @pytest.fixture
 def fake_site_factory():
-    """``make(corpus, **kwargs) -> started FakeSite``; every site is stopped at teardown."""
-    from corpus.sample_site import FakeSite
+    """``make(corpus, **kwargs) -> started TestSite``; every site is stopped at teardown."""
+    from tests.support.site import TestSite
 
     sites = []
 
     def make(corpus, **kwargs):
-        site = FakeSite(corpus, **kwargs)
+        site = TestSite(corpus, **kwargs)
         site.start()
         sites.append(site)
         return site

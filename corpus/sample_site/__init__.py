@@ -2,8 +2,10 @@
 
 ``sample_corpus()`` is a small hand-described WhatDoTheyKnow (every request
 state, refusal grounds, attachments, annotations, hidden items);
-``generate_corpus()`` makes large synthetic ones; ``FakeSite`` serves either
-over HTTP on 127.0.0.1 with the real site's markup, JSON and status codes.
+``generate_corpus()`` makes large synthetic ones (for trying the tool, and the
+benchmarks, at any size); ``FakeSite`` serves either over HTTP on 127.0.0.1
+with the real site's markup, JSON and status codes.  The tests' fault
+injection and hit recording live with the tests (``tests/support/site.py``).
 """
 
 from corpus.sample_site.data import (
@@ -17,7 +19,7 @@ from corpus.sample_site.data import (
 )
 from corpus.sample_site.generate import generate_corpus
 from corpus.sample_site.sample import sample_corpus
-from corpus.sample_site.server import FakeSite, Hit
+from corpus.sample_site.server import FakeSite
 
 __all__ = [
     "FakeAnnotation",
@@ -27,7 +29,6 @@ __all__ = [
     "FakeRequest",
     "FakeSite",
     "FakeUser",
-    "Hit",
     "SiteCorpus",
     "generate_corpus",
     "sample_corpus",

@@ -13,6 +13,7 @@ from __future__ import annotations
 import tomllib
 from datetime import date, datetime, time, timedelta
 from pathlib import Path
+from typing import Any
 
 from corpus.errors import CorpusError
 from corpus.sample_site.data import (
@@ -98,7 +99,7 @@ def build_corpus(raw: dict) -> SiteCorpus:
         )
 
     # First pass: build requests with placeholder ids, remembering each item's time.
-    items: list[tuple[datetime, int, str, object]] = []  # (time, seq, kind, obj)
+    items: list[tuple[datetime, int, str, Any]] = []  # (time, seq, kind, message / annotation / event dict)
     requests: list[FakeRequest] = []
     seq = 0
     for r in raw.get("request", []):

@@ -3,23 +3,21 @@
 ``FakeSite(corpus)`` serves request pages and their JSON, the authority, user
 and ``/list`` listings, robots.txt, the authorities CSV and attachments, with
 the status codes and headers the real site sends (weak ETags and 304s
-included).  Tests can inject faults (``add_fault``), read every hit
-(``hits``), and change the corpus while the server runs.
+included).  The corpus may change while the server runs (listings follow).
+The tests' fault injection and hit recording build on it (``tests/support``)
+through ``handler_class`` and :meth:`FakeSite.handle`.
 """
 
 from __future__ import annotations
 
 import bisect
-import os
 import re
-import socket
-import struct
 import threading
 import time
 from dataclasses import dataclass
 from datetime import date, datetime, timezone
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
-from pathlib import Path
+from typing import ClassVar
 from urllib.parse import parse_qsl, quote, unquote, urlsplit
 
 from corpus.sample_site import render
@@ -55,45 +53,10 @@ Disallow: */request/*/track
 Disallow: */request/*/upload
 """
 
-# The real 2019 pages kept in the shared reference folder: file stem -> (url_title, request id).
-PAGES_2019 = {
-    "88779": ("misfeasance_in_public_office_5", 583390),
-    "921139": ("register_our_marriage_campaign", 576357),
-    "1000437": ("psl_schemes", 412769),
-    "1387653": ("current_acreage_of_private_garde", 582514),
-    "1390478": ("private_parking_companies_planni", 584705),
-    "1394569": ("office_to_residential_conversion_2", 584896),
-    "1396660": ("guidance_for_local_authorities_o", 582792),
-    "1398788": ("guidance_on_sprinklers", 589128),
-    "1399669": ("chapel_en_le_frith_allotments", 583618),
-    "1400678": ("pensions_release", 589132),
-    "1402524": ("definition_of_the_word_forestry", 586149),
-    "1404563": ("foi_contact_details_for_all_loca", 591509),
-    "1405635": ("golders_green_visit", 592770),
-}
-
-FAULT_KINDS = {
-    "delay", "status", "429", "challenge", "truncate", "reset", "invalid_utf8", "huge",
-    "redirect_loop", "redirect_offsite", "gone", "markup_changed",
-}
-
 HTML = "text/html; charset=utf-8"
 JSON = "application/json; charset=utf-8"
 MEDIUM_CACHE = "max-age=3600, public"
 LONG_CACHE = "max-age=86400, public"
-
-
-def default_2019_dir() -> Path | None:
-    """../shared/reference/wdtk_2019_request_pages beside the project, if present."""
-    env = os.environ.get("CORPUS_SHARED")
-    candidates = []
-    if env:
-        candidates.append(Path(env) / "reference" / "wdtk_2019_request_pages")
-    candidates.append(Path(__file__).resolve().parents[2].parent / "shared" / "reference" / "wdtk_2019_request_pages")
-    for c in candidates:
-        if c.is_dir():
-            return c
-    return None
 
 
 def simplify_slug(text: str) -> str:
@@ -105,16 +68,6 @@ def simplify_slug(text: str) -> str:
     if s.isdigit() or not s:
         return "body"
     return s
-
-
-@dataclass
-class Hit:
-    time: float
-    method: str
-    path: str
-    query: str
-    headers: dict
-    status: int
 
 
 @dataclass
@@ -231,53 +184,31 @@ def parse_list_date(text: str) -> date | None:
 class FakeSite:
     """The sample Alaveteli site, served over HTTP on 127.0.0.1.
 
-    ``serve_2019_pages_from``: a folder of the real 2019 pages (``<n>.html``);
-    ``None`` looks for ``../shared/reference/wdtk_2019_request_pages`` beside
-    the project; ``False`` serves none.
+    ``threads``: at most this many requests are answered at once.
     """
 
-    def __init__(self, corpus: SiteCorpus, *, host: str = "127.0.0.1", port: int = 0,
-                 serve_2019_pages_from: Path | None | bool = None, threads: int | None = None):
+    handler_class: ClassVar[type[SiteHandler]]  # set below; a subclass may answer differently
+
+    def __init__(self, corpus: SiteCorpus, *, host: str = "127.0.0.1", port: int = 0, threads: int | None = None):
         if host not in ("127.0.0.1", "localhost", "::1"):
             raise ValueError("the sample site only binds to the loopback interface (127.0.0.1)")
         self.corpus = corpus
         self.host = host
         self.port = port
-        self.hits: list[Hit] = []
-        self._hits_lock = threading.Lock()
-        self._faults: list[dict] = []
-        self._faults_lock = threading.Lock()
         self._index: _Index | None = None
         self._index_lock = threading.Lock()
         self._server: ThreadingHTTPServer | None = None
         self._thread: threading.Thread | None = None
-        self._slots = threading.BoundedSemaphore(threads) if threads else None
-        if serve_2019_pages_from is None:
-            pages_dir = default_2019_dir()
-        elif serve_2019_pages_from is False:
-            pages_dir = None
-        else:
-            pages_dir = Path(serve_2019_pages_from)
-        self.pages_2019: dict[str, Path] = {}
-        self.ids_2019: dict[int, str] = {}
-        if pages_dir is not None and Path(pages_dir).is_dir():
-            for stem, (slug, rid) in PAGES_2019.items():
-                f = Path(pages_dir) / f"{stem}.html"
-                if f.is_file():
-                    self.pages_2019[slug] = f
-                    self.ids_2019[rid] = slug
+        self.slots = threading.BoundedSemaphore(threads) if threads else None
 
     # ----------------------------------------------------------------- lifecycle
 
-    def start(self) -> "FakeSite":
-        site = self
-
-        class Handler(_Handler):
-            pass
-
-        Handler.site = site
-        server = ThreadingHTTPServer((self.host, self.port), Handler)
+    def start(self) -> FakeSite:
+        handler = type("Handler", (self.handler_class,), {"site": self})
+        server = ThreadingHTTPServer((self.host, self.port), handler)
         server.daemon_threads = True
+        # A client that goes away mid-answer (a killed sync) is not the server's problem.
+        server.handle_error = lambda request, client_address: None  # type: ignore[method-assign]
         self._server = server
         self.port = server.server_address[1]
         self._thread = threading.Thread(target=server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True)
@@ -293,7 +224,7 @@ class FakeSite:
             self._thread.join(timeout=5)
             self._thread = None
 
-    def __enter__(self) -> "FakeSite":
+    def __enter__(self) -> FakeSite:
         return self.start() if self._server is None else self
 
     def __exit__(self, *exc) -> None:
@@ -303,65 +234,14 @@ class FakeSite:
     def url(self) -> str:
         return f"http://{self.host}:{self.port}"
 
-    # ----------------------------------------------------------------- hits and faults
-
-    def clear_hits(self) -> None:
-        with self._hits_lock:
-            self.hits.clear()
-
-    def hits_for(self, pattern: str) -> list[Hit]:
-        rx = re.compile(pattern)
-        with self._hits_lock:
-            return [h for h in self.hits if rx.search(h.path + ("?" + h.query if h.query else ""))]
-
-    def _record(self, hit: Hit) -> None:
-        with self._hits_lock:
-            self.hits.append(hit)
-
-    def add_fault(self, path_regex: str, kind: str, *, times: int | None = 1, **params) -> None:
-        """Answer requests whose path (with ?query) matches ``path_regex`` badly.
-
-        kinds: delay(seconds), status(code, body), 429(retry_after), challenge,
-        truncate, reset, invalid_utf8, huge(size), redirect_loop,
-        redirect_offsite(location), gone, markup_changed.  ``times=None`` means forever.
-        """
-        if kind not in FAULT_KINDS:
-            raise ValueError(f"unknown fault kind {kind!r}; use one of {sorted(FAULT_KINDS)}")
-        with self._faults_lock:
-            self._faults.append({"rx": re.compile(path_regex), "kind": kind, "times": times, "params": params})
-
-    def clear_faults(self) -> None:
-        with self._faults_lock:
-            self._faults.clear()
-
-    def _take_fault(self, target: str) -> dict | None:
-        with self._faults_lock:
-            for f in self._faults:
-                if f["rx"].search(target):
-                    if f["times"] is not None:
-                        f["times"] -= 1
-                        if f["times"] <= 0:
-                            self._faults.remove(f)
-                    return f
-        return None
-
-    # ----------------------------------------------------------------- corpus helpers
-
-    def remove_request(self, url_title: str) -> None:
-        req = self.corpus.by_slug(url_title)
-        self.corpus.requests.remove(req)
-        self.corpus.version += 1
-
-    def bump(self, url_title: str, **message) -> object:
-        """Add a message to a request (see ``SiteCorpus.add_message``)."""
-        return self.corpus.add_message(url_title, **message)
+    # ----------------------------------------------------------------- the corpus
 
     def index(self) -> _Index:
         """The listing index, rebuilt when the corpus has changed.
 
         Small corpora are checked on every listing hit; large ones (over
         2,000 requests) at most once a second, unless their size or
-        ``version`` changed (the helpers bump it).
+        ``version`` changed (:meth:`refresh` bumps it).
         """
         with self._index_lock:
             idx = self._index
@@ -426,20 +306,13 @@ class FakeSite:
 
     def _numeric_request(self, rid: int, suffix: str) -> Response:
         req = self.corpus.by_id(rid)
-        slug = None
-        if req is not None and req.prominence in ("normal", "backpage"):
-            slug = req.url_title
-        elif rid in self.ids_2019:
-            slug = self.ids_2019[rid]
-        if slug is None:
+        if req is None or req.prominence not in ("normal", "backpage"):
             return Response(404, render.STATIC_404.encode())
-        return Response(301, b"", headers=[("Location", f"{self.url}/request/{quote(slug)}{suffix}")])
+        return Response(301, b"", headers=[("Location", f"{self.url}/request/{quote(req.url_title)}{suffix}")])
 
     def _request(self, slug: str, as_json: bool, params: dict) -> Response:
         req = self.corpus.find(slug)
         if req is None:
-            if slug in self.pages_2019 and not as_json:
-                return Response(200, self.pages_2019[slug].read_bytes(), HTML, [("Cache-Control", MEDIUM_CACHE)], etag=True)
             if as_json:
                 return Response(404, b"", "application/json")
             return Response(404, render.not_found_page("request", "show").encode(), headers=[("Cache-Control", "no-cache")])
@@ -626,14 +499,16 @@ def _weak_etag(body: bytes) -> str:
     return 'W/"' + hashlib.sha256(body).hexdigest()[:32] + '"'
 
 
-class _Handler(BaseHTTPRequestHandler):
+class SiteHandler(BaseHTTPRequestHandler):
+    """Answers each request with :meth:`FakeSite.handle`, as nginx in front of Rails would send it."""
+
     site: FakeSite
     protocol_version = "HTTP/1.1"
     disable_nagle_algorithm = True  # headers and body go out in two writes: no 40 ms delayed-ACK stall
     server_version = "nginx"
     sys_version = ""
 
-    def log_message(self, format, *args):  # noqa: A002 - quiet: hits are recorded instead
+    def log_message(self, format, *args):  # noqa: A002 - quiet
         pass
 
     def do_GET(self):
@@ -652,82 +527,27 @@ class _Handler(BaseHTTPRequestHandler):
             pass
 
     def _serve(self, method: str) -> None:
-        site = self.site
-        if site._slots is not None:
-            site._slots.acquire()
+        slots = self.site.slots
+        if slots is not None:
+            slots.acquire()
         try:
-            self._serve_inner(method)
+            self.answer(method)
         finally:
-            if site._slots is not None:
-                site._slots.release()
+            if slots is not None:
+                slots.release()
 
-    def _serve_inner(self, method: str) -> None:
-        site = self.site
-        started = time.time()
-        parts = urlsplit(self.path)
-        headers = {k: v for k, v in self.headers.items()}
-        hit = Hit(started, method, parts.path, parts.query, headers, 0)
-        site._record(hit)
-        fault = site._take_fault(self.path)
-        kind = fault["kind"] if fault else None
-        p = fault["params"] if fault else {}
-        if kind == "delay":
-            time.sleep(float(p.get("seconds", 1.0)))
-            kind = None
-        if kind == "reset":
-            hit.status = 0
-            self.close_connection = True
-            try:
-                self.connection.setsockopt(socket.SOL_SOCKET, socket.SO_LINGER, struct.pack("ii", 1, 0))
-                self.connection.close()
-            except OSError:
-                pass
-            return
-        if kind == "huge":
-            hit.status = 200
-            self._send_huge(int(p.get("size", 50 * 1024 * 1024)), bool(p.get("content_length", False)))
-            return
-        if kind is not None and kind not in ("truncate", "invalid_utf8", "markup_changed"):
-            resp = self._fault_response(kind, p, parts)
-        else:
-            try:
-                resp = site.handle(method, self.path)
-            except Exception:  # a bug in the fake: answer like Rails would
-                resp = Response(500, render.server_error_page().encode())
-            if kind == "markup_changed":
-                req = None
-                m = re.match(r"/request/([^/.]+)", parts.path)
-                if m:
-                    req = site.corpus.find(m.group(1))
-                resp = Response(200, render.markup_changed_page(site.corpus, req, parts.path).encode(), HTML,
-                                [("Cache-Control", MEDIUM_CACHE)])
-            elif kind == "invalid_utf8" and resp.body:
-                mid = len(resp.body) // 2
-                resp.body = resp.body[:mid] + b"\xff\xfe\xc3\x28 \xed\xa0\x80" + resp.body[mid:]
-        hit.status = self._send(method, resp, truncate=(kind == "truncate"))
+    def answer(self, method: str) -> int:
+        """Answer one request; returns the status sent."""
+        return self.send(method, self.site_response(method))
 
-    def _fault_response(self, kind: str, p: dict, parts) -> Response:
-        if kind == "status":
-            code = int(p.get("code", 500))
-            body = p.get("body")
-            if body is None:
-                body = render.server_error_page() if code >= 500 else ""
-            return Response(code, body.encode() if isinstance(body, str) else body, HTML, [("Cache-Control", "no-cache")])
-        if kind == "429":
-            retry = p.get("retry_after", 1)
-            return Response(429, b"Retry later\n", "text/plain", [("Retry-After", str(retry))])
-        if kind == "challenge":
-            return Response(403, render.CHALLENGE_PAGE.encode(), HTML,
-                            [("cf-mitigated", "challenge"), ("Cache-Control", "private, max-age=0, no-store, no-cache, must-revalidate")])
-        if kind == "gone":
-            return Response(410, render.not_found_page().encode(), HTML, [("Cache-Control", "no-cache")])
-        if kind == "redirect_loop":
-            return Response(301, b"", headers=[("Location", f"{self.site.url}{self.path}")])
-        if kind == "redirect_offsite":
-            return Response(301, b"", headers=[("Location", p.get("location") or f"http://example.invalid{self.path}")])
-        raise AssertionError(kind)
+    def site_response(self, method: str) -> Response:
+        try:
+            return self.site.handle(method, self.path)
+        except Exception:  # a bug in the fake: answer like Rails would
+            return Response(500, render.server_error_page().encode())
 
-    def _send(self, method: str, resp: Response, *, truncate: bool = False) -> int:
+    def send(self, method: str, resp: Response) -> int:
+        """Send ``resp`` (a 304 instead when its weak ETag matches); returns the status sent."""
         body = resp.body
         status = resp.status
         headers = list(resp.headers or [])
@@ -758,37 +578,16 @@ class _Handler(BaseHTTPRequestHandler):
             self.send_header("X-Frame-Options", "sameorigin")
             self.send_header("X-Content-Type-Options", "nosniff")
         self.send_header("Content-Length", str(len(body)))
-        if truncate:
-            self.send_header("Connection", "close")
         self.end_headers()
-        if method == "HEAD":
-            return status
-        try:
-            if truncate:
-                self.wfile.write(body[: len(body) // 2])
-                self.wfile.flush()
+        if method != "HEAD":
+            try:
+                self.write_body(body)
+            except (BrokenPipeError, ConnectionResetError):
                 self.close_connection = True
-            else:
-                self.wfile.write(body)
-        except (BrokenPipeError, ConnectionResetError):
-            self.close_connection = True
         return status
 
-    def _send_huge(self, size: int, content_length: bool) -> None:
-        self.send_response(200)
-        self.send_header("Content-Type", HTML)
-        if content_length:
-            self.send_header("Content-Length", str(size))
-        self.send_header("Connection", "close")
-        self.end_headers()
-        self.close_connection = True
-        chunk = (b"<p>" + b"x" * 1017 + b"</p>\n") * 64  # 64 KiB
-        sent = 0
-        try:
-            self.wfile.write(b"<!DOCTYPE html><html><body>\n")
-            while sent < size:
-                piece = chunk[: size - sent]
-                self.wfile.write(piece)
-                sent += len(piece)
-        except (BrokenPipeError, ConnectionResetError, OSError):
-            pass
+    def write_body(self, body: bytes) -> None:
+        self.wfile.write(body)
+
+
+FakeSite.handler_class = SiteHandler

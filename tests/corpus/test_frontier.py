@@ -8,6 +8,7 @@ import pytest
 from corpus import frontier
 from corpus.frontier import FrontierItem
 from corpus.schema import MIGRATIONS
+from tests.support.corpus_db import failed_urls
 
 SITE = "http://127.0.0.1:9"
 
@@ -78,7 +79,7 @@ def test_failures_count_attempts_then_fail_for_good(con):
     assert frontier.counts(con, SITE)["queued"] == 1
     assert frontier.mark_failed(con, [(url, "HTTP 500")], max_attempts=2) == [url]
     assert frontier.counts(con, SITE)["failed"] == 1
-    assert frontier.failed_urls(con, SITE) == [(url, "HTTP 500")]
+    assert failed_urls(con, SITE) == [(url, "HTTP 500")]
     assert frontier.take(con, SITE, 5) == []
     # rediscovery gives a failed URL another chance
     assert frontier.enqueue(con, SITE, [item("a")]).requeued == 1

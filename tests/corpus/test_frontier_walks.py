@@ -10,6 +10,7 @@ import pytest
 from corpus import frontier
 from corpus.frontier import FrontierItem
 from corpus.schema import MIGRATIONS
+from tests.support.corpus_db import last_complete_walk
 
 SITE = "http://127.0.0.1:9"
 T0 = datetime(2025, 3, 1, 12, 0, tzinfo=timezone.utc)
@@ -77,15 +78,15 @@ def test_rows_from_before_the_migration_count_as_long_known(con):
 
 
 def test_walks_are_recorded_per_target_and_dates(con):
-    assert frontier.last_complete_walk(con, SITE, "authority", "home_office") is None
+    assert last_complete_walk(con, SITE, "authority", "home_office") is None
     frontier.record_walk(con, SITE, "authority", "home_office", pages=4, now=T0)
     frontier.record_walk(con, SITE, "authority", "home_office", date(2024, 1, 1), None, pages=2, now=T0)
     later = T0 + timedelta(hours=1)
     frontier.record_walk(con, SITE, "authority", "home_office", pages=1, stopped_early=True, now=later)
-    assert frontier.last_complete_walk(con, SITE, "authority", "home_office") == later
-    assert frontier.last_complete_walk(con, SITE, "authority", "home_office", date(2024, 1, 1)) == T0
-    assert frontier.last_complete_walk(con, SITE, "user", "home_office") is None
-    assert frontier.last_complete_walk(con, "http://other", "authority", "home_office") is None
+    assert last_complete_walk(con, SITE, "authority", "home_office") == later
+    assert last_complete_walk(con, SITE, "authority", "home_office", date(2024, 1, 1)) == T0
+    assert last_complete_walk(con, SITE, "user", "home_office") is None
+    assert last_complete_walk(con, "http://other", "authority", "home_office") is None
     assert frontier.complete_walks(con, SITE) == {
         ("authority", "home_office", None, None): later,
         ("authority", "home_office", date(2024, 1, 1), None): T0,

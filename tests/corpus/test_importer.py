@@ -8,9 +8,9 @@ import duckdb
 import pytest
 
 from corpus.errors import UsageError
-from scraper.errors import InvalidInput
 from corpus.importer import collect, import_paths
-from corpus.pagestore import load_page
+from scraper.errors import InvalidInput
+from tests.support.corpus_db import load_page, refuse_to_store
 
 SITE = "https://www.whatdotheyknow.com"
 
@@ -29,7 +29,8 @@ def test_import_of_the_2019_pages_loads_every_thread(pages_2019, tmp_path, capsy
     assert summary.exit_code == 0
     assert summary.imported == 13 and summary.new_threads == 13
     assert summary.skipped == [] and summary.parse_failures == []
-    assert "Imported 13 request pages" in capsys.readouterr().out
+    assert summary.describe().startswith("Imported 13 request pages")
+    assert capsys.readouterr() == ("", "")  # the library prints nothing: the CLI does
     con = duckdb.connect(str(dbp), read_only=True)
     for fname, (slug, incoming, outgoing, notes) in EXPECTED_2019.items():
         key, source, source_url = con.execute(
@@ -120,4 +121,34 @@ def test_a_truncated_request_page_is_kept_for_reparse(pages_2019, tmp_path):
     assert kind in ("truncated", "markup_changed")
     assert load_page(con, url) == data[: len(data) // 2]
     assert con.execute("SELECT count(*) FROM requests").fetchall()[0][0] == 0
+    con.close()
+
+
+def test_a_json_that_cannot_be_read_is_counted_and_named(pages_2019, tmp_path):
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    shutil.copy(pages_2019 / "1398788.html", folder / "sprinklers.html")
+    (folder / "sprinklers.json").write_text('{"id": 589128, "url_title": "guidance_on_spr')
+    summary = import_paths(db_path=tmp_path / "c.duckdb", site=SITE, paths=[folder])
+    assert (summary.imported, summary.with_json, summary.exit_code) == (1, 0, 0)
+    assert [name.rsplit("/", 1)[-1] for name, _ in summary.bad_json] == ["sprinklers.html"]
+    assert "1 JSON files could not be read" in summary.describe() and "sprinklers.html" in summary.describe()
+
+
+def test_a_file_the_loader_cannot_store_is_reported_and_the_folder_goes_on(pages_2019, tmp_path, monkeypatch):
+    folder = tmp_path / "saved"
+    folder.mkdir()
+    for stem in ("88779", "921139", "1000437"):
+        shutil.copy(pages_2019 / f"{stem}.html", folder / f"{stem}.html")
+    refuse_to_store(monkeypatch, "register_our_marriage_campaign")
+    dbp = tmp_path / "c.duckdb"
+    summary = import_paths(db_path=dbp, site=SITE, paths=[folder])
+    assert summary.imported == 2 and summary.exit_code == 1
+    assert [(name.rsplit("/", 1)[-1], why.split(":")[0]) for name, why in summary.parse_failures] == [
+        ("921139.html", "load_error")]
+    con = duckdb.connect(str(dbp), read_only=True)
+    assert sorted(r[0] for r in con.execute("SELECT url_title FROM requests").fetchall()) == [
+        "misfeasance_in_public_office_5", "psl_schemes"]
+    assert con.execute("SELECT kind FROM parse_failures").fetchall() == [("load_error",)]
+    assert con.execute("SELECT count(*) FROM pages WHERE url LIKE '%921139.html'").fetchone() == (1,)  # page kept
     con.close()

@@ -5,9 +5,10 @@ from datetime import timedelta
 import pytest
 
 from corpus.db import connect
-from corpus.load import LoadStats, load_threads, load_threads_tx, mark_removed, size_bytes_approx
+from corpus.load import LoadStats, load_threads, mark_removed, size_bytes_approx
 from scraper.records import Annotation, Person
 from tests.corpus.factories import SITE, T0, item, make_thread
+from tests.support.corpus_db import load_threads_tx
 
 
 @pytest.fixture
@@ -160,21 +161,22 @@ def test_load_threads_joins_callers_transaction(con):
     assert _counts(con)["requests"] == 1
 
 
-def test_load_threads_tx_rolls_back_on_error(con, monkeypatch):
-    import corpus.load as load_mod
+def test_mark_removed_keeps_rows_and_only_mark_removed_changes_it(con):
+    load_threads_tx(con, [item(make_thread(40)), item(make_thread(41))])
+    mark_removed(con, SITE, "thread_40", "thread_41")
+    assert con.execute("SELECT bool_and(removed) FROM requests").fetchone()[0] is True
+    assert _counts(con)["messages"] == 6
+    # a load (a reparse, an import) never says whether the site still serves the thread
+    load_threads_tx(con, [item(make_thread(40, messages=4))])
+    assert con.execute("SELECT removed FROM requests WHERE url_title = 'thread_40'").fetchone()[0] is True
+    assert _counts(con)["messages"] == 7
+    mark_removed(con, SITE, "thread_40", removed=False)
+    assert con.execute("SELECT url_title, removed FROM requests ORDER BY 1").fetchall() == [
+        ("thread_40", False), ("thread_41", True)]
 
-    monkeypatch.setitem(load_mod._UPSERT_SQL, "messages", ["SELECT no_such_column FROM messages"])
-    with pytest.raises(Exception):
-        load_threads_tx(con, [item(make_thread(30))])
-    assert _counts(con)["requests"] == 0
 
-
-def test_mark_removed_keeps_rows_and_a_later_load_clears_it(con):
-    load_threads_tx(con, [item(make_thread(40))])
-    mark_removed(con, SITE, "thread_40")
-    assert con.execute("SELECT removed FROM requests").fetchone()[0] is True
-    assert _counts(con)["messages"] == 3
-    load_threads_tx(con, [item(make_thread(40))])
+def test_a_new_request_starts_not_removed(con):
+    load_threads_tx(con, [item(make_thread(42))])
     assert con.execute("SELECT removed FROM requests").fetchone()[0] is False
 
 

@@ -1,5 +1,6 @@
 from __future__ import annotations
 
+import json
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -7,11 +8,12 @@ import pytest
 
 from corpus.db import SyncLock, connect
 from corpus.errors import CorpusError, DatabaseLocked
-from corpus.load import LoadItem, load_threads_tx, reparse
+from corpus.load import LoadItem, mark_removed
 from corpus.pagestore import make_page, store_pages
+from corpus.reparse import reparse
+from scraper.pages.request import parse_request
 from tests.conftest import require_reference
-
-parse_request = pytest.importorskip("scraper.pages.request").parse_request
+from tests.support.corpus_db import load_threads_tx, refuse_to_store
 
 SITE = "https://www.whatdotheyknow.com"
 FETCHED = datetime(2019, 8, 5, 12, 22, tzinfo=timezone.utc)
@@ -39,6 +41,21 @@ def _snapshot(con) -> dict[str, list[tuple]]:
         rows = con.execute(f"SELECT {', '.join(cols)} FROM {table}").fetchall()
         snap[table] = sorted(rows, key=repr)
     return snap
+
+
+def _store_with_json(tmp_path, url: str, html: bytes, json_body: bytes):
+    """A database holding one request page and its JSON, as a sync stores them."""
+    db = tmp_path / "foi.duckdb"
+    json_url = url + ".json"
+    con = connect(db)
+    store_pages(con, [
+        make_page(url=url, site=SITE, kind="request_html", status=200, final_url=url, headers=None, body=html,
+                  fetched_at=FETCHED, companion_url=json_url),
+        make_page(url=json_url, site=SITE, kind="request_json", status=200, final_url=json_url, headers=None,
+                  body=json_body, fetched_at=FETCHED),
+    ])
+    con.close()
+    return db
 
 
 @pytest.fixture
@@ -146,41 +163,58 @@ def test_parse_failures_are_recorded_then_cleared_when_fixed(loaded_db):
     con.close()
 
 
-def test_reparse_flags_requests_stored_as_gone(loaded_db):
+def test_reparse_never_changes_removed(loaded_db):
+    # Only the live site says whether a request is gone: a stored 410 is skipped, a stored page showing
+    # the thread does not bring a removed request back.
     db, _, pages = loaded_db
-    url, _ = pages[0]
+    (gone_url, _), (flagged_url, _) = pages[0], pages[1]
     con = connect(db)
-    store_pages(con, [make_page(url=url, site=SITE, kind="request_html", status=410, final_url=url, headers=None,
-                                body=b"<html>gone</html>", fetched_at=FETCHED + timedelta(days=1))])
+    store_pages(con, [make_page(url=gone_url, site=SITE, kind="request_html", status=410, final_url=gone_url,
+                                headers=None, body=b"<html>gone</html>", fetched_at=FETCHED + timedelta(days=1))])
+    mark_removed(con, SITE, flagged_url.rsplit("/", 1)[1])
     con.close()
     stats = reparse(db, workers=1, derive=False)
-    assert (stats.removed, stats.threads) == (1, 12)
+    assert (stats.threads, stats.skipped) == (12, 1)
     con = connect(db, read_only=True)
-    got = con.execute("SELECT url_title, removed FROM requests WHERE removed").fetchall()
-    assert got == [(url.rsplit("/", 1)[1], True)]
+    got = con.execute("SELECT url_title FROM requests WHERE removed").fetchall()
+    assert got == [(flagged_url.rsplit("/", 1)[1],)]
     assert con.execute("SELECT count(*) FROM requests").fetchone() == (13,)
     con.close()
+
+
+def test_a_stored_json_that_cannot_be_read_is_counted_and_reported(tmp_path):
+    url, html = _reference_pages()[0]
+    db = _store_with_json(tmp_path, url, html, b'{"id": 12, "url_title": ')
+    seen = []
+    stats = reparse(db, workers=1, derive=False, on_bad_json=lambda u, why: seen.append((u, why)))
+    assert (stats.threads, stats.bad_json, stats.failures) == (1, 1, 0)
+    assert [u for u, _ in seen] == [url] and "JSON" in seen[0][1]
+    assert "1 threads were loaded from their HTML alone" in stats.describe()
+
+
+def test_a_thread_the_loader_cannot_store_costs_only_itself(loaded_db, monkeypatch):
+    db, _, pages = loaded_db
+    poison = pages[3][0].rsplit("/", 1)[1]
+    refuse_to_store(monkeypatch, poison)
+    stats = reparse(db, fresh=True, workers=1, derive=False)
+    assert (stats.threads, stats.failures) == (12, 1)
+    con = connect(db, read_only=True)
+    assert con.execute("SELECT count(*) FROM requests").fetchone() == (12,)
+    kind, message = con.execute("SELECT kind, message FROM parse_failures WHERE url = ?", [pages[3][0]]).fetchone()
+    con.close()
+    assert kind == "load_error" and "OverflowError" in message
 
 
 def test_reparse_uses_the_json_companion(tmp_path):
     pages = _reference_pages()
     url, html = pages[0]
     parsed = parse_request(html, url=url)
-    json_url = url + ".json"
-    payload = (
-        '{"id": %d, "url_title": "%s", "title": "From JSON", "described_state": "successful",'
-        ' "display_status": "Successful", "awaiting_description": false, "prominence": "normal",'
-        ' "law_used": "foi", "tags": [], "info_request_events": []}' % (parsed.request_id, parsed.url_title)
-    ).encode()
-    db = tmp_path / "foi.duckdb"
-    con = connect(db)
-    store_pages(con, [
-        make_page(url=url, site=SITE, kind="request_html", status=200, final_url=url, headers=None, body=html,
-                  fetched_at=FETCHED, companion_url=json_url),
-        make_page(url=json_url, site=SITE, kind="request_json", status=200, final_url=json_url, headers=None,
-                  body=payload, fetched_at=FETCHED),
-    ])
-    con.close()
+    payload = json.dumps({
+        "id": parsed.request_id, "url_title": parsed.url_title, "title": "From JSON", "described_state": "successful",
+        "display_status": "Successful", "awaiting_description": False, "prominence": "normal", "law_used": "foi",
+        "tags": [], "info_request_events": [],
+    }).encode()
+    db = _store_with_json(tmp_path, url, html, payload)
     stats = reparse(db, workers=1, derive=False)
     assert (stats.pages, stats.threads, stats.failures) == (1, 1, 0)
     con = connect(db, read_only=True)
@@ -205,9 +239,8 @@ def test_reparse_of_missing_database_is_a_clear_error(tmp_path):
 def test_describe_names_the_figures_and_derived_tables_are_rebuilt(loaded_db):
     db, _, _ = loaded_db
     stats = reparse(db, workers=1)
-    derive = pytest.importorskip("corpus.derive")
-    assert stats.derived is hasattr(derive, "rebuild")
+    assert stats.derived
     text = stats.describe()
     assert text.startswith("Re-parsed 13 stored request pages in ")
-    assert "13 threads loaded, 0 parse failures, 0 removed, 0 skipped." in text
+    assert "13 threads loaded, 0 parse failures, 0 skipped." in text
     assert "13 unchanged" in text

@@ -7,10 +7,11 @@ import pytest
 
 from corpus.db import connect
 from corpus.errors import CorpusError
-from corpus.load import load_threads_tx, mark_removed
+from corpus.load import mark_removed
 from corpus.schema import CURRENT_VERSION
 from corpus.status import status_report
 from tests.corpus.factories import SITE, item, make_thread
+from tests.support.corpus_db import load_threads_tx
 
 
 def test_status_of_a_fresh_database(tmp_path):

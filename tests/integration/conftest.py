@@ -2,18 +2,10 @@
 
 from __future__ import annotations
 
-import duckdb
 import pytest
 
 from tests.cli_runner import run_cli, start_cli  # noqa: F401  (the tests import them from here)
-
-
-def query(db_path, sql, params=()):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+from tests.support.corpus_db import rows as query  # noqa: F401
 
 
 def visible_threads(corpus):

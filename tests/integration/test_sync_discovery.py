@@ -6,10 +6,10 @@ from datetime import timedelta
 
 import pytest
 
-from corpus.sync import run_sync
 from tests.integration.conftest import query
+from tests.support.sync import sync as run_sync
 
-FAST = dict(rate=500, quiet=True, fetch_options={"backoff_base": 0.01})
+FAST = dict(rate=500, fetch_options={"backoff_base": 0.01})
 
 
 def public(corpus, authority):

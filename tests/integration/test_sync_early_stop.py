@@ -13,10 +13,10 @@ from datetime import datetime, timedelta, timezone
 
 import pytest
 
-from corpus.sync import run_sync
 from tests.integration.conftest import query, start_cli
+from tests.support.sync import sync as run_sync
 
-FAST = dict(rate=500, quiet=True, fetch_options={"backoff_base": 0.01, "max_attempts": 2})
+FAST = dict(rate=500, fetch_options={"backoff_base": 0.01, "max_attempts": 2})
 
 
 @pytest.fixture

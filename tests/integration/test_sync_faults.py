@@ -6,10 +6,10 @@ import signal
 import subprocess
 import time
 
-from corpus.sync import run_sync
 from tests.integration.conftest import query, run_cli, start_cli, visible_threads
+from tests.support.sync import sync as run_sync
 
-FAST = dict(quiet=True, fetch_options={"backoff_base": 0.01})
+FAST = dict(fetch_options={"backoff_base": 0.01})
 
 
 def slugs(corpus, n):
@@ -61,7 +61,7 @@ def test_a_page_that_keeps_failing_is_reported_and_the_run_goes_on(fake_site, tm
     fake_site.add_fault(rf"^/request/{bad}$", "status", times=None, code=500)
     dbp = tmp_path / "fail.duckdb"
     summary = run_sync(db_path=dbp, site=fake_site.url, requests=[bad, good], rate=200,
-                       quiet=True, fetch_options={"backoff_base": 0.001, "max_attempts": 2})
+                       fetch_options={"backoff_base": 0.001, "max_attempts": 2})
     assert summary.exit_code == 1 and summary.failed == 1 and summary.new_threads == 1
     assert query(dbp, "SELECT url_title, state FROM frontier ORDER BY url_title") == sorted(
         [(bad, "failed"), (good, "done")])
@@ -136,7 +136,9 @@ def test_ctrl_c_saves_and_exits_130(fake_site_factory, tmp_path):
     dbp = tmp_path / "int.duckdb"
     args = ["sync", "--site", site.url, "--db", dbp, "--authority", authority, "--rate", "30"]
     proc = start_cli(*args, stdout=subprocess.PIPE)
-    time.sleep(2.0)
+    deadline = time.monotonic() + 60
+    while len(site.hits_for(r"^/request/")) < 6 and proc.poll() is None and time.monotonic() < deadline:
+        time.sleep(0.01)  # interrupt once threads are being fetched, however slowly the machine started it
     proc.send_signal(signal.SIGINT)
     out, err = proc.communicate(timeout=30)
     assert proc.returncode == 130, err

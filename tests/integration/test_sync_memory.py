@@ -2,16 +2,17 @@
 
 from __future__ import annotations
 
-from corpus import sync
-from corpus.sync import run_sync
+from corpus import frontier
+from corpus.sync import run as sync_run
 from tests.integration.conftest import query
+from tests.support.sync import sync as run_sync
 
-FAST = dict(rate=500, quiet=True, fetch_options={"backoff_base": 0.01})
+FAST = dict(rate=500, fetch_options={"backoff_base": 0.01})
 
 
 def test_batches_and_the_rebuild_are_written_uncapped_when_the_cap_is_too_small(fake_site, tmp_path, monkeypatch):
-    monkeypatch.setattr(sync, "BATCH_MEMORY_LIMIT", "1MB")
-    monkeypatch.setattr(sync, "DERIVE_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(sync_run, "BATCH_MEMORY_LIMIT", "1MB")
+    monkeypatch.setattr(sync_run, "DERIVE_MEMORY_LIMIT", "1MB")
     corpus = fake_site.corpus
     authority = max(corpus.authorities, key=lambda a: sum(r.authority_url_name == a for r in corpus.requests))
     listed = {r.url_title for r in corpus.requests
@@ -26,13 +27,13 @@ def test_batches_and_the_rebuild_are_written_uncapped_when_the_cap_is_too_small(
 
 def test_batches_run_under_the_cap(fake_site, tmp_path, monkeypatch):
     seen = []
-    real_pending = sync.frontier.pending
+    real_pending = frontier.pending
 
     def pending(con, site, *a, **kw):
         seen.append(con.execute("SELECT current_setting('memory_limit')").fetchone()[0])
         return real_pending(con, site, *a, **kw)
 
-    monkeypatch.setattr(sync.frontier, "pending", pending)
+    monkeypatch.setattr(frontier, "pending", pending)
     authority = sorted(fake_site.corpus.authorities)[0]
     summary = run_sync(db_path=tmp_path / "c.duckdb", site=fake_site.url, authorities=[authority], **FAST)
     assert summary.outcome == "complete" and seen

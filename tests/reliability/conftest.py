@@ -8,10 +8,11 @@ import pytest
 @pytest.fixture(scope="module")
 def small_site():
     """A 40-thread synthetic site (two authorities), shared by the tests of one module; faults cleared per test."""
-    from corpus.sample_site import FakeSite, generate_corpus
+    from corpus.sample_site import generate_corpus
+    from tests.support.site import TestSite
 
     corpus = generate_corpus(40, seed=7, n_authorities=2)
-    site = FakeSite(corpus, serve_2019_pages_from=False)
+    site = TestSite(corpus, serve_2019_pages_from=False)
     site.start()
     try:
         yield site

@@ -122,13 +122,13 @@ def test_a_site_that_is_not_alaveteli_is_refused(not_alaveteli, synced_db, tmp_p
 
 def test_a_capped_rate_is_a_warning_not_an_error(tmp_path):
     # a public site with a bad contact fails in planning, after the cap: the warning path must not stop the run
-    from corpus.sync import _plan
+    from corpus.sync import SyncOptions
 
-    plan = _plan(db_path=tmp_path / "x.duckdb", site="https://www.whatdotheyknow.com", authorities=(), users=(),
-                 requests=("some_request",), query=None, since=None, until=None, limit=None, rate=40,
-                 contact="me@example.org", refresh=False, fetch_authorities=False, attachments="none",
-                 fetch_options=None)
-    assert plan.rate == 5.0 and len(plan.warnings) == 1
+    options = SyncOptions.build(db_path=tmp_path / "x.duckdb", site="https://www.whatdotheyknow.com",
+                                requests=("some_request",), rate=40, contact="me@example.org")
+    assert options.rate == 5.0 and len(options.warnings) == 1
+    assert options.command_line() == ("corpus sync --site https://www.whatdotheyknow.com --request some_request "
+                                      "--rate 5")  # never the contact address
     assert not (tmp_path / "x.duckdb").exists()
 
 

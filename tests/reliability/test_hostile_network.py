@@ -36,7 +36,7 @@ def corpus():
 def server(corpus):
     from corpus.sample_site import FakeSite
 
-    with HostileServer(FakeSite(corpus, serve_2019_pages_from=False)) as srv:
+    with HostileServer(FakeSite(corpus)) as srv:
         yield srv
 
 

@@ -1,23 +1,20 @@
-"""Ground truth of a sample site versus what a corpus database holds.
+"""Ground truth of a sample site versus what a corpus database holds, and ways to kill a sync at a chosen moment.
 
-Used by the SIGKILL tests and by ``bench/soak_kill.py``: after any number of
-kills and restarts the database must hold exactly the site's public threads,
-each complete (all its messages and annotations), with no duplicate key and the
-raw page of every thread kept.
+The ground truth and the CLI runner are shared with ``bench/soak_kill.py``
+(``bench/harness.py``); killing a sync after N hits of the test site is the tests' own.
 """
 
 from __future__ import annotations
 
-import os
-import signal
 import subprocess
 import time
-from dataclasses import dataclass, field
 from pathlib import Path
 
-import duckdb
+from bench.harness import Comparison, Truth, compare, kill_after, run_cli, site_truth, start_cli
+from tests.support.corpus_db import rows
 
-from tests.cli_runner import run_cli, start_cli  # noqa: F401  (the tests and the soak import them from here)
+__all__ = ["Comparison", "Truth", "compare", "kill_after", "kill_at_hit", "rows", "run_cli", "site_truth",
+           "start_cli", "sync_in_process", "wait_for_file"]
 
 
 def kill_at_hit(proc: subprocess.Popen, site, hits: int, extra: float = 0.0, *, timeout: float = 60.0) -> bool:
@@ -41,168 +38,6 @@ def _reap(proc: subprocess.Popen) -> bool:
     return False
 
 
-def kill_after(proc: subprocess.Popen, delay: float) -> bool:
-    """SIGKILL ``proc`` after ``delay`` seconds; False when it had already finished."""
-    try:
-        proc.wait(timeout=delay)
-        return False
-    except subprocess.TimeoutExpired:
-        pass
-    os.kill(proc.pid, signal.SIGKILL)
-    proc.wait(timeout=30)
-    if proc.stderr is not None:
-        proc.stderr.close()
-    return True
-
-
-# ---------------------------------------------------------------- ground truth
-
-
-@dataclass
-class Truth:
-    """What a complete sync of some authorities must hold."""
-
-    messages: dict[str, set[tuple[str, int]]]  # url_title -> {(direction, message id)}
-    annotations: dict[str, set[int]]  # url_title -> {comment id}
-
-    @property
-    def slugs(self) -> set[str]:
-        return set(self.messages)
-
-
-def site_truth(corpus, authorities=None) -> Truth:
-    """The threads a listing walk of ``authorities`` (default: all) finds, with their items.
-
-    Only plain public threads are counted (hidden ones answer 403 and are not
-    listed); every message and visible annotation of them is on the page.
-    """
-    msgs: dict[str, set[tuple[str, int]]] = {}
-    notes: dict[str, set[int]] = {}
-    for r in corpus.requests:
-        if r.prominence != "normal" or not r.indexed_events():
-            continue
-        if authorities is not None and r.authority_url_name not in authorities:
-            continue
-        msgs[r.url_title] = {(m.direction, m.id) for m in r.messages}
-        notes[r.url_title] = {a.id for a in r.annotations if a.visible}
-    return Truth(msgs, notes)
-
-
-@dataclass
-class Comparison:
-    threads_expected: int = 0
-    threads_found: int = 0
-    messages_expected: int = 0
-    messages_found: int = 0
-    annotations_expected: int = 0
-    annotations_found: int = 0
-    lost: list[str] = field(default_factory=list)  # missing threads/items, or pages
-    duplicated: list[str] = field(default_factory=list)  # duplicate keys
-    wrong: list[str] = field(default_factory=list)  # half threads, extra rows, bad pages
-
-    @property
-    def ok(self) -> bool:
-        return not (self.lost or self.duplicated or self.wrong)
-
-    def problems(self) -> list[str]:
-        return [f"lost: {x}" for x in self.lost] + [f"duplicated: {x}" for x in self.duplicated] + \
-            [f"wrong: {x}" for x in self.wrong]
-
-    def line(self) -> str:
-        return (f"{len(self.lost)} lost, {len(self.duplicated)} duplicated, {len(self.wrong)} inconsistent "
-                f"(compared {self.threads_found}/{self.threads_expected} threads, "
-                f"{self.messages_found}/{self.messages_expected} messages, "
-                f"{self.annotations_found}/{self.annotations_expected} annotations)")
-
-
-_DUPLICATE_CHECKS = {
-    "requests by url_title": "SELECT url_title, count(*) FROM requests GROUP BY ALL HAVING count(*) > 1",
-    "requests by key": "SELECT request_key, count(*) FROM requests GROUP BY ALL HAVING count(*) > 1",
-    "messages": "SELECT direction || '-' || message_id, count(*) FROM messages GROUP BY ALL HAVING count(*) > 1",
-    "annotations": "SELECT comment_id::VARCHAR, count(*) FROM annotations GROUP BY ALL HAVING count(*) > 1",
-    "pages": "SELECT url, count(*) FROM pages GROUP BY ALL HAVING count(*) > 1",
-    "frontier": "SELECT url, count(*) FROM frontier GROUP BY ALL HAVING count(*) > 1",
-}
-
-
-def compare(db_path, truth: Truth, *, complete: bool = True) -> Comparison:
-    """Check the database against ``truth``.
-
-    ``complete=False`` (after a kill, before the rerun) allows threads to be
-    missing but still requires every thread present to be whole, with its page.
-    """
-    c = Comparison(threads_expected=len(truth.slugs),
-                   messages_expected=sum(len(v) for v in truth.messages.values()),
-                   annotations_expected=sum(len(v) for v in truth.annotations.values()))
-    if not Path(db_path).exists():
-        if complete:
-            c.lost.append("the database file does not exist")
-        return c
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        tables = {t for (t,) in con.execute(
-            "SELECT table_name FROM information_schema.tables WHERE table_schema = 'main'").fetchall()}
-        if "schema_version" not in tables:
-            # killed while the schema was being created: that transaction never committed
-            if tables:
-                c.wrong.append(f"tables {sorted(tables)} without schema_version (a half-created schema)")
-            elif complete:
-                c.lost.append("the database has no tables")
-            return c
-        for what, sql in _DUPLICATE_CHECKS.items():
-            for key, n in con.execute(sql).fetchall():
-                c.duplicated.append(f"{what} {key} x{n}")
-        rows = con.execute(
-            "SELECT r.url_title, r.request_key, r.source_url, r.page_sha256, p.sha256, p.kind, p.body IS NOT NULL "
-            "FROM requests r LEFT JOIN pages p ON p.url = r.source_url"
-        ).fetchall()
-        keys = {}
-        for slug, key, source_url, sha, page_sha, kind, has_body in rows:
-            keys[key] = slug
-            if slug not in truth.messages:
-                c.wrong.append(f"thread {slug} is not on the site")
-            if kind != "request_html" or not has_body:
-                c.lost.append(f"raw page of {slug} ({source_url})")
-            elif page_sha != sha:
-                c.wrong.append(f"thread {slug} was parsed from page {sha}, but the stored page is {page_sha}")
-        got_msgs: dict[str, set] = {}
-        for key, direction, mid in con.execute("SELECT request_key, direction, message_id FROM messages").fetchall():
-            got_msgs.setdefault(keys.get(key, f"?{key}"), set()).add((direction, int(mid)))
-        got_notes: dict[str, set] = {}
-        for key, cid in con.execute("SELECT request_key, comment_id FROM annotations").fetchall():
-            got_notes.setdefault(keys.get(key, f"?{key}"), set()).add(int(cid))
-        orphans = [s for s in list(got_msgs) + list(got_notes) if s.startswith("?")]
-        c.wrong.extend(f"messages or annotations of request_key {s[1:]} with no request row" for s in set(orphans))
-        present = set(keys.values())
-        c.threads_found = len(present & truth.slugs)
-        for slug in sorted(truth.slugs):
-            if slug not in present:
-                if complete:
-                    c.lost.append(f"thread {slug}")
-                continue
-            want_m, have_m = truth.messages[slug], got_msgs.get(slug, set())
-            want_a, have_a = truth.annotations[slug], got_notes.get(slug, set())
-            c.messages_found += len(want_m & have_m)
-            c.annotations_found += len(want_a & have_a)
-            if want_m - have_m:
-                c.lost.append(f"messages {sorted(want_m - have_m)} of {slug} (half-written thread)")
-            if have_m - want_m:
-                c.wrong.append(f"messages {sorted(have_m - want_m)} of {slug} are not on the site")
-            if want_a - have_a:
-                c.lost.append(f"annotations {sorted(want_a - have_a)} of {slug}")
-            if have_a - want_a:
-                c.wrong.append(f"annotations {sorted(have_a - want_a)} of {slug} are not on the site")
-        if complete:
-            states = dict(con.execute(
-                "SELECT url_title, state FROM frontier WHERE kind = 'request'").fetchall())
-            for slug in sorted(truth.slugs):
-                if states.get(slug) != "done":
-                    c.wrong.append(f"frontier state of {slug} is {states.get(slug)!r}, not 'done'")
-    finally:
-        con.close()
-    return c
-
-
 def wait_for_file(path: Path, timeout: float = 30.0) -> bool:
     deadline = time.monotonic() + timeout
     while time.monotonic() < deadline:
@@ -216,18 +51,9 @@ def wait_for_file(path: Path, timeout: float = 30.0) -> bool:
 
 
 def sync_in_process(site, db_path, **options):
-    """``run_sync`` against a sample site at a local rate, with tiny back-off; returns the summary."""
-    from corpus.sync import run_sync
+    """A sync against a sample site at a local rate, with tiny back-off; returns the summary."""
+    from tests.support.sync import sync
 
     fetch_options = {"backoff_base": 0.01, **options.pop("fetch_options", {})}
     options.setdefault("rate", 200)
-    options.setdefault("quiet", True)
-    return run_sync(db_path=db_path, site=site.url, fetch_options=fetch_options, **options)
-
-
-def rows(db_path, sql, params=()):
-    con = duckdb.connect(str(db_path), read_only=True)
-    try:
-        return con.execute(sql, list(params)).fetchall()
-    finally:
-        con.close()
+    return sync(db_path=db_path, site=site.url, fetch_options=fetch_options, **options)

@@ -13,7 +13,6 @@ from corpus.sample_site.data import LONDON
 from corpus.sample_site.generate import big_authority_url_name
 from corpus.sample_site.render import page_window
 
-
 # one client for the module (no keep-alive: every test site has its own port)
 CLIENT = httpx.Client(follow_redirects=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
 

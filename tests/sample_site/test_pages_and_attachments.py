@@ -11,8 +11,7 @@ import pytest
 from selectolax.lexbor import LexborHTMLParser
 
 from corpus.sample_site import FakeSite, sample_corpus
-from corpus.sample_site.server import PAGES_2019
-
+from tests.support.site import PAGES_2019
 
 # one client for the module (no keep-alive: every test site has its own port)
 CLIENT = httpx.Client(follow_redirects=False, timeout=10, limits=httpx.Limits(max_keepalive_connections=0))
@@ -24,7 +23,7 @@ def get(site, path, **kw):
 
 def test_2019_pages_served_verbatim(pages_2019, fake_site_factory):
     site = fake_site_factory(sample_corpus(), serve_2019_pages_from=pages_2019)
-    for stem, (slug, rid) in PAGES_2019.items():
+    for stem, (slug, _rid) in PAGES_2019.items():
         r = get(site, f"/request/{slug}")
         assert r.status_code == 200, slug
         assert r.content == (pages_2019 / f"{stem}.html").read_bytes()
@@ -177,7 +176,7 @@ def test_binds_only_to_loopback():
 
 
 def test_runs_as_a_module():
-    proc = subprocess.Popen([sys.executable, "-m", "corpus.sample_site", "--port", "0", "--no-2019-pages"],
+    proc = subprocess.Popen([sys.executable, "-m", "corpus.sample_site", "--port", "0"],
                             stdout=subprocess.PIPE, text=True)
     try:
         url = proc.stdout.readline().strip()

@@ -18,12 +18,9 @@ def client(fake_site):
 
 
 def test_robots_txt_matches_the_reference_copy_verbatim():
-    from tests.conftest import REFERENCE
+    from tests.conftest import REFERENCE, require_shared
 
-    doc = REFERENCE / "listing_and_json_structure.md"
-    if not doc.is_file():
-        pytest.skip(f"reference not found at {doc}")
-    text = doc.read_text(encoding="utf-8")
+    text = require_shared(REFERENCE / "listing_and_json_structure.md").read_text(encoding="utf-8")
     block = text[text.index("# See https://www.robotstxt.org"):]
     block = block[: block.index("```")]
     assert ROBOTS_TXT == block
@@ -56,7 +53,7 @@ def test_request_page_markup_follows_the_reference(client, fake_site):
         node = tree.css_first(f"div#incoming-{m.id}.incoming.correspondence")
         assert node is not None
         assert node.css_first("time[datetime]").attributes["datetime"] == m.sent_at.replace(microsecond=0).isoformat()
-        assert node.css_first(f"div#attachment-1") is not None
+        assert node.css_first("div#attachment-1") is not None
     for m in outgoing:
         assert tree.css_first(f"div#outgoing-{m.id}.outgoing.correspondence") is not None
     # blocks appear in event order

@@ -297,7 +297,7 @@ def test_walk_over_http_reaches_every_listed_request_of_a_big_body(fake_site_fac
     async def go():
         async with make_client(site.url, "tests@example.org") as client:
             limiter = RateLimiter(1000)
-            robots = await load_robots(client, site.url, limiter)
+            robots, _ = await load_robots(client, site.url, limiter)
             fetcher = Fetcher(client, robots, limiter, site=site.url, backoff_base=0.001)
 
             async def fetch_listing(url):

@@ -307,7 +307,7 @@ def test_load_robots_variants():
         script = Script(routes)
         limiter = RateLimiter(10_000)
         async with make_client(SITE, None, transport=httpx.MockTransport(script)) as client:
-            robots = await load_robots(client, SITE, limiter, backoff_base=0.001)
+            robots, _ = await load_robots(client, SITE, limiter, backoff_base=0.001)
         return robots, limiter, script
 
     robots, limiter, _ = asyncio.run(load({"/robots.txt": [httpx.Response(200, text=ROBOTS + "Crawl-delay: 4\n")]}))

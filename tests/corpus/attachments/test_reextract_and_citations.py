@@ -173,7 +173,7 @@ def test_rebuild_scans_only_new_or_changed_texts(db, monkeypatch):
 
 
 def test_corpus_reparse_reextracts_kept_files(tmp_path):
-    from corpus.load import reparse
+    from corpus.reparse import reparse
 
     path = tmp_path / "foi.duckdb"
     con = connect(path)

@@ -20,7 +20,7 @@ http = pytest.importorskip("scraper.http")
 async def _run(site, db):
     async with http.make_client(site.url, "tests@example.org") as client:
         limiter = politeness.RateLimiter(1000.0)
-        robots = await fetch_mod.load_robots(client, site.url, limiter)
+        robots, _ = await fetch_mod.load_robots(client, site.url, limiter)
         fetcher = fetch_mod.Fetcher(client, robots, limiter, site=site.url, max_attempts=2, backoff_base=0.01)
         return await sync_attachments(fetcher, db, site.url, con_factory=functools.partial(batch, db))
 
