@@ -3,9 +3,9 @@
 Run: ``python bench/parse.py`` (or ``--quick`` for a tiny smoke run).
 
 Pages: the 13 real 2019 WhatDoTheyKnow pages (when ../shared/reference is
-present) plus generated current-markup pages from about 7 KB to 297 KB (never
-outside 5-300 KB; at about 2 KB of markup per message that is up to 145
-messages).  Three timings over the same bytes, best of several rounds:
+present) plus current-markup pages made by the sample site's renderer, from
+about 13 KB to 282 KB (never outside 5-300 KB; at about 2.2 KB of markup per
+message that is up to 128 messages).  Three timings over the same bytes, best of several rounds:
 
 * bare: ``LexborHTMLParser(html)`` only (the floor for any Lexbor parser);
 * full: ``scraper.pages.request.parse_request(html)``;
@@ -41,9 +41,10 @@ sys.path.insert(0, str(ROOT))
 from bs4 import BeautifulSoup, NavigableString, Tag  # noqa: E402
 from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
+from corpus.sample_site.threads import att, inc, note, out, thread  # noqa: E402
+from corpus.sample_site.threads import page as render_page  # noqa: E402
 from scraper.pages.request import parse_request  # noqa: E402
 from scraper.records import ParsedRequest  # noqa: E402
-from tests.scraper.pages.current_markup import Att, Comment, In, Out, Page, build_page  # noqa: E402
 
 SHARED = Path(os.environ.get("CORPUS_SHARED", ROOT.parent / "shared"))
 PAGES_2019 = SHARED / "reference" / "wdtk_2019_request_pages"
@@ -69,7 +70,7 @@ def _paragraphs(seed: int, n: int) -> list[str]:
 
 
 def generated_pages(sizes: list[tuple[int, int]]) -> list[bytes]:
-    """One page per (messages, paragraphs per message)."""
+    """One page per (messages, paragraphs per message), from the sample site's renderer."""
     pages = []
     t0 = datetime(2023, 3, 1, 9, 0, tzinfo=GMT)
     for n_msgs, n_paras in sizes:
@@ -77,15 +78,14 @@ def generated_pages(sizes: list[tuple[int, int]]) -> list[bytes]:
         for i in range(n_msgs):
             when = t0 + timedelta(days=i, minutes=i)
             if i % 2 == 0:
-                items.append(Out(100_000 + i, "Sam Patel", when, paragraphs=_paragraphs(i, n_paras)))
+                items.append(out(100_000 + i, when, _paragraphs(i, n_paras), event_type="followup_sent" if i else "sent"))
             else:
-                atts = [Att(2 + a, f"Response part {a}.pdf", f"{50 + a}K") for a in range(i % 3)]
-                items.append(In(200_000 + i, "Jo Bloggs,\nExampleshire County Council", when,
-                                paragraphs=_paragraphs(i, n_paras), attachments=atts,
-                                fold="show" if i % 5 == 1 else None))
+                atts = [att(2 + a, f"Response part {a}.pdf", size=f"{50 + a}K") for a in range(i % 3)]
+                items.append(inc(200_000 + i, when, _paragraphs(i, n_paras), sender="Jo Bloggs", attachments=atts,
+                                 quoted=["Quoted earlier message."] if i % 5 == 1 else None))
             if i % 17 == 16:
-                items.append(Comment(300_000 + i, "helpful_hannah", "Hannah", when, "See <a href='/x'>this</a>."))
-        pages.append(build_page(Page(status="waiting_classification", due=None, items=items)))
+                items.append(note(300_000 + i, ("helpful_hannah", "Hannah"), when, ["See https://example.org/x for this."]))
+        pages.append(render_page(*thread(items, state="waiting_response", awaiting=True)))
     return pages
 
 
@@ -178,10 +178,10 @@ def bs4_extract(html: bytes) -> dict:
 # ------------------------------------------------------------------ timing
 
 MIN_PAGE_BYTES, MAX_PAGE_BYTES = 5_000, 300_000
-# (messages, paragraphs per message): about 7 KB to 297 KB.  Each message of
-# the current markup carries about 2 KB of header, footer and link markup, so
-# 300 KB holds at most about 150 messages.
-FULL_SIZES = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (100, 3), (145, 1)]
+# (messages, paragraphs per message): about 13 KB to 282 KB.  Each message of
+# the current markup carries about 2.2 KB of header, footer and link markup, so
+# 300 KB holds at most about 130 messages.
+FULL_SIZES = [(1, 2), (4, 3), (10, 4), (30, 5), (60, 4), (100, 3), (128, 1)]
 QUICK_SIZES = [(2, 1), (20, 3)]
 
 

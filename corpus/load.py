@@ -277,9 +277,10 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
             if m.direction != "incoming":
                 continue  # only responses carry attachments on Alaveteli
             for a in m.attachments:
-                attachments[(site, m.message_id, a.part)] = (
-                    site, key, m.message_id, a.part, a.filename, a.size_text, size_bytes_approx(a.size_text),
-                    a.content_icon, a.download_url, a.html_url, a.erased, a.hidden, seen, seen,
+                # key_part: the part, or -(list position + 1) when the page gives none (erased, hidden)
+                attachments[(site, m.message_id, a.key_part)] = (
+                    site, key, m.message_id, a.key_part, a.filename, a.size_text, size_bytes_approx(a.size_text),
+                    a.content_icon, a.download_url, a.html_url, a.erased, a.hidden, seen, seen, a.database_id,
                 )
         for an in p.annotations:
             author = an.author

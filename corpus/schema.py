@@ -268,7 +268,13 @@ ALTER TABLE attachment_texts ADD COLUMN ocr_confidence DOUBLE;  -- Tesseract's m
 UPDATE attachment_texts SET text_source = 'text_layer' WHERE status = 'ok';
 """
 
+# Version 4: the attachment's database id (li#attachment-<id> on pages since 2022),
+# kept beside its part number, which only the /attach/<part>/ links give.
+SCHEMA_V4 = r"""
+ALTER TABLE attachments ADD COLUMN database_id BIGINT;  -- Alaveteli's id of the attachment (NULL: not shown)
+"""
+
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
 
 CURRENT_VERSION = len(MIGRATIONS)

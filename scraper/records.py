@@ -6,7 +6,10 @@ only, so they can be built from live pages, saved pages or stored raw pages alik
 
 Times are timezone-aware ``datetime`` objects; the original ISO text with its UTC
 offset is kept beside them (``*_text``) because DuckDB's TIMESTAMPTZ keeps the
-instant but not the offset the site displayed.
+instant but not the offset the site displayed.  Pages from before 2014 show
+only a date ("5 March 2012", no time, no offset): there the time is ``None``,
+the ``*_text`` holds the date in ISO form (``"2012-03-05"``) and ``*_on`` the
+date itself.
 """
 
 from __future__ import annotations
@@ -17,6 +20,37 @@ from typing import Literal
 
 Direction = Literal["incoming", "outgoing"]
 Prominence = Literal["normal", "hidden", "requester_only", "backpage"]
+
+
+class ParseWarning(str):
+    """A non-fatal oddity met while parsing: the message, with a ``kind``.
+
+    A ``str`` subclass, so code that treats warnings as text keeps working;
+    ``kind`` lets callers count and report them by type:
+
+    * ``duplicate``: an id shown twice on the page (the first copy kept);
+    * ``bad_json``: the JSON could not be used at all (the page was parsed alone);
+    * ``json_shape``: a JSON value of an unexpected type or form (ignored);
+    * ``json_time``: a JSON time in a format not known (left empty);
+    * ``mismatch``: the page and its JSON disagree (which one was kept is said);
+    * ``unknown_text``: a value the page gives only as words in a language or
+      form the parser does not read (left unknown rather than guessed);
+    * ``other``: anything else.
+    """
+
+    __slots__ = ("kind",)
+    kind: str
+
+    def __new__(cls, kind: str, message: str) -> ParseWarning:
+        self = super().__new__(cls, message)
+        self.kind = kind
+        return self
+
+    def __reduce__(self):  # picklable (records cross process pools)
+        return (ParseWarning, (self.kind, str(self)))
+
+
+WarningKind = Literal["duplicate", "bad_json", "json_shape", "json_time", "mismatch", "unknown_text", "other"]
 
 
 @dataclass(slots=True)
@@ -34,7 +68,16 @@ class Person:
 
 @dataclass(slots=True)
 class Attachment:
-    part: int  # url_part_number, from li#attachment-N or the URL
+    """One attachment of a response, as listed on the page.
+
+    ``part`` is the url_part_number, read only from the ``/attach/<part>/``
+    links.  Erased and hidden attachments have no link, so their part is
+    unknown (``None``); nothing else on the page is taken for it.
+    ``database_id`` is Alaveteli's own id of the attachment, shown (since
+    2022) as ``li#attachment-<id>``; ``None`` where the page does not show it.
+    """
+
+    part: int | None  # url_part_number from the /attach/<part>/ link; None: unknown
     filename: str
     size_text: str | None = None  # as displayed, e.g. "78K"
     download_url: str | None = None  # absolute or site-relative, as on the page
@@ -42,6 +85,18 @@ class Attachment:
     content_icon: str | None = None  # icon_<type>_large -> "<type>", e.g. "pdf"
     erased: bool = False
     hidden: bool = False
+    database_id: int | None = None  # li#attachment-<id> (the attachment's database id), when shown
+    position: int = 0  # 0-based order in the message's list of attachments
+
+    @property
+    def key_part(self) -> int:
+        """The part, or ``-(position + 1)`` when the page gives none.
+
+        Attachment rows are keyed by (message, part); an attachment whose part
+        is unknown is keyed by a negative number that says where it sits in
+        the list (-1: first, -2: second, ...) and can never be taken for a part.
+        """
+        return self.part if self.part is not None else -(self.position + 1)
 
 
 @dataclass(slots=True)
@@ -52,8 +107,8 @@ class Message:
     direction: Direction
     position: int  # 0-based order among all items on the page (messages and annotations)
     sender: str | None
-    sent_at: datetime | None  # from <time datetime>, timezone-aware
-    sent_at_text: str | None  # the raw datetime attribute, offset kept
+    sent_at: datetime | None  # from <time datetime>, timezone-aware; None when the page shows only a date
+    sent_at_text: str | None  # the raw datetime attribute, offset kept; "YYYY-MM-DD" on date-only pages
     prominence: str = "normal"  # normal | hidden | requester_only
     body: str = ""  # new text, paragraphs separated by a blank line
     quoted_text: str | None = None  # quoted/previous text kept apart, when on the page
@@ -66,6 +121,7 @@ class Message:
     delivery_status: str | None = None  # delivered | sent | failed | unknown (outgoing)
     hidden_notice: str | None = None  # text of p.hidden_message when present
     attachments: list[Attachment] = field(default_factory=list)
+    sent_on: date | None = None  # the date shown (local to the site), in every era
 
 
 @dataclass(slots=True)
@@ -76,6 +132,7 @@ class Annotation:
     created_at: datetime | None
     created_at_text: str | None
     text: str
+    created_on: date | None = None  # the date shown (local to the site), in every era
 
 
 @dataclass(slots=True)
@@ -130,9 +187,15 @@ class ParsedRequest:
     messages: list[Message] = field(default_factory=list)
     annotations: list[Annotation] = field(default_factory=list)
     events: list[Event] = field(default_factory=list)  # empty when no JSON
-    markup_era: str = "current"  # "current" | "2019"
+    markup_era: str = "current"  # see MARKUP_ERAS
     has_json: bool = False
-    warnings: list[str] = field(default_factory=list)  # non-fatal oddities
+    warnings: list[ParseWarning] = field(default_factory=list)  # non-fatal oddities, typed
+    lang: str | None = None  # <html lang>, as the page gives it
+
+
+# The page layouts the request parser reads, oldest first, named by the years
+# Alaveteli served them (README, "Parsing", lists what marks each one).
+MARKUP_ERAS = ("2009-2011", "2011-2014", "2014-2016", "2016-2018", "2019", "current")
 
 
 ParseErrorKind = Literal[
@@ -142,8 +205,10 @@ ParseErrorKind = Literal[
     "challenge",  # bot/anti-automation challenge page
     "error_page",  # the site's 404/403/500 page ("Request has been removed" etc.)
     "not_request",  # some other kind of page
-    "markup_changed",  # looks like a request page but required parts are missing
-    "bad_json",  # the JSON companion could not be read
+    "markup_changed",  # unrecognised markup: a request page, but a part every era has is missing or unreadable
+    "bad_json",  # parse_request_json: the JSON could not be used (parse_request then warns and parses the page alone)
+    "too_deep",  # elements nested deeper than any real page (checked before the parse)
+    "out_of_range",  # an id beyond the 64-bit range a site's database can hold
 ]
 
 

@@ -130,13 +130,15 @@ class FakeUser:
 
 @dataclass
 class FakeAttachment:
-    part: int
+    part: int  # url_part_number: the N of /attach/N/ in its links
     filename: str
     content_type: str
     size_text: str
     erased: bool = False
     data: bytes | None = None
     text: str | None = None  # words the generated file holds (PDF text layer, CSV, plain text)
+    database_id: int | None = None  # Alaveteli's id of the attachment row (li#attachment-<id>); None: derived
+    hidden: bool = False  # prominence hidden: listed with a notice, no name or links
 
 
 @dataclass
@@ -165,6 +167,18 @@ class FakeMessage:
     def body_part(self) -> int:
         """url_part_number of the main body (attachments are numbered after it)."""
         return 1
+
+    def part_database_id(self, part: int) -> int:
+        """The database id of this message's part ``part`` (body or attachment).
+
+        Real ids come from one table-wide sequence, so they bear no relation to
+        the part number; the derived ones here are far from any part number
+        too, so a reader that takes one for the other is caught.
+        """
+        for a in self.attachments:
+            if a.part == part and a.database_id is not None:
+                return a.database_id
+        return 7_300_000 + self.id * 64 + part
 
     def plain_text(self) -> str:
         return "\n\n".join(self.paragraphs)

@@ -11,9 +11,9 @@ where the sample writes ``base``.
 from __future__ import annotations
 
 import csv
-import itertools
 import hashlib
 import io
+import itertools
 import json
 import re
 from datetime import date, datetime
@@ -335,8 +335,29 @@ def _asset_hash(name: str) -> str:
     return hashlib.sha256(name.encode()).hexdigest()
 
 
+# The content-type icons Alaveteli ships (app/assets/images/content_type/); any
+# other type is shown with icon_unknown.png.
+ICON_TYPES = frozenset({
+    "application/octet-stream", "application/pdf", "application/rtf", "application/vnd.ms-excel",
+    "application/vnd.ms-powerpoint", "application/vnd.ms-word",
+    "application/vnd.openxmlformats-officedocument.presentationml.presentation",
+    "application/vnd.openxmlformats-officedocument.spreadsheetml.sheet",
+    "application/vnd.openxmlformats-officedocument.wordprocessingml.document", "application/zip",
+    "image/bmp", "image/gif", "image/img", "image/jpeg", "image/png", "image/tiff",
+    "message/delivery-status", "text/html", "text/plain", "text/x-vcard",
+})
+
+
 def content_icon(content_type: str) -> str:
+    """The icon's base name: ``icon_<type>_large``, or ``icon_unknown`` for types with no icon."""
+    if content_type not in ICON_TYPES:
+        return "icon_unknown"
     return "icon_" + content_type.replace("/", "_") + "_large"
+
+
+def asset_path(name: str) -> str:
+    """``/assets/content_type/<name>-<digest>.png``, as the Rails asset pipeline writes it."""
+    return f"/assets/content_type/{name}-{_asset_hash(name)}.png"
 
 
 # --------------------------------------------------------------------------- request page
@@ -436,7 +457,6 @@ REQUESTER_ONLY_MESSAGE_TEXT = (
 
 
 def _outgoing(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage, base: str) -> str:
-    slug = esc(req.url_title)
     auth = corpus.authority_of(req)
     if m.event_type in ("resent", "followup_resent"):
         what = "Sent request to" if m.event_type == "resent" else "Sent a follow up to"
@@ -481,15 +501,29 @@ def attachment_url(req: FakeRequest, m: FakeMessage, a: FakeAttachment) -> str:
     return f"/request/{quote(req.url_title)}/response/{m.id}/attach/{a.part}/{quote(a.filename)}"
 
 
+HIDDEN_ATTACHMENT_TEXT = (
+    "This attachment has been hidden. There are various reasons why we might have done this, "
+    "sorry we can't be more specific here. Please <a href=\"/help/contact\">contact us</a> if you have any questions."
+)
+
+
 def _attachments(req: FakeRequest, m: FakeMessage) -> str:
+    """``request/_attachments``: ``li#attachment-<database id>`` items; the part is only in the links."""
     if not m.attachments:
         return ""
-    n = len(m.attachments)
     items = []
     for a in m.attachments:
         url = attachment_url(req, m, a)
+        dom_id = f"attachment-{m.part_database_id(a.part)}"
+        if a.hidden:
+            items.append(f"""        <li class="attachment" id="{dom_id}">
+          <img class="attachment__image" src="{asset_path("icon_unknown")}" />
+          <span class="hidden_attachment"><p>{HIDDEN_ATTACHMENT_TEXT}</p></span>
+        </li>""")
+            continue
         if a.erased:
-            items.append(f"""        <li id="attachment-{a.part}" class="attachment">
+            items.append(f"""        <li class="attachment" id="{dom_id}">
+          <img class="attachment__image" src="{asset_path("icon_unknown")}" />
           <p class="attachment__name">
             {esc(a.filename)}
           </p>
@@ -502,8 +536,8 @@ def _attachments(req: FakeRequest, m: FakeMessage) -> str:
         view = ""
         if req.prominence == "normal":
             view = f'\n            <a href="/request/{quote(req.url_title)}/response/{m.id}/attach/html/{a.part}/{quote(a.filename)}.html">View</a>'
-        items.append(f"""        <li id="attachment-{a.part}" class="attachment">
-          <a href="{url}?cookie_passthrough=1"><img class="attachment__image" alt="Attachment" src="/assets/content_type/{icon}-{_asset_hash(icon)}.png" /></a>
+        items.append(f"""        <li class="attachment" id="{dom_id}">
+          <a href="{url}?cookie_passthrough=1"><img class="attachment__image" alt="Attachment" src="{asset_path(icon)}" /></a>
           <p class="attachment__name">
             {esc(a.filename)}
           </p>
@@ -512,6 +546,12 @@ def _attachments(req: FakeRequest, m: FakeMessage) -> str:
             <a href="{url}?cookie_passthrough=1">Download</a>
           </p>
         </li>""")
+    return attachments_block(items)
+
+
+def attachments_block(items: list[str]) -> str:
+    """The ``div.attachments`` box around rendered ``li.attachment`` items (2016 onwards)."""
+    n = len(items)
     joined = "\n".join(items)
     return f"""
       <div class="attachments">
@@ -550,7 +590,7 @@ def _incoming(corpus: SiteCorpus, req: FakeRequest, m: FakeMessage, base: str, u
                 body += f'\n<span class="unfold_link"><a href="?unfold=1#incoming-{m.id}">show quoted sections</a></span>'
         text = f"""
     <div class="correspondence_text">{_attachments(req, m)}
-      <div id="attachment-{m.body_part}">
+      <div id="attachment-{m.part_database_id(m.body_part)}">
 {body}
       </div>
     </div>"""

@@ -1,55 +1,92 @@
 """Parse an Alaveteli request thread page (+ its JSON) into a ParsedRequest (pure).
 
 One Lexbor parse per page; every lookup is a CSS query scoped to the smallest
-subtree that holds it.  Two markup eras are read:
+subtree that holds it.  Six markup eras are read, each learnt from
+Alaveteli's templates (``app/views/request/``) at its release tags; the
+``markup_era`` of a page is the newest whose marks it carries:
 
-* ``current``: the templates of 2024 onwards (``js-collapsible``, incoming
-  bodies in ``div#attachment-N``, attachment links by url_title, "View");
-* ``2019``: the WhatDoTheyKnow pages of mid-2019 (``js-collapsable``, bodies
-  as bare ``<p><p>…</p></p>``, attachment links by numeric request id,
-  "View as HTML", the older closed-to-correspondence wording).
+* ``2009-2011`` (to release 0.4): correspondence blocks with no direction
+  class, ``div#request_main``, ``h2`` headers holding the sender lines and a
+  date as words, ``p.attachment`` items, ``p#request_status.icon_<status>``;
+* ``2011-2014`` (0.4-0.17): ``div.incoming.correspondence`` and
+  ``div#left_column``, otherwise as above (WhatDoTheyKnow's 2012 threads);
+* ``2014-2016`` (0.18-0.25): the same blocks with ``<time datetime>`` in the
+  ``h2`` (date, time and UTC offset);
+* ``2016-2018`` (0.26-0.31): ``div.correspondence__header__from``,
+  ``ul.list-of-attachments``, ``div.request-header`` and the status box;
+* ``2019`` (0.32-0.41): ``span.correspondence__header__author``,
+  ``js-collapsable``, bodies as bare ``<p><p>…</p></p>``;
+* ``current`` (0.42 onwards): the body wrapped in ``div#attachment-<id>``,
+  ``li#attachment-<database id>``, later ``js-collapsible`` and links by
+  url_title.
+
+Structure is read from classes, ids, links and ``<time>`` elements, never from
+English sentences, so translated sites parse alike; what only words say (the
+law in the subtitle, an external requester's name) is left unknown on pages
+not in English rather than guessed.
 
 ``parse_request`` never raises on bad input: it returns a ``ParseFailure``
 whose ``kind`` says what was wrong (see ``scraper.records.ParseErrorKind``).
+A page either parses completely (ids, directions, times, senders, bodies,
+attachments with their parts, annotations, status, authority, requester) or
+fails with ``markup_changed`` ("unrecognised markup: …") naming what was
+missing; it is never returned half-read.
 """
 
 from __future__ import annotations
 
+import codecs
 import re
 from collections import Counter
+from datetime import date, datetime
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
+from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
-from scraper.pages.text import block_text, inline_text, parse_iso_date, parse_iso_datetime
+from scraper.pages.text import (
+    block_text,
+    inline_text,
+    parse_date_text,
+    parse_iso_date,
+    parse_iso_datetime,
+)
 from scraper.records import (
     Annotation,
     Attachment,
     Message,
     ParsedRequest,
     ParseFailure,
+    ParseWarning,
     Person,
 )
 
-__all__ = ["parse_request", "INTERNAL_ERROR_PREFIX"]
+__all__ = ["parse_request", "INTERNAL_ERROR_PREFIX", "MAX_ID", "MAX_PART"]
 
 INTERNAL_ERROR_PREFIX = "internal parser error"
+MAX_ID = 2**63 - 1  # ids are BIGINT in every Alaveteli database (and in the corpus)
+MAX_PART = 2**31 - 1  # url_part_number is a small INTEGER
 
 _ITEM_ID = re.compile(r"^(incoming|outgoing|comment)-(\d+)$")
 _SLUG_IN_URL = re.compile(r"/request/([A-Za-z0-9_\-]+)")
 _USER_HREF = re.compile(r"/user/([^/?#]+)")
 _BODY_HREF = re.compile(r"/body/([^/?#]+)")
 _BATCH_HREF = re.compile(r"/info_request_batch/(\d+)")
-_BATCH_SIZE = re.compile(r"batch sent to (\d+) authorit")
-_LAW = re.compile(r"made this (Freedom of Information|Environmental Information Regulations) request")
+_FIRST_NUMBER = re.compile(r"\d+")
+_LAW = re.compile(r"(Freedom of Information|Environmental Information Regulations) request")
 _NUMERIC_ID_URL = re.compile(rb"/request/(\d+)/(?:response|followups|report)/")
 _NUMERIC_ID_URL_STR = re.compile(r"/request/([0-9]+)/(?:response|followups|report)/")  # the same, on str
 _HEADER_BYTES = 96 * 1024  # the header and action menu sit well inside this
 _FOI_MASK = re.compile(rb"\[FOI #(\d+) email\]")
 _ATTACH_PART = re.compile(r"/attach/(?:html/)?(\d+)/")
-_ICON = re.compile(r"icon_(.+?)_large")
+# icon_application_pdf_large.png, icon_application_pdf_large-<digest>.png,
+# content_type/icon_text_csv_large-<digest>.png, icon_unknown.png, icon_unknown-<digest>.png
+_ICON = re.compile(r"(?:^|/)icon_(.+?)(?:_large)?(?:-[0-9a-f]{6,})?\.(?:png|gif|svg|jpe?g)(?:$|[?#])")
 _STATUS_CLASS = "request-status-message--"
+_CHARSET = re.compile(rb"""<meta[^>]+charset\s*=\s*["']?\s*([A-Za-z0-9_.:\-]+)""", re.IGNORECASE)
+_LABEL = re.compile(r"^[^\s:]{1,20}:\s+(?=\S)")  # "From: " before an old-layout sender line
+_PARENTHESISED = re.compile(r"\(([^()]*)\)\s*$")
 _PLACEHOLDER = re.compile(
     r"^\[\s*(?:Email has no body, please see attachments|This message has been erased\.?)\s*\]$"
     r"|^This message has been erased\.$",
@@ -76,10 +113,15 @@ def parse_request(
     """Parse a request page (and optionally its ``.json``) into records.
 
     ``url`` is where the page came from; it supplies ``url_title`` when the
-    page itself does not show it.  Never raises on bad input.
+    page itself does not show it.  Never raises on bad input.  JSON that
+    cannot be used (unreadable, an id out of range, a lone surrogate, or the
+    JSON of another request) is left out: the page is parsed alone, ``has_json``
+    stays false and a ``bad_json`` warning says why.
     """
     try:
         return _parse(html, json_bytes, url)
+    except _Unrecognised as exc:
+        return ParseFailure(exc.kind, exc.message, _slug_from_url(url))
     except Exception as exc:  # a bug, not bad input: report it without stopping a run
         slug = _slug_from_url(url)
         return ParseFailure(
@@ -87,6 +129,29 @@ def parse_request(
             f"{INTERNAL_ERROR_PREFIX} ({type(exc).__name__}: {exc}); report this page to the maintainers",
             slug,
         )
+
+
+class _Unrecognised(Exception):
+    """Raised deep in the walk; becomes a typed ParseFailure."""
+
+    def __init__(self, message: str, kind: str = "markup_changed") -> None:
+        super().__init__(message)
+        self.kind = kind
+        self.message = message
+
+
+def _unrecognised(layout: str, what: str) -> _Unrecognised:
+    """``layout`` is where the header sits: ``header`` (div.request-header, 2016 on) or ``column`` (before)."""
+    return _Unrecognised(f"unrecognised markup ({layout} layout): {what}; the site's markup may have changed")
+
+
+def _check_range(value: int, what: str, limit: int = MAX_ID) -> int:
+    if value > limit:
+        digits = str(value)
+        shown = digits if len(digits) <= 30 else digits[:27] + "..."
+        largest = "2^63-1, the largest id a site's database holds" if limit == MAX_ID else "2^31-1, the largest part number"
+        raise _Unrecognised(f"{what} {shown} is beyond {largest}; the page is not loaded", "out_of_range")
+    return value
 
 
 # ----------------------------------------------------------------- pre-checks
@@ -102,7 +167,8 @@ def _slug_from_url(url: str | None) -> str | None:
     return slug[:-5] if slug.endswith(".json") else slug
 
 
-def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | None:
+def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | bytes:
+    """The page as UTF-8 bytes, or the failure that says why it cannot be read."""
     if not isinstance(html, (bytes, bytearray, memoryview)):
         return ParseFailure("empty", f"expected page bytes, got {type(html).__name__}; pass the raw response body", slug)
     if not isinstance(html, bytes):
@@ -119,17 +185,44 @@ def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | None:
     try:
         html.decode("utf-8")
     except UnicodeDecodeError as exc:
+        transcoded = _declared_charset(html)
+        if transcoded is not None:
+            return transcoded
         return ParseFailure(
             "encoding",
             f"page bytes are not valid UTF-8 (byte 0x{html[exc.start]:02x} at offset {exc.start}, "
-            "perhaps latin-1 or random data); re-save the page as UTF-8",
+            "perhaps latin-1 or random data) and declare no other charset; re-save the page as UTF-8",
             slug,
         )
-    return None
+    return html
+
+
+def _declared_charset(html: bytes) -> bytes | None:
+    """A page saved in the legacy charset its own <meta> declares, re-encoded as UTF-8."""
+    m = _CHARSET.search(html[:4096])
+    if m is None:
+        return None
+    try:
+        codec = codecs.lookup(m.group(1).decode("ascii"))
+    except (LookupError, UnicodeDecodeError):
+        return None
+    if codec.name in ("utf-8", "utf-8-sig") or "utf-16" in codec.name or "utf-32" in codec.name:
+        return None
+    try:
+        return html.decode(codec.name).encode("utf-8")
+    except (UnicodeDecodeError, UnicodeEncodeError):
+        return None
 
 
 def _looks_truncated(html: bytes) -> bool:
-    tail = html[-2048:].lower()
+    tail = html[-8192:].rstrip()
+    # Web-archive copies append comments after </html> ("FILE ARCHIVED ON ...").
+    while tail.endswith(b"-->"):
+        start = tail.rfind(b"<!--")
+        if start < 0:
+            break
+        tail = tail[:start].rstrip()
+    tail = tail[-2048:].lower()
     return b"</html>" not in tail and b"</body>" not in tail
 
 
@@ -138,10 +231,10 @@ def _looks_truncated(html: bytes) -> bool:
 
 def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequest | ParseFailure:
     slug = _slug_from_url(url)
-    failure = _check_bytes(html, slug)
-    if failure is not None:
-        return failure
-    html = bytes(html)
+    checked = _check_bytes(html, slug)
+    if isinstance(checked, ParseFailure):
+        return checked
+    html = checked
     if html.startswith(b"\xef\xbb\xbf"):
         html = html[3:]
 
@@ -152,57 +245,121 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
         return ParseFailure("error_page", "the site says 'Request has been removed' (hidden or requester-only request); nothing to parse", slug)
     if kind == "error_page":
         return ParseFailure("error_page", "the site's error page (not found / server error) came back; check the URL", slug)
+    deep = too_deep(html)
+    if deep is not None:
+        return ParseFailure("too_deep", deep, slug)
 
     tree = LexborHTMLParser(html)
     show = tree.css_first("#request_show")
     scope = show if show is not None else tree.root
-    header = scope.css_first("div.request-header") if scope is not None else None
-    if header is None:
-        if _looks_truncated(html):
-            return ParseFailure("truncated", "page ends before the request header (no </html>); fetch it again", slug)
-        if show is not None or b"correspondence__header" in html:
-            return ParseFailure("markup_changed", "request page has no div.request-header; the site's markup may have changed", slug)
-        return ParseFailure("not_request", "page is not a request thread (no #request_show / request header); check the URL", slug)
+    found = _layout(scope, html)
+    if isinstance(found, ParseFailure):
+        if found.kind == "markup_changed" and _looks_truncated(html):
+            return ParseFailure("truncated", "page is cut short (no closing </html>); fetch it again", slug)
+        return ParseFailure(found.kind, found.message, slug)
+    h1, subtitle, status_box, left, layout = found
     if _looks_truncated(html):
         return ParseFailure("truncated", "page is cut short (no closing </html>); fetch it again", slug)
 
-    h1 = header.css_first("h1")
-    subtitle = header.css_first("p.request-header__subtitle")
-    left = scope.css_first("#left_column")
-    if h1 is None or subtitle is None:
-        return ParseFailure("markup_changed", "request header lacks its h1 title or subtitle; the site's markup may have changed", slug)
-    if left is None:
-        return ParseFailure("markup_changed", "request page has no #left_column thread; the site's markup may have changed", slug)
-
-    warnings: list[str] = []
+    lang = _lang(tree)
+    english = lang is None or lang.lower().startswith("en")
+    warnings: list[ParseWarning] = []
     meta = _meta(tree)
     page_slug = _page_slug(tree, meta, left)
     if page_slug is None:
         page_slug = slug
         if slug is None:
-            warnings.append("page shows no url_title and no URL was given")
+            warnings.append(ParseWarning("other", "page shows no url_title and no URL was given"))
 
     req = ParsedRequest(url_title=page_slug or "", title=inline_text(h1))
     req.warnings = warnings
-    req.markup_era = "2019" if b"js-collapsable" in html else "current"
+    req.lang = lang
     req.created_at = parse_iso_datetime(meta.get("article:published_time"))
     req.updated_at = parse_iso_datetime(meta.get("article:modified_time"))
-    _read_subtitle(subtitle, req)
-    _read_status(header, req)
-    hidden = scope.css_first("p#hidden_request")
-    req.hidden = hidden is not None
-    _read_thread(left, req)
-    req.request_id = _page_request_id(html, req.messages, warnings)
+    try:
+        _read_subtitle(subtitle, req, english, layout)
+        _read_status(status_box, req, layout)
+        req.hidden = scope.css_first("p#hidden_request") is not None
+        wrapped = _read_thread(left, req, layout, old=b"correspondence__header__author" not in html)
+        req.markup_era = _era_name(html, layout, wrapped, req)
+        req.request_id = _page_request_id(html, req.messages, warnings)
+    except _Unrecognised as exc:
+        return ParseFailure(exc.kind, exc.message, req.url_title or slug)
 
     if json_bytes is not None:
         parsed = parse_request_json(json_bytes)
         if isinstance(parsed, ParseFailure):
-            warnings.append(f"JSON ignored: {parsed.message}")
+            # The page stands alone: has_json stays false and the warning says why.
+            warnings.append(ParseWarning("bad_json", f"JSON ignored: {parsed.message}"))
+        elif parsed.url_title and req.url_title and parsed.url_title != req.url_title:
+            warnings.append(ParseWarning(
+                "bad_json",
+                f"JSON ignored: it is for {parsed.url_title!r}, the page for {req.url_title!r}; give each page its own JSON",
+            ))
         else:
             _merge_json(req, parsed)
     if not req.url_title:
         return ParseFailure("markup_changed", "no url_title on the page, in the JSON or in the URL; pass url=", None)
     return req
+
+
+def _layout(scope: LexborNode, html: bytes):
+    """(h1, subtitle, status box, thread column, header style) or the failure saying what is missing.
+
+    Since December 2016 the title, subtitle and status sit in
+    ``div.request-header``; before, they open the thread column
+    (``div#left_column``, ``div#request_main`` until 2011).
+    """
+    header = scope.css_first("div.request-header")
+    if header is not None:
+        h1 = header.css_first("h1")
+        subtitle = header.css_first("p.request-header__subtitle")
+        left = scope.css_first("#left_column")
+        if h1 is None or subtitle is None:
+            return ParseFailure("markup_changed", "unrecognised markup: request header lacks its h1 title or "
+                                "p.request-header__subtitle; the site's markup may have changed")
+        if left is None:
+            return ParseFailure("markup_changed", "unrecognised markup: request page has no #left_column thread; "
+                                "the site's markup may have changed")
+        return h1, subtitle, header.css_first("#request_status"), left, "header"
+    left = scope.css_first("#left_column") or scope.css_first("#request_main")
+    if left is not None:
+        h1 = left.css_first("h1")
+        subtitle = left.css_first("p.subtitle")
+        if h1 is not None and subtitle is not None:
+            return h1, subtitle, left.css_first("#request_status"), left, "column"
+    if _looks_truncated(html):
+        return ParseFailure("truncated", "page ends before the request header (no </html>); fetch it again")
+    if left is not None or b"correspondence" in html or scope.css_first("#request_status") is not None:
+        return ParseFailure(
+            "markup_changed",
+            "unrecognised markup: request page has neither div.request-header (2016 onwards) nor an h1 title and "
+            "p.subtitle opening #left_column (earlier); the site's markup may have changed",
+        )
+    return ParseFailure("not_request", "page is not a request thread (no #request_show / request header); check the URL")
+
+
+def _lang(tree: LexborHTMLParser) -> str | None:
+    root = tree.root
+    if root is None:
+        return None
+    lang = (root.attributes.get("lang") or root.attributes.get("xml:lang") or "").strip()
+    return lang or None
+
+
+def _era_name(html: bytes, header: str, wrapped: bool, req: ParsedRequest) -> str:
+    if b"js-collapsible" in html or wrapped:
+        return "current"
+    if b"js-collapsable" in html:
+        return "2019"
+    if header == "header" or b"correspondence__header" in html:
+        return "2016-2018"
+    timed = any(m.sent_at is not None for m in req.messages) or any(a.created_at is not None for a in req.annotations)
+    if timed:
+        return "2014-2016"
+    if b'id="request_main"' in html or b'class="incoming correspondence' not in html and b'class="outgoing correspondence' not in html:
+        return "2009-2011"
+    return "2011-2014"
 
 
 def _meta(tree: LexborHTMLParser) -> dict[str, str]:
@@ -219,6 +376,10 @@ def _meta(tree: LexborHTMLParser) -> dict[str, str]:
     return out
 
 
+_JSON_LINK = re.compile(r"/request/([A-Za-z0-9_\-]+)\.json(?:$|[?#])")
+_ANCHOR_LINK = re.compile(r"/request/([A-Za-z0-9_\-]+)#(?:incoming|outgoing|comment)-\d+")
+
+
 def _page_slug(tree: LexborHTMLParser, meta: dict[str, str], left: LexborNode) -> str | None:
     og = meta.get("og:url")
     if og:
@@ -228,38 +389,52 @@ def _page_slug(tree: LexborHTMLParser, meta: dict[str, str], left: LexborNode) -
     head = tree.head
     if head is not None:
         for link in head.css('link[rel="alternate"][type="application/json"]'):
-            href = link.attributes.get("href") or ""
-            if href.startswith("/request/") and href.endswith(".json"):
-                return href[len("/request/") : -len(".json")]
+            m = _JSON_LINK.search(link.attributes.get("href") or "")
+            if m and not m.group(1).isdigit():
+                return m.group(1)
     cp = left.css_first("input.cplink__field")
     if cp is not None:
         m = _SLUG_IN_URL.search(cp.attributes.get("value") or "")
         if m and not m.group(1).isdigit():
             return m.group(1)
+    # Before 2016: the "Link to this" links, /request/<slug>#incoming-N.
+    for a in left.css('a[href*="#incoming-"], a[href*="#outgoing-"], a[href*="#comment-"]'):
+        m = _ANCHOR_LINK.search(a.attributes.get("href") or "")
+        if m and not m.group(1).isdigit():
+            return m.group(1)
     return None
 
 
-def _page_request_id(html: bytes, messages: list[Message], warnings: list[str]) -> int | None:
-    """The numeric id where the page shows it: 2019-era attachment links, or the
-    action-menu links (followups, report) in the header; else the "[FOI #n email]"
-    mask in quoted text."""
+def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseWarning]) -> int | None:
+    """The numeric id where the page shows it: attachment links before 2024, or
+    the action-menu links (followups, report) in the header; else the
+    "[FOI #n email]" mask in quoted text."""
     ids: Counter[int] = Counter()
     for msg in messages:
         for att in msg.attachments:
             url = att.download_url
             if url and "/request/" in url and (m := _NUMERIC_ID_URL_STR.search(url)):
-                ids[int(m.group(1))] += 1
-    ids.update(int(m) for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES))
+                ids[_check_range(int(m.group(1)), "request id in an attachment link")] += 1
+    for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES):
+        ids[_check_range(int(m), "request id in a header link")] += 1
     if not ids and b"[FOI #" in html:
-        ids = Counter(int(m) for m in _FOI_MASK.findall(html))
+        too_large: set[bytes] = set()
+        for m in _FOI_MASK.findall(html):
+            value = int(m)
+            if value <= MAX_ID:
+                ids[value] += 1
+            elif m not in too_large:
+                too_large.add(m)
+                warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {m[:30].decode()}, "
+                                             "too large for a request id; ignored"))
     if not ids:
         return None
     if len(ids) > 1:
-        warnings.append(f"page links carry several numeric request ids {sorted(ids)}; took the most frequent")
+        warnings.append(ParseWarning("mismatch", f"page links carry several numeric request ids {sorted(ids)}; took the most frequent"))
     return ids.most_common(1)[0][0]
 
 
-def _read_subtitle(subtitle: LexborNode, req: ParsedRequest) -> None:
+def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, layout: str) -> None:
     requester: Person | None = None
     for a in subtitle.css("a"):
         href = a.attributes.get("href") or ""
@@ -268,63 +443,98 @@ def _read_subtitle(subtitle: LexborNode, req: ParsedRequest) -> None:
         elif req.authority is None and (m := _BODY_HREF.search(href)):
             req.authority = Person(url_name=m.group(1), name=inline_text(a))
         elif req.batch_id is None and (m := _BATCH_HREF.search(href)):
-            req.batch_id = int(m.group(1))
-            size = _BATCH_SIZE.search(inline_text(a))
-            if size:
-                req.batch_size = int(size.group(1))
+            req.batch_id = _check_range(int(m.group(1)), "batch id")
+            size = _FIRST_NUMBER.search(inline_text(a))
+            if size and int(size.group(0)) <= MAX_PART:
+                req.batch_size = int(size.group(0))
+    if req.authority is None:
+        raise _unrecognised(layout, "the subtitle has no /body/ link naming the authority")
     text = inline_text(subtitle)
-    law = _LAW.search(text)
-    if law:
-        req.law = "eir" if law.group(1).startswith("Environmental") else "foi"
+    if english:
+        law = _LAW.search(text)
+        if law:
+            req.law = "eir" if law.group(1).startswith("Environmental") else "foi"
     if requester is None:
         req.requester_external = True
-        name = text.split(" made this ", 1)[0].strip() if " made this " in text else ""
-        req.requester = Person(url_name=None, name=name or "An anonymous user")
+        if english:
+            name = text.split(" made this ", 1)[0].strip() if " made this " in text else ""
+            req.requester = Person(url_name=None, name=name or "An anonymous user")
+        else:
+            req.requester = None
+            req.warnings.append(ParseWarning(
+                "unknown_text",
+                f"the requester is not a site user and the page is in {req.lang!r}: their name is only in the "
+                "subtitle's words, so it is left unknown (the JSON gives it)",
+            ))
     else:
         req.requester = requester
     for span in subtitle.css("span"):
         cls = span.attributes.get("class") or ""
         if "request-header__foi_no" in cls:
+            # Not subject to the law: the sentence links to the help page; EIR only: no link.
             span_text = inline_text(span).lower()
-            if "environment" in span_text:
-                req.eir_only = True
-            if "not subject" in span_text:
+            if span.css_first("a") is not None or "not subject" in span_text:
                 req.authority_not_subject = True
+            else:
+                req.eir_only = True
         elif "request-header__restricted_correspondence" in cls:
             req.restricted_correspondence = True
         elif "request-header__closed_to_correspondence" in cls:
             req.closed_to_correspondence = True
-    if not req.closed_to_correspondence and "closed to new correspondence" in text:
+    if not req.closed_to_correspondence and english and "closed to new correspondence" in text:
         req.closed_to_correspondence = True
 
 
-def _read_status(header: LexborNode, req: ParsedRequest) -> None:
-    box = header.css_first("#request_status")
+def _read_status(box: LexborNode | None, req: ParsedRequest, layout: str) -> None:
+    """The calculated status from the box's classes: ``request-status-message--<status>``
+    (2017 onwards), ``icon_<status>`` on the box (2009-2017) or on its ``i`` icon."""
     if box is None:
-        req.warnings.append("no #request_status box on the page")
-        return
+        raise _unrecognised(layout, "no #request_status box, which every era since 2009 has")
+    status = None
     for cls in (box.attributes.get("class") or "").split():
         if cls.startswith(_STATUS_CLASS):
-            req.calculated_status = cls[len(_STATUS_CLASS) :] or None
-    p = box.css_first("p")
-    if p is not None:
-        req.status_sentence = inline_text(p) or None
-        t = p.css_first("time[datetime]")
-        if t is not None:
-            req.due_date = parse_iso_date(t.attributes.get("datetime"))
+            status = cls[len(_STATUS_CLASS) :] or None
+        elif status is None and cls.startswith("icon_") and cls != "icon_":
+            status = cls[5:]
+    if status is None:
+        icon = box.css_first("i[class*='icon_']")
+        if icon is not None:
+            for cls in (icon.attributes.get("class") or "").split():
+                if cls.startswith("icon_") and cls != "icon_":
+                    status = cls[5:]
+    if status is None:
+        raise _unrecognised(layout, "#request_status carries no status class (request-status-message--… or icon_…)")
+    req.calculated_status = status
+    p = box.css_first("p") if box.tag != "p" else box
+    if p is None:
+        return
+    req.status_sentence = inline_text(p) or None
+    t = p.css_first("time[datetime]")
+    if t is not None:
+        req.due_date = parse_iso_date(t.attributes.get("datetime"))
+    else:  # before 2014 the due date is words in a <strong>
+        for strong in p.css("strong"):
+            day = parse_date_text(inline_text(strong))
+            if day is not None:
+                req.due_date = day
+                break
 
 
 # ----------------------------------------------------------------- thread
 
 
-def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
+def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -> bool:
+    """Read every correspondence block and annotation in page order.
+
+    Returns True when a response body sits in ``div#attachment-<id>`` (2022 onwards).
+    """
     # One CSS query over the whole thread returns the item blocks and the parts
     # read from them, in document order: each part belongs to the block before
     # it.  Parts are sorted into their block's _Parts as they come, reading each
     # node's tag id and attributes once.
     groups: list[tuple[LexborNode, dict, _Parts]] = []
     parts: _Parts | None = None
-    for node in left.css(_THREAD_QUERY):
+    for node in left.css(_OLD_THREAD_QUERY if old else _THREAD_QUERY):
         tag_id = node.tag_id
         attrs = node.attributes
         cls = attrs.get("class") or ""
@@ -342,6 +552,9 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
             elif "attachments" in tokens:
                 if parts.attachments is None:
                     parts.attachments = node
+            elif cls.startswith("correspondence__header__from"):
+                if parts.from_div is None:
+                    parts.from_div = node
             elif parts.body is None and (attrs.get("id") or "").startswith("attachment-"):
                 parts.body = node
         elif parts is None:
@@ -349,6 +562,7 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
         elif tag_id == _TIME:
             if parts.time is None:
                 parts.time = attrs.get("datetime")
+                parts.time_node = node
         elif tag_id == _P:
             if "event_plain" in cls:
                 if parts.plain is None:
@@ -367,38 +581,49 @@ def _read_thread(left: LexborNode, req: ParsedRequest) -> None:
                 if parts.unfold is None:
                     parts.unfold = node
         elif tag_id == _A:
-            if parts.delivery is None:
+            if "correspondence__header__date" in cls:
+                if parts.date_link is None:
+                    parts.date_link = node
+            elif parts.delivery is None:
                 parts.delivery = node
+        elif tag_id == _H2:
+            if parts.h2 is None:
+                parts.h2 = node
     seen: dict[str, Message | Annotation] = {}
     position = 0
+    wrapped = False
     for node, attrs, parts in groups:
         node_id = attrs.get("id") or ""
         m = _ITEM_ID.match(node_id)
         if m is None:
-            req.warnings.append(f"a correspondence block without a usable id ({node_id!r}) was skipped")
-            continue
-        kind, number = m.group(1), int(m.group(2))
+            shown = node_id[:40] if node_id else "no id"
+            raise _unrecognised(layout, f"a correspondence block has {shown!r}, not incoming-N, outgoing-N or comment-N, "
+                                "so it cannot be keyed")
+        kind = m.group(1)
+        number = _check_range(int(m.group(2)), f"{kind} id")
         earlier = seen.get(node_id)
         if earlier is not None:
             if kind == "outgoing" and isinstance(earlier, Message) and parts.plain is not None and parts.author is None:
                 # A resent event re-uses the id of the message it sent again.
                 earlier.resent = True
-                earlier.resent_at, earlier.resent_at_text = parse_iso_datetime(parts.time), parts.time
+                earlier.resent_at, earlier.resent_at_text, _ = _when(parts, node_id, layout, required=False)
             else:
-                req.warnings.append(f"{node_id} appears twice on the page; kept the first")
+                req.warnings.append(ParseWarning("duplicate", f"{node_id} appears twice on the page; kept the first"))
             continue
         item: Message | Annotation
         if kind == "comment":
-            item = _annotation(node, number, position)
+            item = _annotation(node, number, position, layout)
             req.annotations.append(item)
         elif kind == "incoming":
-            item = _incoming(attrs, number, position, parts)
+            item = _incoming(node, attrs, number, position, parts, layout)
+            wrapped = wrapped or parts.body is not None
             req.messages.append(item)
         else:
-            item = _outgoing(number, position, parts)
+            item = _outgoing(node, attrs, number, position, parts, layout)
             req.messages.append(item)
         seen[node_id] = item
         position += 1
+    return wrapped
 
 
 # One query per thread collects every part we read; results come in document
@@ -410,88 +635,161 @@ _MESSAGE_PARTS = (
     "span.unfold_link, p.hidden_attachment"
 )
 _THREAD_QUERY = "div.correspondence, div.comment_in_request, " + _MESSAGE_PARTS
-_DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM = (
-    create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em")
+# Before 2018 the sender sits in an h2 or a header "from" div, the date maybe as words.
+_OLD_THREAD_QUERY = _THREAD_QUERY + (
+    ", h2, a.correspondence__header__date, div.correspondence__header__from, "
+    "div.correspondence__header__from--with-delivery-status"
 )
+_DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM, _H2, _BR, _STRONG = (
+    create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em", "h2", "br", "strong")
+)
+_TEXT_ID = LexborHTMLParser("<p>x</p>").css_first("p").child.tag_id
 
 
 class _Parts:
     """The parts of one thread item, each the first of its kind in the item."""
 
-    __slots__ = ("author", "time", "delivery", "hidden", "plain", "text", "attachments", "body", "unfold", "notice")
+    __slots__ = ("author", "time", "time_node", "delivery", "hidden", "plain", "text", "attachments", "body",
+                 "unfold", "notice", "h2", "from_div", "date_link")
 
     def __init__(self) -> None:
-        self.author = self.time = self.delivery = self.hidden = self.plain = None
-        self.text = self.attachments = self.body = self.unfold = self.notice = None
+        self.time: str | None = None
+        self.author: LexborNode | None = None
+        self.time_node: LexborNode | None = None
+        self.delivery: LexborNode | None = None
+        self.hidden: LexborNode | None = None
+        self.plain: LexborNode | None = None
+        self.text: LexborNode | None = None
+        self.attachments: LexborNode | None = None
+        self.body: LexborNode | None = None
+        self.unfold: LexborNode | None = None
+        self.notice: LexborNode | None = None
+        self.h2: LexborNode | None = None
+        self.from_div: LexborNode | None = None
+        self.date_link: LexborNode | None = None
 
 
-def _time_of(node: LexborNode | None) -> tuple[str | None, object]:
-    if node is None:
-        return None, None
-    t = node.css_first("time[datetime]")
-    if t is None:
-        return None, None
-    raw = t.attributes.get("datetime")
-    return raw, parse_iso_datetime(raw)
+def _h2_lines(h2: LexborNode) -> list[str]:
+    """The h2's text split at its <br>s, each line whitespace-collapsed, empty ones dropped."""
+    lines: list[str] = []
+    current: list[str] = []
+    for n in h2.traverse(include_text=True):
+        tag_id = n.tag_id
+        if tag_id == _BR:
+            lines.append(" ".join("".join(current).split()))
+            current = []
+        elif tag_id == _TEXT_ID:
+            current.append(n.text_content or "")
+    lines.append(" ".join("".join(current).split()))
+    return [line for line in lines if line]
 
 
-def _outgoing(number: int, position: int, parts: _Parts) -> Message:
-    when = parse_iso_datetime(parts.time)
-    if parts.plain is not None and parts.author is None:
+def _when(parts: _Parts, node_id: str, layout: str, *, required: bool) -> tuple[datetime | None, str | None, date | None]:
+    """(time, its text, the date shown) for a block: the <time> (2014 onwards) or the date in words."""
+    if parts.time is not None:
+        when = parse_iso_datetime(parts.time)
+        if when is None:
+            day = parse_iso_date(parts.time)
+            if day is None and required:
+                raise _unrecognised(layout, f"{node_id} has a <time datetime={parts.time[:40]!r}> that is not a date")
+            return None, parts.time, day
+        return when, parts.time, when.date()
+    words = None
+    if parts.date_link is not None:
+        words = inline_text(parts.date_link)
+    elif parts.h2 is not None:
+        lines = _h2_lines(parts.h2)
+        words = lines[-1] if lines else None
+    day = parse_date_text(words)
+    if day is None:
+        if required:
+            if words:
+                raise _unrecognised(layout, f"{node_id} shows its date as {words[:40]!r}, not a date in a form the parser "
+                                    "reads (no <time>; English month names or ISO only)")
+            raise _unrecognised(layout, f"{node_id} shows no date")
+        return None, None, None
+    return None, day.isoformat(), day
+
+
+def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
+    node_id = f"outgoing-{number}"
+    if parts.plain is not None and parts.author is None and parts.from_div is None:
         # A resent / followup_resent block ("Sent request to {body} again[, using a
         # new contact address].") with no earlier copy of the message on the page.
+        when, text, day = _when(parts, node_id, layout, required=True)
         return Message(
             message_id=number,
             direction="outgoing",
             position=position,
             sender=None,
             sent_at=when,
-            sent_at_text=parts.time,
+            sent_at_text=text,
+            sent_on=day,
             body=block_text(parts.plain),
             resent=True,
             resent_at=when,
-            resent_at_text=parts.time,
+            resent_at_text=text,
         )
+    concealed = _concealed(attrs, parts)
+    when, text, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
         direction="outgoing",
         position=position,
-        sender=_sender(parts.author),
+        sender=_sender(parts, layout),
         sent_at=when,
-        sent_at_text=parts.time,
+        sent_at_text=text,
+        sent_on=day,
     )
     if parts.delivery is not None:
-        attrs = parts.delivery.attributes
-        status = attrs.get("data-delivery-status")
+        d_attrs = parts.delivery.attributes
+        status = d_attrs.get("data-delivery-status")
         if not status:
-            for cls in (attrs.get("class") or "").split():
+            for cls in (d_attrs.get("class") or "").split():
                 if cls.startswith("toggle-delivery-log--"):
                     status = cls[len("toggle-delivery-log--") :]
         msg.delivery_status = status or None
-    if parts.hidden is not None:
+    if concealed:
+        prominence = _prominence(attrs)
+        msg.prominence = prominence if prominence != "normal" else "hidden"
+        msg.hidden_notice = inline_text(parts.hidden) or None
+        return msg
+    if parts.hidden is not None:  # shown to its owner or an admin, with the notice
         msg.prominence = "hidden"
         msg.hidden_notice = inline_text(parts.hidden) or None
-    if parts.text is not None:
-        msg.body = block_text(parts.text)
-        _mark_placeholder(msg)
+    if parts.text is None:
+        raise _unrecognised(layout, f"{node_id} has no div.correspondence_text body")
+    msg.body = block_text(parts.text)
+    _mark_placeholder(msg)
     return msg
 
 
-def _incoming(attrs: dict, number: int, position: int, parts: _Parts) -> Message:
+def _prominence(attrs: dict) -> str:
     classes = (attrs.get("class") or "").split()
-    prominence = "normal"
     for cls in ("hidden", "requester_only", "normal"):
         if cls in classes:
-            prominence = cls
-            break
+            return cls
+    return "normal"
+
+
+def _concealed(attrs: dict, parts: _Parts) -> bool:
+    """A message shown only as a notice (``p#hidden_message``, since 2013), with no body."""
+    return parts.text is None and parts.hidden is not None
+
+
+def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
+    node_id = f"incoming-{number}"
+    concealed = _concealed(attrs, parts)
+    when, text_time, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
         direction="incoming",
         position=position,
-        sender=_sender(parts.author),
-        sent_at=parse_iso_datetime(parts.time),
-        sent_at_text=parts.time,
-        prominence=prominence,
+        sender=_sender(parts, layout),
+        sent_at=when,
+        sent_at_text=text_time,
+        sent_on=day,
+        prominence=_prominence(attrs),
     )
     if parts.hidden is not None:
         msg.hidden_notice = inline_text(parts.hidden) or None
@@ -499,17 +797,23 @@ def _incoming(attrs: dict, number: int, position: int, parts: _Parts) -> Message
             msg.prominence = "hidden"
     text = parts.text
     if text is None:
+        if not concealed:
+            raise _unrecognised(layout, f"{node_id} has no div.correspondence_text body")
+        if msg.prominence == "normal":
+            msg.prominence = "hidden"
         return msg
     if parts.attachments is not None:
-        msg.attachments = [_attachment(li) for li in parts.attachments.css("li.attachment")]
+        msg.attachments = _attachments(parts.attachments, node_id, layout, msg)
         parts.attachments.decompose()
     body = parts.body or text
     unfolded = False
     if parts.unfold is not None:
-        label = inline_text(parts.unfold).lower()
-        if "show" in label:
+        link = parts.unfold.css_first("a[href]")
+        href = link.attributes.get("href") or "" if link is not None else ""
+        # "show quoted sections" links to ?unfold=1#incoming-N, "hide quoted sections" back to ?#incoming-N.
+        if "unfold=1" in href:
             msg.quoted_folded = True
-        elif "hide" in label:
+        else:
             unfolded = True
         parts.unfold.decompose()  # its wrapping paragraph, left empty, adds no text
     if parts.notice is not None:
@@ -523,9 +827,32 @@ def _incoming(attrs: dict, number: int, position: int, parts: _Parts) -> Message
     return msg
 
 
-def _sender(author: LexborNode | None) -> str | None:
+def _sender(parts: _Parts, layout: str) -> str | None:
     """The sender as shown, whitespace collapsed and a dangling trailing comma dropped."""
-    text = inline_text(author).rstrip(",").rstrip()
+    if parts.author is not None:
+        text = inline_text(parts.author)
+    elif parts.from_div is not None:
+        # 2016-2018: the sender's words share a div with the date link, which ends it.
+        text = inline_text(parts.from_div)
+        if parts.date_link is not None:
+            shown = inline_text(parts.date_link)
+            if shown and text.endswith(shown):
+                text = text[: -len(shown)]
+    elif parts.h2 is not None:
+        # Before 2016: "From: {name}<br>{body}<br><br>{date}" -- the lines before the date,
+        # the leading label ("From:", translated on other sites) dropped.
+        lines = _h2_lines(parts.h2)
+        if parts.time_node is None and lines:
+            lines = lines[:-1]
+        elif parts.time_node is not None:
+            shown = inline_text(parts.time_node)
+            lines = [line for line in lines if line != shown]
+        if lines:
+            lines[0] = _LABEL.sub("", lines[0], count=1)
+        text = ", ".join(line.rstrip(",").strip() for line in lines if line.rstrip(",").strip())
+    else:
+        return None
+    text = text.rstrip(",").rstrip()
     return text or None
 
 
@@ -546,33 +873,44 @@ def _mark_placeholder(msg: Message) -> None:
             msg.body_placeholder = True
 
 
-_ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, p.attachment__meta a[href], p.attachment__meta em, img.attachment__image, span.hidden_attachment"
+# ----------------------------------------------------------------- attachments
+
+_ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, a[href], em, strong, img, span.hidden_attachment"
 
 
-def _attachment(li: LexborNode) -> Attachment:
-    part: int | None = None
-    li_id = li.attributes.get("id") or ""
-    if li_id.startswith("attachment-") and li_id[11:].isdigit():
-        part = int(li_id[11:])
+def _attachments(block: LexborNode, node_id: str, layout: str, msg: Message) -> list[Attachment]:
+    """``li.attachment`` (2016 onwards) or ``p.attachment`` (before) items, in page order."""
+    items = block.css("li.attachment")
+    if not items:
+        items = block.css("p.attachment")
+    out: list[Attachment] = []
+    for i, item in enumerate(items):
+        out.append(_attachment(item, i, node_id, layout))
+    return out
+
+
+def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> Attachment:
+    database_id: int | None = None
+    item_id = item.attributes.get("id") or ""
+    if item_id.startswith("attachment-") and item_id[11:].isdigit() and item_id[11:].isascii():
+        database_id = _check_range(int(item_id[11:]), f"attachment database id in {node_id}")
     name = ""
     size_text = download = html_view = icon = None
-    erased = hidden = False
-    for node in li.css(_ATTACHMENT_PARTS):  # a node comes once per selector it matches
+    erased = hidden = noted = False
+    old_style = item.tag_id == _P  # before 2016: <p class="attachment"><a><img></a><strong>name</strong><br>size ...
+    for node in item.css(_ATTACHMENT_PARTS):  # a node comes once per selector it matches
         tag_id = node.tag_id
         attrs = node.attributes
         if tag_id == _SPAN:
-            hidden = True
-            break  # a hidden attachment shows only the notice
-        if tag_id == _P:
+            if "hidden_attachment" in (attrs.get("class") or ""):
+                hidden = True
+                break  # a hidden attachment shows only the notice
+        elif tag_id == _P:
             cls = attrs.get("class") or ""
             if "attachment__name" in cls:
                 name = inline_text(node)
-            elif size_text is None:
-                first = node.child
-                while first is not None and first.tag != "-text":
-                    first = first.next
-                if first is not None:
-                    size_text = " ".join((first.text_content or "").split()) or None
+            elif "attachment__meta" in cls and size_text is None:
+                size_text = _first_text(node)
         elif tag_id == _A:
             href = attrs.get("href") or ""
             if "/attach/html/" in href:
@@ -580,25 +918,43 @@ def _attachment(li: LexborNode) -> Attachment:
             elif "/attach/" in href:
                 download = download or href
         elif tag_id == _EM:
-            if "erased" in inline_text(node).lower():
-                erased = True
+            noted = True
+        elif tag_id == _STRONG:
+            if old_style and not name:
+                name = inline_text(node)
         elif tag_id == _IMG:
             m = _ICON.search(attrs.get("src") or "")
             if m:
                 icon = m.group(1)
             parent = node.parent
             if download is None and parent is not None and parent.tag_id == _A:
-                download = parent.attributes.get("href")
-    if part is None:
-        for href in (download, html_view):
-            m2 = _ATTACH_PART.search(href or "")
-            if m2:
-                part = int(m2.group(1))
-                break
+                href = parent.attributes.get("href") or ""
+                if "/attach/" in href and "/attach/html/" not in href:
+                    download = href
+    if old_style and size_text is None:
+        size_text = _text_after_br(item)
+    part: int | None = None
+    parts_seen = []
+    for href in (download, html_view):
+        m2 = _ATTACH_PART.search(href or "")
+        if m2:
+            parts_seen.append(_check_range(int(m2.group(1)), f"attachment part in {node_id}", MAX_PART))
+    if parts_seen:
+        part = parts_seen[0]
+        if len(set(parts_seen)) > 1:
+            raise _unrecognised(layout, f"the Download and View links of an attachment in {node_id} give different "
+                                f"parts {parts_seen}")
     if hidden:
         name, size_text, download, html_view, icon = name or "", None, None, None, None
+    elif part is None:
+        if noted:  # "This file has been erased." (in the site's language), no links
+            erased = True
+            size_text = icon = None
+        else:
+            raise _unrecognised(layout, f"attachment {position + 1} of {node_id} has no /attach/<part>/ link and is "
+                                "marked neither erased nor hidden")
     return Attachment(
-        part=part if part is not None else -1,
+        part=part,
         filename=name,
         size_text=size_text,
         download_url=download,
@@ -606,28 +962,77 @@ def _attachment(li: LexborNode) -> Attachment:
         content_icon=icon,
         erased=erased,
         hidden=hidden,
+        database_id=database_id,
+        position=position,
     )
 
 
-def _annotation(node: LexborNode, number: int, position: int) -> Annotation:
+def _first_text(node: LexborNode) -> str | None:
+    first = node.child
+    while first is not None and first.tag != "-text":
+        first = first.next
+    if first is None:
+        return None
+    return " ".join((first.text_content or "").split()) or None
+
+
+def _text_after_br(item: LexborNode) -> str | None:
+    """Old attachments: the size is the text right after the <br> that ends the name line."""
+    child = item.child
+    seen_br = False
+    while child is not None:
+        if child.tag_id == _BR:
+            seen_br = True
+        elif seen_br and child.tag == "-text":
+            text = " ".join((child.text_content or "").split())
+            if text:
+                return text
+        elif seen_br and child.tag_id == _A:
+            return None
+        child = child.next
+    return None
+
+
+# ----------------------------------------------------------------- annotations
+
+
+def _annotation(node: LexborNode, number: int, position: int, layout: str) -> Annotation:
+    node_id = f"comment-{number}"
     h2 = node.css_first("h2")
-    author = Person(url_name=None, name="")
-    if h2 is not None:
-        a = h2.css_first("a[href]")
-        m = _USER_HREF.search(a.attributes.get("href") or "") if a is not None else None
-        if a is not None and m:
-            author = Person(url_name=m.group(1), name=inline_text(a))
-        else:
-            author = Person(url_name=None, name=inline_text(h2).split(" left an annotation", 1)[0])
-    raw, when = _time_of(h2)
+    if h2 is None:
+        raise _unrecognised(layout, f"{node_id} has no h2 naming its author and date")
+    a = h2.css_first("a[href]")
+    m = _USER_HREF.search(a.attributes.get("href") or "") if a is not None else None
+    if a is not None and m:
+        author = Person(url_name=m.group(1), name=inline_text(a))
+    else:
+        author = Person(url_name=None, name=inline_text(h2).split(" left an annotation", 1)[0])
+    t = h2.css_first("time[datetime]")
+    if t is not None:
+        raw = t.attributes.get("datetime")
+        when = parse_iso_datetime(raw)
+        day = when.date() if when is not None else parse_iso_date(raw)
+        if day is None:
+            raise _unrecognised(layout, f"{node_id} has a <time datetime={raw!r}> that is not a date")
+    else:
+        # Before 2014: "{user} left an annotation (5 March 2012)".
+        words = _PARENTHESISED.search(inline_text(h2))
+        day = parse_date_text(words.group(1)) if words else None
+        if day is None:
+            shown = words.group(1)[:40] if words else inline_text(h2)[-40:]
+            raise _unrecognised(layout, f"{node_id} shows its date as {shown!r}, not a date in a form the parser reads")
+        when, raw = None, day.isoformat()
     text = node.css_first("div.comment_in_request_text")
+    if text is None:
+        raise _unrecognised(layout, f"{node_id} has no div.comment_in_request_text")
     return Annotation(
         comment_id=number,
         position=position,
         author=author,
-        created_at=when,  # type: ignore[arg-type]
+        created_at=when,
         created_at_text=raw,
         text=block_text(text),
+        created_on=day,
     )
 
 
@@ -635,13 +1040,8 @@ def _annotation(node: LexborNode, number: int, position: int) -> Annotation:
 
 
 def _merge_json(req: ParsedRequest, data: RequestJson) -> None:
-    if data.url_title and req.url_title and data.url_title != req.url_title:
-        req.warnings.append(
-            f"JSON is for {data.url_title!r}, the page for {req.url_title!r}; JSON ignored"
-        )
-        return
     if req.request_id is not None and req.request_id != data.request_id:
-        req.warnings.append(f"page links carry request id {req.request_id}, JSON says {data.request_id}; took the JSON")
+        req.warnings.append(ParseWarning("mismatch", f"page links carry request id {req.request_id}, JSON says {data.request_id}; took the JSON"))
     req.has_json = True
     req.request_id = data.request_id
     req.warnings.extend(data.warnings)
@@ -655,15 +1055,25 @@ def _merge_json(req: ParsedRequest, data: RequestJson) -> None:
     req.prominence = data.prominence
     if data.law_used in ("foi", "eir"):
         if req.law is not None and req.law != data.law_used:
-            req.warnings.append(f"page subtitle says {req.law}, JSON law_used says {data.law_used}; took the JSON")
+            req.warnings.append(ParseWarning("mismatch", f"page subtitle says {req.law}, JSON law_used says {data.law_used}; took the JSON"))
         req.law = data.law_used
+    elif data.law_used:
+        req.warnings.append(ParseWarning("unknown_text", f"JSON law_used {data.law_used[:30]!r} is not foi or eir; law left as the page says"))
     req.tags = list(data.tags)
     req.created_at = data.created_at or req.created_at
     req.updated_at = data.updated_at or req.updated_at
     if data.user is not None:
-        if req.requester is not None and req.requester.url_name == data.user.url_name:
-            req.requester.site_id = data.user.site_id
+        page_user = req.requester
+        if page_user is not None and page_user.url_name == data.user.url_name:
+            page_user.site_id = data.user.site_id
+        elif not data.user.name:
+            # The 2010 shape gives only a url_name: the page, which also shows the name, stands.
+            req.warnings.append(ParseWarning("mismatch", f"page names requester {page_user.url_name if page_user else None!r}, "
+                                             f"JSON {data.user.url_name!r} (a bare url_name); took the page"))
         else:
+            if page_user is not None and page_user.url_name is not None:
+                req.warnings.append(ParseWarning("mismatch", f"page names requester {page_user.url_name!r}, "
+                                                 f"JSON {data.user.url_name!r}; took the JSON"))
             req.requester = data.user
             req.requester_external = False
     elif data.external:
@@ -671,11 +1081,56 @@ def _merge_json(req: ParsedRequest, data: RequestJson) -> None:
         name = data.user_name or (req.requester.name if req.requester else None) or "An anonymous user"
         req.requester = Person(url_name=None, name=name)
     if data.public_body is not None:
-        if req.authority is not None and req.authority.url_name == data.public_body.url_name:
-            req.authority.site_id = data.public_body.site_id
+        body = data.public_body
+        if req.authority is not None and req.authority.url_name == body.url_name:
+            req.authority.site_id = body.site_id
+        elif not body.name:  # a bare url_name (2010 shape): the page stands
+            req.warnings.append(ParseWarning("mismatch", f"page names authority {req.authority.url_name if req.authority else None!r}, "
+                                             f"JSON {body.url_name!r} (a bare url_name); took the page"))
         else:
-            req.authority = data.public_body
+            req.warnings.append(ParseWarning("mismatch", f"page names authority {req.authority.url_name if req.authority else None!r}, "
+                                             f"JSON {body.url_name!r}; took the JSON"))
+            req.authority = body
         req.authority_short_name = data.public_body_short_name
         req.authority_home_page = data.public_body_home_page
         req.authority_tags = data.public_body_tags
     req.events = list(data.events)
+    _times_from_events(req)
+
+
+def _times_from_events(req: ParsedRequest) -> None:
+    """On pages that show only dates, take each message's and annotation's time from its
+    JSON event (sent / followup_sent, response, comment) when the event falls on the date shown."""
+    if all(m.sent_at is not None or m.sent_on is None for m in req.messages) and all(
+        a.created_at is not None or a.created_on is None for a in req.annotations
+    ):
+        return
+    by_message: dict[tuple[str, int], datetime] = {}
+    by_comment: dict[int, datetime] = {}
+    for ev in req.events:
+        when = ev.created_at
+        if when is None:
+            continue
+        if ev.event_type == "response" and ev.incoming_message_id is not None:
+            by_message.setdefault(("incoming", ev.incoming_message_id), when)
+        elif ev.event_type in ("sent", "followup_sent") and ev.outgoing_message_id is not None:
+            by_message.setdefault(("outgoing", ev.outgoing_message_id), when)
+        elif ev.event_type == "comment" and ev.comment_id is not None:
+            by_comment.setdefault(ev.comment_id, when)
+    for m in req.messages:
+        if m.resent and m.sender is None:
+            continue  # a resent block alone: its date is the resend, not the sent event's
+        if m.sent_at is None and m.sent_on is not None:
+            when = by_message.get((m.direction, m.message_id))
+            if when is None:
+                continue
+            if when.date() == m.sent_on:
+                m.sent_at, m.sent_at_text = when, when.isoformat()
+            else:
+                req.warnings.append(ParseWarning("mismatch", f"{m.direction}-{m.message_id} shows {m.sent_on}, its JSON "
+                                                 f"event {when.isoformat()}; kept the date shown"))
+    for a in req.annotations:
+        if a.created_at is None and a.created_on is not None:
+            when = by_comment.get(a.comment_id)
+            if when is not None and when.date() == a.created_on:
+                a.created_at, a.created_at_text = when, when.isoformat()

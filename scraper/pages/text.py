@@ -17,7 +17,7 @@ second parse.
 from __future__ import annotations
 
 import re
-from datetime import date, datetime
+from datetime import date, datetime, timedelta, timezone
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
@@ -151,5 +151,76 @@ def parse_iso_date(text: str | None) -> date | None:
         return None
     try:
         return date.fromisoformat(text.strip()[:10])
+    except ValueError:
+        return None
+
+
+# Ruby's Time#to_s ("2018-08-02 13:34:13 +0100") and the JSON times of Rails 2
+# sites before 2014 ("2010/10/04 11:11:57 +0000").
+_RUBY_TIME = re.compile(r"^(\d{4})[-/](\d{2})[-/](\d{2})[ T](\d{2}):(\d{2}):(\d{2})(?:\.(\d{1,6}))?\s*(?:([+-])(\d{2}):?(\d{2})|(Z|UTC))$")
+
+
+def parse_site_time(text: str | None) -> datetime | None:
+    """An aware datetime from any time format Alaveteli has written; None when unknown.
+
+    ISO 8601 with an offset (pages' ``<time datetime>``, JSON since 2014), Ruby
+    ``Time#to_s`` and the slash form of Rails 2 JSON (``2010/10/04 11:11:57 +0000``).
+    A time without an offset is not guessed at: None.
+    """
+    if not text:
+        return None
+    value = parse_iso_datetime(text)
+    if value is not None:
+        return value
+    m = _RUBY_TIME.match(text.strip())
+    if m is None:
+        return None
+    year, month, day, hour, minute, second, frac, sign, oh, om, zulu = m.groups()
+    if zulu:
+        tz = timezone.utc
+    else:
+        offset = timedelta(hours=int(oh), minutes=int(om))
+        if offset >= timedelta(hours=24):
+            return None
+        tz = timezone(-offset if sign == "-" else offset)
+    try:
+        return datetime(int(year), int(month), int(day), int(hour), int(minute), int(second),
+                        int((frac or "0").ljust(6, "0")), tzinfo=tz)
+    except ValueError:
+        return None
+
+
+_MONTHS = {name: i for i, name in enumerate(
+    ("january", "february", "march", "april", "may", "june", "july", "august", "september", "october",
+     "november", "december"), start=1)}
+_MONTHS.update({name[:3]: i for name, i in list(_MONTHS.items())})
+_MONTHS["sept"] = 9
+_DAY_MONTH_YEAR = re.compile(r"^(\d{1,2})(?:st|nd|rd|th)?\.? ([A-Za-z]+)\.?,? (\d{4})$")
+_MONTH_DAY_YEAR = re.compile(r"^([A-Za-z]+)\.? (\d{1,2})(?:st|nd|rd|th)?,? (\d{4})$")
+
+
+def parse_date_text(text: str | None) -> date | None:
+    """The date a page shows as words, in the forms Alaveteli has used; None otherwise.
+
+    WhatDoTheyKnow's ``%e %B %Y`` (" 5 March 2012"), Rails' English ``:long``
+    ("March 05, 2012", served for a few months in 2012) and ISO ("2012-03-05").
+    Month names in other languages are not guessed at: None.
+    """
+    if not text:
+        return None
+    t = " ".join(text.split())
+    m = _DAY_MONTH_YEAR.match(t)
+    if m:
+        day, month, year = m.group(1), m.group(2), m.group(3)
+    else:
+        m = _MONTH_DAY_YEAR.match(t)
+        if m is None:
+            return parse_iso_date(t) if len(t) == 10 else None
+        month, day, year = m.group(1), m.group(2), m.group(3)
+    number = _MONTHS.get(month.lower())
+    if number is None:
+        return None
+    try:
+        return date(int(year), number, int(day))
     except ValueError:
         return None

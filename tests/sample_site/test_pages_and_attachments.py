@@ -45,14 +45,15 @@ def attachment_links(site, slug):
 def test_pdf_attachment_has_a_text_layer(fake_site):
     pypdf = pytest.importorskip("pypdf")
     t = attachment_links(fake_site, "fostering_recruitment_budget")
+    msg = [m for m in fake_site.corpus.by_slug("fostering_recruitment_budget").messages if m.attachments][0]
     li = t.css_first("li.attachment")
-    assert li.attributes["id"] == "attachment-2"
+    assert li.attributes["id"] == f"attachment-{msg.part_database_id(2)}"  # the database id; the part is in the links
     assert li.css_first("p.attachment__name").text().strip() == "FOI 24-1187 response.pdf"
     meta = li.css_first("p.attachment__meta")
     assert meta.text().split()[0] == "78K"
     assert [a.text() for a in meta.css("a")] == ["View", "Download"]
     assert "icon_application_pdf_large" in li.css_first("img.attachment__image").attributes["src"]
-    body = t.css_first("div#attachment-1").text().strip()
+    body = t.css_first(f"div#attachment-{msg.part_database_id(1)}").text().strip()
     assert body == "[Email has no body, please see attachments]"
     href = meta.css("a")[1].attributes["href"]
     assert href.endswith("/attach/2/FOI%2024-1187%20response.pdf?cookie_passthrough=1")
@@ -81,7 +82,7 @@ def test_hidden_message_and_erased_attachment(fake_site):
     assert "hidden" in node.attributes["class"].split()
     assert node.css_first("p#hidden_message") is not None
     assert "names of the families" not in node.text()
-    erased = t.css_first(f"div#incoming-{visible.id} li#attachment-3")
+    erased = t.css_first(f"div#incoming-{visible.id} li#attachment-{visible.part_database_id(3)}")
     assert erased.css_first("p.attachment__meta em").text() == "This file has been erased."
     assert erased.css("a") == []
     r = get(fake_site, f"/request/private_fostering_notifications/response/{visible.id}/attach/3/Draft%20with%20names.pdf")

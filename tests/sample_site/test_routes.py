@@ -53,7 +53,7 @@ def test_request_page_markup_follows_the_reference(client, fake_site):
         node = tree.css_first(f"div#incoming-{m.id}.incoming.correspondence")
         assert node is not None
         assert node.css_first("time[datetime]").attributes["datetime"] == m.sent_at.replace(microsecond=0).isoformat()
-        assert node.css_first("div#attachment-1") is not None
+        assert node.css_first(f"div#attachment-{m.part_database_id(m.body_part)}") is not None  # body part's database id
     for m in outgoing:
         assert tree.css_first(f"div#outgoing-{m.id}.outgoing.correspondence") is not None
     # blocks appear in event order

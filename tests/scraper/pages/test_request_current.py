@@ -7,21 +7,10 @@ from pathlib import Path
 
 import pytest
 
+from corpus.sample_site.render import time_tag
+from corpus.sample_site.threads import BST, GMT, att, inc, json_for, note, out, page, thread
 from scraper.pages.request import parse_request
 from scraper.records import ParsedRequest
-from tests.scraper.pages.current_markup import (
-    BST,
-    GMT,
-    STATUS_SENTENCES,
-    Att,
-    Comment,
-    In,
-    Out,
-    Page,
-    build_json,
-    build_page,
-    time_tag,
-)
 
 FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "current"
 UTC = timezone.utc
@@ -108,22 +97,26 @@ def test_fixture_unfolded_quote_kept_apart(eir_page):
 
 def test_fixture_attachments(eir_page):
     xlsx, erased, hidden = eir_page.messages[1].attachments
-    assert (xlsx.part, xlsx.filename, xlsx.size_text, xlsx.content_icon) == (
+    assert (xlsx.part, xlsx.database_id, xlsx.filename, xlsx.size_text, xlsx.content_icon) == (
         2,
+        5510402,  # li#attachment-5510402: the database id, not the part
         "Samplu afon 2022.xlsx",
         "1.2M",
         "application_vnd.ms-excel",
     )
     assert xlsx.html_url == "/request/llygredd_afon_water_quality/response/2600001/attach/html/2/Samplu%20afon%202022.xlsx.html"
     assert xlsx.download_url.endswith("/attach/2/Samplu%20afon%202022.xlsx?cookie_passthrough=1")
-    assert (erased.part, erased.filename, erased.erased, erased.download_url, erased.size_text) == (
-        3,
+    # No link gives the part of an erased or hidden attachment: it is unknown, keyed by list position.
+    assert (erased.part, erased.database_id, erased.filename, erased.erased, erased.download_url, erased.size_text) == (
+        None,
+        5510403,
         "Personal data.pdf",
         True,
         None,
         None,
     )
-    assert (hidden.part, hidden.hidden, hidden.erased, hidden.size_text) == (4, True, False, None)
+    assert (hidden.part, hidden.database_id, hidden.hidden, hidden.erased, hidden.size_text) == (None, 5510404, True, False, None)
+    assert [a.key_part for a in (xlsx, erased, hidden)] == [2, -2, -3]
 
 
 def test_fixture_hidden_placeholder_subject_only(eir_page):
@@ -171,32 +164,50 @@ def test_fixture_without_json_reads_page_only():
     assert r.law == "eir" and r.described_state is None
 
 
-# ------------------------------------------------------------ built pages
+# ------------------------------------------------------------ built pages (the sample site's renderer)
+
+HANNAH = ("helpful_hannah", "Hannah")
 
 
 def _thread() -> list[object]:
     return [
-        Out(1401188, "Sam Patel", datetime(2025, 7, 14, 9, 12, 7, tzinfo=BST)),
-        In(
+        out(1401188, datetime(2025, 7, 14, 9, 12, 7, tzinfo=BST)),
+        inc(
             3011952,
-            "Jo Bloggs,\n        Exampleshire County Council",
             datetime(2025, 8, 3, 16, 40, 22, tzinfo=BST),
-            attachments=[Att(2, "Response 123.pdf", "78K"), Att(3, "data.csv", "4K", icon="text_csv", view=False)],
-            fold="show",
+            sender="Jo Bloggs",
+            attachments=[att(2, "Response 123.pdf", size="78K"), att(3, "data.csv", "text/csv", "4K")],
+            quoted=["-----Original Message-----", "Please send me the list."],
         ),
-        Comment(120045, "helpful_hannah", "Hannah", datetime(2025, 8, 29, 20, 29, 16, tzinfo=BST), "Good <em>work</em>."),
+        note(120045, HANNAH, datetime(2025, 8, 29, 20, 29, 16, tzinfo=BST), ["Good work, see https://example.org/x."]),
     ]
 
 
-@pytest.mark.parametrize("status", sorted(STATUS_SENTENCES))
+# status -> (described_state, awaiting_description, days after the request that "today" is)
+STATUS_SETUPS = {
+    "waiting_response": ("waiting_response", False, 10),
+    "waiting_response_overdue": ("waiting_response", False, 35),
+    "waiting_response_very_overdue": ("waiting_response", False, 70),
+    "waiting_classification": ("waiting_response", True, 10),
+    **{s: (s, False, 10) for s in (
+        "not_held", "rejected", "successful", "partially_successful", "waiting_clarification", "gone_postal",
+        "internal_review", "error_message", "requires_admin", "user_withdrawn", "attention_requested",
+        "vexatious", "not_foi",
+    )},
+}
+
+
+@pytest.mark.parametrize("status", sorted(STATUS_SETUPS))
 def test_every_calculated_status(status):
-    due = date(2025, 8, 1) if status in ("waiting_response", "waiting_response_overdue") else None
-    r = parse_ok(build_page(Page(status=status, due=due, items=_thread())))
+    described, awaiting, days = STATUS_SETUPS[status]
+    corpus, req = thread(_thread(), state=described, awaiting=awaiting, today=date(2025, 7, 14) + timedelta(days=days))
+    r = parse_ok(page(corpus, req))
     assert r.calculated_status == status
+    due = req.due_date() if status in ("waiting_response", "waiting_response_overdue") else None
     assert r.due_date == due
     assert "<" not in r.status_sentence and "  " not in r.status_sentence
     if due is not None:
-        assert " 1 August 2025 (details)" in r.status_sentence  # the leading-space day collapsed
+        assert f"{due.day} {due:%B %Y} (details)" in r.status_sentence  # a leading-space day collapsed
     expected_start = {
         "waiting_response": "Currently waiting for a response from Exampleshire County Council",
         "not_held": "Exampleshire County Council did not have the information requested.",
@@ -210,21 +221,30 @@ def test_every_calculated_status(status):
 
 
 def test_built_page_messages_and_times():
-    r = parse_ok(build_page(Page(items=_thread())))
-    out, inc = r.messages
-    assert out.sent_at_text == "2025-07-14T09:12:07+01:00"
-    assert out.sent_at == datetime(2025, 7, 14, 8, 12, 7, tzinfo=UTC)
-    assert out.body == "Dear Sir or Madam,\n\nPlease send me the list.\n\nYours faithfully,\nA Person"
-    assert inc.sender == "Jo Bloggs, Exampleshire County Council"
-    assert inc.quoted_folded is True and inc.quoted_text is None
-    assert inc.body == "Dear Requester,\n\nPlease find attached our response.\n\nYours sincerely,\nFOI Team"
-    pdf, csv = inc.attachments
-    assert (pdf.part, pdf.filename, pdf.size_text) == (2, "Response 123.pdf", "78K")
+    r = parse_ok(page(*thread(_thread())))
+    o, i = r.messages
+    assert o.sent_at_text == "2025-07-14T09:12:07+01:00"
+    assert o.sent_at == datetime(2025, 7, 14, 8, 12, 7, tzinfo=UTC) and o.sent_on == date(2025, 7, 14)
+    assert o.body == "Dear Sir or Madam,\n\nPlease send me the list.\n\nYours faithfully,\nA Person"
+    assert i.sender == "Jo Bloggs, Exampleshire County Council"
+    assert i.quoted_folded is True and i.quoted_text is None
+    assert i.body == "Dear Requester,\n\nPlease find attached our response.\n\nYours sincerely,\nFOI Team"
+    pdf, csv = i.attachments
+    assert (pdf.part, pdf.filename, pdf.size_text, pdf.content_icon) == (2, "Response 123.pdf", "78K", "application_pdf")
     assert pdf.html_url == "/request/allotment_waiting_lists/response/3011952/attach/html/2/Response%20123.pdf.html"
-    assert csv.html_url is None and csv.content_icon == "text_csv"
+    assert csv.content_icon == "unknown"  # Alaveteli has no CSV icon: icon_unknown-<digest>.png
+    assert pdf.database_id not in (None, 2) and csv.database_id not in (None, 3)
     (c,) = r.annotations
-    assert (c.author.url_name, c.author.name, c.text) == ("helpful_hannah", "Hannah", "Good work.")
+    assert (c.author.url_name, c.author.name, c.text) == ("helpful_hannah", "Hannah", "Good work, see https://example.org/x.")
     assert c.created_at_text == "2025-08-29T20:29:16+01:00"
+
+
+def test_unfolded_quote_is_kept_apart():
+    r = parse_ok(page(*thread(_thread()), unfold=True))
+    i = r.messages[1]
+    assert i.quoted_folded is False
+    assert i.quoted_text == "-----Original Message-----\n\nPlease send me the list."
+    assert i.body.endswith("FOI Team")
 
 
 def test_leading_space_day_in_time_text():
@@ -234,83 +254,103 @@ def test_leading_space_day_in_time_text():
 
 
 def test_closed_hidden_not_subject_and_named_external():
-    page = Page(user=None, external_name="Sheffield Star", closed=True, hidden_request=True, not_subject=True, items=_thread())
-    r = parse_ok(build_page(page))
-    assert r.closed_to_correspondence and r.hidden and r.authority_not_subject
+    corpus, req = thread(_thread(), user=None, external="Sheffield Star", allow="nobody", prominence="requester_only",
+                         authority_tags=["foi_no"])
+    r = parse_ok(page(corpus, req))
+    assert r.closed_to_correspondence and r.hidden and r.authority_not_subject and not r.eir_only
     assert r.requester_external and r.requester == r.requester.__class__(None, "Sheffield Star")
-    assert r.law == "foi" and not r.eir_only
+    assert r.law == "foi"
 
 
-def test_hidden_incoming_message_and_prominence_classes():
+def test_eir_only_batch_and_restricted():
+    corpus, req = thread(_thread(), law="eir", authority_tags=["eir_only"], batch=(4321, 22), allow="authority_only")
+    r = parse_ok(page(corpus, req))
+    assert r.law == "eir" and r.eir_only and not r.authority_not_subject
+    assert (r.batch_id, r.batch_size) == (4321, 22)
+    assert r.restricted_correspondence and not r.closed_to_correspondence
+
+
+def test_hidden_messages_and_prominence_classes():
     items = [
-        In(1, "Council", datetime(2024, 11, 5, 10, 0, tzinfo=GMT), prominence="hidden", hidden_notice="This message has been hidden."),
-        In(2, "Council", datetime(2024, 11, 6, 10, 0, tzinfo=GMT), prominence="requester_only"),
+        out(7, datetime(2024, 11, 4, 10, 0, tzinfo=GMT), prominence="hidden"),
+        inc(1, datetime(2024, 11, 5, 10, 0, tzinfo=GMT), prominence="hidden"),
+        inc(2, datetime(2024, 11, 6, 10, 0, tzinfo=GMT), prominence="requester_only"),
     ]
-    r = parse_ok(build_page(Page(items=items)))
-    assert [(m.prominence, m.hidden_notice) for m in r.messages] == [
-        ("hidden", "This message has been hidden."),
-        ("requester_only", None),
-    ]
-    assert r.messages[0].sent_at_text == "2024-11-05T10:00:00+00:00"
+    r = parse_ok(page(*thread(items)))
+    assert [(m.direction, m.prominence, m.body) for m in r.messages] == [
+        ("outgoing", "hidden", ""), ("incoming", "hidden", ""), ("incoming", "requester_only", "")]
+    assert all(m.hidden_notice.startswith("This message has been hidden.") for m in r.messages)
+    assert r.messages[1].sent_at_text == "2024-11-05T10:00:00+00:00"
+
+
+def test_erased_and_hidden_attachments_have_no_part():
+    items = [inc(9, datetime(2024, 3, 1, 12, 0, tzinfo=GMT), attachments=[
+        att(2, "kept.pdf"), att(3, "gone.pdf", erased=True), att(4, "secret.pdf", hidden=True), att(5, "also kept.pdf")])]
+    corpus, req = thread(items)
+    m = req.messages[0]
+    (msg,) = parse_ok(page(corpus, req)).messages
+    assert [(a.part, a.erased, a.hidden, a.key_part) for a in msg.attachments] == [
+        (2, False, False, 2), (None, True, False, -2), (None, False, True, -3), (5, False, False, 5)]
+    assert [a.database_id for a in msg.attachments] == [m.part_database_id(p) for p in (2, 3, 4, 5)]
+    assert [a.filename for a in msg.attachments] == ["kept.pdf", "gone.pdf", "", "also kept.pdf"]
 
 
 def test_entities_nbsp_and_br_runs():
+    corpus, req = thread([inc(5, datetime(2024, 1, 1, tzinfo=GMT), ["BODY"])])
     raw = "<p>Fish &amp; chips&nbsp;&nbsp;shop &lt;b&gt; &#x1F600;\n<br />  \n<br />next&#8217;s</p>\n<p>   </p><p>last</p>"
-    r = parse_ok(build_page(Page(items=[In(5, "Council", datetime(2024, 1, 1, tzinfo=GMT), raw_body=raw)])))
-    assert r.messages[0].body == "Fish & chips shop <b> 😀\n\nnext’s\n\nlast"
+    html = page(corpus, req).replace(b"<p>BODY</p>", raw.encode())
+    assert parse_ok(html).messages[0].body == "Fish & chips shop <b> 😀\n\nnext’s\n\nlast"
 
 
 def test_json_fills_user_ids_events_and_law():
-    page = Page(items=_thread())
-    events = [
-        {"id": 5123001, "event_type": "sent", "created_at": "2025-07-14T09:12:07.102+01:00", "described_state": "waiting_response",
-         "calculated_state": "waiting_response", "last_described_at": None, "incoming_message_id": None,
-         "outgoing_message_id": 1401188, "comment_id": None, "display_status": "Clarification"},
-    ]
-    r = parse_ok(build_page(page), build_json(page, 1290477, events, awaiting_description=True, tags=[["foo", None]]))
+    corpus, req = thread(_thread(), awaiting=True)
+    req.tags = [("foo", None)]
+    r = parse_ok(page(corpus, req), json_for(corpus, req))
     assert r.request_id == 1290477 and r.has_json
     assert (r.requester.url_name, r.requester.site_id) == ("sam_patel_3", 884201)
     assert r.authority.site_id == 2291
     assert r.awaiting_description is True and r.tags == [("foo", None)]
-    assert r.events[0].event_id == 5123001 and r.events[0].outgoing_message_id == 1401188
+    assert [(e.event_type, e.outgoing_message_id, e.incoming_message_id, e.comment_id) for e in r.events] == [
+        ("sent", 1401188, None, None), ("response", None, 3011952, None), ("comment", None, None, 120045)]
+    assert r.events[0].event_id == 5123001 and r.events[0].display_status == "Clarification"
 
 
-def test_json_for_another_request_is_ignored_with_warning():
-    page = Page(items=_thread())
-    other = Page(slug="something_else")
-    r = parse_ok(build_page(page), build_json(other, 99))
-    assert r.has_json is False and r.request_id is None
-    assert any("something_else" in w for w in r.warnings)
+def test_json_for_another_request_is_left_out_with_a_warning():
+    corpus, req = thread(_thread())
+    other_corpus, other = thread(_thread(), slug="something_else")
+    r = parse_ok(page(corpus, req), json_for(other_corpus, other))
+    assert r.has_json is False and r.request_id is None and r.events == []
+    assert [w.kind for w in r.warnings] == ["bad_json"]
+    assert "something_else" in r.warnings[0] and "allotment_waiting_lists" in r.warnings[0]
 
 
-def test_bad_json_keeps_html_and_warns():
-    r = parse_ok(build_page(Page(items=_thread())), b'{"id": 12, "url_title": ')
+def test_bad_json_keeps_the_page_and_says_why():
+    r = parse_ok(page(*thread(_thread())), b'{"id": 12, "url_title": ')
     assert r.has_json is False and len(r.messages) == 2
-    assert any(w.startswith("JSON ignored: request JSON is not valid JSON") for w in r.warnings)
+    assert [w.kind for w in r.warnings] == ["bad_json"]
+    assert r.warnings[0].startswith("JSON ignored: request JSON is not valid JSON")
 
 
 def test_external_json_user_name():
-    page = Page(user=None, external_name="Sheffield Star", items=_thread())
-    r = parse_ok(build_page(page), build_json(page, 7))
+    corpus, req = thread(_thread(), user=None, external="Sheffield Star")
+    r = parse_ok(page(corpus, req), json_for(corpus, req))
     assert r.requester_external and r.requester.name == "Sheffield Star" and r.requester.url_name is None
 
 
 def test_url_supplies_missing_url_title():
-    html = build_page(Page(items=_thread()))
+    html = page(*thread(_thread()))
     html = html.replace(b"allotment_waiting_lists", b"x")  # strip the slug from og:url, json link and cplinks...
-    html = html.replace(b'<meta property="og:url" content="https://www.whatdotheyknow.com/request/x" />', b"")
+    html = html.replace(b'<meta property="og:url" content="https://www.whatdotheyknow.com/request/x">', b"")
     html = html.replace(b'href="/request/x.json"', b'href="/other.json"').replace(b"/request/x#", b"/y#")
     r = parse_ok(html, url="https://www.whatdotheyknow.com/request/from_the_url")
     assert r.url_title == "from_the_url"
 
 
 def test_large_thread_all_messages_found():
-    items: list[object] = []
     t0 = datetime(2023, 1, 2, 9, 0, tzinfo=GMT)
-    for i in range(200):
-        when = t0 + timedelta(days=i)
-        items.append(Out(10_000 + i, "Sam Patel", when) if i % 2 == 0 else In(20_000 + i, "Council", when))
-    r = parse_ok(build_page(Page(items=items)))
+    items = [out(10_000 + i, t0 + timedelta(days=i), event_type="followup_sent" if i else "sent") if i % 2 == 0
+             else inc(20_000 + i, t0 + timedelta(days=i)) for i in range(200)]
+    r = parse_ok(page(*thread(items)))
     assert len(r.messages) == 200
     assert [m.position for m in r.messages] == list(range(200))
     assert r.messages[-1].message_id == 20_199

@@ -6,11 +6,11 @@ import os
 
 import pytest
 
+from corpus.sample_site.threads import out, page, thread
 from scraper.pages.errors import classify_page
 from scraper.pages.request import INTERNAL_ERROR_PREFIX, parse_request
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.records import ParseFailure
-from tests.scraper.pages.current_markup import Out, Page, build_page
 
 CLOUDFLARE = b"""<!DOCTYPE html><html lang="en-US"><head><title>Just a moment...</title>
 <meta http-equiv="refresh" content="390"></head><body><div class="main-wrapper" role="main">
@@ -42,7 +42,8 @@ BODY_LISTING = b"""<!DOCTYPE html><html lang="en"><head><title>Home Office - vie
 
 
 def good_page() -> bytes:
-    return build_page(Page(items=[Out(1, "Sam Patel", __import__("datetime").datetime(2024, 1, 1))]))
+    when = __import__("datetime").datetime(2024, 1, 1, tzinfo=__import__("datetime").timezone.utc)
+    return page(*thread([out(1, when)]))
 
 
 @pytest.mark.parametrize(
@@ -117,8 +118,8 @@ def test_classify_page_kinds(pages_2019):
     assert classify_page(b"<html>oops</html>", 500) == "error_page"
     assert classify_page(BODY_LISTING, 200) is None
     assert classify_page(good_page(), 200) is None
-    for page in pages_2019.glob("*.html"):
-        assert classify_page(page.read_bytes(), 200) is None, page.name
+    for saved in pages_2019.glob("*.html"):
+        assert classify_page(saved.read_bytes(), 200) is None, saved.name
 
 
 def test_request_quoting_error_phrases_is_still_a_request():
@@ -158,3 +159,78 @@ def test_json_oddities_become_warnings():
     assert [e.event_id for e in result.events] == [1]
     assert result.external is True and result.user_name is None
     assert len(result.warnings) == 3
+
+
+# ---------------------------------------------------------------- values the corpus cannot hold
+
+
+def _thread_page(**kw) -> bytes:
+    from datetime import datetime, timezone
+
+    from corpus.sample_site.threads import att, inc, note
+
+    t = datetime(2024, 5, 1, 9, 0, tzinfo=timezone.utc)
+    return page(*thread([out(1, t), inc(2, t, attachments=[att(2, "a.pdf")]), note(3, ("x_y", "X Y"), t, ["Hi."])], **kw))
+
+
+@pytest.mark.parametrize(
+    ("old", "new", "phrase"),
+    [
+        (b'id="incoming-2"', b'id="incoming-9223372036854775808"', "incoming id 9223372036854775808"),
+        (b'id="outgoing-1"', b'id="outgoing-99999999999999999999999"', "outgoing id 99999999999999999999999"),
+        (b'id="comment-3"', b'id="comment-18446744073709551616"', "comment id 18446744073709551616"),
+        (b"/attach/2/a.pdf", b"/attach/2147483648/a.pdf", "attachment part in incoming-2 2147483648"),
+    ],
+    ids=["incoming", "outgoing", "comment", "part"],
+)
+def test_ids_past_what_a_database_holds_are_typed_failures(old, new, phrase):
+    html = _thread_page()
+    assert old in html
+    result = parse_request(html.replace(old, new))
+    assert isinstance(result, ParseFailure) and result.kind == "out_of_range", result
+    assert phrase in result.message and "beyond" in result.message
+
+
+def test_attachment_database_id_and_request_ids_past_bigint_are_typed_failures():
+    html = _thread_page()
+    import re
+
+    li = re.search(rb'<li class="attachment" id="attachment-(\d+)"', html).group(0)
+    result = parse_request(html.replace(li, b'<li class="attachment" id="attachment-9223372036854775808"'))
+    assert isinstance(result, ParseFailure) and result.kind == "out_of_range"
+    batch = parse_request(_thread_page(batch=(2**63, 3)))
+    assert isinstance(batch, ParseFailure) and batch.kind == "out_of_range" and "batch id" in batch.message
+    ok = parse_request(_thread_page(batch=(2**63 - 1, 3)))
+    assert not isinstance(ok, ParseFailure) and ok.batch_id == 2**63 - 1
+
+
+def test_malformed_message_id_is_a_failure_naming_it():
+    html = _thread_page().replace(b'id="incoming-2"', b'id="incoming--5"')
+    result = parse_request(html)
+    assert isinstance(result, ParseFailure) and result.kind == "markup_changed"
+    assert "'incoming--5'" in result.message and "unrecognised markup" in result.message
+
+
+def test_attachment_without_link_or_marking_is_unrecognised():
+    html = _thread_page()
+    import re
+
+    html = re.sub(rb'<a href="[^"]*/attach/[^"]*">', b"<a>", html)
+    result = parse_request(html)
+    assert isinstance(result, ParseFailure) and result.kind == "markup_changed"
+    assert "no /attach/<part>/ link" in result.message
+
+
+def test_foi_mask_too_large_is_ignored_with_a_warning():
+    html = _thread_page().replace(b"Please send me the list.", b"[FOI #99999999999999999999 email]")
+    r = parse_request(html)
+    assert not isinstance(r, ParseFailure) and r.request_id is None
+    assert [w.kind for w in r.warnings] == ["other"] and "too large" in r.warnings[0]
+
+
+def test_failure_kinds_are_all_declared():
+    from typing import get_args
+
+    from scraper.records import ParseErrorKind
+
+    assert {"too_deep", "out_of_range", "markup_changed", "bad_json"} <= set(get_args(ParseErrorKind))

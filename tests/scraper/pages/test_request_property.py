@@ -17,13 +17,13 @@ from scraper.pages.request import INTERNAL_ERROR_PREFIX, parse_request
 from scraper.records import ParsedRequest, ParseFailure
 from tests.conftest import require_reference
 
-FIXTURES = Path(__file__).resolve().parents[2] / "fixtures" / "current"
+FIXTURES = Path(__file__).resolve().parents[2] / "fixtures"  # current/ and every era under eras/
 _TAG = re.compile(rb"<(?:/?)(?:div|p|span|li|ul|a|time|h1|h2|br)\b")
 
 
 @lru_cache(maxsize=1)
 def _pages() -> tuple[tuple[bytes, tuple[int, ...]], ...]:
-    files = sorted(require_reference().glob("*.html")) + sorted(FIXTURES.glob("*.html"))
+    files = sorted(require_reference().glob("*.html")) + sorted(FIXTURES.rglob("*.html"))
     out = []
     for f in files:
         data = f.read_bytes()
@@ -74,6 +74,12 @@ def test_mutated_pages_never_crash_or_invent_messages(page, ops):
     assert len(keys) == len(set(keys))
     for direction, number in keys:
         assert f'id="{direction}-{number}"'.encode() in mutated
+    for m in result.messages:
+        for a in m.attachments:  # a part is only ever read from an /attach/<part>/ link
+            if a.part is not None:
+                assert f"/attach/{a.part}/".encode() in mutated or f"/attach/html/{a.part}/".encode() in mutated
+            else:
+                assert a.erased or a.hidden
     comments = [a.comment_id for a in result.annotations]
     assert len(comments) == len(set(comments))
     for number in comments:
