@@ -109,10 +109,15 @@ class Site:
     default_basis: str = ""  # regime_basis of requests no rule matched
     notes: str = ""
     source: str = "built-in"
+    aliases: tuple[str, ...] = ()  # other addresses of the same site
 
     @property
     def host(self) -> str:
         return host_key(self.url)
+
+    @property
+    def hosts(self) -> tuple[str, ...]:
+        return (self.host, *(host_key(a) for a in self.aliases))
 
 
 _STATE_TAGS = ("ACT", "NSW", "NT", "QLD", "SA", "TAS", "VIC", "WA")
@@ -142,8 +147,8 @@ BUILT_IN_SITES: tuple[Site, ...] = (
          + (Rule("AU_FOI", tags=("federal",)),),
          default_basis="authority has no jurisdiction tag",
          notes="Commonwealth FOI Act for authorities tagged federal; state and territory laws are not built in"),
-    Site("https://dostup.org.ua", "Доступ до правди", "UA", "Europe/Kyiv", "UA_PUBLIC_INFO",
-         default_basis="Law on Access to Public Information"),
+    Site("https://dostup.pravda.com.ua", "Доступ до правди", "UA", "Europe/Kyiv", "UA_PUBLIC_INFO",
+         default_basis="Law on Access to Public Information", aliases=("https://dostup.org.ua",)),
 )
 
 
@@ -254,6 +259,7 @@ def _parse_site(path: Path, i: int, raw: dict, built_in: dict[str, Site]) -> Sit
         default_basis=str(raw.get("default_basis", base.default_basis if base and "regime" not in raw else "")),
         notes=str(raw.get("notes", base.notes if base else "")),
         source=str(path),
+        aliases=tuple(a for a in ((base.url, *base.aliases) if base else ()) if host_key(a) != host_key(url)),
     )
 
 
@@ -272,7 +278,7 @@ def load_sites_file(path: str | os.PathLike) -> list[Site]:
     raw_sites = data.get("site", [])
     if not isinstance(raw_sites, list):
         raise _bad(path, "top level", "'site' must be [[site]] tables", "write each site as [[site]]")
-    built_in = {s.host: s for s in BUILT_IN_SITES}
+    built_in = {h: s for s in BUILT_IN_SITES for h in s.hosts}
     out: dict[str, Site] = {}
     for i, raw in enumerate(raw_sites, start=1):
         site = _parse_site(path, i, raw, built_in)
@@ -284,13 +290,14 @@ def load_sites_file(path: str | os.PathLike) -> list[Site]:
 
 def all_sites(sites_file: str | os.PathLike | None = None) -> list[Site]:
     """Built-in sites, overridden or extended by ``sites_file`` when it exists."""
-    merged = {s.host: s for s in BUILT_IN_SITES}
+    merged = {h: s for s in BUILT_IN_SITES for h in s.hosts}
     if sites_file is not None:
         path = Path(sites_file)
         if path.exists() or os.environ.get(SITES_ENV):
             for s in load_sites_file(path):
-                merged[s.host] = s
-    return list(merged.values())
+                for h in s.hosts:
+                    merged[h] = s
+    return list({id(s): s for s in merged.values()}.values())
 
 
 def database_path(con) -> str | None:
@@ -304,17 +311,18 @@ def database_path(con) -> str | None:
 
 def site_rows(sites: list[Site]) -> tuple[list[tuple], list[tuple]]:
     """(sites rows, site_rules rows) for ``write_sites``."""
-    srows = [(s.host, s.url, s.name, s.country, s.timezone, s.regime, s.default_basis or None, s.notes or None,
-              s.source) for s in sorted(sites, key=lambda s: s.host)]
+    by_host = {h: s for s in sites for h in s.hosts}  # a later entry for a host wins
+    srows = [(h, s.url, s.name, s.country, s.timezone, s.regime, s.default_basis or None, s.notes or None, s.source)
+             for h, s in sorted(by_host.items())]
     rrows = []
-    for s in sites:
+    for h, s in by_host.items():
         pos = 0
         for rule in s.rules:
             for kind, values in (("tag", rule.tags), ("authority", rule.authorities)):
                 for v in values:
                     pos += 1
                     basis = rule.basis or f"authority {'tagged' if kind == 'tag' else 'is'} {v}"
-                    rrows.append((s.host, pos, kind, v.lower(), rule.regime, basis))
+                    rrows.append((h, pos, kind, v.lower(), rule.regime, basis))
     return srows, sorted(rrows)
 
 

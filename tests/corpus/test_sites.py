@@ -25,7 +25,8 @@ def test_built_in_sites_and_their_regimes():
     assert by_host["whatdotheyknow.com"].regime == UK_FAMILY
     assert by_host["fyi.org.nz"].timezone == "Pacific/Auckland"
     assert by_host["asktheeu.org"].regime == "EU_1049"
-    assert by_host["dostup.org.ua"].regime == "UA_PUBLIC_INFO"
+    assert by_host["dostup.pravda.com.ua"].regime == "UA_PUBLIC_INFO"
+    assert "dostup.org.ua" in by_host["dostup.pravda.com.ua"].hosts
     assert by_host["righttoknow.org.au"].regime == UNKNOWN  # federal only, by tag
     for site in BUILT_IN_SITES:
         for rule in site.rules:
@@ -107,6 +108,15 @@ def test_a_missing_file_named_by_the_environment_is_an_error(tmp_path, monkeypat
     monkeypatch.setenv("CORPUS_SITES", str(tmp_path / "nope.toml"))
     with pytest.raises(UsageError, match="no such sites file"):
         all_sites(sites_file_for(tmp_path / "foi.duckdb"))
+
+
+def test_a_site_with_two_addresses_is_changed_as_one(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[[site]]\nurl = "https://dostup.org.ua"\ntimezone = "UTC"\n', encoding="utf-8")
+    con = duckdb.connect()
+    write_sites(con, all_sites(path))
+    rows = dict(con.execute("SELECT host, timezone FROM sites WHERE host LIKE 'dostup%'").fetchall())
+    assert rows == {"dostup.org.ua": "UTC", "dostup.pravda.com.ua": "UTC"}
 
 
 def test_write_sites_tables():

@@ -278,7 +278,7 @@ def test_a_bodyless_reply_with_nothing_attached_is_not_an_answer(con):
 FYI = "https://fyi.org.nz"
 ASKTHEEU = "https://www.asktheeu.org"
 RTK = "https://www.righttoknow.org.au"
-DOSTUP = "https://dostup.org.ua"
+DOSTUP = "https://dostup.pravda.com.ua"
 ELSEWHERE = "https://foi.example.org"
 
 
