@@ -260,25 +260,62 @@ def export(db_path, fmt, output):
 
 @main.command()
 @_db_option
-@click.option("--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write.")
+@click.option("--output", required=True, type=click.Path(dir_okay=False), help="HTML file to write (never the database).")
 @click.option("--authority", "authorities", multiple=True, metavar="SLUG", help="Only these authorities. Repeatable.")
-@click.option("--query", metavar="TEXT", help="Only requests whose title matches TEXT.")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Only requests sent on or after this date (YYYY-MM-DD, UK time).")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Only requests sent on or before this date (YYYY-MM-DD, UK time).")
+@click.option("--site", metavar="URL", help="Only requests from this site (when the file holds more than one).")
+@click.option("--query", metavar="TEXT", help="Only requests whose title contains TEXT.")
+@click.option("--top", type=click.IntRange(min=0), default=15, show_default=True, metavar="N",
+              help="How many authorities the charts and table show, by number of requests (0: all).")
 @_expected_errors
-def report(db_path, output, authorities, query):
-    """Write one self-contained HTML report with charts (no network needed to view)."""
+def report(db_path, output, authorities, since, until, site, query, top):
+    """Write one self-contained HTML report with charts (no network needed to view).
+
+    It says what it shows ("top 15 of 40 authorities"), links authorities and
+    threads to their pages on the site, names its source and explains its method.
+    """
     from corpus.report import build_report
 
-    click.echo(build_report(db_path=db_path, output=output, authorities=list(authorities), query=query))
+    click.echo(build_report(db_path=db_path, output=output, authorities=list(authorities), query=query,
+                            since=since, until=until, site=site, top=top))
 
 
 @main.command()
-@_db_option
+@click.option(
+    "--db",
+    "db_path",
+    default="foi-demo.duckdb",
+    show_default="./foi-demo.duckdb (never $CORPUS_DB)",
+    type=click.Path(dir_okay=False),
+    help="Demo database to (re)build. A file holding any other site's threads is refused.",
+)
 @_expected_errors
 def demo(db_path):
-    """Serve the bundled sample site on 127.0.0.1, sync it, and show some results."""
+    """Serve the bundled sample site on 127.0.0.1, sync it into its own file, and show some results.
+
+    The demo file is rebuilt on every run, under the stable site address
+    https://sample-site.invalid, so running it again changes nothing.
+    """
     from corpus.demo import run_demo
 
     sys.exit(run_demo(db_path=db_path))
+
+
+@main.command(name="convert-storage")
+@_db_option
+@click.option("--keep-original", is_flag=True, help="Keep the file as it was, renamed to <db>.v2-original.")
+@_expected_errors
+def convert_storage(db_path, keep_original):
+    """Rewrite a database written in DuckDB 2.0's format so that DuckDB 1.1 and later open it.
+
+    New databases are written that way already; this is for files made by
+    earlier versions of this tool. Row counts are checked before the new file
+    replaces the old. Needs as much free disk as the database takes.
+    """
+    from corpus.db import convert_storage as do_convert
+
+    click.echo(do_convert(db_path, keep_original=keep_original))
 
 
 if __name__ == "__main__":  # pragma: no cover

@@ -4,16 +4,24 @@ DuckDB lets one process write a file, and while it does no other process may
 open it, not even read-only.  So a long ``corpus sync`` holds :class:`SyncLock`
 (an advisory lock file beside the database) for the whole run and opens the
 database only for each batch write, through :func:`batch`.  Between batches the
-file is free, so a notebook or ``duckdb -readonly foi.duckdb`` can read it.
+file is free, so a notebook (``corpus.Reader``) or ``duckdb -readonly
+foi.duckdb`` can read it.
+
+New files are written in DuckDB's v1.1 storage format (:data:`STORAGE_VERSION`),
+which DuckDB 1.1 and later open, not in DuckDB 2.0's own format, which only
+DuckDB 2.x opens.  Existing files keep the format they were written in;
+:func:`convert_storage` rewrites one.
 """
 
 from __future__ import annotations
 
 import contextlib
-import fcntl
 import os
 import re
+import stat
+import sys
 import time
+from dataclasses import dataclass
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -22,11 +30,17 @@ import duckdb
 from corpus.errors import CorpusError, DatabaseLocked
 from corpus.schema import CURRENT_VERSION, MIGRATIONS
 
-# A DuckDB file starts with an 8-byte checksum, then the magic bytes "DUCK".
-_MAGIC = b"DUCK"
-_MAGIC_OFFSET = 8
 _PID_IN_LOCK_ERROR = re.compile(r"\(PID (\d+)\)")
 _HOLDER_IN_LOCK_ERROR = re.compile(r"lock is held in (.+?) \(PID")
+
+# The storage format new databases are written in.  DuckDB 2.0 writes its own
+# format by default, which DuckDB 1.x (the CLI on PyPI, R, DBeaver's driver)
+# refuses.  "v1.1.0" is the oldest that keeps everything the corpus uses: the
+# formats before it do not hold the primary-key indexes that the loader's
+# upserts need in a form DuckDB 0.10 and 1.0 can read (checked with those
+# versions: they stop at "expected end of object, but found field id: 103").
+STORAGE_VERSION = "v1.1.0"
+MIN_READER_VERSION = "1.1.0"  # the oldest DuckDB that opens files written in STORAGE_VERSION
 
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
@@ -37,11 +51,14 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     ``DatabaseLocked`` when another process has the file open.
     """
     path = Path(path)
-    _check_path(path, read_only=read_only)
+    creating = _check_path(path, read_only=read_only)
+    # Only a new file takes the storage version: an existing one keeps its own,
+    # and a different config would clash with other open connections to it.
+    config = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
     try:
-        con = duckdb.connect(str(path), read_only=read_only)
+        con = duckdb.connect(str(path), read_only=read_only, config=config)
     except duckdb.Error as exc:
-        raise _translate_open_error(path, exc) from None
+        raise _translate_open_error(path, exc, read_only=read_only) from None
     try:
         _check_and_migrate(con, path, read_only=read_only)
     except BaseException:
@@ -50,30 +67,64 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     return con
 
 
-def _check_path(path: Path, *, read_only: bool) -> None:
-    if path.is_dir():
+_FILE_KINDS = (
+    (stat.S_ISCHR, "a character device"),
+    (stat.S_ISBLK, "a block device"),
+    (stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (stat.S_ISSOCK, "a socket"),
+)
+
+
+def _describe_special(path: Path, mode: int) -> str:
+    kind = next((name for test, name in _FILE_KINDS if test(mode)), "not a regular file")
+    if path.is_symlink():
+        return f"a symbolic link to {os.path.realpath(path)}, {kind}"
+    return kind
+
+
+def _check_path(path: Path, *, read_only: bool) -> bool:
+    """Refuse what cannot be a corpus database, naming the fix; True when a new file will be created.
+
+    Only a regular file is ever opened, and only an empty regular file is ever
+    replaced: a device, a FIFO or a socket (or a link to one) is left untouched,
+    so ``--db /dev/null`` cannot delete ``/dev/null``.
+    """
+    try:
+        st = os.stat(path)  # follows symbolic links: the target is what DuckDB would open
+    except FileNotFoundError:
+        st = None
+    except OSError as exc:
+        raise CorpusError(f"cannot open {path}: {exc.strerror}; check the path or use another --db") from None
+    if st is not None and stat.S_ISDIR(st.st_mode):
         raise CorpusError(f"{path} is a directory; give --db the path of a database file, e.g. {path / 'foi.duckdb'}")
-    if path.exists():
+    if st is not None and not stat.S_ISREG(st.st_mode):
+        raise CorpusError(
+            f"{path} is {_describe_special(path, st.st_mode)}, not a database file; it was left untouched: "
+            "give --db the path of a regular file"
+        )
+    if st is None and path.is_symlink():
+        raise CorpusError(
+            f"{path} is a symbolic link to {os.path.realpath(path)}, which does not exist; "
+            "give --db the real path of a database file"
+        )
+    if st is not None:
         if not os.access(path, os.R_OK):
             raise CorpusError(f"cannot read {path}: permission denied; fix its permissions or use another --db")
         if not read_only and not os.access(path, os.W_OK):
             raise CorpusError(f"cannot write {path}: permission denied; fix its permissions or use another --db")
-        size = path.stat().st_size
-        if size > 0:
-            with open(path, "rb") as fh:
-                head = fh.read(_MAGIC_OFFSET + len(_MAGIC))
-            if head[_MAGIC_OFFSET:] != _MAGIC:
-                raise CorpusError(
-                    f"{path} is not a corpus database (not a DuckDB file); it was left untouched: "
-                    "give --db a new file name or an existing corpus database"
-                )
-        elif read_only:
+        if st.st_size > 0:
+            # DuckDB itself refuses a file that is not a DuckDB database, without
+            # touching it.  The file is never opened here: closing any descriptor
+            # of a file drops the POSIX locks this process holds on it, which
+            # would leave a DuckDB connection still open in this process unguarded.
+            return False
+        if read_only:
             raise CorpusError(f"{path} is an empty file, not a corpus database yet; run `corpus sync` or `corpus import` first")
-        else:
-            # Empty: made by `touch`, or a first run killed before DuckDB wrote its
-            # header.  Nothing to lose, and DuckDB refuses empty files: start afresh.
-            path.unlink()
-        return
+        # An empty regular file: made by `touch`, or a first run killed before
+        # DuckDB wrote its header.  Nothing to lose, and DuckDB refuses empty
+        # files: start afresh (at the link's target when --db is a link).
+        os.unlink(os.path.realpath(path))
+        return True
     if read_only:
         raise CorpusError(f"no corpus database at {path}; run `corpus sync` or `corpus import` first, or check --db")
     parent = path.parent if str(path.parent) else Path(".")
@@ -81,19 +132,13 @@ def _check_path(path: Path, *, read_only: bool) -> None:
         raise CorpusError(f"cannot create {path}: folder {parent} does not exist; create it or use another --db")
     if not os.access(parent, os.W_OK | os.X_OK):
         raise CorpusError(f"cannot create {path}: folder {parent} is not writable; use another --db")
+    return True
 
 
-def _translate_open_error(path: Path, exc: duckdb.Error) -> CorpusError:
+def _translate_open_error(path: Path, exc: duckdb.Error, *, read_only: bool = False) -> CorpusError:
     text = str(exc)
     if "Conflicting lock" in text or "Could not set lock" in text:
-        pid = _PID_IN_LOCK_ERROR.search(text)
-        holder = _HOLDER_IN_LOCK_ERROR.search(text)
-        who = f"process {pid.group(1)}" if pid else "another process"
-        if holder:
-            who += f" ({os.path.basename(holder.group(1))})"
-        return DatabaseLocked(
-            f"{path.name} is open in {who}; close that program (or wait for it) and try again, or use another --db"
-        )
+        return DatabaseLocked(_busy_message(path, text, read_only=read_only))
     if "not a valid DuckDB database" in text:
         return CorpusError(
             f"{path} is not a corpus database (not a DuckDB file); it was left untouched: "
@@ -102,6 +147,28 @@ def _translate_open_error(path: Path, exc: duckdb.Error) -> CorpusError:
     if "version" in text.lower() and "storage" in text.lower():
         return CorpusError(f"{path} was written by a different DuckDB version ({text.splitlines()[0]}); open it with that version")
     return CorpusError(f"cannot open {path} ({text.splitlines()[0]}); check that its folder is writable, or use another --db")
+
+
+def _busy_message(path: Path, text: str, *, read_only: bool) -> str:
+    """Say who holds the file: the corpus writer (pid in ``<db>.sync.lock``) or some other program."""
+    pid_match = _PID_IN_LOCK_ERROR.search(text)
+    pid = int(pid_match.group(1)) if pid_match else None
+    holder = _HOLDER_IN_LOCK_ERROR.search(text)
+    program = os.path.basename(holder.group(1)) if holder else None
+    writer = read_lock_holder(path)
+    if pid is not None and writer is not None and writer.pid == pid:
+        return (f"{path.name} is busy: {writer.command} (pid {pid}) is writing to it; it holds the file only while "
+                "it writes, so try again in a moment (corpus.Reader waits by itself)")
+    who = f"process {pid}" if pid is not None else "another process"
+    if program:
+        who += f" ({program})"
+    if read_only:
+        return (f"{path.name} is open for writing in {who}, which is not a corpus sync: a notebook or DuckDB "
+                "shell that opened it without read-only; close it, or open it read-only "
+                "(duckdb -readonly, read_only=True, corpus.Reader), and try again")
+    return (f"{path.name} is open in {who}, a reader such as a notebook or DuckDB shell, and DuckDB lets no one "
+            "write while it is open; close it and try again (corpus.Reader closes the file after each query), "
+            "or use another --db")
 
 
 def table_exists(con: duckdb.DuckDBPyConnection, name: str) -> bool:
@@ -170,18 +237,55 @@ def _check_and_migrate(con: duckdb.DuckDBPyConnection, path: Path, *, read_only:
             raise
 
 
+# A writer kept waiting by readers says so in ``<db>.write-wanted`` (its mtime
+# refreshed at each retry); corpus.Reader opens nothing while a fresh one
+# exists, so readers querying in a loop cannot starve a writer.  DuckDB's own
+# file lock is not fair: without this, overlapping readers can keep it forever.
+WRITE_WANTED_FRESH = 3.0  # seconds: an older marker was left by a writer that died
+
+
+def write_wanted_path(db_path: str | Path) -> Path:
+    db_path = Path(db_path)
+    return db_path.with_name(db_path.name + ".write-wanted")
+
+
+def write_wanted(db_path: str | Path) -> bool:
+    """Whether a writer is waiting for the file right now (a fresh ``<db>.write-wanted``)."""
+    try:
+        age = time.time() - os.stat(write_wanted_path(db_path)).st_mtime
+    except OSError:
+        return False
+    return -WRITE_WANTED_FRESH < age < WRITE_WANTED_FRESH
+
+
 def connect_when_free(path: str | Path, *, wait_seconds: float = 10.0) -> duckdb.DuckDBPyConnection:
-    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open."""
+    """:func:`connect` for writing, retrying for up to ``wait_seconds`` while another process has the file open.
+
+    While it waits it keeps ``<db>.write-wanted`` fresh, so that readers going
+    through ``corpus.Reader`` let the file go and hold off until it has written.
+    """
     deadline = time.monotonic() + wait_seconds
     delay = 0.05
-    while True:
-        try:
-            return connect(path)
-        except DatabaseLocked:
-            if time.monotonic() >= deadline:
-                raise
-            time.sleep(delay)
-            delay = min(delay * 2, 1.0)
+    marker = write_wanted_path(path)
+    marked = False
+    try:
+        while True:
+            try:
+                return connect(path)
+            except DatabaseLocked:
+                if time.monotonic() >= deadline:
+                    raise
+                try:
+                    marker.write_text(f"{os.getpid()}\n")  # creates it, or refreshes its mtime
+                    marked = True
+                except OSError:
+                    pass  # a read-only folder: we cannot ask readers to wait, only wait ourselves
+                time.sleep(delay)
+                delay = min(delay * 2, 1.0)
+    finally:
+        if marked:
+            with contextlib.suppress(OSError):
+                marker.unlink()
 
 
 @contextlib.contextmanager
@@ -204,21 +308,192 @@ def batch(path: str | Path, *, wait_seconds: float = 10.0) -> Iterator[duckdb.Du
         con.close()
 
 
+def storage_format(con: duckdb.DuckDBPyConnection) -> str:
+    """The storage format of the open database as DuckDB names it, e.g. ``'v1.0.0+'`` or ``'v2.0.0+'``."""
+    row = con.execute(
+        "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = current_database()"
+    ).fetchone()
+    return str(row[0]) if row and row[0] else "unknown"
+
+
+def oldest_reader(fmt: str) -> str | None:
+    """The oldest DuckDB release that opens a corpus in storage format ``fmt`` (e.g. ``'1.1'``); None if unknown.
+
+    A corpus needs at least DuckDB 1.1 whatever the format says (see
+    :data:`STORAGE_VERSION`); a newer format needs the release that introduced it.
+    """
+    m = re.match(r"v(\d+)\.(\d+)", fmt)
+    if not m:
+        return None
+    major, minor = max((int(m.group(1)), int(m.group(2))), (1, 1))
+    return f"{major}.{minor}"
+
+
+def _sql_text(value: str) -> str:
+    return "'" + value.replace("'", "''") + "'"
+
+
+def convert_storage(db_path: str | Path, *, keep_original: bool = False) -> str:
+    """Rewrite the corpus at ``db_path`` in :data:`STORAGE_VERSION` so that DuckDB 1.1 and later open it.
+
+    Holds the sync lock throughout, copies every table into a new file beside
+    it, checks that each table has the same number of rows, then renames the
+    new file over the old (kept as ``<db>.v2-original`` with
+    ``keep_original``).  Returns a one-line summary.  A file already in an
+    older format is left as it is.
+    """
+    path = Path(db_path)
+    if not path.exists():
+        raise CorpusError(f"no corpus database at {path}; check --db")
+    with SyncLock(path, command="corpus convert-storage"):
+        con = connect(path)
+        try:
+            before = storage_format(con)
+            if before != "unknown" and oldest_reader(before) is not None and not before.startswith("v2"):
+                return f"{path} is already in storage format {before}: DuckDB {oldest_reader(before)} and later open it; nothing to do"
+            tmp = path.with_name(path.name + ".converting")
+            for leftover in (tmp, tmp.with_name(tmp.name + ".wal")):
+                leftover.unlink(missing_ok=True)
+            source = con.execute("SELECT current_database()").fetchone()[0]
+            tables = [r[0] for r in con.execute(
+                "SELECT table_name FROM duckdb_tables() WHERE database_name = current_database() AND NOT temporary ORDER BY 1"
+            ).fetchall()]
+            con.execute(f"ATTACH {_sql_text(str(tmp))} AS corpus_converted (STORAGE_VERSION {_sql_text(STORAGE_VERSION)})")
+            try:
+                con.execute(f'COPY FROM DATABASE "{source}" TO corpus_converted')
+                for table in tables:
+                    a = con.execute(f'SELECT count(*) FROM "{source}".main."{table}"').fetchone()[0]
+                    b = con.execute(f'SELECT count(*) FROM corpus_converted.main."{table}"').fetchone()[0]
+                    if a != b:
+                        raise CorpusError(f"converting {path} failed: table {table} has {a} rows but the copy {b}; the original was left untouched")
+                after = con.execute(
+                    "SELECT tags['storage_version'] FROM duckdb_databases() WHERE database_name = 'corpus_converted'"
+                ).fetchone()[0]
+                con.execute("DETACH corpus_converted")
+            except BaseException:
+                with contextlib.suppress(duckdb.Error):
+                    con.execute("DETACH corpus_converted")
+                tmp.unlink(missing_ok=True)
+                raise
+        finally:
+            con.close()
+        with open(tmp, "rb+") as fh:
+            os.fsync(fh.fileno())
+        if keep_original:
+            os.replace(path, path.with_name(path.name + ".v2-original"))
+        os.replace(tmp, path)
+        kept = f"; the original is kept as {path.name}.v2-original" if keep_original else ""
+        return (f"Rewrote {path} from storage format {before} to {after} ({len(tables)} tables, row counts checked): "
+                f"DuckDB {oldest_reader(after)} and later open it now{kept}")
+
+
 def lock_path(db_path: str | Path) -> Path:
     db_path = Path(db_path)
     return db_path.with_name(db_path.name + ".sync.lock")
 
 
-class SyncLock:
-    """Exclusive advisory lock ``<db>.sync.lock`` held for a whole sync run.
+@dataclass(frozen=True)
+class LockHolder:
+    """Who holds ``<db>.sync.lock``: a process id and the command it runs (e.g. ``corpus sync``)."""
 
-    Uses ``fcntl.flock``, so the kernel releases it when the holder dies: a lock
+    pid: int | None
+    command: str
+
+
+def _lock_primitives():
+    """filelock's cross-platform lock on a descriptor: ``fcntl.flock`` on Unix, ``LockFileEx`` on Windows.
+
+    Both are dropped by the operating system when the holder dies, so a lock
     file left behind by a killed process never blocks the next run.
     """
+    from filelock import lock_descriptor, unlock_descriptor
 
-    def __init__(self, path: str | Path):
+    return lock_descriptor, unlock_descriptor
+
+
+def _try_lock(fd: int) -> bool:
+    lock, _ = _lock_primitives()
+    try:
+        return lock(fd, blocking=False)
+    except OSError as exc:
+        raise CorpusError(
+            f"this system offers no file locking (neither fcntl.flock nor Windows LockFileEx: {exc.strerror}), "
+            "so a corpus sync cannot guard the database; run it on Linux, macOS or Windows"
+        ) from None
+
+
+def _unlock(fd: int) -> None:
+    _, unlock = _lock_primitives()
+    unlock(fd)
+
+
+_WRITING_VERBS = ("sync", "import", "reparse", "demo", "convert-storage")
+
+
+def _this_command() -> str:
+    """``corpus <verb>`` when run from the command line, else ``corpus sync`` (the usual writer)."""
+    name = os.path.basename(sys.argv[0]).lower() if sys.argv and sys.argv[0] else ""
+    from_cli = name.startswith("corpus") or name in ("cli.py", "__main__.py")
+    verb = next((a for a in sys.argv[1:] if a in _WRITING_VERBS), None) if from_cli else None
+    return f"corpus {verb}" if verb else "corpus sync"
+
+
+def _read_holder(fd: int) -> LockHolder:
+    # Byte 0 is the one Windows locks (and then no other process can read it):
+    # the pid and command start after it.
+    try:
+        os.lseek(fd, 1, os.SEEK_SET)
+        data = os.read(fd, 256)
+    except OSError:
+        data = b""
+    lines = data.decode("utf-8", "replace").split("\n")
+    pid_text = lines[0].strip() if lines else ""
+    command = lines[1].strip() if len(lines) > 1 and lines[1].strip() else "corpus sync"
+    return LockHolder(int(pid_text) if pid_text.isdigit() else None, command)
+
+
+def read_lock_holder(db_path: str | Path) -> LockHolder | None:
+    """Who holds the sync lock of ``db_path`` now, or None when nobody does.
+
+    Probes the lock without waiting (taking and at once dropping it when it is
+    free; :meth:`SyncLock.acquire` allows for such a probe), so a lock file left
+    by a killed process reads as free.
+    """
+    path = lock_path(db_path)
+    try:
+        fd = os.open(path, os.O_RDONLY | getattr(os, "O_BINARY", 0))
+    except OSError:
+        return None
+    try:
+        try:
+            free = _try_lock(fd)
+        except CorpusError:
+            return None  # no locking here: nobody can be holding it either
+        if free:
+            _unlock(fd)
+            return None
+        return _read_holder(fd)
+    finally:
+        os.close(fd)
+
+
+class SyncLock:
+    """Exclusive advisory lock ``<db>.sync.lock`` held for a whole sync, import or reparse.
+
+    Uses ``filelock``'s descriptor lock (``fcntl.flock`` on Linux and macOS,
+    ``LockFileEx`` on Windows), so the operating system releases it when the
+    holder dies: a lock file left behind by a killed process never blocks the
+    next run.  The file holds the holder's pid and command, for messages.
+    """
+
+    # How long acquire() keeps trying before it says the lock is taken: long
+    # enough to outlast read_lock_holder()'s probe, short enough to be instant.
+    probe_grace = 1.0
+
+    def __init__(self, path: str | Path, command: str | None = None):
         self.db_path = Path(path)
         self.path = lock_path(self.db_path)
+        self.command = command or _this_command()
         self._fd: int | None = None
 
     def acquire(self) -> None:
@@ -227,20 +502,27 @@ class SyncLock:
         parent = self.path.parent
         if not parent.is_dir():
             raise CorpusError(f"cannot lock {self.db_path}: folder {parent} does not exist; create it or use another --db")
+        deadline = time.monotonic() + self.probe_grace
         while True:
             try:
-                fd = os.open(self.path, os.O_RDWR | os.O_CREAT, 0o644)
+                fd = os.open(self.path, os.O_RDWR | os.O_CREAT | getattr(os, "O_BINARY", 0), 0o644)
             except OSError as exc:
                 raise CorpusError(f"cannot create lock file {self.path}: {exc.strerror}; use a writable --db location") from None
             try:
-                fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
-            except BlockingIOError:
-                pid = _read_pid(fd)
+                locked = _try_lock(fd)
+            except BaseException:
                 os.close(fd)
-                who = f"pid {pid}" if pid else "another process"
+                raise
+            if not locked:
+                holder = _read_holder(fd)
+                os.close(fd)
+                if time.monotonic() < deadline:
+                    time.sleep(0.05)
+                    continue
+                who = f"pid {holder.pid}" if holder.pid else "another process"
                 raise DatabaseLocked(
-                    f"another corpus sync ({who}) is writing to {self.db_path.name}; wait for it or use another --db"
-                ) from None
+                    f"another {holder.command} ({who}) is writing to {self.db_path.name}; wait for it or use another --db"
+                )
             # The holder before us may have unlinked the file after we opened it:
             # only a lock on the file still at this path counts.
             try:
@@ -249,9 +531,11 @@ class SyncLock:
                 same = False
             if same:
                 break
+            _unlock(fd)
             os.close(fd)
         os.ftruncate(fd, 0)
-        os.write(fd, f"{os.getpid()}\n".encode())
+        os.lseek(fd, 0, os.SEEK_SET)
+        os.write(fd, f"\n{os.getpid()}\n{self.command}\n".encode())
         os.fsync(fd)
         self._fd = fd
 
@@ -259,12 +543,22 @@ class SyncLock:
         if self._fd is None:
             return
         fd, self._fd = self._fd, None
+        if os.name == "nt":  # Windows cannot delete a file that is open: unlock, close, then tidy up
+            try:
+                _unlock(fd)
+            finally:
+                os.close(fd)
+            with contextlib.suppress(OSError):
+                os.unlink(self.path)
+            return
         try:
             with contextlib.suppress(FileNotFoundError):
                 os.unlink(self.path)  # still holding the lock: nobody else can own this inode
         finally:
-            fcntl.flock(fd, fcntl.LOCK_UN)
-            os.close(fd)
+            try:
+                _unlock(fd)
+            finally:
+                os.close(fd)
 
     def __enter__(self) -> SyncLock:
         self.acquire()
@@ -272,12 +566,3 @@ class SyncLock:
 
     def __exit__(self, *exc) -> None:
         self.release()
-
-
-def _read_pid(fd: int) -> int | None:
-    try:
-        data = os.pread(fd, 32, 0)
-    except OSError:
-        return None
-    text = data.decode("ascii", "replace").strip()
-    return int(text) if text.isdigit() else None

@@ -62,7 +62,8 @@ _I = re.I
 _LEAD_SPEECH = re.compile(
     r"(?<!information\s)(?<!data\s)(?<!records\s)(?<!documents\s)(?<!material\s)(?<!details\s)(?<!what\s)(?<!which\s)(?<!that\s)"
     r"\b(?:you\s+(?:have\s+|had\s+)?(?:also\s+)?(?:asked|requested|wrote|said|stated|mentioned|referred|refer|say|state|argue[ds]?|"
-    r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?)|"
+    r"suggest(?:ed)?|believe|claim(?:ed)?|queried|enquired|put it|question(?:ed)?|complain(?:ed)?|anticipated|expected|predicted|"
+    r"assumed|thought|feel|felt|think)|you\s+(?:want|wish|would\s+like|wanted|wished)\s+to\s+(?:know|find\s+out|see)|"
     r"your\s+(?:original\s+|initial\s+|review\s+|follow[- ]up\s+)?(?:request|question|email|e-mail|letter|message|complaint)\s+"
     r"(?:reads|read|stated|said|says|asked)|in\s+your\s+(?:request|email|e-mail|letter|complaint|message)|"
     r"applicant\s+question|which\s+(?:reads|read|said|stated)|the\s+request\s+(?:was|reads|read)|requesting|"
@@ -232,7 +233,7 @@ class Cue:
 
 _HEDGE_FUTURE = re.compile(
     r"\b(?:we|you|i)(?:'ll|\s+will|\s+would|\s+shall)\s+(?:\w+\s+){0,2}?(?:let|advise|tell|inform|explain|contact|write|notify|"
-    r"confirm|receive|discuss|be\s+(?:told|informed|advised|notified|sent))\b|\bwill\s+be\s+explained\b",
+    r"confirm|receive|discuss|direct|point|refer|be\s+(?:told|informed|advised|notified|sent|directed))\b|\bwill\s+be\s+explained\b",
     _I,
 )
 _HEDGE_COND = re.compile(r"\b(?:if|should|where|whether|in\s+the\s+event|in\s+case|unless)\b", _I)
@@ -243,14 +244,16 @@ _DISCLAIMER = re.compile(
 )
 
 _NEG_BEFORE = re.compile(
-    r"(?:\bnot|\bnever|n't|\bcannot|\bno\s+longer)\s+(?:\w+\s+){0,2}?(?:rel(?:y|ied|ies|ying)\s+(?:up)?on|appl(?:y|ied|ies|ying)|"
+    r"(?:\bnot|\bnever|n't|\bcannot|\bno\s+longer)\s+(?:(?!(?:are|is|was|were|am)\b)\w+\s+){0,2}?(?:rel(?:y|ied|ies|ying)\s+(?:up)?on|appl(?:y|ied|ies|ying)|"
+    r"treat(?:ed|ing)?|regard(?:ed|ing)?|"
     r"us(?:e|ed|ing)|invok(?:e|ed|ing)|cit(?:e|ed|ing)|claim(?:ed|ing)?|engag(?:e|ed|ing)|exempt(?:ed)?\s+(?:under|by)|"
     r"quot(?:e|ed|ing)|mention(?:ed|ing)?|withh(?:eld|old|olding)|redact(?:ed|ing)?|uph[eo]ld\w*|needed\s+to\s+(?:consider|apply|rely)|necessary\s+to\s+(?:apply|rely))\b"
     r"|\b(?:there\s+is|is|are|was)\s+no\b(?!\s+(?:information|record|recorded|data|public))"
     r"|\bwithout\s+(?:relying|applying|using|recourse)\b"
     r"|\bwithdr[ae]w\w*\s+(?:\w+\s+){0,2}?reliance\b"
-    r"|\b(?:do|does|did)\s+not\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
-    r"|\bnot\s+persuaded\s+that\b",
+    r"|\b(?:(?:do|does|did)\s+not|no\s+longer)\s+(?:consider|think|accept|believe|agree)\s+(?:that\s+)?"
+    r"|\bnot\s+persuaded\s+that\b|\bnot\s+(?:a|an)\s+(?:refusal|exemption|decision)\s+(?:under|on|in\s+reliance\s+on)\b"
+    r"|\b(?:could|might)\s+have\s+(?:\w+\s+)?(?:refused|applied|relied\s+(?:up)?on|withheld|used|cited|claimed|invoked)\b",
     _I,
 )
 _NEG_AFTER = re.compile(
@@ -260,7 +263,8 @@ _NEG_AFTER = re.compile(
     r"been\s+(?:applied|used|cited|relied|engaged)|being\s+(?:applied|used|relied|cited)|be\s+(?:applied|used|relied|engaged)|"
     r"rel(?:y|ied)|used|cited)\b"
     r"|^(?P<gap2>[^;:]{0,40}?)\b(?:(?:was|is|were)\s+(?:\w+\s+)?(?:wrong(?:ly)?|incorrect(?:ly)?|in\s+error|misapplied)|"
-    r"no\s+longer\s+(?:appl(?:y|ies)|relevant|engaged|rel(?:y|ies)))\b",
+    r"no\s+longer\s+(?:being\s+)?(?:appl(?:y|ies|ied)|relevant|engaged|rel(?:y|ies|ied)|maintained|pursued|used|cited|claimed)|"
+    r"but\s+(?:(?:was|is|has|have)\s+)?not\s+(?:been\s+)?(?:relied|applied|used|cited|engaged|invoked))\b",
     _I,
 )
 _NEITHER = re.compile(r"\bneither\s+(?!confirm)", _I)
@@ -288,7 +292,8 @@ _PI_GAP = re.compile(r"public\s+interest|\btest\b|\bharm\b|prejudice|\bnot\s+hol
 _UPHOLD = re.compile(
     r"\b(?:I|we)\s+(?:\w+\s+){0,2}?(?:uphold|upheld)\b|\b(?:is|are|be|being|remains?)\s+(?:therefore\s+|hereby\s+|thus\s+)?upheld\b|"
     r"\b(?:correctly|properly|rightly|appropriately|validly|reasonably|lawfully)\s+(?:been\s+)?(?:applied|engaged|relied|cited|used|refused|withheld)\b|"
-    r"\bmaintain(?:s|ed|ing)?\s+(?:its|our|the|their|my)\s+(?:position|reliance|decision|view|refusal)\b|\bconfirm\s+the\s+(?:original\s+)?decision\b",
+    r"\bmaintain(?:s|ed|ing)?\s+(?:its|our|the|their|my)\s+(?:position|reliance|decision|view|refusal)\b|\bconfirm\s+the\s+(?:original\s+)?decision\b|"
+    r"\buphold(?:s|ing)?\s+(?:the|its|our|this|that|his|her)\b|\b(?:should|will|is\s+to)\s+be\s+maintained\b",
     _I,
 )
 _UPHOLD_REVIEW = re.compile(
@@ -311,7 +316,9 @@ _CONSIDER = Cue(
      r"\bwhether\b[^.;]{0,80}?\b(?:is|are)\s+engaged\b"),
     (("may", "might", "could"),
      r"(?-i:\b(?:may|might|could))\s+(?:well\s+|also\s+|possibly\s+)?(?:be\s+)?(?:exempt|appl|engag|relevant|covered|subject|withheld|"
-     r"refused|fall|need|have\s+to|rely|use|claim|cite|exceed|invok)\w*"),
+     r"refus|fall|need|necessary|have\s+to|rely|use|claim|cite|exceed|invok)\w*"),
+    (("anticipate", "expect", "envisage", "foresee"),
+     r"\b(?:anticipate|expect|envisage|foresee)[sd]?\s+(?:that\s+)?[^.;]{0,60}?\b(?:will|would|may|is\s+likely\s+to)\s+(?:apply|be\s+engaged|be\s+exempt|be\s+withheld)"),
     (("likely",),
      r"\blikely\s+(?:that\s+)?(?:it|this|your\s+request|the\s+request|the\s+cost|compliance|answering)\s+(?:would|will)\b|"
      r"\b(?:is|are|be)\s+likely\s+to\s+(?:exceed|apply|be\s+exempt|engage)\b"),
@@ -367,14 +374,16 @@ _EXTENSION = Cue(
     (("time",), r"\b(?:more|further|extra|additional)\s+time\b"),
     (("extend",), r"\bextend(?:ing|ed)?\s+(?:the\s+)?(?:time|deadline|date|period|response)"),
     (("section 10", "regulation 7"), r"\bsection\s+10\s*\(3\)|\bregulation\s+7\s*\(1\)"),
-    (("not yet", "still"), r"\bnot\s+yet\s+(?:decided|finished|completed)\b|\bstill\s+(?:considering|deciding)\b"),
+    (("not yet", "still"),
+     r"\bnot\s+yet\s+(?:decided|finished|completed)\b|\b(?:we|I)\s+(?:are|am)\s+still\s+(?:considering|deciding)\b|"
+     r"\bstill\s+(?:considering|deciding)\s+(?:whether|if|the|your|how)\b"),
     (("consulting",), r"\bconsulting\b"),
     (("again",), r"\bwill\s+write\s+(?:to\s+you\s+)?again\b"),
     (("able to",), r"\bnot\s+been\s+able\s+to\s+(?:complete|respond|finish|reply)\b|\bunable\s+to\s+(?:complete|respond|reply)\b[^.]{0,40}\bwithin\b"),
     (("need to consider",), r"\bneed\s+to\s+consider\s+the\s+public\s+interest\b"),
 )
 _FIRM_REFUSAL = re.compile(
-    r"\b(?:is|are|has\s+been|have\s+been)\s+(?:therefore\s+)?(?:withheld|refused|exempt)\b|\bwe\s+are\s+(?:withholding|refusing)\b|"
+    r"\b(?:is|are|has\s+been|have\s+been|is\s+being|are\s+being)\s+(?:therefore\s+)?(?:withheld|refused|exempt)\b|\bwe\s+are\s+(?:withholding|refusing)\b|"
     r"\brefus(?:e|es|ed|ing)\s+(?:your|the|this)\s+request\b|\bnot\s+obliged\b|\bneither\s+confirms?\b|\bdoes\s+not\s+hold\b",
     _I,
 )
@@ -511,6 +520,7 @@ class Scope:
     before: str
     after: str
     whole: str
+    heading: bool = False  # the mention heads a paragraph ("Section 43(2): ..."), which is read whole
 
 
 def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
@@ -521,13 +531,26 @@ def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
     colon = ctx.text[b : b + 2].lstrip().startswith(":") or ctx.text[a:b].rstrip().endswith(":")
     if colon and len([w for w in words if w.lower() not in _HEADING_WORDS]) < 3:
         # a heading ("Section 40(2):", "Decision on section 36(2)(b):"): read on
-        # to the end of its sentence, or into the next one
-        more = ctx.text[b : sent[1]]
-        if not more.strip(" :-\n") and sent[1] < len(ctx.text):
-            nxt = ctx.sentence_of(sent[1])
-            more = ctx.text[sent[1] : nxt[1]] if nxt[0] >= sent[1] else ""
-        after, whole = after + " " + more, whole + " " + more
+        # to the end of its paragraph (or of the next one, when it stands alone)
+        stop = _paragraph_end(ctx.text, b)
+        more = ctx.text[b:stop]
+        if not more.strip(" :-\n") and stop < len(ctx.text):
+            start = stop
+            while start < len(ctx.text) and ctx.text[start] in " \t\n":
+                start += 1
+            more = ctx.text[start : _paragraph_end(ctx.text, start)]
+        more = more[:_HEADING_READ]
+        return Scope(before, after + " " + more, whole + " " + more, True)
     return Scope(before, after, whole)
+
+
+_HEADING_READ = 700  # characters of a headed paragraph read for its cues
+# A headed paragraph that rejects the ground it is about: "Section 43(2): ... I do not accept that disclosure would ..."
+_PARA_NEG = re.compile(
+    r"\b(?:I|we)\s+(?:do\s+not|don't|am\s+not|are\s+not)\s+(?:accept|consider|agree|satisfied|persuaded|believe)\b|"
+    r"\b(?:is|was)\s+not\s+engaged\b|\b(?:does|did)\s+not\s+apply\b|\bno\s+longer\s+(?:applies|engaged|relied|maintained)\b",
+    _I,
+)
 
 
 _HEADING_WORDS = {"decision", "section", "sections", "regulation", "regulations", "the", "and", "exemption", "exception", "on", "under"}
@@ -588,7 +611,12 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
         a, _ = ctx.clause_of(pos)
         head = ctx.text[a:pos].lower()
         lead = _LEAD_SPEECH.search(ctx.text, a, pos) if "you" in head or "request" in head or "question" in head else None
-        if lead and not _DECISION_PIVOT.search(ctx.text, lead.end(), pos):
+        if lead and lead.group()[:3].lower() == "you" and _RELATIVE_BEFORE.search(ctx.text, a, lead.start()):
+            lead = None  # "the bids you have asked for engage section 43": the object of the request, not its words
+        if lead and _REVIEW_OBJECT.search(ctx.text, lead.end(), pos):
+            return "earlier_decision", "the decision you asked to be reviewed"
+        if lead and (_INDIRECT_QUESTION.match(ctx.text, lead.end(), pos) or not _DECISION_PIVOT.search(ctx.text, lead.end(), pos)):
+            # "you want to know whether any information was withheld under section 40": the question, not an answer
             why = " ".join(lead.group().split())
     if why is not None:
         return "quoted_request", why
@@ -600,19 +628,30 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
     if cue:
         return "boilerplate", cue
     neg = _negation(sc, phrase_only)
+    if not neg and sc.heading and not phrase_only:
+        neg = _match(_PARA_NEG, sc.after) or _match(_OVERTURN, sc.after)
     if neg:
         overturn = cues(_OVERTURN) or (ctx.earlier and cues(_WEAK_OVERTURN))
         if overturn:
             return "overturned", overturn
         return ("overturned" if ctx.review else "not_relied_on"), neg
+    if ctx.review:
+        cue = cues(_UNDO)
+        if cue:  # "I have decided to overturn the original decision in relation to section 12"
+            return "overturned", cue
     cue = cues(_UPHOLD)
     if cue:
         return "upheld", cue
     cue = cues(_CONSIDER)
     if cue:
-        return ("boilerplate" if ctx.ack else "considering"), cue
+        return ("boilerplate" if ctx.ack and not _UNDER_WAY.match(cue) else "considering"), cue
     cue = cues(_HISTORY)
     if cue:
+        still = cues(_CONTINUES)
+        if still:  # "found that the Council was entitled to rely on section 36, which remain withheld"
+            return ("upheld" if ctx.review else "relied_on"), still
+        if ctx.review and cues(_RELEASED):  # "I have decided to release the report previously withheld under ..."
+            return "overturned", cues(_RELEASED)
         return "earlier_decision", cue
     if ctx.review:
         cue = cues(_UPHOLD_REVIEW)
@@ -625,6 +664,26 @@ def role_of(ctx: LetterContext, pos: int, end: int, *, phrase_only: bool = False
         return "considering", "extension letter"
     return "relied_on", None
 
+
+_UNDO = re.compile(r"\b(?:overturn\w*|revers(?:e|ed|ing)|set\s+aside|withdr[ae]w\w*|rescind\w*)\b", _I)
+_needs(_UNDO, "overturn", "revers", "aside", "withdr", "rescind")
+_CONTINUES = re.compile(
+    r"\b(?:remains?|continues?\s+to\s+be|is\s+still|are\s+still)\s+(?:withheld|exempt|redacted|refused)\b|"
+    r"\bcontinue\s+to\s+(?:withhold|rely|apply)\b",
+    _I,
+)
+_RELEASED = re.compile(
+    r"\b(?:decided|agreed|able)\s+to\s+(?:release|disclose|provide)\b|\b(?:is|are|has\s+been|have\s+been)\s+(?:now\s+)?"
+    r"(?:released|disclosed)\b|\bnow\s+(?:released|disclosed|attached|enclosed|provided)\b",
+    _I,
+)
+_needs(_CONTINUES, "remain", "continue", "still")
+_needs(_RELEASED, "release", "disclose", "provide", "now ")
+
+_UNDER_WAY = re.compile(r"(?:are|is|am|still|currently|now)\b", _I)  # "are currently assessing", not "may be exempt"
+_INDIRECT_QUESTION = re.compile(r"\s*(?:whether|if|how|what|which|why|when|who)\b", _I)
+_RELATIVE_BEFORE = re.compile(r"\b(?:the|these|those|this|that|all|any|each)\s+(?:[\w-]+\s+){1,2}$", _I)
+_REVIEW_OBJECT = re.compile(r"\b(?:review|reconsider)\w*\b", _I)
 
 _DECISION_PIVOT = re.compile(
     r"\b(?:which|but|however|and\s+(?:we|it|this|the)|is\s+exempt|are\s+exempt|withh\w*|refus\w*|appl(?:y|ies)|"
@@ -672,3 +731,100 @@ def global_review_decision(ctx: LetterContext) -> str | None:
         if _UPHOLD.search(s) and not re.search(r"\bnot\s+uph", s, _I):
             found = "upheld"
     return found
+
+
+# ----------------------------------------------------------------------------- letter-level passes over the rows
+# Rows are the caller's lists: [regime, provision, section, subsection, ground, cited_by, pos, role, cue].
+_ROLE, _CUE, _POS, _SECTION, _GROUND, _BY = 7, 8, 6, 2, 4, 5
+
+_HYPOTHETICAL = re.compile(r"\b(?:if|were|should|whether)\b[^.;]{0,80}?\b(?:held|exist\w*|hold)\b", _I)
+_MODAL_CUE = re.compile(r"(?:may|might|could|would)\b", _I)
+
+
+def ncnd_hypotheticals(ctx: LetterContext, rows: list[list]) -> None:
+    """In a letter that neither confirms nor denies, "if it were held, it could be exempt under
+    section 35" is a ground relied on for that refusal, not one still being considered."""
+    if not any(r[_GROUND] == "neither confirm nor deny" and r[_ROLE] in ("relied_on", "upheld") for r in rows):
+        return
+    for r in rows:
+        if r[_ROLE] == "considering" and r[_CUE] and _MODAL_CUE.match(r[_CUE]):
+            a, b = ctx.sentence_of(r[_POS])
+            if _HYPOTHETICAL.search(ctx.text, a, b):
+                r[_ROLE], r[_CUE] = "relied_on", "would be exempt if held (neither confirm nor deny)"
+
+
+_ANAPHORIC_NEG = re.compile(
+    r"\b(?:we|I|it|the\s+\w+)\s+(?:have|has|had|did|do|does|will|shall)\s*(?:not|n't)\s+(?:\w+\s+)?"
+    r"(?:applied|apply|relied\s+(?:up)?on|rely\s+(?:up)?on|used|use|cited|claimed|invoked)\s+"
+    r"(?:it|this|that|them|these|those|either|(?:this|that|the|these|those)\s+(?:exemptions?|exceptions?|sections?|regulations?|provisions?))\b|"
+    r"\bdecided\s+(?:not\s+to\b|against\b|(?:that\s+)?(?:this|it|that)\s+(?:was|is|would\s+be)\s+(?:not\s+necessary|unnecessary|not\s+needed)\b)|"
+    r"^\W*(?:we|I)\s+(?:have|did|do)\s*(?:not|n't)\s*[.!]",
+    _I,
+)
+
+
+def anaphoric_negations(ctx: LetterContext, rows: list[list]) -> None:
+    """"Section 21 applies only where ... That is not the case here, so we have not applied it.":
+    a sentence that names no ground and says "we have not applied it" takes back the grounds of the
+    sentence before it."""
+    by_sentence: dict[tuple[int, int], list[list]] = {}
+    for r in rows:
+        by_sentence.setdefault(ctx.sentence_of(r[_POS]), []).append(r)
+    # "We also looked at regulation 12(5)(e), but we have not applied it": a later clause of the same sentence
+    for sent, these in by_sentence.items():
+        last = max(r[_POS] for r in these)
+        a, b = ctx.clause_of(last)
+        if b < sent[1]:
+            m = _ANAPHORIC_NEG.search(ctx.own, b, sent[1])
+            if m:
+                for r in these:
+                    if r[_ROLE] == "relied_on" and r[_CUE] is None:
+                        r[_ROLE], r[_CUE] = ("overturned" if ctx.review else "not_relied_on"), " ".join(m.group().split())[:60]
+    spans = ctx.sentences
+    for i in range(len(spans) - 1):
+        here, nxt = spans[i], spans[i + 1]
+        if here not in by_sentence or nxt in by_sentence:
+            continue
+        m = _ANAPHORIC_NEG.search(ctx.own[nxt[0]:nxt[1]])
+        if not m:
+            continue
+        for r in by_sentence[here]:
+            if r[_ROLE] == "relied_on" and r[_CUE] is None:
+                r[_ROLE], r[_CUE] = ("overturned" if ctx.review else "not_relied_on"), " ".join(m.group().split())[:60]
+
+
+_DECIDING_WORDS = re.compile(
+    r"withh|exempt|refus|redact|remov|appl|\brel(?:y|ied|ies|iance|ying)\b|engag|not\s+obliged|confirm\s+n?or\s+den|"
+    r"uph[eo]ld|\bheld\b|\bhold\b|exce(?:ed|ss)|vexatious|\bcost|\bunder\b|\bby\s+virtue\b|\bcovered\b|\bprotected\b",
+    _I,
+)
+
+
+_SELF_DECIDING = ("not held", "neither confirm nor deny")  # phrases that are themselves the decision
+
+
+def bare_mentions_follow_the_decision(ctx: LetterContext, rows: list[list]) -> None:
+    """A ground the letter expressly drops ("section 36 is no longer maintained") keeps that role where
+    it is mentioned again only in passing ("..., which section 36 requires"): a clause without any
+    word of applying, withholding or refusing decides nothing ("the qualified person's opinion
+    was not obtained" for section 36, read from its phrase)."""
+    numbered = {}
+    for r in rows:
+        if r[_BY] == "number":
+            numbered.setdefault((ctx.sentence_of(r[_POS]), r[_GROUND]), r)
+    for r in rows:  # "we told you that the review was exempt under section 22, as it was intended for publication"
+        if r[_BY] == "phrase" and r[_ROLE] == "relied_on" and r[_CUE] is None and r[_GROUND] not in _SELF_DECIDING:
+            n = numbered.get((ctx.sentence_of(r[_POS]), r[_GROUND]))
+            if n is not None and n[_ROLE] != "relied_on":
+                r[_ROLE], r[_CUE] = n[_ROLE], n[_CUE]
+    dropped = {(r[0], r[_SECTION]): r for r in rows if r[_ROLE] in ("overturned", "not_relied_on") and r[_BY] == "number"}
+    if not dropped:
+        return
+    for r in rows:
+        d = dropped.get((r[0], r[_SECTION]))
+        if d is None or r[_ROLE] != "relied_on" or r[_CUE] is not None or r[_GROUND] in _SELF_DECIDING:
+            continue
+        a, b = ctx.clause_of(r[_POS])
+        if not _DECIDING_WORDS.search(ctx.text[a:r[_POS]] + " " + ctx.text[r[_POS]:b].split(None, 1)[-1]):
+            r[_ROLE], r[_CUE] = d[_ROLE], "mentioned in passing after " + (d[_CUE] or d[_ROLE])
+

@@ -106,7 +106,8 @@ def sentence_spans(text: str) -> list[tuple[int, int]]:
 
 
 _CLAUSE_CUT = re.compile(
-    r";|:(?=\s)|,?\s+\bbut\b|,?\s+\bhowever\b|(?:^|,)\s*\balthough\b|\bthough\b|,\s*\bwhereas\b|,\s*\bwhile\b|,\s*\bexcept\b"
+    r";|:(?=\s)|,?\s+\bbut\b(?!\s+(?:(?:was|is|has|have)\s+)?not\b)|,?\s+\bhowever\b|(?:^|,)\s*\balthough\b|\bthough\b|,\s*\bwhereas\b"
+    r"|,\s*\bwhile\b|,\s*\bexcept\b|,\s*\b(?:since|because)\b|,\s*\bas\s+(?=(?:it|they|this|these|there|its|their|we|disclosure|release)\b)"
     r"|\.\s+(?=[A-Z])",
     re.I,
 )
@@ -115,8 +116,9 @@ _CLAUSE_CUT = re.compile(
 def clause_cuts(text: str, sent: tuple[int, int]) -> list[int]:
     """Where the clauses of the sentence ``sent`` start, and (last) where it ends.
 
-    A clause ends at ``;`` or ``:``, or before "but", "however", "although",
-    "whereas", "while" or "except".
+    A clause ends at ``;`` or ``:``, or before "but" (not "but not", which
+    goes on with the clause before it), "however", "although", "whereas",
+    "while", "except", or a reason (", since", ", because", ", as it ...").
     """
     a, b = sent
     cuts = [a]

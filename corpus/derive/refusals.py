@@ -38,7 +38,14 @@ from dataclasses import dataclass
 from functools import lru_cache
 
 from corpus.db import table_columns, table_exists
-from corpus.derive.refusal_roles import LetterContext, global_review_decision, role_of
+from corpus.derive.refusal_roles import (
+    LetterContext,
+    anaphoric_negations,
+    bare_mentions_follow_the_decision,
+    global_review_decision,
+    ncnd_hypotheticals,
+    role_of,
+)
 from corpus.derive.refusal_text import prepare
 from corpus.errors import UsageError
 
@@ -195,41 +202,49 @@ def _sentence_at(spans: list[tuple[int, int]], text: str, pos: int) -> str:
 # ----------------------------------------------------------------------------- numbered references
 _SUB = r"(?:\s?\(\s?(?:\d{1,2}[A-Z]?|[a-z]{1,4})\s?\))"
 _NUM = rf"(?:\d{{1,3}}[A-Z]?(?![\d.,]\d)(?:{_SUB})*)"
-_KW_ACT = r"(?:sections?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"
-_KW_REG = r"(?:regulations?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"
+_KW_ACT = r"(?:sections?|adran(?:nau)?|(?<!['\w])(?:ss?|secs?|sects?)(?:\b|(?=\d))\.?)"  # adran: Welsh for section
+_KW_REG = r"(?:regulations?|rh?eoliad(?:au)?|(?<!['\w])regs?(?:\b|(?=\d))\.?)"  # rheoliad: Welsh for regulation
 _KW_BARE = r"(?:exemptions?|exceptions?)\s+(?:(?:at|under|in|of)\s+)?"
-_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&)\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+_LIST_SEP = rf"\s*(?:,\s*(?:and|or)?|\band/or\b|\band\b|\bor\b|&|\bto\b(?=\s*\d)|-(?=\s*\d)|\b(?:a|ac|neu)\b(?=\s*\d))\s*(?:(?:{_KW_ACT}|{_KW_REG})\s*)?"
+# "30 (investigations)": the ground's name in brackets (not another law's: "11 (Children Act)")
+_NAMED = r"(?:\s?\((?![^)]{0,40}\b(?:Act|Regulations|Order|Rules|DPA|GDPR|FOIA?|FOISA|EIRs?)\b)(?=[a-z ]{5})[a-z][a-z ,'-]{4,40}\))?"
 _REF = re.compile(
-    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}(?:{_LIST_SEP}(?:{_NUM}|{_SUB}+))*)",
+    rf"(?P<kw>{_KW_ACT}|{_KW_REG}|{_KW_BARE})\s*(?P<list>{_NUM}{_NAMED}(?:{_LIST_SEP}(?:{_NUM}{_NAMED}|{_SUB}+))*)",
     re.I,
 )
-_NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)", re.I)
+# After the number: a postcode's inward half ("S40 1LP", "SS14 3EF") or the rest of a reference code ("S12/2023").
+_NOT_A_SECTION_AFTER = re.compile(r"\s\d[A-Z]{2}\b|/\d")
+# "Section 12 – Appeals lodged: 64": a line that heads part of a document, not an exemption.
+_HEADING_LINE = re.compile(r"[ \t]*(?:[-:.]|\u2013)?[ \t]*(?P<title>[^\n]*)")
+_NUM_RE = re.compile(rf"(?P<kw>{_KW_ACT}|{_KW_REG})?\s*(?:(?P<num>\d{{1,3}}[A-Z]?)(?P<subs>{_SUB}*)|(?P<bare>{_SUB}+))", re.I)
 _SUB_RE = re.compile(r"\(\s?([0-9A-Za-z]+)\s?\)")
 
 _MARKERS = [
     ("FOISA", re.compile(r"Freedom of Information \(Scotland\)|\bFOI\(S\)A\b|\bFOISA\b", re.I)),
-    ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISR\b", re.I)),
-    ("FOIA", re.compile(r"Freedom of Information|\bFOIA?\b|\bFoI\b", re.I)),
-    ("EIR", re.compile(r"Environmental Information Regulations|\bEIRs?\b", re.I)),
+    ("EISR", re.compile(r"Environmental Information \(Scotland\)|\bEI\(S\)Rs?\b|\bEISRs?\b", re.I)),
+    ("FOIA", re.compile(r"Freedom of Information|Rhyddid Gwybodaeth|\bFOIA?\b|\bFoI\b", re.I)),
+    ("EIR", re.compile(r"Environmental Information Regulations|Rh?eoliadau Gwybodaeth Amgylcheddol|\bEIRs?\b", re.I)),
 ]
-_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?)\b", re.I)
+_GENERIC = re.compile(r"^\s*(?:the\s+)?(?:said\s+)?(?:Act|Regulations|legislation|above Act|EIRs?|EISRs?|D?deddf|Rh?eoliadau)\b", re.I)
 _OTHER_LAW = re.compile(r"\b(?:Act|Regulations|Order|Rules|DPA|GDPR|Bill|Code|Measure|Ordinance)\b")
 _TRAIL_OF = re.compile(
-    r"^(?:\s*(?:,|and|or|&)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*of\s+(?P<rest>.{0,90})", re.I | re.S
+    r"^(?:\s*(?:,|and|or|&|a)?\s*\(\s?[0-9a-z]{1,4}\s?\))*\s*,?\s*(?:of|o'r|o)\s+(?P<rest>.{0,90})", re.I | re.S
 )  # "30(b)(i) and (ii) of FOISA"
 _TRAIL_BARE_LAW = re.compile(
     r"^\s*,?\s*\(?\s*(?:(?:the\s+)?[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations|DPA|GDPR)\b"
-    r"|DPA\b|GDPR\b|FOIA?\b|FOISA\b|EIRs?\b)"
+    r"|DPA\b|GDPR\b|FOI\(S\)A|EI\(S\)Rs?\b|FOIA?\b|FOISA\b|EIRs?\b|EISRs?\b)"
 )
 _TRAIL_NOT_FOI = re.compile(
-    r"^\s*(?:notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
+    r"^\s*(?:(?:care|supervision|possession|planning|adoption|highways?|dispersal|closure|tenancy|grant|licensing)\s+"
+    r"(?:orders?|notices?|agreements?|applications?|payments?|powers?)|"
+    r"notices?|agreements?|evictions?|funding|aftercare|orders?|applications?|licen[cs]es?|"
     r"payments?|grants?|officers?|properties|property|accommodation|duty|duties|assessments?|"
     r"plans?|policy|budget|tenancy|powers?|proceedings|enquir(?:y|ies)|investigations?|"
     r"referrals?|cases?|appeals?|of your|of my|of this|of that|of our)\b",
     re.I,
 )
 _LEAD_LAW = re.compile(
-    r"(?:\b(?:Act|Regulations|DPA|GDPR)(?:\s+\d{4})?(?:\s*\([A-Za-z()]+\))?|\bFOIA?|\bFOISA|\bEIRs?)\s*,?\s*(?:at|under|in)?\s*$"
+    r"(?:\b(?:Act|Regulations|DPA|GDPR)(?:\s+\d{4})?(?:\s*\([A-Za-z()]+\))?|\bFOIA?|\bFOISA|\bEIRs?|\bEISRs?)\s*,?\s*(?:at|under|in)?\s*$"
 )
 
 
@@ -255,7 +270,7 @@ def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str 
         head = rest[:80]
         upto_law = re.split(r"[.;:]", head, maxsplit=1)[0]
         law = _law_named(upto_law[:70])
-        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EI\(S\)R)", upto_law, re.I):
+        if law and re.match(r"^\s*(?:the\s+)?(?:UK\s+)?(?:Freedom|Environmental|FOI|FoI|EIR|EISR|EI\(S\)R|D?deddf\s+Rhyddid|Rh?eoliadau\s+Gwybodaeth)", upto_law, re.I):
             return law, None
         if _GENERIC.match(upto_law):
             return default, None
@@ -273,7 +288,7 @@ def _context_regime(text: str, start: int, end: int, default: str) -> tuple[str 
         # the last law named before the number decides
         names = list(re.finditer(
             r"[A-Z][\w()'-]*\s+(?:(?:[A-Z][\w()'-]*|of|and|for|the|on|to|in|\(\w+\))\s+){0,7}(?:Act|Regulations)\b"
-            r"|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bDPA\b|\bGDPR\b", tail))
+            r"|\bFOIA?\b|\bFOISA\b|\bEIRs?\b|\bEISRs?\b|\bDPA\b|\bGDPR\b", tail))
         if names:
             law = _law_named(names[-1].group())
             return (law, None) if law else (None, _words(names[-1].group()))
@@ -300,7 +315,7 @@ def _numbered(text: str, regime: str):
     """
     for m in _REF.finditer(text):
         kw = m.group("kw").lower()
-        is_reg = kw.startswith("reg") or kw.startswith("exception")
+        is_reg = kw.startswith(("reg", "rheol", "reol", "exception"))
         family = _REGS_OF[regime] if is_reg else _ACT_OF[regime]
         ctx, other = _context_regime(text, m.start(), m.end(), family)
         if ctx is None:
@@ -311,23 +326,109 @@ def _numbered(text: str, regime: str):
             # "section 39 ... of the EIR" is odd; keep the Act family for sections
             ctx = _ACT_OF[ctx]
         bare = kw.startswith("exemption") or kw.startswith("exception")
-        for n in _NUM_RE.finditer(m.group("list")):
-            sub_kw = (n.group("kw") or "").lower()
-            this_reg = is_reg if not sub_kw else sub_kw.startswith("reg")
-            this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
-            if bare and not n.group("subs") and this_reg:
-                continue  # "exception 12" without subsections is too vague
-            if m.group("list")[: n.start("num")].rstrip().endswith("("):
-                continue  # "(3A)(a)" in "sections 40(2) and (3A)(a)": a subsection of the one before
-            prov, section, sub = _provision("reg" if this_reg else "s", n.group("num"), n.group("subs"))
+        prev_row = None  # rows are yielded one behind, so that a span ("21 to 44") can re-mark its first end
+        if other is None and _document_heading(text, m):
+            other = "a heading of the document"
+        prev: tuple[bool, str, list[str]] | None = None  # the last number of the list: (is reg, number, subsections)
+        lst = m.group("list")
+        for n in _NUM_RE.finditer(lst):
+            if n.group("bare"):
+                # "(e) and (f)" in "regulations 12(5)(b), (e) and (f)": siblings of the last subsection before
+                if prev is None:
+                    continue
+                this_reg, num, subs = prev
+                new = _SUB_RE.findall(n.group("bare"))
+                subs = subs[: max(0, len(subs) - len(new))] + new
+                sub_text = "".join(f"({x})" for x in subs)
+                this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
+                start, stop = m.start("list") + n.start("bare"), m.start("list") + n.end("bare")
+                fixed = other
+            else:
+                sub_kw = (n.group("kw") or "").lower()
+                this_reg = is_reg if not sub_kw else sub_kw.startswith(("reg", "rheol", "reol"))
+                this_regime = ctx if this_reg == is_reg else (_REGS_OF[ctx] if this_reg else _ACT_OF[ctx])
+                if bare and not n.group("subs") and this_reg:
+                    continue  # "exception 12" without subsections is too vague
+                num, sub_text = n.group("num"), n.group("subs")
+                fixed = other
+                if _span_of_sections(lst, n, prev):
+                    # "Part II of the Act (sections 21 to 44)": the span of the Act's exemptions, not a citation
+                    fixed = _A_RANGE
+                    if prev_row is not None and prev_row[-1] is other:
+                        yield prev_row[:-1] + (_A_RANGE,)
+                        prev_row = None
+                prev = (this_reg, num, _SUB_RE.findall(sub_text))
+                start, stop = m.start("list") + n.start("num"), m.start("list") + n.end()
+                if _NOT_A_SECTION_AFTER.match(text, m.start("list") + n.end("num")):
+                    continue  # a postcode ("S40 1LP") or a reference code ("S12/2023")
+            prov, section, sub = _provision("reg" if this_reg else "s", num, sub_text)
             ground = ground_of(this_regime, prov)
             if ground is None:
                 continue
-            start = m.start("list") + n.start("num")
-            yield this_regime, prov, section, sub, ground, start, m.start("list") + n.end(), other
+            if prev_row is not None:
+                yield prev_row
+            prev_row = (this_regime, prov, section, sub, ground, start, stop, fixed)
+        if prev_row is not None:
+            yield prev_row
+
+
+# A role fixed by the form of the reference: both ends of a span of sections ("sections 21 to 44").
+_A_RANGE = ("boilerplate", "a range of sections")
+
+
+def _span_of_sections(lst: str, n: re.Match, prev) -> bool:
+    """Whether the number ``n`` closes a span ("21 to 44", "21-44") of at least four sections."""
+    if prev is None or not re.search(r"(?:\bto|-)\s*$", lst[: n.start("num")]):
+        return False
+    try:
+        return int(re.sub(r"\D", "", n.group("num"))) - int(re.sub(r"\D", "", prev[1])) >= 3
+    except ValueError:
+        return False
+
+
+# Words of the grounds' names and of refusals: a heading that holds one is about an exemption.
+_GROUND_WORDS = frozenset(
+    w for table in GROUNDS.values() for name in table.values() for w in re.findall(r"[a-z]{4,}", name)
+) | {"exempt", "exemption", "exemptions", "exception", "withheld", "refusal", "refused", "cost", "costs", "limit",
+     "privilege", "confidence", "prejudice", "absolute", "qualified", "harm", "data", "personal", "vexatious",
+     "repeated", "publication", "crime", "enforcement", "security", "safety", "commercial", "policy", "held"}
+_LINE_LEAD = re.compile(r"(?:^|\n)[ \t]*(?:[A-Z]?\d{1,2}[.)]?[ \t]+|[A-Z][.)][ \t]+)?$")
+
+
+def _document_heading(text: str, m: re.Match) -> bool:
+    """Whether ``m`` ("Section 12") begins a line that heads part of a document, not an exemption:
+    a single plain number, then a title none of whose words belongs to a ground or a refusal."""
+    if not m.group("kw").lower().startswith("section") or not re.fullmatch(r"\d{1,2}", m.group("list")):
+        return False
+    if not _LINE_LEAD.search(text, max(0, m.start() - 8), m.start()):
+        return False
+    head = _HEADING_LINE.match(text, m.end())
+    title = head.group("title") if head else ""
+    if re.search(r":\s*[\d£]", title):
+        return True  # a row of figures: "Section 12 - Appeals lodged: 64"
+    words = re.findall(r"[a-z]{4,}", title.lower())
+    return bool(words) and not any(w in _GROUND_WORDS or w.rstrip("s") in _GROUND_WORDS for w in words)
 
 
 # ----------------------------------------------------------------------------- phrases
+class _Guarded:
+    """Alternative patterns, each run only when one of its lower-case words is in the letter.
+
+    Gives the matches of every part that runs (in order of position), as one big
+    alternation would, at a fraction of the cost on letters that hold few of the words.
+    """
+
+    __slots__ = ("parts",)
+
+    def __init__(self, *parts: tuple[tuple[str, ...], str]) -> None:
+        self.parts = [(keys, re.compile(pattern, re.I)) for keys, pattern in parts]
+
+    def finditer(self, text: str, low: str | None = None):
+        low = text.lower() if low is None else low
+        found = [m for keys, rx in self.parts if any(k in low for k in keys) for m in rx.finditer(text)]
+        return sorted(found, key=lambda m: m.start())
+
+
 # (pattern, {letter regime -> (regime, provision)})
 _ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
     "FOIA": ("FOIA", foia),
@@ -335,7 +436,7 @@ _ACT_PHRASE = lambda foia, foisa, eir=None, eisr=None: {  # noqa: E731
     "EIR": ("EIR", eir) if eir else None,
     "EISR": ("EISR", eisr) if eisr else None,
 }
-_PHRASES: list[tuple[re.Pattern, dict]] = [
+_PHRASES: list[tuple[re.Pattern | _Guarded, dict]] = [
     (
         re.compile(
             r"\b(?:appropriate|cost|costs|fees?) limit\b|\b(?:in excess of|exceed\w*|more than|over|within)\s+(?:the\s+)?(?:18|24|eighteen|twenty[- ]four) hours\b",
@@ -352,12 +453,24 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
         _ACT_PHRASE("s14(2)", "s14(2)"),
     ),
     (
-        re.compile(
-            r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)\b(?!\s+to\b)"
-            r"|\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b|\bno (?:recorded|relevant) information\b|\bhold no (?:recorded |relevant )?information\b"
-            r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b"
-            r"|\bno\s+(?:such\s+)?(?:information|records?|data)\s+(?:is|are|was|were)\s+held\b",
-            re.I,
+        _Guarded(  # not held: each wording is tried only when one of its words is in the letter
+            (("t hold", "t have", "t keep", "t record", "not currently"),
+             r"\b(?:we|i|it|department|council|authority|trust|ministry|office|board|service|force|university|college|school|body)\s+"
+             r"(?:(?:simply|just|also|therefore|currently|unfortunately|still)\s+)?(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?"
+             r"(?:hold|have|keep|record)\b(?!\s+to\b)"),
+            (("held",),
+             r"\b(?:is|are|was|were)\s+not\s+held\b|\bnot\s+be\s+held\b"
+             r"|\bno\s+(?:such\s+|recorded\s+|relevant\s+)?(?:information|info|records?|data)\s+(?:(?:is|are|was|were)\s+)?held\b"
+             r"|\b(?:information|info|data|records?)\s+not\s+held\b|(?:^|[:\n]|\s-)\s*not\s+held\b|\bnothing\s+(?:is\s+)?held\b"),
+            (("no recorded", "no relevant", "hold", "no record"),
+             r"\bno (?:recorded|relevant) information\b"
+             r"|\bholds?\s+no\s+(?:recorded\s+|relevant\s+|such\s+)?(?:information|records?|data|documents?)\b"
+             r"|\bnot hold (?:any|the|this|that) (?:recorded )?information\b"
+             r"|\b(?:has|have)\s+no\s+(?:record|records|recorded information)\b(?!\s+of\s+(?:\w+ing|ever|it|this|that|any\s+such)\b)"),
+            (("returned no", "found no", "located no", "identified no", "revealed no"),
+             r"\b(?:returned|found|located|identified|revealed)\s+no\s+(?:relevant\s+|such\s+)?(?:records?|information|documents?|data|trace)\b"),
+            (("not recorded", "not captured", "not collected", "not kept", "not retained"),
+             r"\b(?:is|are|was|were)\s+not\s+(?:recorded|captured|collected|kept|retained)\b|(?:^|[:\n]|\s-)\s*not\s+recorded\b"),
         ),
         {
             "FOIA": ("FOIA", "s1(1)(a)"),
@@ -367,7 +480,12 @@ _PHRASES: list[tuple[re.Pattern, dict]] = [
         },
     ),
     (
-        re.compile(r"\bneither\s+confirm(?:s|ed|ing)?\s+n?or\s+den(?:y|ies|ied|ying)\b|\bNCND\b", re.I),
+        re.compile(
+            r"\bneither\s+confirm(?:s|ed|ing)?\s+n?or\s+den(?:y|ies|ied|ying)\b|\bNCND\b"
+            r"|\b(?:not\s+obliged|not\s+required|no\s+duty|refus(?:e|es|ed|ing))\s+to\s+confirm\s+or\s+deny\b"
+            r"|\bduty\s+to\s+confirm\s+or\s+deny\s+(?:does\s+not|doesn't|did\s+not)\s+(?:arise|apply)\b",
+            re.I,
+        ),
         {"FOIA": ("FOIA", "ncnd"), "EIR": ("EIR", "reg12(6)"), "FOISA": ("FOISA", "s18"), "EISR": ("EISR", "reg10(8)")},
     ),
     (
@@ -409,7 +527,8 @@ _PHRASE_KEYS: list[tuple[str, ...]] = [
     ("limit", "hours"),
     ("vexatious",),
     ("repeat", "substantially"),
-    ("hold", "have", "held", "information", "keep", "record"),
+    ("hold", "have", "held", "information", "keep", "record", "returned", "found", "located", "identified", "revealed",
+     "captured", "collected", "kept", "retained"),
     ("confirm", "ncnd"),
     ("unreasonable",),
     ("accessible",),
@@ -428,8 +547,8 @@ assert len(_PHRASE_KEYS) == len(_PHRASES)
 _MARKER_KEYS = {
     "FOISA": ("(scotland)", "foi(s)a", "foisa"),
     "EISR": ("(scotland)", "ei(s)r", "eisr"),
-    "FOIA": ("freedom of information", "foi"),
-    "EIR": ("environmental information regulations", "eir"),
+    "FOIA": ("freedom of information", "foi", "rhyddid gwybodaeth"),
+    "EIR": ("environmental information regulations", "eir", "gwybodaeth amgylcheddol"),
 }
 
 
@@ -469,12 +588,20 @@ def extract_citations(text: str, regime: str = "FOIA", request_texts=()) -> list
     spans = ctx.sentences
     rows: list[list] = []  # [regime, prov, section, sub, ground, cited_by, pos, role, cue]
     for reg, prov, section, sub, ground, cited_by, pos, end, other in mentions:
-        if other is not None:
-            role, cue = "other_law", other
+        if isinstance(other, tuple):
+            role, cue = other
+        elif other is not None:
+            # a request set out as such ("Request: ...") naming another Act's section is still the request;
+            # words merely shared with it are the answer's
+            quoted = ctx.quoted(pos, end)
+            role, cue = ("quoted_request", quoted) if quoted and quoted != "repeats the request" else ("other_law", other)
         else:
             negatable = ground not in ("not held", "neither confirm nor deny")
             role, cue = role_of(ctx, pos, end, phrase_only=not negatable)
         rows.append([reg, prov, section, sub, ground, cited_by, pos, role, cue])
+    ncnd_hypotheticals(ctx, rows)
+    anaphoric_negations(ctx, rows)
+    bare_mentions_follow_the_decision(ctx, rows)
     _review_roles(ctx, rows)
     chosen: dict[tuple[str, str, str], Citation] = {}
     numbered = {(r[4], r[7]) for r in rows if r[5] == "number"}
@@ -514,17 +641,27 @@ def _mentions(text: str, letter: str):
         ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
         section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
         sub = prov[len(prov.split("(")[0]) :] or None
-        for m in rx.finditer(text):
-            if ground == "not held" and _HELD_ELSEWHERE.match(text, m.end()):
-                continue  # "we do not hold this centrally", "does not have a system that records": held, but hard to reach
+        for m in (rx.finditer(text, lower) if isinstance(rx, _Guarded) else rx.finditer(text)):
+            if ground == "neither confirm nor deny" and _COST_NEAR.search(text, max(0, m.start() - 200), m.end() + 200):
+                continue  # "section 12(2): we are not required to confirm or deny": the cost of confirming, not NCND
+            if ground == "not held" and (
+                _HELD_ELSEWHERE.match(text, m.end()) or m.group()[-1:] == "d" and _BY_DIMENSION.match(text, m.end())
+            ):
+                continue  # "we do not hold this centrally", "does not have a system that records",
+                # "hours are not recorded by review status": held, but hard to reach
             yield reg, prov, section, sub, ground, "phrase", m.start(), m.end(), None
 
 
+_COST_NEAR = re.compile(r"\b(?:section|s\.?)\s?12\b|\b(?:appropriate|cost|costs|fees?)\s+limit\b", re.I)
+# "not recorded by park": recorded, but not broken down that way ("not recorded by the Council" is not held)
+_BY_DIMENSION = re.compile(r"\s+(?:by|against|per)\s+(?!(?:the|this|our|any|a|an|us|them|staff|officers)\b)\w", re.I)
 _HELD_ELSEWHERE = re.compile(
     r"[^.;:\n]{0,50}?\b(?:centrally|electronically|separately|in\s+(?:a|an|one|the|that|this|any)\s+(?:\w+\s+)?"
     r"(?:format|form|way|place|system|database|report|list|searchable|reportable|retrievable|readily)|"
     r"(?:a|any|one)\s+(?:central\s+|centralised\s+|single\s+|specific\s+|dedicated\s+|separate\s+)?(?:system|database|way|means|"
-    r"mechanism|facility|field|flag|register|record|list|log|index|spreadsheet)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request)))",
+    r"mechanism|facility|field|flag)\b(?!\s+of\s+(?:the|this|that|your)\s+(?:information|request))|"
+    r"(?:a|any|one)\s+(?:central|centralised|single|specific|dedicated|separate|searchable|combined|consolidated)\s+"
+    r"(?:register|record|list|log|index|spreadsheet)\b)",
     re.I,
 )
 
@@ -563,11 +700,12 @@ CITATION_COLUMNS = (
 # A cheap RE2 filter run in DuckDB before Python reads a message: every pattern
 # extract_citations can match contains one of these words.
 PREFILTER_RX = (
-    r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
+    r"(?i)(?:\bs(?:ections?|ecs?|ects?)?\.?\s?|\bss\.?\s?|\bregs?(?:ulations?)?\.?\s?|\badran(?:nau)?\s?|\brh?eoliad(?:au)?\s?|exempt\w*\s+(?:(?:at|under|in|of)\s+)?|exception\w*\s+(?:(?:at|under|in|of)\s+)?)"
     r"(?:1[0-8]|2\d|3\d|4[0-4])"
     r"|(?:sec|regu|ex(?:em|ce)p)\w*-\s*\n"
     r"|(?:appropriate|cost|costs|fees?) limit|(?:18|24|eighteen|twenty[- ]four) hours|vexatious|repeat(?:ed)? request|substantially similar"
-    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|hold no"
+    r"|(?:do|does|did)\s*(?:not|n['’]?t)\s+(?:currently\s+)?(?:hold|have|keep|record)|not (?:be )?held|no (?:recorded|relevant) information|holds? no"
+    r"|nothing (?:is )?held|(?:returned|found|located|identified|revealed) no|not (?:recorded|captured|collected|kept|retained)"
     r"|(?:has|have) no record|(?:information|records?|data) (?:is|are|was|were) held"
     r"|confirm\w* n?or den|ncnd|manifestly unreasonable|reasonably accessible|other means|otherwise accessible"
     r"|future publication|(?:intended|intends|intention) (?:for|to)|commercially sensitive|commercial interests|commercial (?:or industrial )?confidentiality"
@@ -586,7 +724,7 @@ CREATE OR REPLACE TABLE refusal_citations (
 """
 
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
-EXTRACTOR_VERSION = 3
+EXTRACTOR_VERSION = 4
 
 _CACHE_DDL = """
 CREATE TABLE IF NOT EXISTS refusal_scan_cache (

@@ -18,7 +18,7 @@ def test_refusals_bench_quick_prints_its_figures():
                          capture_output=True, text=True, cwd=ROOT, timeout=300)
     assert out.returncode == 0, out.stderr
     text = out.stdout
-    for name in ("TEST split (frozen)", "TUNING split"):
+    for name in ("TEST split (frozen) A", "TEST split (frozen) B", "TUNING split", "TUNING set C"):
         assert name in text
     assert re.search(r"precision\s+[\d.]+\s+\(target >= 0\.95\)\s+every-section-number baseline [\d.]+", text)
     assert re.search(r"recall\s+[\d.]+\s+\(no target\)\s+every-section-number baseline [\d.]+", text)

@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import os
+import re
 import subprocess
 import sys
 import textwrap
@@ -11,7 +12,17 @@ import pytest
 
 from corpus import db as corpus_db
 from corpus import schema
-from corpus.db import SyncLock, batch, connect, lock_path, schema_version
+from corpus.db import (
+    STORAGE_VERSION,
+    LockHolder,
+    SyncLock,
+    batch,
+    connect,
+    lock_path,
+    read_lock_holder,
+    schema_version,
+    storage_format,
+)
 from corpus.errors import CorpusError, DatabaseLocked
 
 
@@ -180,6 +191,12 @@ def _hold_open(path: Path) -> subprocess.Popen:
     return proc
 
 
+def _let_go(proc: subprocess.Popen) -> None:
+    proc.stdin.write("\n")
+    proc.stdin.flush()
+    proc.wait(timeout=30)
+
+
 def test_database_held_by_another_process_names_its_pid(tmp_path):
     path = tmp_path / "foi.duckdb"
     connect(path).close()
@@ -191,9 +208,7 @@ def test_database_held_by_another_process_names_its_pid(tmp_path):
             with batch(path, wait_seconds=0.2):
                 pass
     finally:
-        proc.stdin.write("\n")
-        proc.stdin.flush()
-        proc.wait(timeout=30)
+        _let_go(proc)
 
 
 def test_batch_commits_or_rolls_back_and_closes(tmp_path):
@@ -250,9 +265,10 @@ def test_sync_lock_refuses_a_second_sync_naming_the_pid(tmp_path):
         proc.kill()  # killed, not released: the kernel drops the flock
         proc.wait(timeout=30)
     assert lock_path(path).exists()  # stale file left behind by the killed process
-    with SyncLock(path) as lock:
-        assert lock_path(path).read_text().strip() == str(os.getpid())
+    with SyncLock(path, command="corpus reparse") as lock:
+        assert lock_path(path).read_text().split() == [str(os.getpid()), "corpus", "reparse"]
         assert lock.path == lock_path(path)
+        assert read_lock_holder(path) == LockHolder(os.getpid(), "corpus reparse")
     assert not lock_path(path).exists()
 
 
@@ -263,3 +279,273 @@ def test_sync_lock_in_same_process_is_exclusive_and_reusable(tmp_path):
             SyncLock(path).acquire()
     with SyncLock(path):
         pass
+
+
+# ---------------------------------------------------------------- who holds the file
+def test_a_reader_blocked_by_the_sync_is_told_it_is_the_sync(tmp_path):
+    """The sync writing a batch is named as the sync, not as a program to close."""
+    path = tmp_path / "foi.duckdb"
+    connect(path).close()
+    script = textwrap.dedent(
+        """
+        import sys, duckdb
+        from corpus.db import SyncLock
+        lock = SyncLock(sys.argv[1], command="corpus sync"); lock.acquire()
+        con = duckdb.connect(sys.argv[1])
+        print("writing", flush=True)
+        sys.stdin.readline()
+        """
+    )
+    proc = subprocess.Popen([sys.executable, "-c", script, str(path)], stdin=subprocess.PIPE, stdout=subprocess.PIPE,
+                            text=True, cwd=Path(__file__).resolve().parents[2])
+    try:
+        assert proc.stdout.readline().strip() == "writing"
+        with pytest.raises(DatabaseLocked) as exc:
+            connect(path, read_only=True)
+        message = str(exc.value)
+        assert f"corpus sync (pid {proc.pid}) is writing to it" in message
+        assert "close" not in message
+        assert read_lock_holder(path) == LockHolder(proc.pid, "corpus sync")
+    finally:
+        proc.kill()
+        proc.wait(timeout=30)
+    assert read_lock_holder(path) is None  # the lock file is left behind, but nobody holds it
+
+
+def test_a_writer_that_is_not_the_sync_is_named_as_such(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    connect(path).close()
+    proc = _hold_open(path)  # read-write, no sync lock: e.g. a notebook without read_only=True
+    try:
+        with pytest.raises(DatabaseLocked, match=rf"open for writing in process {proc.pid}\b.*not a corpus sync"):
+            connect(path, read_only=True)
+        with pytest.raises(DatabaseLocked, match=rf"open in process {proc.pid}\b.*a reader such as a notebook"):
+            connect(path)
+    finally:
+        _let_go(proc)
+
+
+def test_probing_the_lock_does_not_make_a_starting_sync_fail(tmp_path):
+    """read_lock_holder takes a free lock for an instant; a sync starting just then waits it out."""
+    import threading
+
+    path = tmp_path / "foi.duckdb"
+    lock_path(path).write_text("\n99999\ncorpus sync\n")  # left behind by a killed sync
+    assert read_lock_holder(path) is None
+    fd = os.open(lock_path(path), os.O_RDONLY)
+    try:
+        assert corpus_db._try_lock(fd)  # a probe caught holding the lock right now
+        hurried = SyncLock(path)
+        hurried.probe_grace = 0.1
+        with pytest.raises(DatabaseLocked):
+            hurried.acquire()
+        threading.Timer(0.3, corpus_db._unlock, [fd]).start()
+        with SyncLock(path) as lock:  # default grace: outlasts the probe
+            assert lock_path(path).read_text().split()[0] == str(os.getpid())
+    finally:
+        os.close(fd)
+
+
+# ---------------------------------------------------------------- special files
+@pytest.fixture
+def no_unlink_outside(tmp_path, monkeypatch):
+    """Fail the test, instead of deleting anything, if code tries to unlink a path outside tmp_path."""
+    real_unlink = os.unlink
+
+    def guarded(p, *a, **k):
+        if not os.path.realpath(p).startswith(str(tmp_path.resolve())):
+            raise AssertionError(f"tried to delete {p}")
+        return real_unlink(p, *a, **k)
+
+    monkeypatch.setattr(os, "unlink", guarded)
+
+
+@pytest.mark.parametrize("read_only", [False, True])
+def test_dev_null_is_refused_and_left_alone(tmp_path, no_unlink_outside, read_only):
+    before = os.stat("/dev/null")
+    with pytest.raises(CorpusError, match=r"/dev/null is a character device, not a database file; it was left untouched"):
+        connect("/dev/null", read_only=read_only)
+    after = os.stat("/dev/null")
+    assert stat_kind(after) == "chr" and (after.st_ino, after.st_rdev) == (before.st_ino, before.st_rdev)
+
+
+def stat_kind(st) -> str:
+    import stat as s
+
+    return "chr" if s.S_ISCHR(st.st_mode) else "fifo" if s.S_ISFIFO(st.st_mode) else "reg" if s.S_ISREG(st.st_mode) else "?"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+@pytest.mark.parametrize("read_only", [False, True])
+def test_fifo_is_refused_and_left_alone(tmp_path, no_unlink_outside, read_only):
+    fifo = tmp_path / "foi.duckdb"
+    os.mkfifo(fifo)
+    with pytest.raises(CorpusError, match=r"is a named pipe \(FIFO\), not a database file; it was left untouched"):
+        connect(fifo, read_only=read_only)  # and it did not hang opening the pipe
+    assert stat_kind(os.stat(fifo)) == "fifo"
+
+
+@pytest.mark.skipif(not hasattr(os, "mkfifo"), reason="named pipes need a POSIX system")
+def test_links_to_special_files_are_refused(tmp_path, no_unlink_outside):
+    fifo = tmp_path / "pipe"
+    os.mkfifo(fifo)
+    for target, kind in ((Path("/dev/null"), "a character device"), (fifo, r"a named pipe \(FIFO\)")):
+        link = tmp_path / f"link-{target.name}.duckdb"
+        link.symlink_to(target)
+        with pytest.raises(CorpusError, match=rf"is a symbolic link to {re.escape(str(target))}, {kind}, not a database file"):
+            connect(link)
+        assert link.is_symlink()
+    assert stat_kind(os.stat(fifo)) == "fifo" and stat_kind(os.stat("/dev/null")) == "chr"
+
+
+def test_links_to_files_work_and_broken_links_are_refused(tmp_path):
+    target = tmp_path / "real.duckdb"
+    target.touch()  # empty regular file: becomes a database, at the link's target
+    link = tmp_path / "link.duckdb"
+    link.symlink_to(target)
+    connect(link).close()
+    assert link.is_symlink() and target.stat().st_size > 0
+    con = connect(link, read_only=True)
+    assert schema_version(con) == schema.CURRENT_VERSION
+    con.close()
+    broken = tmp_path / "broken.duckdb"
+    broken.symlink_to(tmp_path / "gone" / "x.duckdb")
+    with pytest.raises(CorpusError, match="symbolic link to .*which does not exist"):
+        connect(broken)
+
+
+def test_cli_refuses_a_fifo_in_one_line(tmp_path):
+    from tests.cli_runner import run_cli
+
+    fifo = tmp_path / "foi.duckdb"
+    os.mkfifo(fifo)
+    for args in (("status",), ("reparse",), ("report", "--output", tmp_path / "r.html")):
+        run = run_cli(*args, "--db", fifo, timeout=60)
+        assert run.returncode == 2, (args, run.stderr)
+        assert run.stderr.strip().count("\n") == 0 and "named pipe (FIFO)" in run.stderr, run.stderr
+    assert stat_kind(os.stat(fifo)) == "fifo"
+
+
+# ---------------------------------------------------------------- storage format
+def test_new_files_use_the_older_storage_format(tmp_path):
+    con = connect(tmp_path / "foi.duckdb")
+    try:
+        fmt = storage_format(con)
+    finally:
+        con.close()
+    assert fmt == "v1.0.0+", "new corpora must stay readable by DuckDB 1.x"
+    assert corpus_db.oldest_reader(fmt) == "1.1"
+    assert corpus_db.oldest_reader("v1.3.0+") == "1.3" and corpus_db.oldest_reader("v2.0.0+") == "2.0"
+
+
+def test_existing_files_keep_their_format_and_convert_storage_rewrites_them(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    raw = duckdb.connect(str(path), config={"storage_compatibility_version": "v2.0.0"})  # as older releases wrote
+    raw.close()
+    con = connect(path)  # creates the schema in the existing 2.0-format file
+    con.execute("INSERT INTO authorities (site, url_name, name, tags) VALUES ('s', 'a', 'A', ['x', 'y'])")
+    assert storage_format(con) == "v2.0.0+"
+    con.close()
+    summary = corpus_db.convert_storage(path, keep_original=True)
+    assert "from storage format v2.0.0+ to v1.0.0+" in summary and "DuckDB 1.1 and later" in summary
+    assert (tmp_path / "foi.duckdb.v2-original").is_file()
+    assert not (tmp_path / "foi.duckdb.converting").exists() and not lock_path(path).exists()
+    con = connect(path)
+    try:
+        assert storage_format(con) == "v1.0.0+"
+        assert con.execute("SELECT url_name, tags FROM authorities").fetchall() == [("a", ["x", "y"])]
+        assert schema_version(con) == schema.CURRENT_VERSION
+        with pytest.raises(duckdb.ConstraintException):  # the primary keys came along
+            con.execute("INSERT INTO authorities (site, url_name) VALUES ('s', 'a')")
+    finally:
+        con.close()
+    assert "nothing to do" in corpus_db.convert_storage(path)
+
+
+def test_convert_storage_refuses_while_a_sync_runs(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    connect(path).close()
+    with SyncLock(path, command="corpus sync"):
+        with pytest.raises(DatabaseLocked, match="another corpus sync"):
+            lock = SyncLock(path)
+            lock.probe_grace = 0
+            with lock:
+                pass
+
+
+# ---------------------------------------------------------------- no fcntl (Windows has none)
+NO_FCNTL = textwrap.dedent(
+    """
+    import importlib.abc, sys, warnings
+
+    class HideFcntl(importlib.abc.MetaPathFinder):
+        def find_spec(self, name, path=None, target=None):
+            if name == "fcntl":
+                raise ImportError("No module named 'fcntl' (hidden by the test, as on Windows)")
+
+    sys.modules.pop("fcntl", None)
+    sys.meta_path.insert(0, HideFcntl())
+    warnings.simplefilter("ignore")  # filelock warns that only soft locks are left
+
+    db = sys.argv[1]
+    from corpus import Reader
+    from corpus.cli import main
+    from corpus.db import SyncLock, read_lock_holder
+    from corpus.errors import CorpusError
+
+    print("requests", Reader(db).sql("SELECT count(*) FROM authorities").fetchall()[0][0])
+    print("holder", read_lock_holder(db))
+    try:
+        main(["status", "--db", db])
+    except SystemExit as exc:
+        print("status exit", exc.code)
+    try:
+        SyncLock(db).acquire()
+    except CorpusError as exc:
+        print("lock:", exc)
+    assert "fcntl" not in sys.modules
+    """
+)
+
+
+def test_reading_works_without_fcntl_and_locking_says_why_not(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    con = connect(path)
+    con.execute("INSERT INTO authorities (site, url_name) VALUES ('s', 'a'), ('s', 'b')")
+    con.close()
+    lock_path(path).write_text("\n99999\ncorpus sync\n")  # a stale lock file, as a killed sync leaves
+    run = subprocess.run([sys.executable, "-c", NO_FCNTL, str(path)], capture_output=True, text=True, timeout=120,
+                         cwd=Path(__file__).resolve().parents[2])
+    assert run.returncode == 0, run.stderr[-3000:]
+    out = run.stdout
+    assert "requests 2" in out and "holder None" in out
+    assert "status exit 0" in out and "Database:" in out
+    assert "lock: this system offers no file locking" in out
+
+
+def test_cli_convert_storage(tmp_path):
+    from tests.cli_runner import run_cli
+
+    path = tmp_path / "foi.duckdb"
+    duckdb.connect(str(path), config={"storage_compatibility_version": "v2.0.0"}).close()
+    connect(path).close()
+    run = run_cli("convert-storage", "--db", path, timeout=120)
+    assert run.returncode == 0, run.stderr
+    assert "from storage format v2.0.0+ to v1.0.0+" in run.stdout
+    assert not (tmp_path / "foi.duckdb.v2-original").exists()
+    run = run_cli("convert-storage", "--db", tmp_path / "missing.duckdb", timeout=120)
+    assert run.returncode == 2 and run.stderr.count("\n") == 1
+
+
+def test_connect_never_drops_the_locks_of_a_connection_already_open_here(tmp_path):
+    """Closing any descriptor of a file drops this process's POSIX locks on it: connect() must not open the file itself."""
+    path = tmp_path / "foi.duckdb"
+    connect(path).close()
+    held = duckdb.connect(str(path), read_only=True)  # e.g. a notebook's own connection
+    try:
+        connect(path, read_only=True).close()
+        writer = subprocess.run([sys.executable, "-c", "import duckdb, sys; duckdb.connect(sys.argv[1]).close()", str(path)],
+                                capture_output=True, text=True, timeout=60)
+        assert writer.returncode != 0 and "lock" in writer.stderr.lower(), "another process could write under an open reader"
+    finally:
+        held.close()

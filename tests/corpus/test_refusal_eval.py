@@ -73,7 +73,34 @@ def test_the_labelled_sets_are_big_enough_and_hard_enough():
                      "quoted_request", "boilerplate", "other_law"}
 
 
-@pytest.mark.parametrize("split", ["test", "tune"])
+# sha256 of test split B as frozen at commit b462519: any edit to it shows here.
+TEST_B_SHA256 = "66f3a059bb1dcc07a4ac09c2f98f3857a9eff9cbe24f5dc609241bb2acfb858e"
+
+
+def test_second_test_split_is_frozen_and_the_sets_are_apart():
+    import hashlib
+
+    path = DATA / "refusal_letters_test_b.toml"
+    assert hashlib.sha256(path.read_bytes()).hexdigest() == TEST_B_SHA256, "test split B is frozen: never edit it"
+    b = load_letters(path)
+    c = load_letters(DATA / "refusal_letters_tune_c.toml")
+    assert len(b) >= 60 and len(c) >= 100
+    for letters in (b, c):
+        assert sum(1 for x in letters if x.hard) / len(letters) >= 0.4
+        assert sum(1 for x in letters if x.request) / len(letters) >= 0.9
+    ids = [x.id for name in ("test", "tune", "test_b", "tune_c") for x in load_letters(DATA / f"refusal_letters_{name}.toml")]
+    assert len(ids) == len(set(ids))
+    texts = {x.text for x in b}
+    assert not texts & {x.text for x in c}
+
+
+def test_second_test_split_bar():
+    """Test split B was written blind and is never tuned on; this bar only guards against regressions."""
+    score = evaluate(load_letters(DATA / "refusal_letters_test_b.toml"))
+    assert score.precision >= 0.90 and score.recall >= 0.95, (score.precision, score.recall)
+
+
+@pytest.mark.parametrize("split", ["test", "tune", "tune_c"])
 def test_grounds_relied_on_meet_the_bar(split):
     """0.95 precision and recall on each split (the test split is frozen and never tuned on)."""
     score = evaluate(load_letters(DATA / f"refusal_letters_{split}.toml"))

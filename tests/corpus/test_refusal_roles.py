@@ -175,3 +175,127 @@ def test_one_row_per_ground_and_role():
     rows = [(c.provision, c.role) for c in extract_citations(text)]
     assert rows.count(("s43(2)", "relied_on")) == 1
     assert ("s43", "quoted_request") in rows
+
+
+# ----------------------------------------------------------------------------- forms added for letters from other writers
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Please write to the Records Office, Mill House, Worksop S81 0PQ, or to our depot at Dronfield S18 1UN.",
+        "Our ref: FOI/S12/2024-07. The figures you asked for are attached.",
+        "Section 14 - Bus shelters repaired: 212\nSection 31 - Bus shelters replaced: 9",
+    ],
+)
+def test_postcodes_reference_codes_and_figure_headings_are_not_citations(text):
+    assert relied(text) == []
+
+
+def test_a_span_of_sections_is_boilerplate_and_bracketed_names_keep_a_list_going():
+    found = roles("Part II of the Act (sections 21 to 44) lists the exemptions that can apply to any request.")
+    assert found == {"s21": {"boilerplate"}, "s44": {"boilerplate"}}
+    assert relied("Withheld under sections 24 (national security), 26 (defence) and 27 (international relations).") == [
+        "s24", "s26", "s27"]
+
+
+def test_sibling_subsections_are_separate_exceptions():
+    assert relied("The plans are excepted under regulations 12(5)(a), (c) and (g).", "EIR") == [
+        "reg12(5)(a)", "reg12(5)(c)", "reg12(5)(g)"]
+
+
+@pytest.mark.parametrize(
+    "text",
+    [
+        "Searches of the archive found no trace of any such survey.",
+        "The Board holds no recorded information about the meeting.",
+        "Flight times: not recorded.",
+        "Info not held - the vessel is owned by the harbour trust.",
+        "We simply do not keep a register of licence refusals.",
+    ],
+)
+def test_more_ways_of_saying_not_held(text):
+    assert relied(text) == ["s1(1)(a)"]
+
+
+def test_a_breakdown_that_is_not_recorded_is_not_a_not_held_claim():
+    assert relied("Callers are not recorded by postcode, so each of the 9,000 logs would need reading; section 12 applies.") == ["s12"]
+
+
+@pytest.mark.parametrize(
+    "text, provision",
+    [
+        ("Although we could have refused this under section 12, the answers are attached.", "s12"),
+        ("Section 31(1)(b) was looked at but not relied upon, since the figures are already public.", "s31(1)(b)"),
+        ("This is not a refusal under section 14, although the subject has come up before.", "s14"),
+        ("The grant has now been paid, and we no longer consider that section 43 applies to the letters.", "s43"),
+    ],
+)
+def test_counterfactual_elliptical_and_withdrawn_grounds_are_not_relied_on(text, provision):
+    assert roles(text) == {provision: {"not_relied_on"}}
+
+
+def test_we_have_not_applied_it_takes_back_the_ground_named_just_before():
+    text = (
+        "Section 22 covers information meant for publication at a later date. No date has been fixed here, "
+        "so we have not applied it.\n\nThe drafts are attached."
+    )
+    assert relied(text) == []
+    assert roles(text) == {"s22": {"not_relied_on"}}
+
+
+def test_not_a_negation_when_not_belongs_to_a_relative_clause():
+    assert relied("The rotas of wards that are not staffed at night are withheld under section 38(1)(a).") == ["s38(1)(a)"]
+
+
+def test_a_headed_paragraph_is_read_whole_in_a_review():
+    requests = ["Please send the valuations.", "I ask for an internal review."]
+    text = (
+        "Internal review\n\nSection 43(2): the sale completed in June. I do not accept that the valuations "
+        "could now harm anyone's commercial position, and they are enclosed.\n\n"
+        "Section 40(2): the buyer's home address stays redacted, and I uphold the original decision on it."
+    )
+    found = roles(text, requests=requests)
+    assert found["s43(2)"] == {"overturned"} and found["s40(2)"] == {"upheld"}
+
+
+def test_a_ground_dropped_in_a_review_stays_dropped_when_mentioned_in_passing():
+    requests = ["Please send the minutes.", "Please review your refusal."]
+    text = (
+        "Internal review\n\nOn review, section 36 is no longer maintained. No opinion was given by the qualified "
+        "person, which section 36 requires. The minutes are attached."
+    )
+    assert relied(text, requests=requests) == []
+
+
+def test_ncnd_letters_rely_on_the_hypothetical_grounds():
+    text = (
+        "The Service will neither confirm nor deny that it holds the information. If any were held, "
+        "it could be exempt under section 31(1)(g)."
+    )
+    assert relied(text) == ["ncnd", "s31(1)(g)"]
+
+
+def test_not_obliged_to_confirm_or_deny_is_ncnd_but_not_when_it_is_the_cost_of_confirming():
+    assert relied("We are not obliged to confirm or deny holding it, by virtue of section 40(5B).") == ["ncnd", "s40(5B)"]
+    assert relied("Finding out would exceed the appropriate limit, so section 12(2) means we need not confirm or deny "
+                  "whether it is held, and we are not obliged to confirm or deny it.") == ["s12(2)"]
+
+
+def test_reported_questions_and_relative_clauses():
+    # "you want to know whether ... section 40": the question; "the plans you asked for": the object
+    assert roles("We understand you want to know whether anything was withheld under section 40. Nothing was.") == {
+        "s40": {"quoted_request"}}
+    assert relied("The plans you have asked for engage section 24(1), and are withheld.") == ["s24(1)"]
+
+
+def test_history_that_continues_and_history_a_review_undoes():
+    assert relied("The Commissioner found that the Council was entitled to rely on section 42(1), and the advice remains withheld.") == [
+        "s42(1)"]
+    requests = ["Please send the survey.", "I request an internal review."]
+    text = "Internal review\n\nI have decided to release the survey that was previously withheld under section 43(2)."
+    assert roles(text, requests=requests) == {"s43(2)": {"overturned"}}
+
+
+def test_welsh_section_words_and_law_names():
+    assert relied("Mae'r wybodaeth wedi'i heithrio o dan adran 43(2) o Ddeddf Rhyddid Gwybodaeth 2000.") == ["s43(2)"]
+    assert relied("Gwrthodwyd y cais o dan reoliad 12(4)(b) o Reoliadau Gwybodaeth Amgylcheddol 2004.", "EIR") == [
+        "reg12(4)(b)"]

@@ -121,7 +121,7 @@ def test_sql_prefilter_keeps_every_message_the_extractor_finds_a_ground_in():
 
     con = duckdb.connect()
     texts = [json.loads(line)["text"] for line in FORMS.read_text(encoding="utf-8").splitlines() if line.strip()]
-    texts += [x.text for name in ("test", "tune") for x in load_letters(DATA / f"refusal_letters_{name}.toml")]
+    texts += [x.text for name in ("test", "tune", "test_b", "tune_c") for x in load_letters(DATA / f"refusal_letters_{name}.toml")]
     checked = 0
     for text in texts:
         if extract_citations(text):

@@ -164,8 +164,9 @@ def test_crawl_delay_holds_back_the_first_request_after_robots_txt(server, slugs
     times = [t for t, _ in server.hits]
     assert [p for _, p in server.hits][:2] == ["/robots.txt", f"/request/{slugs[0]}"], server.hits
     gaps = [b - a for a, b in zip(times, times[1:], strict=False)]
-    # 1 s, not the 5 ms of --rate 200 (server-side arrival times: a little scheduling slack)
-    assert len(gaps) == 2 and min(gaps) >= 0.95, (server.hits, res.stderr)
+    # 1 s, not the 5 ms of --rate 200 (server-side arrival times: the client counts from each
+    # request's start, so a slow first arrival shortens the gap seen here; 0.8 s still tells 1 s from 5 ms)
+    assert len(gaps) == 2 and min(gaps) >= 0.8, (server.hits, res.stderr)
 
 
 def test_attachments_have_their_own_byte_cap(server, corpus, tmp_path):
