@@ -4,11 +4,24 @@
     python bench/queries.py --quick    # 10,000 requests, 60,000 messages
 
 Builds the corpus straight into a DuckDB file with SQL (range + hash, so every
-run builds the same data), then times each canned query (best of a few runs)
-against a full scan of the messages table measured in the same run, before and
-after the queries (the faster kept): ``SELECT count(*), sum(length(body)) FROM messages``.  Targets: every canned
-query under 1 second, except ``search`` (a scan of every message body), which
-stays under 3x the full scan.  The last line is the headline ratio.
+run builds the same data) and its search index (``corpus.search.index``, timed:
+its build time and size are printed), then runs each canned query five times
+(``--runs``) and compares the worst run with its target, beside a full scan of
+the messages table measured in the same run, before and after the queries (the
+faster kept): ``SELECT count(*), sum(length(body)) FROM messages``.
+
+Targets: every canned query under 0.5 s; ``search`` (and three harder searches:
+a phrase of common words by relevance and by date, any of three words) under
+0.3 s and under 1/10 of the full scan.  ``search.sql`` run as plain SQL (the
+scan the duckdb shell gets) is timed once for comparison.  ``--table-index``
+also builds and times the design not chosen (postings in a DuckDB table).
+The last lines are the headline and ``MISSED:`` (the missed targets, or
+``none``), for scripts.
+
+Sizes and run times on the 2-core machine the README's figures come from:
+``--quick`` (10,000 requests) about a minute; the full size (1,000,000
+requests, 6,000,000 messages, about 5 GB of database) 15 to 25 minutes, most of
+it building the corpus and the index.
 
 The derived tables are generated directly with SQL by default (their columns
 as corpus.derive writes them, values drawn at random); ``--use-derive`` builds
@@ -31,7 +44,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 import duckdb  # noqa: E402
 
 from corpus.derive.timeline import title_key_sql  # noqa: E402
-from corpus.queries import list_queries, run_query  # noqa: E402
+from corpus.queries import QUERIES_DIR, list_queries, run_query  # noqa: E402
 from corpus.schema import MIGRATIONS  # noqa: E402
 
 SITE = "https://www.whatdotheyknow.com"
@@ -158,8 +171,6 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
         SELECT '{SITE}', r.request_key, r.request_id, 'status_update', r.created_at + INTERVAL 30 DAY, 'rejected'
         FROM requests r WHERE r.request_id % 40 = 0""")
     if use_derive:
-        from corpus.derive import rebuild
-
         from corpus.derive.refusals import build_refusal_citations
         from corpus.derive.timeline import build_sql
         from corpus.sites import write_sites
@@ -176,8 +187,7 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
         build_refusal_citations(con)
         print(f"corpus.derive: refusal_citations {time.perf_counter() - start - timeline:.1f} s "
               f"(rebuild in all {time.perf_counter() - start:.1f} s)", flush=True)
-        assert rebuild  # the steps above are what rebuild() runs
-        return
+        return  # the steps above are what corpus.derive.rebuild runs (the search index is built by main)
     con.execute(f"""
         CREATE TABLE request_timeline AS
         WITH base AS (
@@ -234,15 +244,80 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
 PARAMS = {
     "search": {"q": "Zebra Crossing"},  # in about 1 message in 500, as a specific phrase would be
 }
+# Harder searches, timed beside the canned one: a phrase of common words (in about one message in
+# three) ranked by relevance and by date, and three common words any of which may match.
+SEARCHES = [
+    ("search: common phrase", {"q": "internal review", "top": "100"}),
+    ("search: common, by date", {"q": "internal review", "order": "date", "top": "100"}),
+    ("search: any of 3 words", {"q": "vexatious commercially suppressed", "match": "any", "top": "100"}),
+]
+QUERY_TARGET = 0.5      # seconds, worst of the runs, every canned query
+SEARCH_TARGET = 0.3     # seconds, worst of the runs
+SEARCH_SCAN_RATIO = 0.1  # of a full scan of messages, judged at the full size only
+FULL_SIZE = 1_000_000     # requests: below this a scan is too short for a ratio to mean anything
 
 
-def best_of(fn, runs: int) -> float:
-    best = float("inf")
+def timed_runs(fn, runs: int, cpu: list | None = None) -> list[float]:
+    """Wall seconds of each run; the mean CPU seconds of a run (every thread) appended to ``cpu`` when given."""
+    out = []
+    used = cpu_seconds()
     for _ in range(runs):
         start = time.perf_counter()
         fn()
-        best = min(best, time.perf_counter() - start)
-    return best
+        out.append(time.perf_counter() - start)
+    if cpu is not None:
+        cpu.append((cpu_seconds() - used) / runs)
+    return out
+
+
+def best_of(fn, runs: int) -> float:
+    return min(timed_runs(fn, runs))
+
+
+def cpu_seconds() -> float:
+    """CPU time of this process, every thread (DuckDB's and Tantivy's too)."""
+    import resource
+
+    used = resource.getrusage(resource.RUSAGE_SELF)
+    return used.ru_utime + used.ru_stime
+
+
+def build_search_index(con) -> tuple[float, float, int, int]:
+    """Build the search index as corpus.derive.rebuild does; return (seconds, CPU seconds, texts, bytes on disk)."""
+    from corpus.search.index import database_path, index_dir, index_size, update_search_index
+
+    start, cpu = time.perf_counter(), cpu_seconds()
+    stats = update_search_index(con)
+    db = database_path(con)
+    assert stats is not None and db is not None  # the benchmark's database is a file
+    return time.perf_counter() - start, cpu_seconds() - cpu, stats.added, index_size(index_dir(db))
+
+
+def table_index_comparison(con, db: str, scan: float) -> None:
+    """The other design, measured: postings in a DuckDB table, phrase hits checked with a regular expression."""
+    before = os.path.getsize(db)
+    start, cpu = time.perf_counter(), cpu_seconds()
+    con.execute(r"""
+        CREATE TABLE bench_postings AS
+        SELECT term, doc, count(*) AS tf FROM (
+            SELECT unnest(regexp_extract_all(lower(body), '[\pL\pN]+')) AS term, rowid AS doc FROM messages)
+        GROUP BY ALL ORDER BY term, doc""")
+    con.execute("CHECKPOINT")
+    built, built_cpu = time.perf_counter() - start, cpu_seconds() - cpu
+    rows = con.execute("SELECT count(*) FROM bench_postings").fetchall()[0][0]
+    size = os.path.getsize(db) - before
+    print(f"table index (the design not chosen): {rows:,} postings built in {built:.1f} s ({built_cpu:,.0f} CPU-seconds), "
+          f"the database grew {size / 1e6:,.0f} MB", flush=True)
+    for label, words in (("rare phrase", ["zebra", "crossing"]), ("common phrase", ["internal", "review"])):
+        rx = "(?i)(?:^|[^\\pL\\pN])" + "[^\\pL\\pN]+".join(words) + "(?:[^\\pL\\pN]|$)"
+        sql = f"""
+            WITH cand AS (SELECT doc FROM bench_postings WHERE term = ? INTERSECT SELECT doc FROM bench_postings WHERE term = ?),
+            hits AS (SELECT m.rowid AS doc, m.sent_at FROM messages m SEMI JOIN cand ON m.rowid = cand.doc
+                     WHERE regexp_matches(m.body, '{rx}'))
+            SELECT doc FROM hits ORDER BY sent_at DESC LIMIT 100"""
+        worst = max(timed_runs(lambda sql=sql, words=words: con.execute(sql, words).fetchall(), 3))
+        print(f"table index, {label}: {worst * 1000:,.0f} ms worst of 3 ({worst / scan:.2f}x scan), newest first only", flush=True)
+    con.execute("DROP TABLE bench_postings")
 
 
 def main() -> int:
@@ -250,12 +325,14 @@ def main() -> int:
     ap.add_argument("--quick", action="store_true", help="10,000 requests instead of 1,000,000")
     ap.add_argument("--requests", type=int, help="number of requests (overrides --quick)")
     ap.add_argument("--use-derive", action="store_true", help="build derived tables with corpus.derive.rebuild")
-    ap.add_argument("--runs", type=int, default=3, help="timed runs per query (best is kept)")
+    ap.add_argument("--runs", type=int, default=5, help="timed runs per query (the worst is compared with the target)")
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit (default 6GB; the machine may be shared)")
+    ap.add_argument("--table-index", action="store_true", help="also build and time the design not chosen (postings in a DuckDB table)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still removes its multi-GB database
     n = args.requests or (10_000 if args.quick else 1_000_000)
     authorities = max(min(n // 200, 5000), 20)
+    began = time.perf_counter()
 
     with tempfile.TemporaryDirectory() as tmp:
         db = os.path.join(tmp, "bench.duckdb")
@@ -264,11 +341,19 @@ def main() -> int:
         build(con, n, authorities, args.use_derive)
         con.execute("CHECKPOINT")
         built = time.perf_counter() - start
-        n_msgs = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        n_msgs = con.execute("SELECT count(*) FROM messages").fetchall()[0][0]
         print(f"built {n:,} requests, {n_msgs:,} messages, {authorities:,} authorities in {built:.1f} s")
+        index_s, index_cpu, index_texts, index_bytes = build_search_index(con)
+        con.execute("CHECKPOINT")
+        db_bytes = os.path.getsize(db)
+        load = os.getloadavg()[0]
+        print(f"search index: {index_texts:,} texts in {index_s:.1f} s ({index_texts / max(index_s, 1e-9):,.0f} texts/s), "
+              f"{index_bytes / 1e6:,.0f} MB on disk ({index_bytes / db_bytes:.2f}x the database's {db_bytes / 1e6:,.0f} MB); "
+              f"{index_cpu:,.0f} CPU-seconds, so at least {index_cpu / (os.cpu_count() or 1):,.0f} s on {os.cpu_count()} idle cores "
+              f"(load average {load:.1f} when it ended)")
 
         def full_scan():
-            return best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), args.runs)
+            return best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), 3)
 
         # The scan is timed before and after the queries and the faster kept: on a shared machine whose load
         # changes during the run, that makes every ratio err on the pessimistic side.
@@ -277,26 +362,52 @@ def main() -> int:
         for q in list_queries():
             params = PARAMS.get(q.name, {})
             rows = run_query(con, q.name, params).num_rows
-            timed.append((q.name, rows, best_of(lambda: run_query(con, q.name, params), args.runs)))
+            cpu: list[float] = []
+            timed.append((q.name, rows, timed_runs(lambda name=q.name, params=params: run_query(con, name, params), args.runs, cpu), cpu[0]))
+        for label, params in SEARCHES:
+            rows = run_query(con, "search", params).num_rows
+            cpu = []
+            timed.append((label, rows, timed_runs(lambda params=params: run_query(con, "search", params), args.runs, cpu), cpu[0]))
+        # what plain SQL gets: queries/search.sql run as it is in the duckdb shell (a scan), once
+        plain_sql = (QUERIES_DIR / "search.sql").read_text()
+        plain_sql = "\n".join(line for line in plain_sql.splitlines() if not line.rstrip().endswith("-- needs attachment_texts"))
+        cur = con.cursor()
+        cur.execute("SET VARIABLE q = ?", [PARAMS["search"]["q"]])
+        plain = timed_runs(lambda: cur.sql(plain_sql).fetchall(), 1)[0]
+        cur.close()
         scan_after = full_scan()
         scan = min(scan_before, scan_after)
+        if args.table_index:
+            table_index_comparison(con, db, scan)
         con.close()
-    print(f"full scan of messages: {scan * 1000:.0f} ms (best before the queries {scan_before * 1000:.0f} ms, after {scan_after * 1000:.0f} ms)")
-    print(f"{'query':<18}{'rows':>8}{'ms':>10}{'x scan':>9}  target")
-    failures = []
-    search_ratio = None
-    for name, rows, t in timed:
-        ratio = t / scan
+    print(f"full scan of messages: {scan * 1000:,.0f} ms (best before the queries {scan_before * 1000:,.0f} ms, after {scan_after * 1000:,.0f} ms); "
+          f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (cpu ms: CPU time of a run, all threads)")
+    print(f"{'query':<26}{'rows':>8}{'worst ms':>10}{'best ms':>9}{'cpu ms':>8}{'x scan':>8}  target")
+    missed = []
+    search_worst = 0.0
+    for name, rows, times, cpu_run in timed:
+        worst = max(times)
+        ratio = worst / scan
         if name == "search":
-            ok, target = ratio < 3, "< 3x scan"
-            search_ratio = ratio
+            search_worst = worst
+        if name.startswith("search") and n >= FULL_SIZE:
+            ok = worst < SEARCH_TARGET and ratio < SEARCH_SCAN_RATIO
+            target = f"< {SEARCH_TARGET * 1000:.0f} ms and < {SEARCH_SCAN_RATIO}x scan"
+        elif name.startswith("search"):
+            ok = worst < SEARCH_TARGET
+            target = f"< {SEARCH_TARGET * 1000:.0f} ms (the < {SEARCH_SCAN_RATIO}x scan target is for the full size)"
         else:
-            ok, target = t < 1.0, "< 1 s"
+            ok = worst < QUERY_TARGET
+            target = f"< {QUERY_TARGET * 1000:.0f} ms"
         if not ok:
-            failures.append(name)
-        print(f"{name:<18}{rows:>8}{t * 1000:>10.0f}{ratio:>9.2f}  {target} {'ok' if ok else 'MISSED'}")
-    print(f"headline: search takes {search_ratio:.2f}x a full scan of {n_msgs:,} messages (target < 3x); "
-          f"{'all targets met' if not failures else 'missed: ' + ', '.join(failures)}")
+            missed.append(f"{name} ({worst * 1000:,.0f} ms)")
+        print(f"{name:<26}{rows:>8}{worst * 1000:>10,.0f}{min(times) * 1000:>9,.0f}{cpu_run * 1000:>8,.0f}{ratio:>8.3f}  {target} {'ok' if ok else 'MISSED'}")
+    print(f"search as plain SQL (queries/search.sql in the duckdb shell, no index): {plain * 1000:,.0f} ms, {plain / scan:.2f}x scan (no target)")
+    print(f"index build: {index_s:.1f} s ({index_cpu:,.0f} CPU-seconds) for {n_msgs:,} messages; whole run {time.perf_counter() - began:,.0f} s")
+    print(f"headline: search takes {search_worst * 1000:,.0f} ms worst of {args.runs}, {search_worst / scan:.3f}x a full scan of "
+          f"{n_msgs:,} messages (targets < {SEARCH_TARGET * 1000:.0f} ms, < {SEARCH_SCAN_RATIO}x); "
+          f"every canned query worst of {args.runs} under {QUERY_TARGET * 1000:.0f} ms: {'yes' if not [m for m in missed if not m.startswith('search')] else 'no'}")
+    print("MISSED: " + (", ".join(missed) if missed else "none"))
     return 0
 
 

@@ -8,6 +8,7 @@ on stderr and a non-zero exit code; nothing else is caught.
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import os
 import sys
@@ -26,15 +27,22 @@ from corpus.errors import (
 from scraper.errors import ChallengeDetected, InvalidInput, ScraperError, Stopped
 
 
-def _db_option(f):
-    return click.option(
-        "--db",
-        "db_path",
-        default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
-        show_default="./foi.duckdb, or $CORPUS_DB",
-        type=click.Path(dir_okay=False),
-        help="DuckDB database file to read and write.",
-    )(f)
+def _db_option_saying(help_text: str):
+    def option(f):
+        return click.option(
+            "--db",
+            "db_path",
+            default=lambda: os.environ.get("CORPUS_DB", DEFAULT_DB),
+            show_default="./foi.duckdb, or $CORPUS_DB",
+            type=click.Path(dir_okay=False),
+            help=help_text,
+        )(f)
+
+    return option
+
+
+_db_option = _db_option_saying("DuckDB database file to read and write.")
+_read_db_option = _db_option_saying("DuckDB database file to read (opened read-only).")
 
 
 def _site_option(f):
@@ -56,6 +64,8 @@ _OPTION_OF_SUBJECT = {
     "authority": "--authority",
     "user": "--user",
     "query": "--query",
+    "archive": "--archive",
+    "archive_rate": "--archive-rate",
 }
 
 
@@ -159,6 +169,9 @@ def main():
 @click.option("--refresh", is_flag=True, help="Re-fetch every known thread, not only those whose listing changed.")
 @click.option("--authorities", "fetch_authorities", is_flag=True, help="Also load authority names and tags from /body/all-authorities.csv.")
 @click.option("--attachments", type=click.Choice(["none", "text", "files"]), default="none", show_default=True, help="Download incoming attachments and extract their text (text), also keeping the files (files).")
+@click.option("--archive", metavar="URL", help="A Wayback-compatible archive to fall back on when the site challenges us, e.g. https://web.archive.org or a pywb collection URL.")
+@click.option("--archive-rate", type=float, metavar="REQ_PER_S", help="Ceiling on requests per second to the archive (default 1 every 3 s; at most 0.4 for public archives).")
+@click.option("--source", type=click.Choice(["site", "archive"]), default="site", show_default=True, help="Where threads come from: the live site (the archive behind it), or the archive alone.")
 @click.option("--quiet", is_flag=True, help="No progress display; only the final summary.")
 @click.option("--log-format", type=click.Choice(["text", "json"]), default="text", show_default=True, help="Log lines as text or as JSON objects (for machines).")
 @_expected_errors
@@ -166,8 +179,9 @@ def sync(quiet, log_format, **options):
     """Politely collect FOI threads from the site into the database.
 
     Honours robots.txt, never exceeds --rate, retries with back-off, and stops
-    (exit 3) if the site presents a bot challenge. Killing it at any moment is
-    safe: run it again to resume. Re-runs only fetch threads that changed.
+    (exit 3) if the site presents a bot challenge -- or, with --archive, takes
+    what was refused from the archive instead and carries on. Killing it at any
+    moment is safe: run it again to resume. Re-runs only fetch threads that changed.
     """
     from corpus.progress import Reporter
     from corpus.sync import SyncOptions, run_sync
@@ -232,25 +246,114 @@ def list_queries():
     click.echo(describe_queries())
 
 
+_FLAG_NAMES = {"db_path": "--db", "fmt": "--format", "params": "--param", "site_filter": "--site",
+               "name": "NAME", "statement": "STATEMENT"}
+
+
+def _text_arguments(f):
+    """Refuse arguments that are not UTF-8 text (the shell passed raw bytes) with one line, not a traceback."""
+
+    @functools.wraps(f)
+    def wrapper(*args, **kwargs):
+        for name, value in kwargs.items():
+            for item in value if isinstance(value, (list, tuple)) else [value]:
+                if isinstance(item, str):
+                    try:
+                        item.encode("utf-8")
+                    except UnicodeEncodeError:
+                        flag = _FLAG_NAMES.get(name, "--" + name.replace("_", "-"))
+                        raise CorpusError(f"{flag} holds bytes that are not UTF-8 text; pass it as UTF-8 "
+                                          "(check the terminal's or the script's encoding)") from None
+        return f(*args, **kwargs)
+
+    return wrapper
+
+
+def _output_options(f):
+    from corpus.formats import FORMAT_HELP, FORMATS
+
+    f = click.option("--output", type=click.Path(dir_okay=False), metavar="FILE",
+                     help="Write to FILE instead of the terminal (never over the database; written whole, then renamed into place).")(f)
+    return click.option("--format", "fmt", type=click.Choice(list(FORMATS)), default="table", show_default=True,
+                        help="Output format. " + FORMAT_HELP)(f)
+
+
 @main.command()
-@_db_option
+@_read_db_option
 @click.argument("name")
 @click.option("--param", "params", multiple=True, metavar="NAME=VALUE", help="Set a query parameter. Repeatable.")
-@click.option("--format", "fmt", type=click.Choice(["table", "csv", "json", "parquet"]), default="table", show_default=True)
-@click.option("--output", type=click.Path(dir_okay=False), help="Write to this file instead of the terminal.")
+@click.option("--authority", metavar="SLUG", help="Only this authority: the query's authority parameter.")
+@click.option("--since", callback=_parse_date, metavar="DATE", help="Only from this date (YYYY-MM-DD): the query's since parameter.")
+@click.option("--until", callback=_parse_date, metavar="DATE", help="Only up to this date (YYYY-MM-DD): the query's until parameter.")
+@click.option("--site", "site_filter", metavar="URL", help="Only threads from this site (base URL): the query's site parameter.")
+@_output_options
 @_expected_errors
-def query(db_path, name, params, fmt, output):
+@_text_arguments
+def query(db_path, name, params, authority, since, until, site_filter, fmt, output):
     """Run the canned query NAME (see `corpus queries`)."""
     from corpus.queries import run_query_cli
 
-    run_query_cli(db_path=db_path, name=name, params=list(params), fmt=fmt, output=output)
+    filters = {"authority": authority, "since": since, "until": until, "site": site_filter}
+    run = run_query_cli(db_path=db_path, name=name, params=list(params), fmt=fmt, output=output, filters=filters,
+                        for_terminal=_stdout_is_terminal())
+    _show(run.text, run.notes)
+
+
+@main.command(name="sql")
+@_read_db_option
+@click.argument("statement")
+@_output_options
+@_expected_errors
+@_text_arguments
+def sql_(db_path, statement, fmt, output):
+    """Run one read-only SQL STATEMENT on the database (no DuckDB shell needed).
+
+    \b
+    Example: corpus sql "SELECT authority_url_name, count(*) FROM requests GROUP BY ALL ORDER BY 2 DESC LIMIT 10"
+    The database is opened read-only and the statement cannot reach files,
+    other databases or extensions.
+    """
+    from corpus.adhoc import run_sql
+    from corpus.outputs import check_output
+    from corpus.queries import write_result
+
+    if output:
+        check_output(output, db_path=db_path)
+    elif fmt == "parquet":
+        raise CorpusError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
+    table = run_sql(db_path, statement)
+    text = write_result(table, fmt, output, db_path=db_path, for_terminal=_stdout_is_terminal())
+    _show(text, [] if text is not None else [f"Wrote {table.num_rows} rows to {output}"])
+
+
+def _stdout_is_terminal() -> bool:
+    try:
+        return sys.stdout.isatty()
+    except (AttributeError, ValueError):
+        return False
+
+
+def _show(text: str | None, notes: list[str]) -> None:
+    """A result on stdout, notes on stderr; a reader that went away (``| head``) ends the output quietly."""
+    if text is not None:
+        try:
+            sys.stdout.write(text)
+            sys.stdout.flush()
+        except BrokenPipeError:
+            with contextlib.suppress(OSError):
+                os.dup2(os.open(os.devnull, os.O_WRONLY), sys.stdout.fileno())
+            sys.exit(0)
+    for line in notes:
+        click.echo(line, err=True)
 
 
 @main.command()
-@_db_option
-@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True)
-@click.option("--output", required=True, type=click.Path(file_okay=False), help="Directory to write into.")
+@_read_db_option
+@click.option("--format", "fmt", type=click.Choice(["parquet"]), default="parquet", show_default=True,
+              help="Output format: Parquet files, request tables partitioned by year.")
+@click.option("--output", required=True, type=click.Path(file_okay=False), help="New or empty folder to write into (filled in a temporary folder, then renamed).")
 @_expected_errors
+@_text_arguments
 def export(db_path, fmt, output):
     """Write every table as Parquet (request tables partitioned by year)."""
     from corpus.export import export_parquet

@@ -6,7 +6,9 @@ Each URL to fetch is one row of ``frontier`` with a state:
 ``done``     fetched and loaded; ``fetched_signature`` says which listing state it reflects;
 ``failed``   gave up after ``max_attempts`` (``last_error`` says why); a later run retries it;
 ``removed``  the site answered 404/410: kept as a record, never deleted;
-``blocked``  the site challenged us on this URL; a later run retries it.
+``blocked``  the site challenged us on this URL; a later run retries it;
+``archived`` the site challenged us and the thread was loaded from a web archive
+             instead; a later sync that asks the live site fetches it again.
 
 A listing item carries a *signature* (latest event time + status).  Enqueueing an
 item whose URL is already ``done`` with the same signature does nothing, so a
@@ -29,7 +31,7 @@ import pyarrow as pa
 
 from corpus.staging import arrow_schema, registered
 
-STATES = ("queued", "done", "failed", "removed", "blocked")
+STATES = ("queued", "done", "failed", "removed", "blocked", "archived")
 
 
 @dataclass(slots=True)
@@ -96,7 +98,7 @@ def enqueue(con, site: str, items: Iterable[FrontierItem], *, now: datetime | No
     with registered(con, "_frontier_batch", table):
         # What will happen to each offered URL (decided before anything changes).
         requeue_cond = """
-            f.state IN ('failed', 'blocked')
+            f.state IN ('failed', 'blocked', 'archived')
             OR (f.state IN ('done', 'removed') AND (
                   b.force
                   OR (b.listing_signature IS NOT NULL
@@ -284,6 +286,25 @@ def mark_removed(con, urls: Iterable[str], *, error: str = "gone (404/410)", now
             "WHERE url IN (SELECT unnest(?::VARCHAR[]))",
             [when, urls],
         )
+
+
+def mark_archived(con, urls: Iterable[str], *, now: datetime | None = None) -> None:
+    """Loaded from a web archive, the live site having refused: done for this run, fetched live again later."""
+    when = now or _now()
+    urls = list(urls)
+    _set_state(con, urls, "archived", None, when)
+    if urls:
+        con.execute("UPDATE frontier SET done_at = ? WHERE url IN (SELECT unnest(?::VARCHAR[]))", [when, urls])
+
+
+def requeue_archived(con, site: str, kind: str = "request") -> int:
+    """Queue again the threads an earlier run loaded from an archive, so the live site is asked for them."""
+    n = con.execute("SELECT count(*) FROM frontier WHERE site = ? AND kind = ? AND state = 'archived'",
+                    [site, kind]).fetchall()[0][0]
+    if n:
+        con.execute("UPDATE frontier SET state = 'queued' WHERE site = ? AND kind = ? AND state = 'archived'",
+                    [site, kind])
+    return int(n)
 
 
 def mark_blocked(con, urls: Iterable[str], *, error: str = "bot challenge", now: datetime | None = None) -> None:

@@ -36,10 +36,13 @@ HIDDEN_PROMINENCES = ("hidden", "requester_only")
 class LoadItem:
     parsed: ParsedRequest
     site: str
-    source: str  # 'sync' | 'import'
+    source: str  # 'sync' | 'import' | 'archive'
     source_url: str
     page_sha256: str | None
-    fetched_at: datetime
+    fetched_at: datetime  # when the page was fetched, or captured when it came from an archive
+    provenance: str = "live"  # live | archive | file
+    provenance_name: str | None = None  # the archive (base URL) or the file read
+    as_of: datetime | None = None  # capture time of a page from an archive or file (None: live)
 
 
 @dataclass(slots=True)
@@ -124,7 +127,8 @@ _REQUEST_JSON_ONLY = {"request_id", "described_state", "display_status", "promin
                       "updated_at", "batch_id", "batch_size", "tags"}
 # What "the thread changed" means: content, not provenance or sighting times.
 _REQUEST_CONTENT = [c for c in _REQUESTS.names if c not in {
-    "site", "request_key", "source", "source_url", "page_sha256", "first_seen", "last_seen", "has_json"}]
+    "site", "request_key", "source", "source_url", "page_sha256", "first_seen", "last_seen", "has_json",
+    "provenance", "provenance_name", "as_of"}]
 
 # Tags WhatDoTheyKnow gives Scottish public authorities (e.g. "scotland", "scotland_council");
 # their requests fall under FOISA / the Scottish EIR.
@@ -254,6 +258,7 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
             _utc(p.created_at), _utc(p.updated_at), p.batch_id, p.batch_size,
             tag_strings(p.tags) if p.tags or p.has_json else None,
             p.markup_era, p.has_json, it.source, it.source_url, it.page_sha256, seen, seen,
+            it.provenance, it.provenance_name, _utc(it.as_of),
         )
         event_types: dict[tuple[str, int], str] = {}
         for ev in sorted(p.events, key=lambda e: e.event_id):

@@ -6,7 +6,12 @@ The three commands differ only in where a thread's pages come from:
 * ``corpus import`` reads files saved from a browser (origin ``"files"``);
 * ``corpus reparse`` reads them back from the page store (origin ``"store"``,
   :func:`stored_outcome`; kept here so the reparse's worker processes import
-  only this module and what it needs).
+  only this module and what it needs);
+* a web archive supplies captures of the site's pages (origin ``"archive"``):
+  ``corpus import`` of a WARC/WACZ file, or ``corpus sync --archive`` when the
+  live site refuses (``corpus.archive``).  Their pages are stored under the
+  site's own URLs with the capture's time and source, and the thread is "as of"
+  that capture.
 
 Each builds a :class:`RawThread`; :func:`outcome_of` turns it into a
 :class:`ThreadOutcome` (pure: bytes in, records out, no I/O); and
@@ -17,9 +22,14 @@ Outcome kinds:
 ``loaded``        parsed; its rows are upserted and its pages kept;
 ``unchanged``     the site answered 304: nothing to parse, the stored page is confirmed;
 ``removed``       the site answered 404/410 (or 403 "hidden"): the request is flagged
-                  ``removed``, nothing is deleted.  Only the live site can say this;
+                  ``removed``, nothing is deleted.  The live site says this, or an
+                  archive whose latest capture of the page says so;
 ``failed``        nothing usable came back (network error, 5xx after retries...);
-``parse_failed``  the page was kept but not understood: listed in ``parse_failures``.
+``parse_failed``  the page was kept but not understood: listed in ``parse_failures``;
+``withheld``      (set by the writer) a capture of a request the live site reported removed
+                  or hidden: nothing of it is stored or loaded;
+``stale``         (set by the writer) a capture older than what the corpus holds for the
+                  thread: its pages go to ``page_history``, no rows change.
 """
 
 from __future__ import annotations
@@ -36,8 +46,9 @@ from scraper.pages.request import parse_request
 from scraper.records import ParseFailure
 from scraper.urls import url_title_from_href
 
-Origin = Literal["site", "files", "store"]
-OutcomeKind = Literal["loaded", "unchanged", "removed", "failed", "parse_failed"]
+Origin = Literal["site", "files", "store", "archive"]
+OutcomeKind = Literal["loaded", "unchanged", "removed", "failed", "parse_failed", "withheld", "stale"]
+Provenance = Literal["live", "archive", "file"]
 
 GONE_STATUSES = (404, 410)
 
@@ -45,6 +56,7 @@ GONE_STATUSES = (404, 410)
 _PAGE_KINDS: dict[str, tuple[str, str]] = {
     "site": ("request_html", "request_json"),
     "files": ("imported_html", "imported_json"),
+    "archive": ("request_html", "request_json"),
 }
 
 
@@ -58,6 +70,9 @@ class RawPage:
     headers: Mapping[str, str] | None = None
     encoding: str | None = None  # 'zlib' for a body read back compressed from the store
     sha256: str | None = None  # of the uncompressed body, when already known (the store)
+    captured_at: datetime | None = None  # a capture's time (archive origin)
+    capture_source: str | None = None  # where a capture was read: the archive's replay URL or the file
+    record_id: str | None = None  # the capture's WARC-Record-ID or CDX digest
 
 
 @dataclass(slots=True)
@@ -75,6 +90,9 @@ class RawThread:
     signature: str | None = None  # listing signature the fetch answers (sync)
     not_modified: bool = False  # the site answered 304
     error: str | None = None  # why no usable answer came back (sync)
+    provenance: Provenance = "live"  # archive origin: 'archive' (a Wayback server) or 'file' (WARC/WACZ)
+    provenance_name: str | None = None  # the archive's base URL or the file read
+    queued: bool = False  # an archive capture answering a queued frontier URL (sync)
 
 
 @dataclass(slots=True)
@@ -100,6 +118,9 @@ class ThreadOutcome:
     failure: Failure | None = None  # why it is removed, failed or not understood
     json_problem: str | None = None  # a JSON companion came but could not be used: loaded from the HTML alone
     json_missing: bool = False  # loaded without JSON (none came, or it could not be used)
+    provenance: Provenance = "live"
+    as_of: datetime | None = None  # the capture time the thread is "as of" (archive origin)
+    queued: bool = False  # answers a queued frontier URL (sync), whatever its origin
 
     def as_load_error(self, exc: BaseException) -> ThreadOutcome:
         """This outcome, when its rows could not be stored: kept as a parse failure of kind ``load_error``."""
@@ -108,7 +129,7 @@ class ThreadOutcome:
         return ThreadOutcome(
             kind="parse_failed", url=self.url, site=self.site, origin=self.origin, url_title=self.url_title,
             signature=self.signature, page_url=self.page_url, page_sha256=self.page_sha256, pages=self.pages,
-            failure=Failure("load_error", message),
+            failure=Failure("load_error", message), provenance=self.provenance, as_of=self.as_of, queued=self.queued,
         )
 
 
@@ -122,7 +143,9 @@ def outcome_of(raw: RawThread) -> ThreadOutcome:
     html = raw.html
     url_title = raw.url_title or url_title_from_href(html.url if html is not None else raw.url)
     out = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin=raw.origin, url_title=url_title,
-                        signature=raw.signature, page_url=html.url if html is not None else None)
+                        signature=raw.signature, page_url=html.url if html is not None else None,
+                        provenance=raw.provenance, as_of=html.captured_at if html is not None else None,
+                        queued=raw.queued or raw.origin == "site")
     status = html.status if html is not None else None
     if raw.not_modified:
         out.kind = "unchanged"
@@ -148,10 +171,11 @@ def outcome_of(raw: RawThread) -> ThreadOutcome:
         if raw.json is not None and json_bytes is not None:
             json_page = make_page(url=raw.json.url, site=raw.site, kind=kinds[1], status=raw.json.status,
                                   final_url=raw.json.url, headers=raw.json.headers, body=json_bytes,
-                                  fetched_at=raw.fetched_at)
+                                  fetched_at=raw.fetched_at, **_capture_of(raw, raw.json))
         html_page = make_page(url=html.url, site=raw.site, kind=kinds[0], status=status, final_url=html.url,
                               headers=html.headers, body=html_bytes, fetched_at=raw.fetched_at,
-                              companion_url=json_page.url if json_page is not None else None)
+                              companion_url=json_page.url if json_page is not None else None,
+                              **_capture_of(raw, html))
         out.pages = [html_page] + ([json_page] if json_page is not None else [])
         out.page_sha256 = html_page.sha256
     else:
@@ -167,9 +191,23 @@ def outcome_of(raw: RawThread) -> ThreadOutcome:
     if json_bytes is not None and not parsed.has_json:
         out.json_problem = next((w for w in parsed.warnings if "JSON" in w), "the JSON companion was not used")
     source = raw.source or ("import" if raw.origin == "files" else "sync")
+    captured = raw.origin == "archive"
     out.load_item = LoadItem(parsed=parsed, site=raw.site, source=source, source_url=html.url,
-                             page_sha256=out.page_sha256, fetched_at=raw.fetched_at)
+                             page_sha256=out.page_sha256,
+                             fetched_at=html.captured_at if captured and html.captured_at else raw.fetched_at,
+                             provenance=raw.provenance if captured else ("file" if raw.origin == "files" else "live"),
+                             provenance_name=raw.provenance_name if captured else (
+                                 html.url if raw.origin == "files" else None),
+                             as_of=html.captured_at if captured else None)
     return out
+
+
+def _capture_of(raw: RawThread, page: RawPage) -> dict:
+    """The provenance columns of a page: where and when a capture was made (nothing extra for live pages)."""
+    if raw.origin != "archive":
+        return {}
+    return {"origin": raw.provenance, "captured_at": page.captured_at, "capture_source": page.capture_source,
+            "record_id": page.record_id}
 
 
 # ---------------------------------------------------------------- rows of the page store

@@ -15,16 +15,11 @@ text; the runner leaves them out when a database has no such table.
 
 from __future__ import annotations
 
-import csv
-import io
-import json
 import math
 import os
 import re
-import sys
 from dataclasses import dataclass, field
 from datetime import date, datetime
-from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -32,6 +27,10 @@ import pyarrow as pa
 
 from corpus.db import table_exists
 from corpus.errors import CorpusError, UsageError
+from corpus.formats import FORMATS, format_table, parquet_table, render
+from corpus.outputs import check_output, write_atomic, write_text_atomic
+
+__all__ = ["run_query", "list_queries", "get_query", "describe_queries", "format_table", "write_result", "run_query_cli"]
 
 QUERIES_DIR = Path(__file__).resolve().parent.parent / "queries"
 
@@ -44,6 +43,7 @@ _COLUMN_LINE = re.compile(r"^--\s{1,6}(?P<name>[a-z_][a-z0-9_]*)(?:\s+(?P<help>.
 _SECTION = re.compile(r"^--\s*(?P<title>[A-Z][A-Za-z ]+?)(?:\s*\(.*\))?:\s*$")
 
 PARAM_TYPES = ("VARCHAR", "DATE", "INTEGER", "BOOLEAN", "DOUBLE")
+INTEGER_MAX = 2**31 - 1  # DuckDB INTEGER, which the files cast to
 
 
 @dataclass(frozen=True, slots=True)
@@ -182,7 +182,8 @@ def describe_queries() -> str:
             lines.append(f"    --param {p.name}=<{kind}>  {p.help} ({default})")
         lines.append(f"    columns: {', '.join(q.columns)}")
         blocks.append("\n".join(lines))
-    blocks.append("Run one with: corpus query NAME [--param NAME=VALUE ...] [--format table|csv|json|parquet]")
+    blocks.append("Run one with: corpus query NAME [--param NAME=VALUE ...] [--authority SLUG] [--since DATE] [--until DATE] "
+                  "[--site URL] [--format table|csv|json|jsonl|parquet] [--output FILE]")
     return "\n\n".join(blocks)
 
 
@@ -201,41 +202,65 @@ def parse_param_args(items: list[str]) -> dict[str, str]:
     return out
 
 
+def _show(raw: Any) -> str:
+    """A value for an error message: quoted, and cut when long."""
+    text = str(raw)
+    return repr(text if len(text) <= 40 else text[:40] + "…")
+
+
+def _check_text(spec: Param, raw: Any) -> None:
+    if isinstance(raw, str):
+        try:
+            raw.encode("utf-8")
+        except UnicodeEncodeError:
+            raise UsageError(f"{spec.name}= holds bytes that are not UTF-8 text; give the value in UTF-8 "
+                             "(check the terminal's or the script's encoding)") from None
+        if "\x00" in raw:
+            raise UsageError(f"{spec.name}= holds a NUL character; remove it")
+
+
 def _convert(query: QueryInfo, spec: Param, raw: Any) -> Any:
     if raw is None:
         return None
+    _check_text(spec, raw)
     if spec.type == "DATE":
         if isinstance(raw, date) and not isinstance(raw, datetime):
             return raw
         try:
             return date.fromisoformat(str(raw).strip())
         except ValueError:
-            raise UsageError(f"{spec.name}={raw!r} is not a date; use YYYY-MM-DD, e.g. {spec.name}=2020-01-31") from None
+            raise UsageError(f"{spec.name}={_show(raw)} is not a date; use YYYY-MM-DD, e.g. {spec.name}=2020-01-31") from None
     if spec.type == "INTEGER":
         if isinstance(raw, bool):
-            raise UsageError(f"{spec.name}={raw!r} is not a whole number; use e.g. {spec.name}=10")
+            raise UsageError(f"{spec.name}={_show(raw)} is not a whole number; use e.g. {spec.name}=10")
+        text = str(raw).strip()
+        if len(text) > 40:
+            raise UsageError(f"{spec.name}={_show(text)} is too long for a whole number; use at most {INTEGER_MAX}")
         try:
-            value = int(str(raw).strip())
+            whole = int(text)
         except ValueError:
-            raise UsageError(f"{spec.name}={raw!r} is not a whole number; use e.g. {spec.name}=10") from None
-        if value < 0:
-            raise UsageError(f"{spec.name}={value} is negative; use 0 or more")
-        return value
+            raise UsageError(f"{spec.name}={_show(raw)} is not a whole number; use e.g. {spec.name}=10") from None
+        if whole < 0:
+            raise UsageError(f"{spec.name}={whole} is negative; use 0 or more")
+        if whole > INTEGER_MAX:
+            shown = str(whole) if len(str(whole)) <= 20 else str(whole)[:20] + "…"
+            raise UsageError(f"{spec.name}={shown} is too large; use at most {INTEGER_MAX}")
+        return whole
     if spec.type == "DOUBLE":
         try:
-            value = float(str(raw).strip())
+            number = float(str(raw).strip())
         except ValueError:
-            raise UsageError(f"{spec.name}={raw!r} is not a number; use e.g. {spec.name}=0.5") from None
-        if not math.isfinite(value):
-            raise UsageError(f"{spec.name}={raw!r} is not a finite number")
-        return value
+            raise UsageError(f"{spec.name}={_show(raw)} is not a number; use e.g. {spec.name}=0.5") from None
+        if not math.isfinite(number):
+            raise UsageError(f"{spec.name}={_show(raw)} is not a finite number")
+        return number
     if spec.type == "BOOLEAN":
         text = str(raw).strip().lower()
         if text in ("true", "yes", "1", "on"):
             return True
         if text in ("false", "no", "0", "off"):
             return False
-        raise UsageError(f"{spec.name}={raw!r} is not true or false")
+        raise UsageError(f"{spec.name}={_show(raw)} is not true or false")
     value = str(raw)
     if spec.choices:
         wanted = [v.strip() for v in value.split(",")] if spec.is_list else [value.strip()]
@@ -244,7 +269,7 @@ def _convert(query: QueryInfo, spec: Param, raw: Any) -> Any:
         for w in wanted:
             if w.lower() not in lookup:
                 how = "comma-separated, any of" if spec.is_list else "one of"
-                raise UsageError(f"{spec.name}={raw!r} is not allowed; use {how}: {', '.join(spec.choices)}")
+                raise UsageError(f"{spec.name}={_show(raw)} is not allowed; use {how}: {', '.join(spec.choices)}")
             picked.append(lookup[w.lower()])
         return ",".join(picked)
     if spec.required and not value.strip():
@@ -287,12 +312,35 @@ def open_read_only(db_path: str | os.PathLike):
     return connect(path, read_only=True)
 
 
-def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> pa.Table:
+def _known_values(cur, table: str, column: str) -> list[str] | None:
+    """The distinct values of ``table.column`` (None when the table is absent)."""
+    if not table_exists(cur, table):
+        return None
+    return sorted(str(r[0]) for r in cur.execute(f"SELECT DISTINCT {column} FROM {table} WHERE {column} IS NOT NULL").fetchall())
+
+
+def _check_against_database(cur, query: QueryInfo, values: dict[str, Any]) -> None:
+    """A site or regime the database does not hold is a typo more often than a question: say what it holds."""
+    site = values.get("site")
+    if site is not None and "site" in query.param_specs:
+        known = _known_values(cur, "requests", "site")
+        if known is not None and site not in known:
+            holds = ", ".join(known[:5]) + (" …" if len(known) > 5 else "") if known else "no threads yet"
+            raise UsageError(f"site={_show(site)} has no threads in this database; it holds: {holds}")
+    regime = values.get("regime")
+    if regime is not None and "regime" in query.param_specs and not query.param_specs["regime"].choices:
+        known = _known_values(cur, "request_timeline", "regime")
+        if known is not None and regime.lower() not in {k.lower() for k in known}:
+            raise UsageError(f"regime={_show(regime)} is not in this database; use one of: {', '.join(known) or 'none yet'}")
+
+
+def run_query(con_or_path, name: str, params: dict[str, Any] | None = None, *, notes: list[str] | None = None) -> pa.Table:
     """Run canned query ``name`` with ``params`` ({name: value as text or typed}) and return an Arrow table.
 
     ``con_or_path`` is an open DuckDB connection (the query runs on a private
     cursor, so variables set there do not leak) or a database path (opened
-    read-only and closed again).
+    read-only and closed again).  Remarks for the reader (e.g. that ``search``
+    ran without its index) are appended to ``notes`` when given.
     """
     import duckdb
 
@@ -307,8 +355,13 @@ def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> p
                 cur.execute(f"SET VARIABLE \"{key}\" = NULL")  # key comes from the header grammar: [a-z_][a-z0-9_]*
             else:
                 cur.execute(f"SET VARIABLE \"{key}\" = ?", [value])
-        text = sql_for(query, cur)
         try:
+            _check_against_database(cur, query, values)
+            text = sql_for(query, cur)
+            if name == "search":
+                from corpus.search.query import search
+
+                return search(cur, values, text, notes if notes is not None else [])
             return cur.sql(text).to_arrow_table()
         except duckdb.CatalogException as exc:
             missing = re.search(r"Table with name (\w+) does not exist", str(exc))
@@ -326,8 +379,8 @@ def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> p
                     "were built by an older version; rebuild them (corpus reparse) first"
                 ) from None
             raise
-        except duckdb.InvalidInputException as exc:
-            raise UsageError(f"query {name!r}: {str(exc).splitlines()[0]}") from None
+        except (duckdb.InvalidInputException, duckdb.ConversionException, duckdb.OutOfRangeException) as exc:
+            raise UsageError(f"query {name!r}: {str(exc).splitlines()[0]}; check the --param values") from None
     finally:
         cur.close()
         if own:
@@ -335,92 +388,75 @@ def run_query(con_or_path, name: str, params: dict[str, Any] | None = None) -> p
 
 
 # ---------------------------------------------------------------- output
-def _cell(value: Any) -> str:
-    if value is None:
-        return ""
-    if isinstance(value, bool):
-        return "true" if value else "false"
-    if isinstance(value, float):
-        if math.isnan(value):
-            return ""
-        return f"{value:.4f}".rstrip("0").rstrip(".") if value != int(value) else str(int(value))
-    if isinstance(value, Decimal):
-        return _cell(float(value))
-    if isinstance(value, datetime):
-        return value.isoformat(sep=" ", timespec="minutes")
-    if isinstance(value, (list, tuple)):
-        return ", ".join(_cell(v) for v in value)
-    return str(value)
+def write_result(table: pa.Table, fmt: str, output: str | None, *, db_path: str | None = None,
+                 for_terminal: bool = False) -> str | None:
+    """Write ``table`` as ``fmt`` to ``output``, or return its text for stdout (``for_terminal``: a terminal).
 
-
-def format_table(table: pa.Table, max_width: int = 48) -> str:
-    """An aligned plain-text table with a row count; long cells are cut with '…'."""
-    names = table.column_names
-    rows = [[_cell(v) for v in row.values()] for row in table.to_pylist()]
-    rows = [[(c if len(c) <= max_width else c[: max_width - 1] + "…").replace("\n", " ") for c in r] for r in rows]
-    numeric = [pa.types.is_integer(f.type) or pa.types.is_floating(f.type) or pa.types.is_decimal(f.type) for f in table.schema]
-    widths = [max([len(n)] + [len(r[i]) for r in rows]) for i, n in enumerate(names)]
-
-    def line(cells):
-        return "  ".join(c.rjust(w) if num else c.ljust(w) for c, w, num in zip(cells, widths, numeric)).rstrip()
-
-    out = [line(names), "  ".join("-" * w for w in widths)]
-    out += [line(r) for r in rows]
-    out.append(f"({len(rows)} row{'s' if len(rows) != 1 else ''})")
-    return "\n".join(out)
-
-
-def _json_default(value: Any):
-    if isinstance(value, (datetime, date)):
-        return value.isoformat()
-    if isinstance(value, Decimal):
-        return float(value)
-    return str(value)
-
-
-def write_result(table: pa.Table, fmt: str, output: str | None) -> str | None:
-    """Write ``table`` as fmt to ``output`` (or return the text for the terminal)."""
+    Files are written through ``corpus.outputs`` (never over the database, a
+    temporary file and a rename).
+    """
+    if fmt not in FORMATS:
+        raise UsageError(f"unknown format {fmt!r}; use one of: {', '.join(FORMATS)}")
     if fmt == "parquet":
         if not output:
             raise UsageError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
         import pyarrow.parquet as pq
 
-        pq.write_table(table, output)
+        write_atomic(output, lambda tmp: pq.write_table(parquet_table(table), tmp), db_path=db_path)
         return None
-    if fmt == "table":
-        text = format_table(table) + "\n"
-    elif fmt == "csv":
-        buf = io.StringIO()
-        w = csv.writer(buf, lineterminator="\n")
-        w.writerow(table.column_names)
-        for row in table.to_pylist():
-            w.writerow([_cell(v) if not isinstance(v, str) else v for v in row.values()])
-        text = buf.getvalue()
-    elif fmt == "json":
-        text = json.dumps(table.to_pylist(), default=_json_default, ensure_ascii=False, indent=1) + "\n"
-    else:
-        raise UsageError(f"unknown format {fmt!r}; use table, csv, json or parquet")
     if output:
-        Path(output).write_text(text, encoding="utf-8")
+        write_text_atomic(output, render(table, fmt), db_path=db_path)
         return None
-    return text
+    return render(table, fmt, for_terminal=for_terminal)
 
 
-def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "table", output: str | None = None) -> pa.Table:
-    """What ``corpus query NAME`` does: check, run read-only, print or write the result."""
+FILTER_FLAGS = ("authority", "since", "until", "site")
+
+
+def merge_filters(query: QueryInfo, params: dict[str, str], filters: dict[str, Any]) -> dict[str, str]:
+    """Fold ``--authority``/``--since``/``--until``/``--site`` into the query's parameters of the same names."""
+    out = dict(params)
+    for name, value in filters.items():
+        if value is None or value == "":
+            continue
+        if name not in query.param_specs:
+            have = [f"--{f}" for f in FILTER_FLAGS if f in query.param_specs]
+            raise UsageError(
+                f"query {query.name!r} has no {name} filter; drop --{name}"
+                + (f" (it takes {', '.join(have)})" if have else "")
+            )
+        if name in out:
+            raise UsageError(f"--{name} and --param {name}=… both given; give it once")
+        out[name] = value.isoformat() if isinstance(value, date) else str(value)
+    return out
+
+
+@dataclass
+class QueryRun:
+    """What ``corpus query`` shows: the text for stdout (None when written to a file) and the notes for stderr."""
+
+    table: pa.Table
+    text: str | None
+    notes: list[str]
+
+
+def run_query_cli(*, db_path: str, name: str, params: list[str], fmt: str = "table", output: str | None = None,
+                  filters: dict[str, Any] | None = None, for_terminal: bool = False) -> QueryRun:
+    """What ``corpus query NAME`` does: check, run read-only, write the result or return its text."""
     query = get_query(name)  # bad names fail before the database is touched
-    values = parse_param_args(params)
+    values = merge_filters(query, parse_param_args(params), filters or {})
     bind_values(query, values)
-    table = run_query(db_path, name, values)
-    text = write_result(table, fmt, output)
-    if text is not None:
-        sys.stdout.write(text)
-    elif output:
-        sys.stderr.write(f"Wrote {table.num_rows} rows to {output}\n")
+    if output:
+        check_output(output, db_path=db_path)  # refuse a harmful --output before the work
+    elif fmt == "parquet":
+        raise UsageError("--format parquet needs --output FILE.parquet (Parquet is not for the terminal)")
+    notes: list[str] = []
+    table = run_query(db_path, name, values, notes=notes)
+    text = write_result(table, fmt, output, db_path=db_path, for_terminal=for_terminal)
+    if text is None and output:
+        notes.insert(0, f"Wrote {table.num_rows} rows to {output}")
     note = cap_note(query, values, table.num_rows)
-    if note:
-        sys.stderr.write(note + "\n")
-    return table
+    return QueryRun(table, text, notes + ([note] if note else []))
 
 
 def cap_note(query: QueryInfo, params: dict[str, Any] | None, rows: int) -> str | None:

@@ -15,14 +15,14 @@ the report reads on a phone as well as on a desktop.
 from __future__ import annotations
 
 import html
-import os
-import tempfile
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
 from urllib.parse import quote, urlsplit
 
 from corpus.errors import UsageError
+from corpus.provenance import describe as describe_sources
+from corpus.provenance import sources as sources_of
 
 OUTCOMES = ["successful", "partially_successful", "not_held", "refused", "withdrawn", "pending", "other"]
 OUTCOME_COLOURS = {
@@ -132,6 +132,7 @@ class ReportData:
     grounds_total: int
     longest: list[dict]
     longest_total: int
+    provenance: str = ""  # where the selected threads came from (live site, web archives, files) and how old
 
 
 _FILTER = """
@@ -223,6 +224,8 @@ def collect(con, filters: Filters | list[str], query: str | None = None, *, top:
         requests=head["n"], authorities=head["a"], first_sent=head["lo"], last_sent=head["hi"], sources=sources,
         histogram=histogram, by_authority=by_authority, top=len(by_authority), outcomes_by_year=outcomes,
         grounds=grounds, grounds_total=len(ground_rows), longest=longest, longest_total=longest_total,
+        provenance=describe_sources(sources_of(con, "sel JOIN requests r USING (site, request_key)",
+                                               with_sql=_FILTER, params=params)),
     )
 
 
@@ -548,6 +551,7 @@ def render(data: ReportData, *, db_name: str, filters: Filters) -> str:
 <p class="muted">{data.requests} requests to {data.authorities} authorities{span}{(" · " + "; ".join(esc(d) for d in described)) if described else ""}.
 From {esc(db_name)}, generated {generated}.</p>
 <p class="source">{_attribution(data.sources)}</p>
+{f'<p class="muted" id="provenance">{esc(data.provenance)} A thread from an archive is shown as of its capture.</p>' if data.provenance else ""}
 {several}
 <h2>How long answers took</h2>
 <p>Working days from the request to the first substantive answer, for answered requests.</p>
@@ -589,46 +593,6 @@ From {esc(db_name)}, generated {generated}.</p>
 """
 
 
-# ---------------------------------------------------------------- writing
-def _check_output(output: Path, db_path: Path) -> None:
-    """Refuse to write the report over the database, its WAL or lock, or any other DuckDB file."""
-    target = output.resolve()
-    db = db_path.resolve()
-    for protected in (db, db.with_name(db.name + ".wal"), db.with_name(db.name + ".sync.lock")):
-        if target == protected:
-            raise UsageError(f"--output {output} is the database (or its WAL or lock file); write the report to a new .html file")
-    if target.is_dir():
-        raise UsageError(f"--output {output} is a folder; give a file name such as report.html")
-    if target.is_file() and target.stat().st_size >= 12:
-        with open(target, "rb") as fh:
-            if fh.read(12)[8:12] == b"DUCK":
-                raise UsageError(f"--output {output} is a DuckDB database; write the report to a new .html file")
-    if not target.parent.is_dir():
-        raise UsageError(f"cannot write {output}: folder {target.parent} does not exist; create it or choose another --output")
-
-
-def _write_atomically(output: Path, text: str) -> None:
-    """Write through a temporary file in the same folder and rename it over ``output``."""
-    folder = output.resolve().parent
-    try:
-        fd, tmp = tempfile.mkstemp(prefix=f".{output.name}.", suffix=".tmp", dir=folder)
-    except OSError as exc:
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose another --output") from None
-    try:
-        with os.fdopen(fd, "w", encoding="utf-8") as fh:
-            fh.write(text)
-            fh.flush()
-            os.fsync(fh.fileno())
-        os.chmod(tmp, 0o644)
-        os.replace(tmp, output)
-    except OSError as exc:
-        Path(tmp).unlink(missing_ok=True)
-        raise UsageError(f"cannot write {output}: {exc.strerror}; choose another --output") from None
-    except BaseException:
-        Path(tmp).unlink(missing_ok=True)
-        raise
-
-
 def build_report(
     *,
     db_path: str,
@@ -646,6 +610,7 @@ def build_report(
     (UK date the request was sent) and ``site`` select requests; ``top`` is how
     many authorities the charts and table show (0: all).
     """
+    from corpus.outputs import check_output, write_text_atomic
     from corpus.reader import Reader
 
     if top is not None and top < 0:
@@ -658,7 +623,7 @@ def build_report(
         since=since, until=until,
         site=site.strip().rstrip("/") if site and site.strip() else None,
     )
-    _check_output(Path(output), Path(db_path))
+    check_output(output, db_path=db_path)  # refuse a harmful --output before any work
     with Reader(db_path, notify=True).session() as con:
         has = {r[0] for r in con.execute("SELECT table_name FROM duckdb_tables() WHERE schema_name = 'main'").fetchall()}
         missing = {"request_timeline", "refusal_citations"} - has
@@ -677,7 +642,7 @@ def build_report(
                 raise UsageError(f"no requests to authority {unknown[0]!r} in the database; give --authority the /body/<slug> of one it holds (see `corpus query response_times`)")
         data = collect(con, filters, top=top)
     page = render(data, db_name=Path(db_path).name, filters=filters)
-    _write_atomically(Path(output), page)
+    write_text_atomic(output, page, db_path=db_path)
     shown = f", top {data.top} of {data.authorities} authorities shown" if data.top < data.authorities else ""
     return (f"Wrote {output}: {data.requests} requests, {data.authorities} authorities{shown}, "
             f"{len(page) // 1024 + 1} KB, no network needed to view")

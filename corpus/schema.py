@@ -274,7 +274,45 @@ SCHEMA_V4 = r"""
 ALTER TABLE attachments ADD COLUMN database_id BIGINT;  -- Alaveteli's id of the attachment (NULL: not shown)
 """
 
+# Version 5: provenance.  Pages can come from a web archive (a WARC/WACZ file, or a
+# Wayback-compatible server) as well as the live site: each page says where and when it
+# was captured, earlier captures of a URL are kept in page_history, and each request says
+# where the pages it was built from came from and as of when.  Rows from before were all
+# fetched live (or imported from saved files, source = 'import').
+SCHEMA_V5 = r"""
+ALTER TABLE pages ADD COLUMN origin VARCHAR;          -- live | archive | file
+ALTER TABLE pages ADD COLUMN captured_at TIMESTAMPTZ; -- when the page was captured (live: when fetched)
+ALTER TABLE pages ADD COLUMN capture_source VARCHAR;  -- the archive's replay URL or the file read (NULL: live)
+ALTER TABLE pages ADD COLUMN record_id VARCHAR;       -- WARC-Record-ID, or the archive's CDX digest
+
+CREATE TABLE IF NOT EXISTS page_history (
+    url             VARCHAR NOT NULL,      -- the page's URL on the site
+    site            VARCHAR NOT NULL,
+    kind            VARCHAR NOT NULL,
+    status          INTEGER,
+    origin          VARCHAR,               -- live | archive | file
+    captured_at     TIMESTAMPTZ NOT NULL,
+    capture_source  VARCHAR,
+    record_id       VARCHAR,
+    content_type    VARCHAR,
+    sha256          VARCHAR,
+    size            BIGINT,
+    encoding        VARCHAR,
+    body            BLOB,
+    superseded_at   TIMESTAMPTZ,           -- when a later capture took its place in pages
+    PRIMARY KEY (url, captured_at)
+);
+
+ALTER TABLE requests ADD COLUMN provenance VARCHAR;       -- live | archive | file
+ALTER TABLE requests ADD COLUMN provenance_name VARCHAR;  -- the archive (its base URL) or the file read
+ALTER TABLE requests ADD COLUMN as_of TIMESTAMPTZ;        -- capture time of the page it was built from (NULL: live)
+
+UPDATE pages SET origin = CASE WHEN kind LIKE 'imported_%' THEN 'file' ELSE 'live' END, captured_at = fetched_at;
+UPDATE requests SET provenance = CASE WHEN source = 'import' THEN 'file' ELSE 'live' END,
+    provenance_name = CASE WHEN source = 'import' THEN source_url END;
+"""
+
 # Index 0 builds version 1 from nothing.  Append a migration; never edit one that shipped.
-MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4]
+MIGRATIONS: list[str] = [SCHEMA_V1, SCHEMA_V2, SCHEMA_V3, SCHEMA_V4, SCHEMA_V5]
 
 CURRENT_VERSION = len(MIGRATIONS)

@@ -12,6 +12,8 @@ import json
 from pathlib import Path
 
 from corpus.db import LockHolder, oldest_reader, read_lock_holder, schema_version, storage_format
+from corpus.provenance import describe as describe_sources
+from corpus.provenance import sources
 from corpus.reader import Reader
 from corpus.schema import CURRENT_VERSION
 
@@ -88,6 +90,10 @@ def _report(con, path: Path, writer: LockHolder | None) -> str:
                          f"{n_att} attachments; last seen {_when(last)}")
     if len(by_site) > 1:
         lines.append(_several_sites_warning([row[0] for row in by_site]))
+
+    origins = describe_sources(sources(con))
+    if origins:
+        lines.append(origins)
 
     frontier = con.execute("SELECT state, count(*) FROM frontier GROUP BY state ORDER BY state").fetchall()
     if frontier:

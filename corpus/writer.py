@@ -8,7 +8,14 @@
 * pages not understood are kept and listed in ``parse_failures``;
 * only outcomes from the live site touch the frontier and ``requests.removed``:
   a 404/410 (or a hidden page) flags the request removed, a 200 or 304 clears it.
-  Pages read back from the store or from saved files never change it.
+  Pages read back from the store or from saved files never change it;
+* captures (from a web archive, or saved files) never fill a request the live site
+  reported removed or hidden: such an outcome is ``withheld`` and nothing of it is
+  stored.  An archive capture older than what the corpus holds for the thread is
+  ``stale``: its pages go to ``page_history`` and no row changes.  A capture that
+  answers a queued URL of a sync leaves it ``archived`` in the frontier (a later
+  sync with the live site fetches it again); one that says the page was removed
+  flags it removed, as the live site would.
 
 :class:`Writer` owns the database for a run: one thread does every write,
 and the buffers of what waits to be written (thread outcomes, discovered
@@ -49,7 +56,7 @@ from corpus.errors import CorpusError
 from corpus.frontier import FrontierItem, QueuedUrl
 from corpus.load import LoadStats, load_threads, mark_removed
 from corpus.pagestore import StoredPage
-from corpus.pipeline import ThreadOutcome
+from corpus.pipeline import Failure, ThreadOutcome
 from corpus.staging import arrow_rows, arrow_schema, registered
 
 BATCH_MEMORY_LIMIT = "64MB"  # DuckDB's cap while a batch is written (and checkpointed on close)
@@ -89,14 +96,68 @@ def _titles_by_site(outcomes: list[ThreadOutcome]) -> dict[str, list[str]]:
     return out
 
 
+def _gate_captures(con: duckdb.DuckDBPyConnection, outcomes: list[ThreadOutcome]) -> None:
+    """Mark captures of removed requests ``withheld`` and archive captures older than the corpus ``stale``."""
+    captured = [o for o in outcomes if o.origin in ("archive", "files") and o.url_title
+                and o.kind in ("loaded", "parse_failed")]
+    by_site: dict[str, list[ThreadOutcome]] = {}
+    for o in captured:
+        by_site.setdefault(o.site, []).append(o)
+    for site, group in by_site.items():
+        titles = sorted({o.url_title for o in group if o.url_title})
+        rows = con.execute(
+            """
+            SELECT t.url_title,
+                   coalesce(bool_or(r.removed), false) OR coalesce(bool_or(f.state = 'removed'), false),
+                   max(coalesce(r.as_of, r.last_seen))
+            FROM (SELECT unnest(?::VARCHAR[]) AS url_title) t
+            LEFT JOIN requests r ON r.site = ? AND r.url_title = t.url_title
+            LEFT JOIN frontier f ON f.url = ? || '/request/' || t.url_title
+            GROUP BY t.url_title
+            """,
+            [titles, site, site],
+        ).fetchall()
+        known = {title: (bool(removed), as_of) for title, removed, as_of in rows}
+        for o in group:
+            removed, held_as_of = known.get(o.url_title or "", (False, None))
+            if removed:
+                o.kind = "withheld"
+                o.pages = []
+                o.load_item = None
+                o.failure = Failure("withheld", "the live site reported this request removed or hidden; "
+                                    "its copy from an archive or a saved file is not used")
+            elif o.origin == "archive" and o.kind == "loaded" and held_as_of is not None and o.as_of is not None \
+                    and o.as_of <= held_as_of:
+                o.kind = "stale" if o.as_of < held_as_of else "unchanged"  # (the same capture, loaded again)
+                o.load_item = None
+
+
+def _archived_states(con: duckdb.DuckDBPyConnection, outcomes: list[ThreadOutcome], now: datetime) -> None:
+    """Frontier states of queued URLs a sync answered from an archive."""
+    answered = [o for o in outcomes if o.origin == "archive" and o.queued]
+    if not answered:
+        return
+    frontier.mark_archived(con, [o.url for o in answered if o.kind in ("loaded", "stale", "unchanged",
+                                                                        "parse_failed")], now=now)
+    frontier.mark_blocked(con, [o.url for o in answered if o.kind == "failed"],
+                          error="the site challenged us and the archive had no usable copy", now=now)
+    removed = [o for o in answered if o.kind in ("removed", "withheld")]
+    if removed:
+        frontier.mark_removed(con, [o.url for o in removed], error="removed (according to the archive)", now=now)
+    for site, titles in _titles_by_site([o for o in answered if o.kind == "removed"]).items():
+        mark_removed(con, site, *titles)
+
+
 def write_outcomes(con: duckdb.DuckDBPyConnection, outcomes: list[ThreadOutcome]) -> tuple[LoadStats, list[str]]:
     """Write thread outcomes inside the caller's transaction; returns the load figures and the URLs failed for good."""
     now = datetime.now(timezone.utc)
+    _gate_captures(con, outcomes)
     pagestore.store_pages(con, [p for o in outcomes for p in o.pages])
     loaded = [o for o in outcomes if o.kind == "loaded"]
     stats = load_threads(con, [o.load_item for o in loaded if o.load_item is not None])
     _clear_failures(con, [o.page_url or o.url for o in loaded])
     _record_failures(con, [o for o in outcomes if o.kind == "parse_failed"], now)
+    _archived_states(con, outcomes, now)
     live = [o for o in outcomes if o.origin == "site"]
     if not live:
         return stats, []

@@ -10,14 +10,16 @@
 --   authority  VARCHAR  NULL  only this authority (url_name)
 --   since      DATE     NULL  only requests sent on or after this date (Europe/London)
 --   until      DATE     NULL  only requests sent on or before this date (Europe/London)
---   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL  only FOIA, EIR, FOISA or EISR requests
+--   regime     VARCHAR  NULL  only requests under this regime (FOIA, EIR, FOISA, EISR, or another site's)
+--   site       VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   roles      LIST(counted,all,relied_on,upheld,overturned,considering,not_relied_on,earlier_decision,quoted_request,boilerplate,other_law)  counted  which citations of the cost ground count: 'counted' (relied on now, or upheld at review), 'all', or a comma-separated list of roles
 --
 -- Columns:
 --   year                 year the request was sent
---   regime               FOIA, EIR, FOISA or EISR
+--   regime               FOIA, EIR, FOISA, EISR, or the regime of another site's requests (or unknown)
 --   requests             requests sent that year under that regime
 --   cost_refusals        of those, requests whose correspondence cites the cost ground
+--                        (NULL for a regime with no cost ground known here, e.g. another country's)
 --   cost_refusal_share   cost_refusals / requests
 --   authorities_citing   distinct authorities citing the cost ground that year
 --
@@ -31,7 +33,8 @@ WITH t AS (
     SELECT site, request_key, year, regime
     FROM request_timeline
     WHERE (getvariable('authority') IS NULL OR authority_url_name = getvariable('authority'))
-      AND (getvariable('regime') IS NULL OR regime = upper(getvariable('regime')))
+      AND (getvariable('regime') IS NULL OR lower(regime) = lower(getvariable('regime')))
+      AND (getvariable('site') IS NULL OR site = getvariable('site'))
       AND (getvariable('since') IS NULL OR timezone('Europe/London', sent_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', sent_at)::DATE <= CAST(getvariable('until') AS DATE))
 ),
@@ -48,8 +51,8 @@ SELECT
     t.year,
     t.regime,
     count(*) AS requests,
-    count(cost.request_key) AS cost_refusals,
-    round(count(cost.request_key) / count(*), 4) AS cost_refusal_share,
+    CASE WHEN t.regime IN ('FOIA', 'EIR', 'FOISA', 'EISR') THEN count(cost.request_key) END AS cost_refusals,
+    CASE WHEN t.regime IN ('FOIA', 'EIR', 'FOISA', 'EISR') THEN round(count(cost.request_key) / count(*), 4) END AS cost_refusal_share,
     count(DISTINCT cost.authority_url_name) AS authorities_citing
 FROM t
 LEFT JOIN cost ON cost.site = t.site AND cost.request_key = t.request_key

@@ -10,7 +10,8 @@
 --   authority  VARCHAR  NULL  only this authority (url_name)
 --   since      DATE     NULL  only reviews requested on or after this date (Europe/London)
 --   until      DATE     NULL  only reviews requested on or before this date (Europe/London)
---   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL  only FOIA, EIR, FOISA or EISR requests
+--   regime     VARCHAR  NULL  only requests under this regime: FOIA, EIR, FOISA, EISR, another site's (e.g. OIA) or unknown
+--   site       VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --
 -- Columns:
 --   authority_url_name     the authority's slug
@@ -31,7 +32,8 @@ WITH reviewed AS (
     FROM request_timeline AS t
     WHERE t.internal_review_requested_at IS NOT NULL
       AND (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
-      AND (getvariable('regime') IS NULL OR t.regime = upper(getvariable('regime')))
+      AND (getvariable('regime') IS NULL OR lower(t.regime) = lower(getvariable('regime')))
+      AND (getvariable('site') IS NULL OR t.site = getvariable('site'))
       AND (getvariable('since') IS NULL OR timezone('Europe/London', t.internal_review_requested_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', t.internal_review_requested_at)::DATE <= CAST(getvariable('until') AS DATE))
 ),
@@ -70,7 +72,7 @@ SELECT
     outcome_before IS DISTINCT FROM coalesce(outcome, 'other') AS changed,
     count(*) AS requests,
     count(internal_review_answered_at) AS reviews_answered,
-    quantile_cont(working_days_internal_review, 0.5) AS median_working_days
+    round(quantile_cont(working_days_internal_review, 0.5), 2) AS median_working_days
 FROM labelled
 GROUP BY authority_url_name, outcome_before, coalesce(outcome, 'other')
 ORDER BY authority_url_name, requests DESC, outcome_before, outcome_after;

@@ -9,7 +9,8 @@
 --   authority     VARCHAR  NULL  only this authority (url_name)
 --   since         DATE     NULL  only requests sent on or after this date (Europe/London)
 --   until         DATE     NULL  only requests sent on or before this date (Europe/London)
---   regime        ENUM(FOIA,EIR,FOISA,EISR) NULL  only FOIA, EIR, FOISA or EISR requests
+--   regime        VARCHAR  NULL  only requests under this regime: FOIA, EIR, FOISA, EISR, another site's (e.g. OIA) or unknown
+--   site          VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   min_requests  INTEGER  1     leave out authority-years with fewer requests than this
 --
 -- Columns:
@@ -38,22 +39,23 @@ SELECT
     any_value(t.authority_name) AS authority_name,
     t.year,
     count(*) AS requests,
-    count_if(t.outcome = 'successful') AS successful,
-    count_if(t.outcome = 'partially_successful') AS partially_successful,
-    count_if(t.outcome = 'not_held') AS not_held,
-    count_if(t.outcome = 'refused') AS refused,
-    count_if(t.outcome = 'withdrawn') AS withdrawn,
-    count_if(t.outcome = 'pending') AS pending,
-    count_if(t.outcome NOT IN ('successful', 'partially_successful', 'not_held', 'refused', 'withdrawn', 'pending')
+    count(*) FILTER (WHERE t.outcome = 'successful') AS successful,
+    count(*) FILTER (WHERE t.outcome = 'partially_successful') AS partially_successful,
+    count(*) FILTER (WHERE t.outcome = 'not_held') AS not_held,
+    count(*) FILTER (WHERE t.outcome = 'refused') AS refused,
+    count(*) FILTER (WHERE t.outcome = 'withdrawn') AS withdrawn,
+    count(*) FILTER (WHERE t.outcome = 'pending') AS pending,
+    count(*) FILTER (WHERE t.outcome NOT IN ('successful', 'partially_successful', 'not_held', 'refused', 'withdrawn', 'pending')
              OR t.outcome IS NULL) AS other,
-    count_if(t.outcome IS DISTINCT FROM 'pending') AS decided,
-    round(count_if(t.outcome IN ('successful', 'partially_successful'))
-          / nullif(count_if(t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS success_share,
-    round(count_if(t.outcome = 'refused') / nullif(count_if(t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS refused_share,
-    round(count_if(t.outcome = 'not_held') / nullif(count_if(t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS not_held_share
+    count(*) FILTER (WHERE t.outcome IS DISTINCT FROM 'pending') AS decided,
+    round(count(*) FILTER (WHERE t.outcome IN ('successful', 'partially_successful'))
+          / nullif(count(*) FILTER (WHERE t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS success_share,
+    round(count(*) FILTER (WHERE t.outcome = 'refused') / nullif(count(*) FILTER (WHERE t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS refused_share,
+    round(count(*) FILTER (WHERE t.outcome = 'not_held') / nullif(count(*) FILTER (WHERE t.outcome IS DISTINCT FROM 'pending'), 0), 4) AS not_held_share
 FROM request_timeline AS t
 WHERE (getvariable('authority') IS NULL OR t.authority_url_name = getvariable('authority'))
-  AND (getvariable('regime') IS NULL OR t.regime = upper(getvariable('regime')))
+  AND (getvariable('regime') IS NULL OR lower(t.regime) = lower(getvariable('regime')))
+  AND (getvariable('site') IS NULL OR t.site = getvariable('site'))
   AND (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
   AND (getvariable('until') IS NULL OR timezone('Europe/London', t.sent_at)::DATE <= CAST(getvariable('until') AS DATE))
 GROUP BY t.authority_url_name, t.year

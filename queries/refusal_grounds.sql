@@ -12,7 +12,8 @@
 --   authority  VARCHAR  NULL                   only this authority (url_name)
 --   since      DATE     NULL                   only citations in messages sent on or after this date (Europe/London)
 --   until      DATE     NULL                   only citations in messages sent on or before this date (Europe/London)
---   regime     ENUM(FOIA,EIR,FOISA,EISR) NULL                   only FOIA, EIR, FOISA or EISR requests
+--   regime     VARCHAR  NULL                   only citations under this regime (FOIA, EIR, FOISA, EISR, ...)
+--   site       VARCHAR  NULL                   only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   group_by   LIST(authority,year,regime,none)  regime                 comma-separated grouping: any of authority, year, regime (or 'none' for one overall table)
 --   detail     ENUM(provision,section)  provision              'provision' (s40(2) apart from s40(5)) or 'section' (all of s40 together)
 --   roles      LIST(counted,all,relied_on,upheld,overturned,considering,not_relied_on,earlier_decision,quoted_request,boilerplate,other_law)  counted  which citations count: 'counted' (relied on now, or upheld at review), 'all' (every role, one row per role), or a comma-separated list of roles
@@ -55,7 +56,8 @@ c AS (
     WHERE list_has_any(string_split(coalesce(getvariable('roles'), 'counted'), ','),
                    ['all', rc.role, CASE WHEN rc.role IN ('relied_on', 'upheld') THEN 'counted' ELSE '-' END])
       AND (getvariable('authority') IS NULL OR rc.authority_url_name = getvariable('authority'))
-      AND (getvariable('regime') IS NULL OR rc.regime = upper(getvariable('regime')))
+      AND (getvariable('regime') IS NULL OR lower(rc.regime) = lower(getvariable('regime')))
+      AND (getvariable('site') IS NULL OR rc.site = getvariable('site'))
       AND (getvariable('since') IS NULL OR timezone('Europe/London', rc.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', rc.sent_at)::DATE <= CAST(getvariable('until') AS DATE))
 ),

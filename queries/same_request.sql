@@ -12,6 +12,7 @@
 --   min_authorities  INTEGER  3     only groups sent to at least this many authorities
 --   since            DATE     NULL  only requests sent on or after this date (Europe/London)
 --   until            DATE     NULL  only requests sent on or before this date (Europe/London)
+--   site             VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --   top              INTEGER  1000  at most this many rows
 --
 -- Columns:
@@ -28,7 +29,7 @@
 --   sent_at                      when
 --   outcome                      successful, partially_successful, not_held, refused, withdrawn, pending or other
 --   working_days_to_substantive  working days to its substantive answer (NULL when none)
---   answered_in_time             answered within the limit (NULL when not answered)
+--   answered_in_time             answered within the limit (NULL when not answered, or no deadline is known)
 --
 -- Caveats:
 --   Title matching is exact after normalising (lower case, spaces and ASCII
@@ -42,7 +43,8 @@ WITH base AS (
         t.requester_name, t.sent_at, t.outcome, t.working_days_to_substantive, t.answered_in_time,
         t.batch_id, t.title_key, t.title_key_requests
     FROM request_timeline AS t
-    WHERE (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
+    WHERE (getvariable('site') IS NULL OR t.site = getvariable('site'))
+      AND (getvariable('since') IS NULL OR timezone('Europe/London', t.sent_at)::DATE >= CAST(getvariable('since') AS DATE))
       AND (getvariable('until') IS NULL OR timezone('Europe/London', t.sent_at)::DATE <= CAST(getvariable('until') AS DATE))
       AND (getvariable('q') IS NULL OR t.title ILIKE '%' || replace(replace(replace(getvariable('q'), '\', '\\'), '%', '\%'), '_', '\_') || '%' ESCAPE '\')
 ),
@@ -81,7 +83,7 @@ groups AS (
            min(title) AS group_title,
            count(DISTINCT authority_url_name) AS authorities_in_group,
            count(DISTINCT coalesce(requester_url_name, requester_name)) AS requesters_in_group,
-           quantile_cont(working_days_to_substantive, 0.5) AS group_median_working_days
+           round(quantile_cont(working_days_to_substantive, 0.5), 2) AS group_median_working_days
     FROM members
     GROUP BY site, group_kind, group_key
     HAVING count(DISTINCT authority_url_name) >= coalesce(CAST(getvariable('min_authorities') AS INTEGER), 3)

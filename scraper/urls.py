@@ -86,6 +86,15 @@ def same_host(site: str, url: str) -> bool:
     return not downgrades(site, absolute) and _same_site_host(site, absolute)
 
 
+def same_site_host(site: str, url: str) -> bool:
+    """True when ``url`` names the site's host, whatever its scheme (80 ↔ 443 allowed).
+
+    For reading URLs the site wrote or an archive recorded (an ``http://`` capture
+    of an https site is the same page); never for deciding what to send.
+    """
+    return _same_site_host(site, absolute_url(site, url))
+
+
 def _same_site_host(site: str, absolute: str) -> bool:
     """Host and port match (80 ↔ 443 allowed), whatever the scheme."""
     s_host, s_port = _host_port(site)

@@ -12,7 +12,9 @@
   in an authority's message (or attachment) and its role: relied on, upheld
   or overturned at review, under consideration, expressly not relied on, an
   earlier decision described, the request quoted back, boilerplate, or
-  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals.
+  another law.  Only ``COUNTED_ROLES`` (relied on, upheld) are refusals;
+* the search index beside the database (``corpus.search.index``): Tantivy in
+  ``<db>.search/`` and the ``search_docs`` table saying what it holds.
 
 ``rebuild(con, since=t)`` does the same for only the requests that can have
 changed since ``t`` (a sync passes its start time), and gives the same tables
@@ -27,6 +29,7 @@ from datetime import date, datetime
 from corpus.db import table_columns, table_exists
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
+from corpus.search.index import update_search_index
 from corpus.sites import write_sites
 from corpus.workdays import uk_today, write_calendar
 
@@ -73,6 +76,11 @@ def _site_tables(con) -> tuple | None:
     return tuple(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("regimes", "sites", "site_rules"))
 
 
+def _capture_dates(con) -> bool:
+    """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
+    return "as_of" in table_columns(con, "requests")
+
+
 def rebuild(con, *, today: date | None = None, since: datetime | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
@@ -86,12 +94,13 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
     write_sites(con)
     write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     if since is None or before != _site_tables(con) or not _can_scope(con, today):
-        con.execute(build_sql(today))
+        con.execute(build_sql(today, capture_dates=_capture_dates(con)))
         build_refusal_citations(con)
+        update_search_index(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")
-    con.execute(build_sql(today, scoped=True))
+    con.execute(build_sql(today, scoped=True, capture_dates=_capture_dates(con)))
     # counted across requests: refresh where the scope changed a count
     con.execute(
         """UPDATE request_timeline t SET title_key_requests = c.n
@@ -99,6 +108,12 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None) ->
            WHERE t.site = c.site AND t.title_key IS NOT DISTINCT FROM c.title_key
              AND t.title_key_requests IS DISTINCT FROM c.n"""
     )
-    con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
+    if _capture_dates(con):  # rows of threads from an archive stay judged as of their capture
+        con.execute("UPDATE request_timeline t SET as_of_date = ? FROM requests r WHERE r.site = t.site "
+                    "AND r.request_key = t.request_key AND r.as_of IS NULL AND t.as_of_date IS DISTINCT FROM ?",
+                    [today, today])
+    else:
+        con.execute("UPDATE request_timeline SET as_of_date = ? WHERE as_of_date IS DISTINCT FROM ?", [today, today])
     build_refusal_citations(con, scoped=True)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
+    update_search_index(con, since=since)  # last: its commit is the index's

@@ -127,7 +127,7 @@ def _structural_quotes(text: str) -> list[tuple[int, int, str]]:
                     line = ln.group()
                     if not line:
                         break
-                    if line.strip() and not line[:1] in " \t":
+                    if line.strip() and line[:1] not in " \t":
                         break
                     end = body_start + ln.end()
                 spans.append((body_start, end, "indented request"))

@@ -49,7 +49,6 @@ from corpus.derive.refusal_roles import (
 from corpus.derive.refusal_text import prepare
 from corpus.errors import UsageError
 
-
 # What a cited ground is doing in the letter (README: "Refusal citations").
 ROLES = ("relied_on", "upheld", "overturned", "considering", "not_relied_on",
          "earlier_decision", "quoted_request", "boilerplate", "other_law")

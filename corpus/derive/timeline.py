@@ -136,22 +136,25 @@ def _scoped(table: str, scoped: bool) -> str:
     return f"(SELECT * FROM {table} SEMI JOIN _derive_scope USING (site, request_key))"
 
 
-def build_sql(today: date, *, scoped: bool = False) -> str:
+def build_sql(today: date, *, scoped: bool = False, capture_dates: bool = False) -> str:
     """The statement that builds request_timeline.
 
     Whole: ``CREATE OR REPLACE TABLE request_timeline AS …``.  ``scoped``: an
     ``INSERT … BY NAME`` of the rows of the requests in the temporary table
     ``_derive_scope(site, request_key)`` only (the caller deletes their old rows
     first and refreshes ``title_key_requests``, which counts across requests).
+    ``capture_dates``: ``requests.as_of`` exists; a thread built from an
+    archive's capture is judged overdue or not as of that capture, not today.
     Needs ``workday_calendar``, ``regimes``, ``sites`` and ``site_rules``.
     """
+    judged = (f"coalesce(least(CAST(timezone(q.site_tz, q.as_of) AS DATE), DATE '{today.isoformat()}'), "
+              f"DATE '{today.isoformat()}')" if capture_dates else f"DATE '{today.isoformat()}'")
     requests_t, messages_t, events_t, attachments_t = (
         _scoped(t, scoped) for t in ("requests", "messages", "events", "attachments")
     )
     head = "INSERT INTO request_timeline BY NAME" if scoped else "CREATE OR REPLACE TABLE request_timeline AS"
     final_states = ", ".join(_sql_str(s) for s in FINAL_STATES)
     holding_states = ", ".join(_sql_str(s) for s in HOLDING_STATES)
-    today_sql = f"DATE '{today.isoformat()}'"
     body = "substr(coalesce(m.body, ''), 1, 3000)"
 
     def local_date(ts: str) -> str:
@@ -341,7 +344,8 @@ base AS (
                  CASE WHEN q.calculated_status LIKE 'waiting_response%' THEN 'waiting_response' ELSE q.calculated_status END) AS state,
         coalesce(q.closed_to_correspondence, false) AS closed,
         coalesce(n.message_count, 0) AS message_count, coalesce(n.incoming_count, 0) AS incoming_count,
-        c.clock_at, c.clock_reset_at
+        c.clock_at, c.clock_reset_at,
+        {judged} AS judged_on
     FROM req2 q
     LEFT JOIN regimes g ON g.regime = q.regime
     LEFT JOIN clock c USING (site, request_key)
@@ -425,9 +429,9 @@ SELECT
     first_substantive_at IS NOT NULL AS answered,
     CASE WHEN first_substantive_at IS NULL THEN NULL ELSE first_substantive_date <= due_date END AS answered_in_time,
     CASE WHEN response_days IS NULL THEN NULL ELSE
-        (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response' AND {today_sql} > due_date) END AS overdue_now,
+        (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response' AND judged_on > due_date) END AS overdue_now,
     CASE WHEN long_overdue_days IS NULL THEN NULL ELSE
-        (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response' AND {today_sql} > long_overdue_date) END
+        (first_substantive_at IS NULL AND NOT closed AND state = 'waiting_response' AND judged_on > long_overdue_date) END
         AS long_overdue_now,
     internal_review_requested_at, internal_review_answered_at,
     CAST(CASE WHEN counts_working_days THEN idx_review_answer - idx_review END AS INTEGER) AS working_days_internal_review,
@@ -436,7 +440,7 @@ SELECT
     CAST(message_count AS INTEGER) AS message_count,
     CAST(incoming_count AS INTEGER) AS incoming_count,
     clock_reset_at,
-    {today_sql} AS as_of_date,
+    judged_on AS as_of_date,
     batch_id,
     title_key,
     title_key_requests

@@ -165,8 +165,9 @@ class Discovery:
             why = res.error or f"HTTP {res.status}"
             self.rep.log("listing_failed", f"could not read listing {url}: {why}", level="warning", url=url)
             return ParseFailure("error_page", f"could not fetch {url}: {why}")
+        provenance = getattr(self.fetcher, "provenance_of", None)  # a listing from --archive says so
         self.writer.keep_pages([pagestore.make_page(url=res.final_url, site=self.site, kind="listing",
                                                     status=res.status, final_url=res.final_url, headers=res.headers,
-                                                    body=res.body)])
+                                                    body=res.body, **(provenance(url) if provenance else {}))])
         body, base = res.body, res.final_url
         return await asyncio.get_running_loop().run_in_executor(self.parse_pool, lambda: parse_listing(body, base_url=base))

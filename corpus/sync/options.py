@@ -11,11 +11,14 @@ from typing import Any
 
 from corpus import DEFAULT_SITE
 from corpus.errors import UsageError
+from scraper.archive.cdx import ArchiveEndpoint, parse_endpoint
+from scraper.archive.wayback import archive_rate as archive_rate_of
 from scraper.http import user_agent
 from scraper.politeness import DEFAULT_RATE, effective_rate
 from scraper.urls import is_local_site, normalise_site, request_ref
 
 ATTACHMENT_MODES = ("none", "text", "files")
+SOURCES = ("site", "archive")
 
 
 def _clean_slugs(values: Iterable[str], what: str) -> list[str]:
@@ -59,6 +62,9 @@ class SyncOptions:
     attachments: str = "none"
     fetch_options: dict[str, Any] = field(default_factory=dict)  # for scraper.fetch.Fetcher (tests: backoff_base...)
     warnings: tuple[str, ...] = ()  # e.g. the rate was capped
+    archive: ArchiveEndpoint | None = None  # --archive: a Wayback-compatible archive to fall back on
+    archive_rate: float | None = None  # --archive-rate (None: the archive default)
+    source: str = "site"  # --source: 'site' (the live site, the archive behind it) or 'archive' (no live site)
 
     @classmethod
     def build(
@@ -67,6 +73,7 @@ class SyncOptions:
         since: date | None = None, until: date | None = None, limit: int | None = None, rate: float = DEFAULT_RATE,
         contact: str | None = None, refresh: bool = False, fetch_authorities: bool = False,
         attachments: str = "none", fetch_options: dict[str, Any] | None = None,
+        archive: str | None = None, archive_rate: float | None = None, source: str = "site",
     ) -> SyncOptions:
         """Check every option; raises ``UsageError`` (nothing written) naming the bad one."""
         site = normalise_site(site or DEFAULT_SITE)
@@ -76,9 +83,19 @@ class SyncOptions:
             raise UsageError(f"--limit {limit} must be at least 1")
         if attachments not in ATTACHMENT_MODES:
             raise UsageError(f"--attachments must be one of {', '.join(ATTACHMENT_MODES)}, not {attachments!r}")
+        if source not in SOURCES:
+            raise UsageError(f"--source must be one of {', '.join(SOURCES)}, not {source!r}")
+        endpoint = parse_endpoint(archive) if archive else None
+        if source == "archive" and endpoint is None:
+            raise UsageError("--source archive needs --archive URL (e.g. --archive https://web.archive.org)")
+        if endpoint is not None:
+            archive_rate = archive_rate_of(endpoint.host_site, archive_rate)[0]
         rate, warning = effective_rate(site, rate)
         contact = (contact or "").strip() or None
-        if not is_local_site(site) and not contact:
+        remote = not is_local_site(site) if source == "site" else False
+        if endpoint is not None and not is_local_site(endpoint.host_site):
+            remote = True
+        if remote and not contact:
             raise UsageError(
                 f"syncing {site} needs a contact address for the User-Agent, so the site can reach you: "
                 "pass --contact you@example.org or set CORPUS_CONTACT"
@@ -102,6 +119,7 @@ class SyncOptions:
             ids=tuple(dict.fromkeys(ids)), query=(query or "").strip() or None, since=since, until=until,
             limit=limit, rate=rate, contact=contact, refresh=bool(refresh), fetch_authorities=bool(fetch_authorities),
             attachments=attachments, fetch_options=options, warnings=(warning,) if warning else (),
+            archive=endpoint, archive_rate=archive_rate, source=source,
         )
 
     @property
@@ -126,4 +144,8 @@ class SyncOptions:
             words.append("--authorities")
         if self.attachments != "none":
             words += ["--attachments", self.attachments]
+        if self.archive is not None:
+            words += ["--archive", self.archive.base, "--archive-rate", f"{self.archive_rate:g}"]
+        if self.source != "site":
+            words += ["--source", self.source]
         return " ".join(words)

@@ -14,8 +14,8 @@ from corpus.sync.options import SyncOptions
 from corpus.sync.summary import SyncSummary
 
 
-def begin_run(con: duckdb.DuckDBPyConnection, options: SyncOptions, summary: SyncSummary, robots_page: StoredPage,
-              explicit: list[FrontierItem]) -> tuple[datetime, int, int]:
+def begin_run(con: duckdb.DuckDBPyConnection, options: SyncOptions, summary: SyncSummary,
+              robots_page: StoredPage | None, explicit: list[FrontierItem]) -> tuple[datetime, int, int]:
     """Record the run, store robots.txt, queue --refresh and --request.
 
     Returns when the run started, how many known threads --refresh queued again,
@@ -26,8 +26,12 @@ def begin_run(con: duckdb.DuckDBPyConnection, options: SyncOptions, summary: Syn
         "INSERT INTO sync_runs (run_id, site, command, started_at, outcome, summary) VALUES (?, ?, ?, ?, 'running', ?)",
         [summary.run_id, options.site, options.command_line(), started, json.dumps(summary.as_json())],
     )
-    pagestore.store_pages(con, [robots_page])
+    if robots_page is not None:  # (an archive-only run asks the live site for nothing)
+        pagestore.store_pages(con, [robots_page])
     requeued = frontier.requeue_all(con, options.site) if options.refresh else 0
+    if options.source == "site":
+        # Threads an earlier run took from an archive: ask the live site for them again.
+        requeued += frontier.requeue_archived(con, options.site)
     new = frontier.enqueue(con, options.site, explicit).new if explicit else 0
     return started, requeued, new
 

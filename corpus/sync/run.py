@@ -19,6 +19,7 @@ from corpus.derive import rebuild
 from corpus.errors import UsageError
 from corpus.pipeline import Failure, RawThread, ThreadOutcome, outcome_of
 from corpus.progress import Reporter
+from corpus.sync.archive import THREADS, ArchiveFallback, FallbackFetcher, removed_slugs_check
 from corpus.sync.authorities import load_authorities
 from corpus.sync.control import Control
 from corpus.sync.discover import Discovery
@@ -28,6 +29,7 @@ from corpus.sync.record import begin_run, end_run
 from corpus.sync.site import open_site
 from corpus.sync.summary import SyncSummary
 from corpus.writer import BATCH_MEMORY_LIMIT, Writer, WriteResult, out_of_memory, trim_heap
+from scraper.archive.wayback import ArchiveUnavailable
 from scraper.fetch import ChallengeDetected, Fetcher
 from scraper.http import make_client
 from scraper.politeness import RateLimiter
@@ -79,6 +81,7 @@ class SyncRun:
         self.started = time.monotonic()
         self.net_started: float | None = None
         self.run_started_at: datetime | None = None  # wall clock, set when the run is recorded
+        self.fallback: ArchiveFallback | None = None  # --archive
 
     def execute(self) -> SyncSummary:
         self.rep.start(f"sync {self.site}")
@@ -116,8 +119,21 @@ class SyncRun:
         try:
             async with client:
                 self.net_started = time.monotonic()
-                robots, robots_page = await open_site(client, self.site, limiter, self.rep, self._on_request, opts)
-                fetcher = Fetcher(client, robots, limiter, site=self.site, on_request=self._on_request, **opts)
+                await self._open_archive(opts)
+                live_fetcher: Fetcher | None = None
+                robots_page = None
+                if self.opts.source == "site":
+                    robots, robots_page = await open_site(client, self.site, limiter, self.rep, self._on_request,
+                                                          opts)
+                    live_fetcher = Fetcher(client, robots, limiter, site=self.site, on_request=self._on_request,
+                                           **opts)
+                fetcher = live_fetcher
+                if self.fallback is not None:
+                    self.fallback.withheld = removed_slugs_check(
+                        await self.writer.call_async(_removed_slugs, self.site) if self.opts.db_path.exists() else ())
+                    fetcher = FallbackFetcher(live_fetcher, self.fallback,  # type: ignore[assignment]
+                                              lambda url: False)
+                assert fetcher is not None
                 discovery = Discovery(self.opts, fetcher, self.writer, self.summary, self.rep, self.control,
                                       self.parse_pool, self._write, self._discovered_enough)
                 # Everything above only read the network; from here on the database is written.
@@ -142,6 +158,9 @@ class SyncRun:
                 if self.control.error is not None:
                     raise self.control.error
                 if self.opts.attachments != "none" and not self.control.stopping:
+                    if self.fallback is not None:  # removals learnt this run count too
+                        self.fallback.withheld = removed_slugs_check(
+                            await self.writer.call_async(_removed_slugs, self.site))
                     stats = await sync_attachments(fetcher, self.opts.db_path, self.site,
                                                    AttachmentOptions(mode=self.opts.attachments),
                                                    con_factory=self.writer.transaction)
@@ -150,6 +169,12 @@ class SyncRun:
             self.control.block(exc)
             if recorded:
                 await self._drain()
+        except ArchiveUnavailable as exc:
+            if not recorded:
+                raise
+            self.summary.message = str(exc)
+            self.control.fail(exc)
+            await self._drain()
         except asyncio.CancelledError:
             self.summary.outcome = "interrupted"
             if recorded:
@@ -165,6 +190,10 @@ class SyncRun:
                     await self._end_run()
             raise
         finally:
+            if self.fallback is not None:
+                await self.fallback.close()
+                self.summary.archive = self.fallback.as_json()
+                self.summary.archive_text = self.fallback.describe()
             loop = asyncio.get_running_loop()
             for sig in installed:
                 with contextlib.suppress(Exception):
@@ -183,6 +212,24 @@ class SyncRun:
                 "run the same command later to resume, or save the pages from a browser and load them with "
                 "`corpus import PATH`."
             )
+
+    async def _open_archive(self, opts: dict) -> None:
+        """Open --archive (its robots.txt first).  An archive that cannot be used ends an archive-only run."""
+        if self.opts.archive is None:
+            return
+        fetch_options = {k: v for k, v in opts.items() if k in ("backoff_base", "backoff_max", "max_bytes")}
+        fallback = ArchiveFallback(self.opts.archive, site=self.site, contact=self.opts.contact,
+                                   rate=self.opts.archive_rate, only=self.opts.source == "archive", reporter=self.rep,
+                                   on_request=self._on_request, fetch_options=fetch_options)
+        try:
+            await fallback.open()
+        except ArchiveUnavailable as exc:
+            if self.opts.source == "archive":
+                raise
+            self.rep.log("archive_unavailable", f"{exc}; a bot challenge will stop the sync", level="warning")
+            self.summary.warnings.append(str(exc))
+            return
+        self.fallback = fallback
 
     def _install_signals(self) -> list[signal.Signals]:
         loop = asyncio.get_running_loop()
@@ -241,21 +288,13 @@ class SyncRun:
                         with contextlib.suppress(asyncio.TimeoutError):
                             await asyncio.wait_for(self.control.wake.wait(), timeout=0.5)
                     continue
-                try:
-                    raw = await fetch_html(fetcher, q, self.site, self.hand.validators.pop(q.url, (None, None)))
-                except ChallengeDetected:
-                    self.hand.release([q.url])
-                    await self.writer.call_async(frontier.mark_blocked, [q.url])
-                    raise
-                if wants_json(raw):
-                    try:
-                        await fetch_json(fetcher, raw)
-                    except ChallengeDetected:
-                        await self._parse(raw)  # keep the page in hand (loaded from its HTML alone), then stop
-                        raise
-                task = asyncio.create_task(self._parse(raw))
-                self.parsing.add(task)
-                task.add_done_callback(self.parsing.discard)
+                raw = await self._fetch_thread(fetcher, q)
+                if isinstance(raw, ThreadOutcome):  # decided without parsing (from the archive)
+                    self._hand_over(raw)
+                else:
+                    task = asyncio.create_task(self._parse(raw))
+                    self.parsing.add(task)
+                    task.add_done_callback(self.parsing.discard)
                 due = len(self.writer.pending.outcomes) >= FLUSH_EVERY \
                     or time.monotonic() - self.writer.last_write > FLUSH_SECONDS
                 if due and (writing is None or writing.done()):
@@ -272,13 +311,47 @@ class SyncRun:
             if t is not None and t.done() and not t.cancelled() and t.exception() is not None:
                 raise t.exception()  # type: ignore[misc]
 
+    async def _fetch_thread(self, fetcher: Fetcher, q) -> RawThread | ThreadOutcome:
+        """One queued thread: from the live site, or from the archive when the site refused thread pages."""
+        fallback = self.fallback
+        if fallback is not None and fallback.refuses(THREADS):
+            self.hand.validators.pop(q.url, None)
+            return await fallback.thread(q)
+        live = getattr(fetcher, "live", fetcher)
+        try:
+            raw = await fetch_html(live, q, self.site, self.hand.validators.pop(q.url, (None, None)))
+        except ChallengeDetected as exc:
+            if fallback is None or not fallback.usable():
+                self.hand.release([q.url])
+                await self.writer.call_async(frontier.mark_blocked, [q.url])
+                raise
+            fallback.refused_by_site(THREADS, exc)
+            return await fallback.thread(q)
+        if wants_json(raw):
+            try:
+                await fetch_json(live, raw)
+            except ChallengeDetected as exc:
+                if fallback is None or not fallback.usable():
+                    await self._parse(raw)  # keep the page in hand (loaded from its HTML alone), then stop
+                    raise
+                # The live page is kept, loaded from its HTML alone: an archived JSON is never mixed with it.
+                fallback.refused_by_site(THREADS, exc)
+        return raw
+
+    def _hand_over(self, outcome: ThreadOutcome) -> None:
+        self.summary.count_parsed(outcome)
+        if outcome.kind == "failed" and outcome.failure is not None:
+            self.rep.log("not_archived", f"{outcome.url}: {outcome.failure.message}", level="warning", url=outcome.url)
+        self.writer.add(outcome)
+        self._show()
+
     async def _parse(self, raw: RawThread) -> None:
         """Parse one thread in the parse thread and hand the outcome to the writer."""
         try:
             outcome = await asyncio.get_running_loop().run_in_executor(self.parse_pool, outcome_of, raw)
         except Exception as exc:  # a parser bug must not lose the page or stop the run
-            outcome = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin="site", url_title=raw.url_title,
-                                    signature=raw.signature,
+            outcome = ThreadOutcome(kind="failed", url=raw.url, site=raw.site, origin=raw.origin,
+                                    url_title=raw.url_title, signature=raw.signature, queued=True,
                                     failure=Failure("internal", f"internal error while parsing: {exc!r}"))
         self.summary.count_parsed(outcome)
         if outcome.kind == "parse_failed" and outcome.failure is not None:
@@ -338,3 +411,11 @@ class SyncRun:
             why = "out of memory" if out_of_memory(exc) else str(exc).splitlines()[0]
             self.rep.log("derive_failed", f"derived tables were not rebuilt ({why}); run `corpus reparse`",
                          level="warning")
+
+
+def _removed_slugs(con: duckdb.DuckDBPyConnection, site: str) -> list[str]:
+    """Requests the live site reported removed or hidden: never looked up in an archive."""
+    return [r[0] for r in con.execute(
+        "SELECT url_title FROM requests WHERE site = ? AND removed UNION "
+        "SELECT url_title FROM frontier WHERE site = ? AND state = 'removed' AND url_title IS NOT NULL",
+        [site, site]).fetchall()]

@@ -36,10 +36,17 @@ class SyncSummary:
     warnings: list[str] = field(default_factory=list)
     run_id: str | None = None
     attachments: dict[str, Any] | None = None  # figures of the --attachments step, when it ran
+    from_archive: int = 0  # threads loaded from the --archive capture (the site refused them)
+    not_archived: int = 0  # threads the site refused and the archive had no usable copy of (left blocked)
+    withheld: int = 0  # archive copies of requests the live site reported removed: not used
+    archive: dict[str, Any] | None = None  # figures of the --archive fallback, when there was one
+    archive_text: str | None = None  # ... in one sentence
 
     def count_parsed(self, outcome: ThreadOutcome) -> None:
         """A thread fetched and parsed (written later)."""
         self.fetched += outcome.kind in ("loaded", "unchanged", "parse_failed")
+        if outcome.origin == "archive":
+            self.not_archived += outcome.kind == "failed"
         self.parse_failures += outcome.kind == "parse_failed"
         self.removed += outcome.kind == "removed"
         self.json_missing += outcome.json_missing
@@ -53,6 +60,9 @@ class SyncSummary:
         self.new_messages += result.load.messages_new
         self.new_annotations += result.load.annotations_new
         self.failed += len(result.failed_for_good)
+        self.from_archive += sum(o.origin == "archive" and o.kind in ("loaded", "stale", "parse_failed")
+                                 for o in result.outcomes)
+        self.withheld += sum(o.kind == "withheld" for o in result.outcomes)
         self.parse_failures += len(result.isolated)
         if result.pending is not None:
             self.queued_left = result.pending
@@ -67,7 +77,7 @@ class SyncSummary:
             self.exit_code = EXIT_INTERRUPTED
             if not self.message:
                 self.message = "Interrupted: everything fetched so far is saved; run the same command again to resume."
-        elif self.failed or self.parse_failures:
+        elif self.failed or self.parse_failures or self.not_archived:
             self.exit_code = EXIT_FAILURES
         else:
             self.exit_code = EXIT_OK
@@ -93,6 +103,8 @@ class SyncSummary:
             f"{self.removed} removed from the site, {without_json}.",
             f"{self.requests_made} requests in {self.elapsed:.1f} s ({self.rate_achieved:.2f} req/s).",
         ]
+        if self.archive_text:
+            parts.append(self.archive_text.replace("Archive:", f"Archive ({self.from_archive} threads from it):", 1))
         if self.queued_left:
             parts.append(f"{self.queued_left} threads remain queued; run the same command again to resume.")
         if self.failed or self.parse_failures:

@@ -57,10 +57,10 @@ def test_scoped_rebuild_equals_a_whole_rebuild(con, monkeypatch):
     seen = {}
     real = derive.build_sql
 
-    def spy(today, *, scoped=False):
+    def spy(today, *, scoped=False, **options):
         if scoped:
             seen["scope"] = con.execute("SELECT count(*) FROM _derive_scope").fetchall()[0][0]
-        return real(today, scoped=scoped)
+        return real(today, scoped=scoped, **options)
 
     monkeypatch.setattr(derive, "build_sql", spy)
     derive.rebuild(con, today=date(2025, 1, 6), since=later)

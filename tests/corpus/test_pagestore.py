@@ -11,7 +11,7 @@ import httpx
 import pytest
 
 from corpus import pagestore
-from corpus.schema import SCHEMA_V1
+from corpus.schema import MIGRATIONS
 from tests.support.corpus_db import conditional_headers, load_page, load_pages, store_page
 
 SITE = "http://127.0.0.1:9"
@@ -21,7 +21,8 @@ WHEN = datetime(2024, 5, 1, 12, 0, tzinfo=timezone.utc)
 @pytest.fixture
 def con():
     c = duckdb.connect()
-    c.execute(SCHEMA_V1)
+    for step in MIGRATIONS:
+        c.execute(step)
     yield c
     c.close()
 
