@@ -124,6 +124,9 @@ def _sql_str(s: str) -> str:
     return "'" + s.replace("'", "''") + "'"
 
 
+# A page's date with no time (``messages.sent_at_text`` of pages from before 2014 read without their JSON).
+DAY_ONLY_RX = r"\d{4}-\d{2}-\d{2}"
+
 # Orders messages by time, then page position, then id, with missing times and positions last.
 _FIRST_KEY = ("(sent_at IS NULL, coalesce(sent_at, TIMESTAMPTZ '1970-01-01 00:00:00+00'), "
               "position IS NULL, coalesce(position, 0), message_id)")
@@ -209,16 +212,25 @@ req2 AS (
     LEFT JOIN sites s ON s.host = q.site_host
     LEFT JOIN rule_hit h USING (site, request_key)
 ),
-msg AS (
-    SELECT m.site, m.request_key, m.message_id, m.direction, m.sent_at, m.body, m.event_type, m.position,
-           coalesce(m.body_placeholder, false) OR trim(coalesce(m.body, '')) = '' AS empty_body
+msg_day AS (   -- the date a page shows when it shows no time (pages before 2014 without their JSON)
+    SELECT m.*, CASE WHEN m.sent_at IS NULL AND regexp_full_match(coalesce(m.sent_at_text, ''), '{DAY_ONLY_RX}')
+                     THEN try_cast(m.sent_at_text AS DATE) END AS shown_day
     FROM {messages_t} m
+),
+msg AS (   -- sent_at: the time shown, else the start of the day shown, in the site's time zone
+    SELECT m.site, m.request_key, m.message_id, m.direction,
+           coalesce(m.sent_at, timezone(q.site_tz, CAST(m.shown_day AS TIMESTAMP))) AS sent_at,
+           m.shown_day IS NOT NULL AS day_only,
+           m.body, m.event_type, m.position,
+           coalesce(m.body_placeholder, false) OR trim(coalesce(m.body, '')) = '' AS empty_body
+    FROM msg_day m
+    LEFT JOIN (SELECT site, request_key, site_tz FROM req2) q USING (site, request_key)
 ),
 first_out AS (   -- the initial request: the first outgoing message by time, then page position, then id
     SELECT site, request_key,
            arg_min(message_id, {_FIRST_KEY}) AS first_out_id,
            arg_min(sent_at, {_FIRST_KEY}) AS first_out_at
-    FROM {messages_t} WHERE direction = 'outgoing'
+    FROM msg WHERE direction = 'outgoing'
     GROUP BY ALL
 ),
 ev_in AS (   -- the JSON state of each response event
@@ -325,8 +337,9 @@ review_answer AS (
 ),
 counts AS (
     SELECT site, request_key, count(*) AS message_count,
-           count(*) FILTER (WHERE direction = 'incoming') AS incoming_count
-    FROM {messages_t} GROUP BY ALL
+           count(*) FILTER (WHERE direction = 'incoming') AS incoming_count,
+           bool_or(day_only) AS day_only_times
+    FROM msg GROUP BY ALL
 ),
 base AS (
     SELECT q.site, q.request_key, q.request_id, q.url_title, q.title, q.batch_id,
@@ -344,6 +357,7 @@ base AS (
                  CASE WHEN q.calculated_status LIKE 'waiting_response%' THEN 'waiting_response' ELSE q.calculated_status END) AS state,
         coalesce(q.closed_to_correspondence, false) AS closed,
         coalesce(n.message_count, 0) AS message_count, coalesce(n.incoming_count, 0) AS incoming_count,
+        coalesce(n.day_only_times, false) AS day_only_times,
         c.clock_at, c.clock_reset_at,
         {judged} AS judged_on
     FROM req2 q
@@ -439,6 +453,7 @@ SELECT
     CAST(year(received_date) AS INTEGER) AS year,
     CAST(message_count AS INTEGER) AS message_count,
     CAST(incoming_count AS INTEGER) AS incoming_count,
+    day_only_times,
     clock_reset_at,
     judged_on AS as_of_date,
     batch_id,

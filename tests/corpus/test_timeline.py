@@ -1,4 +1,6 @@
+import shutil
 from datetime import date
+from pathlib import Path
 
 import duckdb
 import pytest
@@ -38,11 +40,12 @@ def add_request(con, key, authority="council", law="foi", state="waiting_respons
     )
 
 
-def add_message(con, key, mid, direction, at, body="", event_type=None, site=SITE, placeholder=None):
+def add_message(con, key, mid, direction, at, body="", event_type=None, site=SITE, placeholder=None, shown=None):
+    """``at``: the message's time (NULL for a page that shows only a date); ``shown``: sent_at_text."""
     con.execute(
-        "INSERT INTO messages (site, request_key, message_id, direction, position, sent_at, body, event_type, "
-        "body_placeholder) VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?, ?, ?)",
-        [site, key, mid, direction, mid, at, body, event_type, placeholder],
+        "INSERT INTO messages (site, request_key, message_id, direction, position, sent_at, sent_at_text, body, "
+        "event_type, body_placeholder) VALUES (?, ?, ?, ?, ?, ?::TIMESTAMPTZ, ?, ?, ?, ?)",
+        [site, key, mid, direction, mid, at, shown, body, event_type, placeholder],
     )
 
 
@@ -224,21 +227,30 @@ def test_classify_attachment_only_and_automatic_replies(body, docs, attachments,
 # --------------------------------------------------------------------------- the first substantive answer
 
 
-def _thurrock_shaped(con, key, mid, *, scan_only=False, ooo_state=None, later_reply=True):
-    """Sent Mon 27 Feb 2012; an out-of-office reply; a reply with no body but attachments on Tue 6 March."""
+def _thurrock_shaped(con, key, mid, *, scan_only=False, ooo_state=None, later_reply=True, dates_only=False):
+    """Sent Mon 27 Feb 2012; an out-of-office reply; a reply with no body but attachments on Tue 6 March.
+
+    ``dates_only``: as a page of that time read without its JSON gives it: each
+    message shows its date alone (no time, no events).
+    """
+    def when(at):
+        return (None, at[:10]) if dates_only else (at, at.replace(" ", "T"))
+
     add_request(con, key, state="successful")
-    add_message(con, key, mid, "outgoing", "2012-02-27 14:32:00+00",
+    add_message(con, key, mid, "outgoing", *when("2012-02-27 14:32:00+00")[:1],
                 "Dear Sir or Madam, please provide the number of fixed penalty notices issued for littering in 2011.",
-                "sent")
-    add_event(con, key, mid * 10, "sent", "2012-02-27 14:32:00+00", outgoing=mid)
-    add_message(con, key, mid + 1, "incoming", "2012-02-27 14:33:10+00",
+                "sent", shown=when("2012-02-27 14:32:00+00")[1])
+    if not dates_only:
+        add_event(con, key, mid * 10, "sent", "2012-02-27 14:32:00+00", outgoing=mid)
+    add_message(con, key, mid + 1, "incoming", when("2012-02-27 14:33:10+00")[0],
                 "Thank you for your message. I am on annual leave until Monday 5 March and will not be reading e-mail. "
-                "For urgent matters please call the switchboard.")
+                "For urgent matters please call the switchboard.", shown=when("2012-02-27 14:33:10+00")[1])
     if ooo_state:
         add_event(con, key, mid * 10 + 1, "response", "2012-02-27 14:33:10+00", calculated_state=ooo_state,
                   incoming=mid + 1)
-    add_message(con, key, mid + 2, "incoming", "2012-03-06 11:05:44+00",
-                "[ Email has no body, please see attachments ]", placeholder=True)
+    add_message(con, key, mid + 2, "incoming", when("2012-03-06 11:05:44+00")[0],
+                "[ Email has no body, please see attachments ]", placeholder=True,
+                shown=when("2012-03-06 11:05:44+00")[1])
     if scan_only:
         add_attachment(con, key, mid + 2, 2, "scan0001.jpg", "image")
         add_attachment(con, key, mid + 2, 3, "scan0002.jpg", "image")
@@ -246,8 +258,9 @@ def _thurrock_shaped(con, key, mid, *, scan_only=False, ooo_state=None, later_re
         add_attachment(con, key, mid + 2, 2, "image001.png", "image")
         add_attachment(con, key, mid + 2, 3, "FOI 1287 reply.doc", "word")
     if later_reply:
-        add_message(con, key, mid + 3, "incoming", "2012-03-20 09:12:00+00",
-                    "Further to our letter of 6 March, please find attached the breakdown by ward that you asked for.")
+        add_message(con, key, mid + 3, "incoming", when("2012-03-20 09:12:00+00")[0],
+                    "Further to our letter of 6 March, please find attached the breakdown by ward that you asked for.",
+                    shown=when("2012-03-20 09:12:00+00")[1])
 
 
 @pytest.mark.parametrize("kind", ["document", "scanned images", "out-of-office classified"])
@@ -262,6 +275,63 @@ def test_attachment_only_reply_is_the_answer_and_out_of_office_never_counts(con,
     assert t["days_to_substantive"] == 8
     assert t["due_date"] == date(2012, 3, 27)  # Mon 19 March 2012 was St Patrick's Day's substitute (NI)
     assert t["answered_in_time"] is True
+
+
+# --------------------------------------------------------------------------- pages that show only dates
+
+
+@pytest.mark.parametrize("kind", ["document", "scanned images"])
+def test_a_thread_whose_page_shows_only_dates_still_gets_its_clock(con, kind):
+    _thurrock_shaped(con, "id:720", 7200, scan_only=kind == "scanned images", dates_only=True)
+    assert con.execute("SELECT count(*) FROM messages WHERE sent_at IS NULL").fetchone()[0] == 4
+    t = timeline(con, "id:720")
+    assert t["day_only_times"] is True
+    assert str(t["sent_at"]) == "2012-02-27 00:00:00+00:00"  # the start of the day in London (GMT in February)
+    assert t["received_date"] == date(2012, 2, 27) and t["due_date"] == date(2012, 3, 27)
+    assert t["first_incoming_message_id"] == 7201 and t["working_days_to_first_incoming"] == 0
+    assert t["first_substantive_message_id"] == 7202 and t["working_days_to_substantive"] == 6
+    assert t["answered_in_time"] is True
+
+
+def test_a_thread_with_times_is_not_marked_as_dated_by_day(con):
+    _thurrock_shaped(con, "id:730", 7300)
+    t = timeline(con, "id:730")
+    assert t["day_only_times"] is False and str(t["sent_at"]) == "2012-02-27 14:32:00+00:00"
+
+
+def test_a_shown_date_is_the_start_of_that_day_in_the_site_time_zone(con):
+    add_authority(con, "ministry_of_health", ["ministry"], site=FYI)
+    add_request(con, "id:740", authority="ministry_of_health", site=FYI, state="successful")
+    add_message(con, "id:740", 7401, "outgoing", None, "Please send me the register of gifts.", site=FYI,
+                shown="2024-07-01")
+    add_message(con, "id:740", 7402, "incoming", None, "Here is the information you requested, in full.", site=FYI,
+                shown="2024-07-05")
+    # not a date: no clock from it (a shown text that is not YYYY-MM-DD is never guessed at)
+    add_message(con, "id:740", 7403, "incoming", None, "And more of the information you requested.", site=FYI,
+                shown="5 July")
+    t = timeline(con, "id:740", FYI)
+    assert str(t["sent_at"]) == "2024-06-30 12:00:00+00:00"  # midnight in Auckland (NZST, UTC+12)
+    assert t["received_date"] == date(2024, 7, 1) and t["working_days_to_substantive"] == 4
+    assert t["first_substantive_message_id"] == 7402 and t["due_date"] == date(2024, 7, 29)
+
+
+def test_an_imported_page_from_2012_without_its_json_gets_working_days(tmp_path):
+    from corpus.importer import import_paths
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "eras" / "2011-2014" / "council_tax_exemptions_for_car.html"
+    (tmp_path / "pages").mkdir()
+    shutil.copy(fixture, tmp_path / "pages" / fixture.name)  # the HTML alone: dates, no times
+    assert import_paths(db_path=tmp_path / "c.duckdb", site=SITE, paths=[tmp_path / "pages"]).exit_code == 0
+    c = duckdb.connect(str(tmp_path / "c.duckdb"))
+    try:
+        assert c.execute("SELECT count(*) FROM messages WHERE sent_at IS NOT NULL").fetchone()[0] == 0
+        rebuild(c, today=TODAY)
+        t = c.execute("SELECT received_date, due_date, first_substantive_message_id, working_days_to_substantive, "
+                      "answered_in_time, working_days_internal_review, day_only_times FROM request_timeline").fetchall()
+    finally:
+        c.close()
+    # Mon 5 March 2012; Mon 19 March was St Patrick's Day's substitute (Northern Ireland), so day 20 is 3 April
+    assert t == [(date(2012, 3, 5), date(2012, 4, 3), 262845, 17, True, 18, True)]
 
 
 def test_a_bodyless_reply_with_nothing_attached_is_not_an_answer(con):
