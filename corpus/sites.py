@@ -50,6 +50,27 @@ class Regime:
     long_overdue_basis: str = ""
 
 
+# Tags WhatDoTheyKnow gives public authorities in Scotland: their requests fall under FOISA, or the EISR for
+# environmental information.  ``is_scottish`` (Python, at load) and ``scottish_sql`` (the timeline) both read it.
+SCOTTISH_TAGS = ("scotland", "scottish", "foisa")
+
+
+def is_scottish(tags) -> bool | None:
+    """Whether an authority's tags ("name" or "name:value" strings) mark it as Scottish; None when tags are unknown."""
+    if tags is None:
+        return None
+    return any(str(t).split(":", 1)[0].strip().lower() in SCOTTISH_TAGS for t in tags)
+
+
+def scottish_sql(tag_names: str, jurisdiction: str | None = None) -> str:
+    """``is_scottish`` in DuckDB SQL over a list of lower-cased tag names (and the stored jurisdiction, if given)."""
+    names = ", ".join(f"'{t}'" for t in SCOTTISH_TAGS)
+    test = f"list_has_any({tag_names}, [{names}])"
+    if jurisdiction is not None:
+        test = f"{jurisdiction} = 'scotland' OR {test}"
+    return f"coalesce({test}, false)"
+
+
 _WDTK_LONG = "WhatDoTheyKnow's long-overdue mark (40 working days, 60 for schools)"
 
 
@@ -352,6 +373,7 @@ def write_sites(con, sites: list[Site] | None = None) -> list[Site]:
 
 
 __all__ = [
-    "BUILT_IN_SITES", "REGIMES", "UK_FAMILY", "UNKNOWN", "Regime", "Rule", "Site",
-    "all_sites", "host_key", "host_key_sql", "load_sites_file", "sites_file_for", "write_sites",
+    "BUILT_IN_SITES", "REGIMES", "SCOTTISH_TAGS", "UK_FAMILY", "UNKNOWN", "Regime", "Rule", "Site",
+    "all_sites", "host_key", "host_key_sql", "is_scottish", "load_sites_file", "scottish_sql", "sites_file_for",
+    "write_sites",
 ]

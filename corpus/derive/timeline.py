@@ -20,7 +20,7 @@ from __future__ import annotations
 import re
 from datetime import date
 
-from corpus.sites import UK_FAMILY, UNKNOWN, host_key_sql
+from corpus.sites import UK_FAMILY, UNKNOWN, host_key_sql, scottish_sql
 
 # An incoming message is a holding reply, not an answer, when one of these matches ...
 HOLDING_RULES: dict[str, str] = {
@@ -178,7 +178,7 @@ auth AS (
 ),
 req AS (
     SELECT r.*, {host_key_sql("r.site")} AS site_host, a.tag_names, a.tag_strings,
-        coalesce(a.jurisdiction = 'scotland' OR list_has_any(a.tag_names, ['scotland', 'scottish', 'foisa']), false) AS scottish,
+        {scottish_sql("a.tag_names", "a.jurisdiction")} AS scottish,
         coalesce(list_has_any(a.tag_names, ['school', 'academy_trust']), false) AS is_school,
         lower(coalesce(r.law, '')) = 'eir' OR coalesce(r.eir_only, false) AS eir
     FROM {requests_t} r

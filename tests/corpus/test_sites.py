@@ -14,7 +14,9 @@ from corpus.sites import (
     all_sites,
     host_key,
     host_key_sql,
+    is_scottish,
     load_sites_file,
+    scottish_sql,
     sites_file_for,
     write_sites,
 )
@@ -128,3 +130,26 @@ def test_write_sites_tables():
                         "ORDER BY position").fetchall()
     assert rules[0] == ("tag", "act", UNKNOWN) and rules[-1] == ("tag", "federal", "AU_FOI")
     assert con.execute("SELECT day_unit FROM regimes WHERE regime = 'AU_FOI'").fetchone()[0] == "calendar"
+
+
+@pytest.mark.parametrize("tags, scottish", [
+    (["local_council", "scotland"], True),
+    (["Scottish", "nhs"], True),
+    (["foisa:yes"], True),
+    (["local_council", "wales", "gss:S12000033"], False),  # a Scottish GSS code is not the tag
+    (["scotland_council"], False),
+    ([], False),
+    (None, None),
+])
+def test_the_scottish_rule_is_the_same_at_load_and_in_the_timeline(tags, scottish):
+    from corpus.load import jurisdiction_from_tags
+
+    assert is_scottish(tags) is scottish
+    assert jurisdiction_from_tags(tags) == {True: "scotland", False: "uk", None: None}[scottish]
+    con = duckdb.connect()
+    names = con.execute("SELECT list_transform(?::VARCHAR[], lambda t: lower(split_part(t, ':', 1)))", [tags]).fetchone()[0]
+    got = con.execute(f"SELECT {scottish_sql('?::VARCHAR[]')}", [names]).fetchone()[0]
+    assert got is bool(scottish)
+    # the stored jurisdiction alone also decides (authorities loaded before their tags were kept)
+    by_jurisdiction = scottish_sql("[]::VARCHAR[]", "'scotland'")
+    assert con.execute(f"SELECT {by_jurisdiction}").fetchone()[0] is True
