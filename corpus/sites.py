@@ -231,16 +231,23 @@ def _parse_site(path: Path, i: int, raw: dict, built_in: dict[str, Site]) -> Sit
     where = f"[[site]] number {i}"
     if not isinstance(raw, dict):
         raise _bad(path, where, "is not a table", "write each site as a [[site]] table")
-    unknown_keys = set(raw) - {"url", "name", "country", "timezone", "regime", "rule", "notes", "default_basis"}
+    unknown_keys = set(raw) - {"url", "aliases", "name", "country", "timezone", "regime", "rule", "notes",
+                               "default_basis"}
     if unknown_keys:
         raise _bad(path, where, f"unknown key {min(unknown_keys)!r}",
-                   "keys are url, name, country, timezone, regime, default_basis, notes and [[site.rule]]")
+                   "keys are url, aliases, name, country, timezone, regime, default_basis, notes and [[site.rule]]")
     if "url" not in raw:
         raise _bad(path, where, "has no url", 'add url = "https://your.alaveteli.site"')
     try:
         url = normalise_site(str(raw["url"]))
     except InvalidInput as exc:
         raise _bad(path, where, str(exc), "give the site's base URL") from None
+    aliases = []
+    for a in _strings(path, where, raw["aliases"], "aliases") if "aliases" in raw else ():
+        try:
+            aliases.append(normalise_site(a))
+        except InvalidInput as exc:
+            raise _bad(path, where, f"alias {a!r}: {exc}", "give each other address as a base URL") from None
     base = built_in.get(host_key(url))
     if base is None and "regime" not in raw:
         raise _bad(path, where, f"{url} is not a built-in site and has no regime",
@@ -280,7 +287,8 @@ def _parse_site(path: Path, i: int, raw: dict, built_in: dict[str, Site]) -> Sit
         default_basis=str(raw.get("default_basis", base.default_basis if base and "regime" not in raw else "")),
         notes=str(raw.get("notes", base.notes if base else "")),
         source=str(path),
-        aliases=tuple(a for a in ((base.url, *base.aliases) if base else ()) if host_key(a) != host_key(url)),
+        aliases=tuple(dict.fromkeys(a for a in (*((base.url, *base.aliases) if base else ()), *aliases)
+                                    if host_key(a) != host_key(url))),
     )
 
 

@@ -121,6 +121,20 @@ def test_a_site_with_two_addresses_is_changed_as_one(tmp_path):
     assert rows == {"dostup.org.ua": "UTC", "dostup.pravda.com.ua": "UTC"}
 
 
+def test_a_users_site_may_have_other_addresses(tmp_path):
+    path = tmp_path / "sites.toml"
+    path.write_text('[[site]]\nurl = "https://foi.example.org"\naliases = ["http://www.old-foi.example.org:8080/"]\n'
+                    'regime = "EU_1049"\n', encoding="utf-8")
+    con = duckdb.connect()
+    write_sites(con, all_sites(path))
+    assert con.execute("SELECT host, regime FROM sites WHERE host LIKE '%foi.example.org' ORDER BY host").fetchall() == [
+        ("foi.example.org", "EU_1049"), ("old-foi.example.org", "EU_1049")]
+    path.write_text('[[site]]\nurl = "https://foi.example.org"\naliases = ["not a url"]\nregime = "unknown"\n',
+                    encoding="utf-8")
+    with pytest.raises(UsageError, match="alias 'not a url'"):
+        all_sites(path)
+
+
 def test_write_sites_tables():
     con = duckdb.connect()
     write_sites(con, list(BUILT_IN_SITES))

@@ -334,6 +334,24 @@ def test_an_imported_page_from_2012_without_its_json_gets_working_days(tmp_path)
     assert t == [(date(2012, 3, 5), date(2012, 4, 3), 262845, 17, True, 18, True)]
 
 
+def test_an_imported_ukrainian_page_runs_on_ukrainian_law(tmp_path):
+    from corpus.importer import import_paths
+
+    fixture = Path(__file__).resolve().parents[1] / "fixtures" / "eras" / "current" / "dogovory_na_remont_dorig.html"
+    (tmp_path / "pages").mkdir()
+    shutil.copy(fixture, tmp_path / "pages" / fixture.name)
+    assert import_paths(db_path=tmp_path / "c.duckdb", site=DOSTUP, paths=[tmp_path / "pages"]).exit_code == 0
+    c = duckdb.connect(str(tmp_path / "c.duckdb"))
+    try:
+        rebuild(c, today=TODAY)
+        t = c.execute("SELECT regime, response_days, received_date, due_date, working_days_to_substantive, "
+                      "answered_in_time, long_overdue_date FROM request_timeline").fetchall()
+    finally:
+        c.close()
+    # sent Thu 2 April 2026 09:30 Kyiv; answered Wed 8 April; no holidays under martial law
+    assert t == [("UA_PUBLIC_INFO", 5, date(2026, 4, 2), date(2026, 4, 9), 4, True, date(2026, 4, 30))]
+
+
 def test_a_bodyless_reply_with_nothing_attached_is_not_an_answer(con):
     add_request(con, "id:710")
     add_message(con, "id:710", 7100, "outgoing", "2024-09-02 08:00:00+00", "Please send the minutes.")
