@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import contextlib
 import os
+import shutil
 from pathlib import Path
 
 import duckdb
@@ -25,6 +26,7 @@ from corpus.errors import CorpusError, UsageError
 from corpus.progress import Reporter
 from corpus.queries import format_table, run_query
 from corpus.sample_site import FakeSite, sample_corpus
+from corpus.search.index import index_dir, update_search_index
 from corpus.sync import SyncOptions, run_sync
 
 DEMO_DB = "foi-demo.duckdb"
@@ -49,7 +51,10 @@ def run_demo(*, db_path: str | Path = DEMO_DB, quiet: bool = True) -> int:
                 print(f"\nThe demo sync did not finish cleanly (exit code {summary.exit_code}); {path} was left as it was.")
                 return summary.exit_code
             _move_site(building, served_at, DEMO_SITE)
+            shutil.rmtree(index_dir(path), ignore_errors=True)
             os.replace(building, path)
+            with batch(path) as con:  # the search index, made for the final file and the stable address
+                update_search_index(con)
         finally:
             _remove_db_files(building)
     _show_results(path)
@@ -88,6 +93,7 @@ def _remove_db_files(path: Path) -> None:
     for p in (path, path.with_name(path.name + ".wal"), path.with_name(path.name + ".sync.lock")):
         with contextlib.suppress(FileNotFoundError):
             p.unlink()
+    shutil.rmtree(index_dir(path), ignore_errors=True)
 
 
 def _sync_sample_site(db_path: Path, *, quiet: bool):
@@ -108,8 +114,12 @@ def _move_site(db_path: Path, old: str, new: str) -> None:
     """Replace the address ``old`` by ``new`` in every text column of every table (site, URLs, commands).
 
     The raw pages themselves (``pages.body``) keep the links they were served with.
+    The search index, built under the old address and file, is dropped here and
+    built again for the final file.
     """
     with batch(db_path) as con:
+        con.execute("DROP TABLE IF EXISTS search_docs")
+        con.execute("DROP TABLE IF EXISTS search_index_state")
         columns = con.execute(
             "SELECT table_name, column_name, data_type FROM information_schema.columns "
             "WHERE table_schema = 'main' AND data_type IN ('VARCHAR', 'JSON') ORDER BY table_name, ordinal_position"

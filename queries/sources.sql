@@ -10,6 +10,7 @@
 -- Parameters (the runner binds them; in the duckdb shell: SET VARIABLE name = value;):
 --   provenance  ENUM(live,archive,file)  NULL  only threads from the live site, an archive, or a file
 --   authority   VARCHAR  NULL  only requests to this authority (url_name)
+--   site        VARCHAR  NULL  only threads from this site (its base URL, e.g. https://www.whatdotheyknow.com)
 --
 -- Columns:
 --   provenance       live | archive | file
@@ -34,5 +35,6 @@ SELECT
 FROM requests AS r
 WHERE (getvariable('provenance') IS NULL OR coalesce(r.provenance, 'live') = getvariable('provenance'))
   AND (getvariable('authority') IS NULL OR r.authority_url_name = getvariable('authority'))
+  AND (getvariable('site') IS NULL OR r.site = getvariable('site'))
 GROUP BY ALL
 ORDER BY threads DESC, provenance, source;

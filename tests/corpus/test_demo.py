@@ -47,7 +47,8 @@ def test_demo_twice_gives_the_same_database_in_its_own_file(tmp_path):
     demo_db = tmp_path / "foi-demo.duckdb"
     assert demo_db.is_file()
     assert not (tmp_path / "foi.duckdb").exists() and not (tmp_path / "my-real-corpus.duckdb").exists()
-    assert sorted(p.name for p in tmp_path.iterdir()) == ["foi-demo.duckdb"]  # no .building, .wal or lock left
+    # the database and its search index; no .building file or index, .wal or lock left
+    assert sorted(p.name for p in tmp_path.iterdir()) == ["foi-demo.duckdb", "foi-demo.duckdb.search"]
     counts = _counts(demo_db)
     assert counts["requests"] == 41 and counts["sync_runs"] == 1
     assert _sites(demo_db) == {DEMO_SITE}

@@ -848,7 +848,7 @@ def test_every_query_in_every_format_carries_the_same_values(known_db, tmp_path)
             out = target if fmt == "parquet" else got.stdout
             assert _values_from(fmt, out, q.columns) == truth, (q.name, fmt)
         stamps = [v for r in truth for v in r if re.fullmatch(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d+)?\+00:00", v)]
-        assert stamps or q.name in ("outcomes", "refusal_grounds", "cost_limit", "internal_reviews", "response_times"), q.name
+        assert stamps or q.name in ("outcomes", "refusal_grounds", "cost_limit", "internal_reviews", "response_times", "sources"), q.name
 
 
 # ---------------------------------------------------------------- filters, site, hostile input

@@ -64,7 +64,7 @@ def test_every_challenged_thread_comes_from_the_archive(archived_site, tmp_path)
     status = run_cli("status", "--db", str(db))
     assert f"Sources: {len(expected)} from web archives (100%), captured 2025-03-04 to 2025-03-04" in status.stdout
     out = run_cli("query", "sources", "--db", str(db), "--format", "csv", "--param", "provenance=archive")
-    assert out.returncode == 0 and f"archive,{archive},{len(expected)},1,2025-03-04 05:06" in out.stdout
+    assert out.returncode == 0 and f"archive,{archive},{len(expected)},1,2025-03-04T05:06:07+00:00" in out.stdout
     live_only = run_cli("query", "response_times", "--db", str(db), "--format", "csv", "--param", "provenance=live")
     assert live_only.returncode == 0 and len(live_only.stdout.strip().splitlines()) == 1  # the header alone
     report = tmp_path / "r.html"
