@@ -1,17 +1,32 @@
-"""Benchmark: ``corpus reparse`` — stored raw pages re-parsed and re-loaded per second.
+"""Benchmark: a full rebuild, ``corpus reparse`` plus every derived table, projected to a million threads.
 
 Renders current-markup request pages and their JSON with the bundled sample
 site (``corpus.sample_site``), stores them zlib-compressed in ``pages`` as a
-sync would, then times ``corpus.load.reparse`` (parse in a process pool, load in
-batches; derived tables excluded, they are timed by their own benchmark).
+sync would, then runs ``corpus.reparse.reparse`` twice with the derived tables:
 
-Projection for a million threads: measured pages per second, taken as linear
-in the number of pages (parsing is per page; each batch's upsert touches only
-that batch's keys through the primary-key indexes), so
-``hours = 1,000,000 / rate / 3600``.  The target is under one hour on 2 cores.
+* first rebuild: the tables empty, the refusal scan cache empty (every candidate
+  text is scanned);
+* rebuild again: as after a parser change that leaves the texts alone: the
+  cache must answer for every text (the number of texts scanned is printed and
+  must be 0).
 
-    python bench/reparse.py            # 10,000 threads
-    python bench/reparse.py --quick    # 300 threads, for a smoke test
+Each prints its split by stage: parse (reading the store, the workers parsing
+and staging, the staged rows written to the staging file: wall time in the
+writer, with the workers' CPU beside it), load (the one merge transaction),
+attachments, timeline (calendar and ``request_timeline``), citations, search index.
+
+Projection for a million threads: each stage's wall time taken as linear in
+the number of pages, ``seconds * 1,000,000 / threads`` (fixed costs such as
+starting the pool are scaled too, so small runs overstate it).  Target: the
+rebuild again under 20 minutes with all cores; the first rebuild's projection
+is printed beside it.  Wall time on a shared machine counts other people's
+work too: the CPU-bound projection is printed as well (this process's CPU,
+its DuckDB threads included, plus the pool processes' whole CPU shared over the
+cores, with no overlap between the two counted).  The last line is ``MISSED:``.
+
+    python bench/reparse.py                   # 10,000 threads
+    python bench/reparse.py --threads 50000   # the size the issue asks to project from
+    python bench/reparse.py --quick           # 300 threads, for a smoke test
 """
 
 from __future__ import annotations
@@ -35,7 +50,8 @@ from corpus.pipeline import stored_outcome  # noqa: E402
 # server that imports this script first, and the CLI's own pool starts from the light corpus.cli.
 
 SITE = "https://www.whatdotheyknow.com"
-TARGET_HOURS = 1.0
+TARGET_MINUTES = 20.0
+STAGES = ("parse", "load", "attachments", "timeline", "citations", "search index")
 
 
 def build_pages(db: Path, n: int) -> tuple[int, int]:
@@ -97,17 +113,70 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
     return parse, load, len(rows)
 
 
-def main(argv: list[str] | None = None) -> int:
+def _split(stats) -> dict[str, float]:
+    st = stats.stages
+    return {
+        "parse": st.get("read pages", 0.0) + st.get("wait for parsing", 0.0) + st.get("stage", 0.0),
+        "load": st.get("load", 0.0),
+        "attachments": st.get("attachments", 0.0),
+        "timeline": st.get("calendar", 0.0) + st.get("timeline", 0.0),
+        "citations": st.get("citations", 0.0),
+        "search index": st.get("search index", 0.0),
+    }
+
+
+def _rebuild(db: Path, args, label: str, scale: float) -> tuple[float, float, int]:
+    """One reparse with the derived tables; prints its split and projection.  Returns (projected minutes,
+    CPU-bound projected minutes, texts scanned for citations)."""
+    from corpus.derive import refusals
     from corpus.reparse import reparse
 
+    scanned = 0
+    real_scan = refusals._scan_chunk
+
+    def counting(rows, pool):
+        nonlocal scanned
+        scanned += len(rows)
+        return real_scan(rows, pool)
+
+    refusals._scan_chunk = counting
+    try:
+        cpu = time.process_time()
+        stats = reparse(db, workers=args.workers, batch_size=args.batch)
+        cpu = time.process_time() - cpu
+    finally:
+        refusals._scan_chunk = real_scan
+    split = _split(stats)
+    workers_cpu = stats.stages.get("workers", stats.stages.get("parse", 0.0))
+    print(f"{label}: {stats.pages:,} pages in {stats.seconds:.1f} s with {args.workers} workers "
+          f"[{stats.threads:,} threads, {stats.failures} failures; {stats.load.describe()}; "
+          f"{scanned:,} texts scanned for citations]")
+    print("  stage          seconds   projected for 1,000,000 threads")
+    for name in STAGES:
+        extra = (f"   (workers' CPU {workers_cpu:.1f} s, {stats.stages.get('parse', 0.0):.1f} s of it parsing "
+                 "and staging)") if name == "parse" else ""
+        print(f"  {name:<13}{split[name]:>8.1f}   {split[name] * scale / 60:>8.1f} min{extra}")
+    other = stats.seconds - sum(split.values())
+    print(f"  {'other':<13}{other:>8.1f}   {other * scale / 60:>8.1f} min")
+    minutes = stats.seconds * scale / 60
+    cpu_minutes = (cpu + workers_cpu / args.workers) * scale / 60
+    print(f"  total        {stats.seconds:>8.1f}   {minutes:>8.1f} min (target < {TARGET_MINUTES:.0f} min); "
+          f"CPU-bound: {cpu_minutes:.1f} min (this process {cpu:.1f} s CPU)")
+    if stats.failures or stats.threads != args.threads or not stats.derived:
+        raise SystemExit(f"ERROR: expected {args.threads} threads, no failures and the derived tables")
+    return minutes, cpu_minutes, scanned
+
+
+def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     ap.add_argument("--threads", type=int, default=10_000)
     ap.add_argument("--workers", type=int, default=os.cpu_count() or 1)
-    ap.add_argument("--batch", type=int, default=2_000)
+    ap.add_argument("--batch", type=int, default=500)
     ap.add_argument("--quick", action="store_true", help="300 threads")
     args = ap.parse_args(argv)
     if args.quick:
         args.threads, args.batch = 300, 100
+    scale = 1_000_000 / args.threads
 
     with tempfile.TemporaryDirectory() as tmp:
         db = Path(tmp) / "bench.duckdb"
@@ -120,27 +189,18 @@ def main(argv: list[str] | None = None) -> int:
         print(f"CPU per page, one process ({n_sample} pages): parse {parse_cpu * 1000:.2f} ms, "
               f"load {load_cpu * 1000:.2f} ms")
 
-        first = reparse(db, workers=args.workers, batch_size=args.batch, derive=False)
-        print(f"reparse: {first.pages:,} pages in {first.seconds:.1f} s, {first.pages_per_second:,.1f} pages/s "
-              f"with {args.workers} workers [{first.threads:,} threads, {first.failures} failures; "
-              f"{first.load.describe()}]")
-        again = reparse(db, workers=args.workers, batch_size=args.batch, derive=False)
-        print(f"second reparse (tables already full): {again.pages:,} pages in {again.seconds:.1f} s, "
-              f"{again.pages_per_second:,.1f} pages/s")
-        fresh = reparse(db, workers=args.workers, batch_size=args.batch, derive=False, fresh=True)
-        print(f"fresh reparse (tables emptied first): {fresh.pages:,} pages in {fresh.seconds:.1f} s, "
-              f"{fresh.pages_per_second:,.1f} pages/s")
-        if first.failures or first.threads != args.threads:
-            print(f"ERROR: expected {args.threads} threads and no failures", file=sys.stderr)
-            return 1
+        cold, cold_cpu, _ = _rebuild(db, args, "first rebuild (empty tables and scan cache)", scale)
+        warm, warm_cpu, rescanned = _rebuild(db, args, "rebuild again (texts unchanged)", scale)
 
-    cpu_hours = 1_000_000 * (parse_cpu / args.workers + load_cpu) / 3600
-    print(f"CPU-bound projection for a million threads with {args.workers} workers "
-          f"(parse spread over the workers, load serial, no overlap counted): {cpu_hours:.2f} h")
-    rate = min(first.pages_per_second, again.pages_per_second, fresh.pages_per_second)
-    hours = 1_000_000 / rate / 3600
-    print(f"headline: a million threads would take {hours:.2f} h to reparse at the slowest measured rate "
-          f"({rate:,.0f} pages/s, linear projection); {TARGET_HOURS / hours:.1f}x the speed needed for < 1 h")
+    missed = []
+    if warm >= TARGET_MINUTES:
+        missed.append(f"rebuild {warm:.1f} min projected (target < {TARGET_MINUTES:.0f} min)")
+    if rescanned:
+        missed.append(f"rebuild re-scanned {rescanned:,} unchanged texts (target 0)")
+    print(f"headline: a rebuild of a million threads would take {warm:.1f} min (CPU-bound {warm_cpu:.1f} min; "
+          f"first build {cold:.1f} min), linear projection from {args.threads:,} threads; target < "
+          f"{TARGET_MINUTES:.0f} min")
+    print("MISSED: " + ("; ".join(missed) if missed else "none"))
     return 0
 
 

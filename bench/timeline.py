@@ -136,7 +136,7 @@ def main() -> int:
         start = time.perf_counter()
         build(con, n, authorities, args.sites)
         con.execute("CHECKPOINT")
-        n_msgs = con.execute("SELECT count(*) FROM messages").fetchone()[0]
+        (n_msgs,) = con.execute("SELECT count(*) FROM messages").fetchall()[0]
         print(f"built {n:,} requests, {n_msgs:,} messages in {time.perf_counter() - start:.1f} s", flush=True)
 
         start = time.perf_counter()
@@ -151,7 +151,7 @@ def main() -> int:
         start, cpu = time.perf_counter(), _cpu()
         con.execute(build_sql(TODAY))
         timeline, timeline_cpu = time.perf_counter() - start, _cpu() - cpu
-        rows = con.execute("SELECT count(*) FROM request_timeline").fetchone()[0]
+        (rows,) = con.execute("SELECT count(*) FROM request_timeline").fetchall()[0]
         if args.keep:
             con.execute(f"COPY (SELECT * FROM request_timeline ORDER BY site, request_key) TO '{args.keep}' (FORMAT parquet)")
         con.close()

@@ -20,6 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, fields
 from datetime import datetime, timezone
 
@@ -27,7 +28,7 @@ import duckdb
 import pyarrow as pa
 
 from corpus.sites import is_scottish
-from corpus.staging import arrow_rows, arrow_schema, registered
+from corpus.staging import TIMESTAMP, arrow_rows, arrow_schema, registered
 from scraper.records import ParsedRequest, Person
 
 HIDDEN_PROMINENCES = ("hidden", "requester_only")
@@ -122,6 +123,12 @@ _ANNOTATIONS = arrow_schema("annotations")
 _EVENTS = arrow_schema("events")
 _AUTHORITIES = arrow_schema("authorities")
 _USERS = arrow_schema("users")
+_LAYOUTS = {"requests": _REQUESTS, "messages": _MESSAGES, "attachments": _ATTACHMENTS, "annotations": _ANNOTATIONS,
+            "events": _EVENTS, "authorities": _AUTHORITIES, "users": _USERS}
+# Rows staged apart (``corpus reparse``) end with their page's fetch time and store position: where two
+# stored pages give the same row, the one fetched last (then stored last) wins.
+ORDER_COLUMNS = (pa.field("_fetched", TIMESTAMP), pa.field("_seq", pa.int64()))
+_ORDERED_LAYOUTS = {name: pa.schema(list(layout) + list(ORDER_COLUMNS)) for name, layout in _LAYOUTS.items()}
 
 # Known only from the JSON: a later load without JSON must not blank them.
 _REQUEST_JSON_ONLY = {"request_id", "described_state", "display_status", "prominence", "created_at",
@@ -218,9 +225,16 @@ def _apply_rekeys(con: duckdb.DuckDBPyConnection, rekeys: list[tuple[str, str, s
 # ------------------------------------------------------------------ staging
 
 
-def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
-    # Dicts keyed by primary key: the last sighting in a batch wins, so the
-    # upsert never meets the same key twice.
+def _stage(items: list[LoadItem], keys: list[str], order: list[tuple] | None = None) -> dict[str, pa.Table]:
+    """One Arrow table per core table from parsed threads, keyed ``keys``.
+
+    Dicts keyed by primary key: the last sighting in a batch wins, so the
+    upsert never meets the same key twice.  With ``order`` (one tuple per item:
+    its page's fetch time and store position, see ``ORDER_COLUMNS``), every row
+    ends with its item's order and only rows of the same page replace each
+    other: :func:`merge_staged` merges the pages later, in order, by the rules of
+    successive loads.
+    """
     requests: dict[tuple, tuple] = {}
     messages: dict[tuple, tuple] = {}
     attachments: dict[tuple, tuple] = {}
@@ -229,7 +243,8 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
     authorities: dict[tuple, tuple] = {}
     users: dict[tuple, tuple] = {}
 
-    for it, key in zip(items, keys):
+    for i, (it, key) in enumerate(zip(items, keys)):
+        x = order[i] if order is not None else ()
         p = it.parsed
         site = it.site
         seen = it.fetched_at if it.fetched_at.tzinfo else it.fetched_at.replace(tzinfo=timezone.utc)
@@ -237,15 +252,15 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
         req = p.requester
         req_url = user_url_name(req) if req else None
         if auth is not None and auth.url_name:
-            authorities[(site, auth.url_name)] = authority_row(
+            authorities[(site, auth.url_name, *x)] = authority_row(
                 site, auth.url_name, authority_id=auth.site_id, name=auth.name, short_name=p.authority_short_name,
                 tags=tag_strings(p.authority_tags) if p.authority_tags is not None else None,
                 home_page=p.authority_home_page, seen=seen,
-            )
+            ) + x
         if req is not None:
-            users[(site, req_url)] = (site, req_url, req.site_id, req.name,
-                                      bool(p.requester_external or not req.url_name), seen, seen)
-        requests[(site, key)] = (
+            users[(site, req_url, *x)] = (site, req_url, req.site_id, req.name,
+                                      bool(p.requester_external or not req.url_name), seen, seen) + x
+        requests[(site, key, *x)] = (
             site, key, p.request_id, p.url_title, p.title,
             auth.url_name if auth else None, auth.name if auth else None,
             req_url, req.name if req else None, p.requester_external,
@@ -256,53 +271,48 @@ def _stage(items: list[LoadItem], keys: list[str]) -> dict[str, pa.Table]:
             tag_strings(p.tags) if p.tags or p.has_json else None,
             p.markup_era, p.has_json, it.source, it.source_url, it.page_sha256, seen, seen,
             it.provenance, it.provenance_name, _utc(it.as_of),
-        )
+        ) + x
         event_types: dict[tuple[str, int], str] = {}
         for ev in sorted(p.events, key=lambda e: e.event_id):
-            events[(site, ev.event_id)] = (
+            events[(site, ev.event_id, *x)] = (
                 site, key, ev.event_id, ev.event_type, _utc(ev.created_at), ev.created_at_text,
                 ev.described_state, ev.calculated_state, _utc(ev.last_described_at),
                 ev.incoming_message_id, ev.outgoing_message_id, ev.comment_id, ev.display_status,
-            )
+            ) + x
             if ev.incoming_message_id is not None:
                 event_types.setdefault(("incoming", ev.incoming_message_id), ev.event_type)
             if ev.outgoing_message_id is not None:
                 event_types.setdefault(("outgoing", ev.outgoing_message_id), ev.event_type)
         for m in p.messages:
             hidden_since = seen if m.prominence in HIDDEN_PROMINENCES else None
-            messages[(site, m.direction, m.message_id)] = (
+            messages[(site, m.direction, m.message_id, *x)] = (
                 site, key, m.message_id, m.direction, m.position,
                 event_types.get((m.direction, m.message_id)), m.sender, _utc(m.sent_at), m.sent_at_text,
                 m.body, m.quoted_text, m.quoted_folded, m.body_placeholder, m.subject_only, m.resent,
                 m.delivery_status, m.prominence, hidden_since, seen, seen,
-            )
+            ) + x
             if m.direction != "incoming":
                 continue  # only responses carry attachments on Alaveteli
             for a in m.attachments:
                 # key_part: the part, or -(list position + 1) when the page gives none (erased, hidden)
-                attachments[(site, m.message_id, a.key_part)] = (
+                attachments[(site, m.message_id, a.key_part, *x)] = (
                     site, key, m.message_id, a.key_part, a.filename, a.size_text, size_bytes_approx(a.size_text),
                     a.content_icon, a.download_url, a.html_url, a.erased, a.hidden, seen, seen, a.database_id,
-                )
+                ) + x
         for an in p.annotations:
             author = an.author
             author_url = user_url_name(author) if author else None
             if author is not None and author.url_name:
-                users.setdefault((site, author_url), (site, author_url, author.site_id, author.name, False, seen, seen))
-            annotations[(site, an.comment_id)] = (
+                users.setdefault((site, author_url, *x), (site, author_url, author.site_id, author.name, False, seen, seen) + x)
+            annotations[(site, an.comment_id, *x)] = (
                 site, key, an.comment_id, an.position, author_url, author.name if author else None,
                 _utc(an.created_at), an.created_at_text, an.text, seen, seen,
-            )
+            ) + x
 
-    return {
-        "requests": arrow_rows(_REQUESTS, list(requests.values())),
-        "messages": arrow_rows(_MESSAGES, list(messages.values())),
-        "attachments": arrow_rows(_ATTACHMENTS, list(attachments.values())),
-        "annotations": arrow_rows(_ANNOTATIONS, list(annotations.values())),
-        "events": arrow_rows(_EVENTS, list(events.values())),
-        "authorities": arrow_rows(_AUTHORITIES, list(authorities.values())),
-        "users": arrow_rows(_USERS, list(users.values())),
-    }
+    rows = {"requests": requests, "messages": messages, "attachments": attachments, "annotations": annotations,
+            "events": events, "authorities": authorities, "users": users}
+    layouts = _ORDERED_LAYOUTS if order is not None else _LAYOUTS
+    return {name: arrow_rows(layouts[name], list(table.values())) for name, table in rows.items()}
 
 
 # ------------------------------------------------------------------ upserts
@@ -417,51 +427,196 @@ def _count_new(con: duckdb.DuckDBPyConnection, table: str) -> int:
     ).fetchall()[0][0])
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, pa.Table]) -> None:
+def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, int]) -> None:
+    """Upsert every ``_stage_<table>`` holding rows (``staged``: rows per table)."""
     for name in _ORDER:
-        if name in staged and staged[name].num_rows:
+        if staged.get(name):
             for statement in _UPSERT_SQL[name]:
                 con.execute(statement)
 
 
+def _count_load(con: duckdb.DuckDBPyConnection) -> LoadStats:
+    """What upserting the ``_stage_<table>`` tables will change, counted before it is done."""
+    stats = LoadStats()
+    content = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in _REQUEST_CONTENT)
+    counts = con.execute(
+        f"""
+        WITH touched AS (
+            SELECT site, request_key FROM _stage_messages s
+             WHERE NOT EXISTS (SELECT 1 FROM messages t WHERE t.site = s.site AND t.direction = s.direction AND t.message_id = s.message_id)
+            UNION SELECT site, request_key FROM _stage_attachments s
+             WHERE NOT EXISTS (SELECT 1 FROM attachments t WHERE t.site = s.site AND t.incoming_message_id = s.incoming_message_id AND t.part = s.part)
+            UNION SELECT site, request_key FROM _stage_annotations s
+             WHERE NOT EXISTS (SELECT 1 FROM annotations t WHERE t.site = s.site AND t.comment_id = s.comment_id)
+            UNION SELECT site, request_key FROM _stage_events s
+             WHERE NOT EXISTS (SELECT 1 FROM events t WHERE t.site = s.site AND t.event_id = s.event_id)
+        )
+        SELECT
+            count(*) FILTER (WHERE r.request_key IS NULL),
+            count(*) FILTER (WHERE r.request_key IS NOT NULL AND ({content})),
+            count(*) FILTER (WHERE r.request_key IS NOT NULL AND NOT ({content})
+                               AND (s.site, s.request_key) NOT IN (SELECT site, request_key FROM touched))
+        FROM _stage_requests s LEFT JOIN requests r ON r.site = s.site AND r.request_key = s.request_key
+        """
+    ).fetchall()[0]
+    stats.requests_new, stats.requests_changed, stats.unchanged = (int(x) for x in counts)
+    stats.messages_new = _count_new(con, "messages")
+    stats.attachments_new = _count_new(con, "attachments")
+    stats.annotations_new = _count_new(con, "annotations")
+    stats.events_new = _count_new(con, "events")
+    return stats
+
+
 def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadStats:
     """Upsert a batch of parsed threads; runs inside the caller's transaction."""
-    stats = LoadStats()
     if not items:
-        return stats
+        return LoadStats()
     keys, rekeys = _resolve_keys(con, items)
     _apply_rekeys(con, rekeys)
     staged = _stage(items, keys)
     with contextlib.ExitStack() as stack:
         for name, tbl in staged.items():
             stack.enter_context(registered(con, f"_stage_{name}", tbl))
-        content = " OR ".join(f"s.{c} IS DISTINCT FROM r.{c}" for c in _REQUEST_CONTENT)
-        counts = con.execute(
-            f"""
-            WITH touched AS (
-                SELECT site, request_key FROM _stage_messages s
-                 WHERE NOT EXISTS (SELECT 1 FROM messages t WHERE t.site = s.site AND t.direction = s.direction AND t.message_id = s.message_id)
-                UNION SELECT site, request_key FROM _stage_attachments s
-                 WHERE NOT EXISTS (SELECT 1 FROM attachments t WHERE t.site = s.site AND t.incoming_message_id = s.incoming_message_id AND t.part = s.part)
-                UNION SELECT site, request_key FROM _stage_annotations s
-                 WHERE NOT EXISTS (SELECT 1 FROM annotations t WHERE t.site = s.site AND t.comment_id = s.comment_id)
-                UNION SELECT site, request_key FROM _stage_events s
-                 WHERE NOT EXISTS (SELECT 1 FROM events t WHERE t.site = s.site AND t.event_id = s.event_id)
-            )
-            SELECT
-                count(*) FILTER (WHERE r.request_key IS NULL),
-                count(*) FILTER (WHERE r.request_key IS NOT NULL AND ({content})),
-                count(*) FILTER (WHERE r.request_key IS NOT NULL AND NOT ({content})
-                                   AND (s.site, s.request_key) NOT IN (SELECT site, request_key FROM touched))
-            FROM _stage_requests s LEFT JOIN requests r ON r.site = s.site AND r.request_key = s.request_key
-            """
-        ).fetchall()[0]
-        stats.requests_new, stats.requests_changed, stats.unchanged = (int(x) for x in counts)
-        stats.messages_new = _count_new(con, "messages")
-        stats.attachments_new = _count_new(con, "attachments")
-        stats.annotations_new = _count_new(con, "annotations")
-        stats.events_new = _count_new(con, "events")
-        _upsert(con, staged)
+        stats = _count_load(con)
+        _upsert(con, {name: tbl.num_rows for name, tbl in staged.items()})
+    return stats
+
+
+# ------------------------------------------------------------------ merging batches staged apart
+
+
+def stage_items(items: list[LoadItem], order: list[tuple]) -> dict[str, pa.Table]:
+    """Parsed threads as rows for :func:`merge_staged`, keyed as their pages alone say (``id:<n>`` or ``slug:<title>``).
+
+    ``order`` gives each item's page fetch time and store position (``ORDER_COLUMNS``).
+    Pure: worker processes stage their threads and the writer only appends the tables.
+    """
+    return _stage(items, [request_key_for(it.parsed.request_id, it.parsed.url_title) for it in items], order)
+
+
+def staged_layout(table: str) -> pa.Schema:
+    """The columns of a staged ``table`` (its own, then ``ORDER_COLUMNS``)."""
+    return _ORDERED_LAYOUTS[table]
+
+
+def _fold(pk: list[str], latest: tuple[str, ...] = ()) -> Callable[[str], str]:
+    """One staged column folded over its sightings (``_o``: oldest first) as successive upserts fold it:
+    the last value not NULL, or for the ``latest`` columns the last value."""
+    def column(c: str) -> str:
+        if c in pk:
+            return c
+        if c == "first_seen":
+            return "min(first_seen) AS first_seen"
+        if c == "last_seen":
+            return "max(last_seen) AS last_seen"
+        if c in latest:
+            return f"arg_max({c}, _o) AS {c}"
+        return f"arg_max({c}, _o) FILTER (WHERE {c} IS NOT NULL) AS {c}"
+    return column
+
+
+# Authors and authorities appear on many pages: their sightings are folded in one
+# aggregate (the upsert only ever keeps the last known value of a column), where
+# a thread's own rows are merged round by round.
+_FOLDED = {"authorities": _fold(_PKS["authorities"]), "users": _fold(_PKS["users"], ("external",))}
+
+
+def merge_staged(con: duckdb.DuckDBPyConnection, source: str, *, fresh: bool = False) -> LoadStats:
+    """Load the rows staged in the tables ``<source>.<table>`` by the rules of :func:`load_threads`, set-based, once.
+
+    Runs inside the caller's transaction.  Keys are resolved as a load resolves
+    them (a thread known by its numeric id takes the ``id:`` key, and its
+    ``slug:`` rows are re-keyed; a thread whose page shows no id takes the
+    highest id known for its url_title), then every table is upserted in one
+    statement per round: round r holds each key's r-th sighting, oldest first
+    (``ORDER_COLUMNS``), so a key seen on several pages is merged by the same
+    rules as successive loads (one round when every key is seen once).
+    With ``fresh`` the core tables are emptied first and the rows inserted;
+    ``requests.removed`` is kept either way (only the live site sets it).
+    """
+    known = "" if fresh else (
+        "UNION ALL SELECT r.site, r.url_title, r.request_key FROM requests r "
+        "SEMI JOIN staged s ON s.site = r.site AND s.url_title = r.url_title WHERE r.request_key LIKE 'id:%'"
+    )
+    con.execute(f"""
+        CREATE OR REPLACE TEMP TABLE _merge_keys AS
+        WITH staged AS (SELECT DISTINCT site, url_title, request_key FROM {source}.requests),
+        ids AS (
+            SELECT site, url_title, max(CAST(substr(request_key, 4) AS BIGINT)) AS id
+            FROM (SELECT site, url_title, request_key FROM staged WHERE request_key LIKE 'id:%' {known})
+            GROUP BY ALL
+        )
+        SELECT s.site, s.url_title, s.request_key AS natural,
+               CASE WHEN s.request_key LIKE 'slug:%' AND i.id IS NOT NULL THEN 'id:' || i.id ELSE s.request_key END AS final
+        FROM staged s LEFT JOIN ids i ON i.site = s.site AND i.url_title = s.url_title
+    """)
+    if not fresh:
+        rekeys = con.execute(
+            """SELECT DISTINCT r.site, r.request_key, k.final FROM _merge_keys k
+               JOIN requests r ON r.site = k.site AND r.request_key = 'slug:' || k.url_title
+               WHERE k.natural LIKE 'id:%'"""
+        ).fetchall()
+        _apply_rekeys(con, [tuple(r) for r in rekeys])
+    rounds = 0
+    for table, layout in _LAYOUTS.items():
+        cols = []
+        for c in layout.names:
+            cols.append("coalesce(k.final, s.request_key) AS request_key" if c == "request_key" else f"s.{c}")
+        keyed = "LEFT JOIN _merge_keys k ON k.site = s.site AND k.natural = s.request_key" if "request_key" in layout.names else ""
+        pk = ", ".join("coalesce(k.final, s.request_key)" if c == "request_key" else f"s.{c}" for c in _PKS[table])
+        if table in _FOLDED:
+            con.execute(f"""
+                CREATE OR REPLACE TEMP TABLE _merge_{table} AS
+                SELECT {', '.join(_FOLDED[table](c) for c in layout.names)}, 1 AS _round
+                FROM (SELECT *, row_number() OVER (ORDER BY _fetched ASC NULLS FIRST, _seq ASC) AS _o
+                      FROM {source}.{table}) s
+                GROUP BY {', '.join(_PKS[table])}
+            """)
+            rounds = max(rounds, 1)
+            continue
+        # Each key's sightings numbered oldest first: round r upserts every key's r-th sighting, so
+        # the rules that merge a sighting with what is stored (kept bodies, JSON-only columns, ids
+        # a page without JSON lacks) apply between pages exactly as successive loads apply them.
+        con.execute(f"""
+            CREATE OR REPLACE TEMP TABLE _merge_{table} AS
+            SELECT {', '.join(cols)},
+                   row_number() OVER (PARTITION BY {pk} ORDER BY s._fetched ASC NULLS FIRST, s._seq ASC) AS _round
+            FROM {source}.{table} s {keyed}
+        """)
+        rounds = max(rounds, con.execute(f"SELECT coalesce(max(_round), 0) FROM _merge_{table}").fetchall()[0][0])
+    stats = LoadStats()
+    if fresh:
+        con.execute("CREATE OR REPLACE TEMP TABLE _merge_removed AS SELECT site, url_title FROM requests WHERE removed")
+        for table in reversed(_ORDER):
+            con.execute(f"DELETE FROM {table}")
+    for r in range(1, rounds + 1):
+        staged: dict[str, int] = {}
+        for table, layout in _LAYOUTS.items():
+            names = ", ".join(layout.names)
+            con.execute(f"CREATE OR REPLACE TEMP VIEW _stage_{table} AS SELECT {names} FROM _merge_{table} WHERE _round = {r}")
+            staged[table] = con.execute(f"SELECT count(*) FROM _stage_{table}").fetchall()[0][0]
+        if fresh and r == 1:  # the tables are empty: plain inserts
+            stats.add(LoadStats(requests_new=staged["requests"], messages_new=staged["messages"],
+                                annotations_new=staged["annotations"], attachments_new=staged["attachments"],
+                                events_new=staged["events"]))
+            for table in _ORDER:
+                names = ", ".join(_LAYOUTS[table].names)
+                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _stage_{table}")
+        else:
+            round_stats = _count_load(con)
+            if r > 1:  # a later sighting of a thread already counted
+                round_stats.requests_changed += round_stats.requests_new
+                round_stats.requests_new = 0
+            stats.add(round_stats)
+            _upsert(con, staged)
+    if fresh:
+        con.execute("UPDATE requests SET removed = true FROM _merge_removed m "
+                    "WHERE requests.site = m.site AND requests.url_title = m.url_title")
+        con.execute("DROP TABLE _merge_removed")
+    for table in _LAYOUTS:
+        con.execute(f"DROP VIEW IF EXISTS _stage_{table}")
+        con.execute(f"DROP TABLE _merge_{table}")
+    con.execute("DROP TABLE _merge_keys")
     return stats
 
 

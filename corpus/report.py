@@ -15,6 +15,7 @@ the report reads on a phone as well as on a desktop.
 from __future__ import annotations
 
 import html
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import date, datetime, timezone
 from pathlib import Path
@@ -285,7 +286,10 @@ def _authority_name(r: dict) -> str:
     return str(r["authority_name"] or r["authority_url_name"])
 
 
-def _bar_rows(chart: str, label: str, rows: list[tuple[str, str | None, float | None, float, str, str]]) -> str:
+_BarRow = tuple[str, str | None, float | None, float, str, str]
+
+
+def _bar_rows(chart: str, label: str, rows: Sequence[_BarRow]) -> str:
     """Labelled horizontal bars: (label, link, value or None, bar fraction 0..1, value text, tooltip)."""
     if not rows:
         return _empty(chart, label)
@@ -305,7 +309,7 @@ def _bar_rows(chart: str, label: str, rows: list[tuple[str, str | None, float | 
 
 def in_time_svg(by_authority: list[dict]) -> str:
     """Share answered in time, one row per authority shown; an authority with nothing judged yet keeps its row."""
-    rows = []
+    rows: list[_BarRow] = []
     for r in by_authority:
         name, share = _authority_name(r), r["in_time_share"]
         href = site_link(r["site"], "body", r["authority_url_name"])
@@ -319,7 +323,9 @@ def in_time_svg(by_authority: list[dict]) -> str:
 
 def grounds_svg(grounds: list[tuple[str, str, int]]) -> str:
     top_n = max((n for _, _, n in grounds), default=1)
-    rows = [(f"{p} {g or ''}".strip(), None, n, n / top_n, str(n), f"{p} ({g}): {n} requests") for p, g, n in grounds]
+    rows: list[_BarRow] = [
+        (f"{p} {g or ''}".strip(), None, n, n / top_n, str(n), f"{p} ({g}): {n} requests") for p, g, n in grounds
+    ]
     return _bar_rows("grounds", "Refusal grounds cited", rows)
 
 
@@ -374,7 +380,7 @@ def outcomes_svg(by_year: dict[int, dict[str, int]]) -> str:
     for i, year in enumerate(years):
         x = left + i * bw + max(2, bw * 0.12)
         w = bw - 2 * max(2, bw * 0.12)
-        y = base
+        y: float = base
         for outcome in OUTCOMES:
             n = by_year[year][outcome]
             if not n:
@@ -597,7 +603,7 @@ def build_report(
     *,
     db_path: str,
     output: str,
-    authorities: list[str] = (),
+    authorities: Sequence[str] = (),
     query: str | None = None,
     since: date | None = None,
     until: date | None = None,

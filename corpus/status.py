@@ -146,7 +146,7 @@ def _report(con, path: Path, writer: LockHolder | None) -> str:
             if started is not None and finished is not None:
                 took = f", {(finished - started).total_seconds():.0f} s"
             if finished is None and outcome in (None, "running"):
-                if run_id == live_run:
+                if writer is not None and run_id == live_run:
                     outcome = f"running (pid {writer.pid or '?'})"
                 else:
                     outcome = "ended without finishing (its process was killed or crashed; run it again to resume)"

@@ -117,7 +117,7 @@ class _Run:
 
     __slots__ = ("full", "total", "pages", "broken")
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.full = False
         self.broken = False  # a page could not be read: the rest of this listing was skipped
         self.total: int | None = None

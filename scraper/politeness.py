@@ -71,18 +71,18 @@ class Robots:
         self.truncated = truncated
 
     @classmethod
-    def parse(cls, site: str, text: str | bytes) -> "Robots":
+    def parse(cls, site: str, text: str | bytes) -> Robots:
         """Rules from a robots.txt body (bytes are read as UTF-8); only the first 500 KiB count."""
         kept, truncated = _within_cap(text)
         return cls(site, Protego.parse(kept), kept, truncated=truncated)
 
     @classmethod
-    def allow_all(cls, site: str) -> "Robots":
+    def allow_all(cls, site: str) -> Robots:
         """Rules for a site with no robots.txt (404): everything is allowed."""
         return cls(site, None, "")
 
     @classmethod
-    def from_response(cls, site: str, status: int, text: str | bytes | None) -> "Robots":
+    def from_response(cls, site: str, status: int, text: str | bytes | None) -> Robots:
         """Interpret the answer to ``GET /robots.txt``.
 
         200 → its rules (the first 500 KiB); 4xx (404, 410, 401, 403 …) → no
@@ -194,7 +194,7 @@ class RateLimiter:
     def stopped(self) -> bool:
         return self.stop_switch.stopped
 
-    async def __aenter__(self) -> "RateLimiter":
+    async def __aenter__(self) -> RateLimiter:
         await self.wait()
         return self
 

@@ -161,7 +161,7 @@ class HostileServer:
             headers[k] = v
         send(resp.status, resp.body, headers)(h)
 
-    def __enter__(self) -> "HostileServer":
+    def __enter__(self) -> HostileServer:
         self._thread.start()
         return self
 

@@ -38,6 +38,6 @@ def test_each_command_has_help(name):
 def test_bad_usage_is_one_line_and_exit_2(argv, needle):
     proc = subprocess.run([sys.executable, "-m", "corpus.cli", *argv], capture_output=True, text=True)
     assert proc.returncode == 2
-    lines = [l for l in proc.stderr.splitlines() if l.strip()]
+    lines = [line for line in proc.stderr.splitlines() if line.strip()]
     assert len(lines) == 1, proc.stderr
     assert needle in lines[0]

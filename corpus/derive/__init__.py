@@ -24,6 +24,8 @@ tables were built, every request is rebuilt.
 
 from __future__ import annotations
 
+import contextlib
+import time
 from datetime import date, datetime
 
 from corpus.db import table_columns, table_exists
@@ -76,27 +78,43 @@ def _site_tables(con) -> tuple | None:
     return tuple(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("regimes", "sites", "site_rules"))
 
 
+@contextlib.contextmanager
+def _timed(timings: dict[str, float] | None, name: str):
+    started = time.monotonic()
+    try:
+        yield
+    finally:
+        if timings is not None:
+            timings[name] = timings.get(name, 0.0) + time.monotonic() - started
+
+
 def _capture_dates(con) -> bool:
     """Whether requests say when a thread's capture was made (``as_of``, schema 5 on)."""
     return "as_of" in table_columns(con, "requests")
 
 
-def rebuild(con, *, today: date | None = None, since: datetime | None = None) -> None:
+def rebuild(con, *, today: date | None = None, since: datetime | None = None,
+            timings: dict[str, float] | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
     Europe/London; tests pass a fixed date.  With ``since``, only the requests
     that may have changed since then are rebuilt (see ``_scope_sql``); without
     it, or when the stored tables are missing or from an older build, all are.
+    ``timings``, when given, receives the seconds each table took.
     """
     today = today or uk_today()
-    before = _site_tables(con)
-    write_sites(con)
-    write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
+    with _timed(timings, "calendar"):
+        before = _site_tables(con)
+        write_sites(con)
+        write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     if since is None or before != _site_tables(con) or not _can_scope(con, today):
-        con.execute(build_sql(today, capture_dates=_capture_dates(con)))
-        build_refusal_citations(con)
-        update_search_index(con)
+        with _timed(timings, "timeline"):
+            con.execute(build_sql(today, capture_dates=_capture_dates(con)))
+        with _timed(timings, "citations"):
+            build_refusal_citations(con)
+        with _timed(timings, "search index"):
+            update_search_index(con)
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     con.execute("DELETE FROM request_timeline t USING _derive_scope s WHERE t.site = s.site AND t.request_key = s.request_key")

@@ -51,6 +51,8 @@ def score_key(regime: str, provision: str) -> str:
         return f"{regime}:ncnd"
     if provision.startswith("reg"):
         m = re.match(r"reg(\d+)((?:\([0-9a-z]+\)){0,2})", provision)
+        if m is None:
+            raise ValueError(f"{provision!r} is not a regulation number such as reg12(4)(b)")
         num, subs = m.group(1), m.group(2)
         gate = {"EIR": ("12", "13"), "EISR": ("10", "11")}.get(regime)
         if gate and num == gate[0] and subs.startswith("(3)"):
@@ -108,12 +110,15 @@ def load_real_2019(labels: Path, pages: Path) -> list[Letter]:
     Each message's request context is the outgoing messages above it on its page.
     """
     from scraper.pages.request import parse_request
+    from scraper.records import ParseFailure
 
     data = tomllib.loads(labels.read_text(encoding="utf-8"))
     wanted = {(m["file"], int(m["message_id"])): m for m in data.get("message", [])}
     letters = []
     for f in sorted(pages.glob("*.html")):
         parsed = parse_request(f.read_bytes())
+        if isinstance(parsed, ParseFailure):
+            raise ValueError(f"{f.name}: the page cannot be read ({parsed.message})")
         law = "EIR" if parsed.law == "eir" else "FOIA"
         outgoing: list[str] = []
         for m in sorted(parsed.messages, key=lambda m: m.position):

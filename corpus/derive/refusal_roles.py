@@ -221,7 +221,7 @@ class Cue:
     def __init__(self, *parts: tuple[tuple[str, ...], str]) -> None:
         self.parts = [(keys, re.compile(pattern, _I)) for keys, pattern in parts]
 
-    def search(self, s: str, low: str | None = None):
+    def search(self, s: str, low: str | None = None) -> re.Match[str] | None:
         low = s.lower() if low is None else low
         for keys, rx in self.parts:
             if any(k in low for k in keys):
@@ -269,13 +269,6 @@ _NEG_AFTER = re.compile(
 )
 _NEITHER = re.compile(r"\bneither\s+(?!confirm)", _I)
 _WEAK_OVERTURN = re.compile(r"\bno\s+longer\b", _I)  # overturns only where an earlier decision exists
-_EARLIER_REF = Cue(
-    (("decision notice", "previously", "originally"), r"\bdecision\s+notice\b|\bpreviously\b|\boriginally\b"),
-    (("original", "initial", "previous", "earlier", "first"),
-     r"\b(?:original|initial|previous|earlier|first)\s+(?:\w+\s+)?(?:response|decision|reply|refusal)\b"),
-    ((" of", "dated", " on"), r"\b(?:our|its|the\s+council's|your)\s+(?:response|letter|reply|decision)\s+(?:of|dated|on)\b"),
-)
-_OVERTURN = re.compile(r"\bno\s+longer\b", _I)  # overturns only where an earlier decision exists
 _EARLIER_REF = re.compile(
     r"\bdecision\s+notice\b|\b(?:original|initial|previous|earlier|first)\s+(?:\w+\s+)?(?:response|decision|reply|refusal)\b|"
     r"\b(?:our|its|the\s+council's|your)\s+(?:response|letter|reply|decision)\s+(?:of|dated|on)\b|\bpreviously\b|\boriginally\b",
@@ -524,7 +517,6 @@ class Scope:
 
 
 def scope_of(ctx: LetterContext, pos: int, end: int) -> Scope:
-    sent = ctx.sentence_of(pos)
     a, b = ctx.clause_of(pos)
     before, after, whole = ctx.text[a:pos], ctx.text[end:b], ctx.text[a:b]
     words = re.findall(r"[A-Za-z]{3,}", before + " " + after)
@@ -565,7 +557,7 @@ def _needs(rx: re.Pattern, *keys: str) -> re.Pattern:
     return rx
 
 
-def _match(rx, s: str, low: str | None = None) -> str | None:
+def _match(rx: re.Pattern[str] | Cue, s: str, low: str | None = None) -> str | None:
     if isinstance(rx, Cue):
         m = rx.search(s, low)
         return " ".join(m.group().split())[:60] if m else None
@@ -596,9 +588,10 @@ class _Cues:
     __slots__ = ("whole", "low", "found")
 
     def __init__(self, whole: str) -> None:
-        self.whole, self.low, self.found = whole, whole.lower(), {}
+        self.whole, self.low = whole, whole.lower()
+        self.found: dict[re.Pattern[str] | Cue, str | None] = {}
 
-    def __call__(self, rx: re.Pattern) -> str | None:
+    def __call__(self, rx: re.Pattern[str] | Cue) -> str | None:
         if rx not in self.found:
             self.found[rx] = _match(rx, self.whole, self.low)
         return self.found[rx]
@@ -693,10 +686,9 @@ _DECISION_PIVOT = re.compile(
 
 
 def _negation(sc: Scope, phrase_only: bool) -> str | None:
-    m = None
     tail = sc.before[-140:]
-    for m in _NEG_BEFORE.finditer(tail):
-        pass
+    negations = list(_NEG_BEFORE.finditer(tail))
+    m = negations[-1] if negations else None  # the last negation before the mention
     if m is not None:
         gap = tail[m.end():]
         if len(gap) <= 60 and not _PI_GAP.search(gap):
@@ -808,7 +800,7 @@ def bare_mentions_follow_the_decision(ctx: LetterContext, rows: list[list]) -> N
     it is mentioned again only in passing ("..., which section 36 requires"): a clause without any
     word of applying, withholding or refusing decides nothing ("the qualified person's opinion
     was not obtained" for section 36, read from its phrase)."""
-    numbered = {}
+    numbered: dict[tuple[tuple[int, int], str], list] = {}  # (sentence, ground) -> its first numbered mention
     for r in rows:
         if r[_BY] == "number":
             numbered.setdefault((ctx.sentence_of(r[_POS]), r[_GROUND]), r)

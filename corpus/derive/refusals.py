@@ -330,6 +330,7 @@ def _numbered(text: str, regime: str):
             other = "a heading of the document"
         prev: tuple[bool, str, list[str]] | None = None  # the last number of the list: (is reg, number, subsections)
         lst = m.group("list")
+        fixed: str | tuple[str, str] | None  # the other law's name, or a (role, cue) fixed by the reference's form
         for n in _NUM_RE.finditer(lst):
             if n.group("bare"):
                 # "(e) and (f)" in "regulations 12(5)(b), (e) and (f)": siblings of the last subsection before
@@ -627,6 +628,16 @@ def _prepared_request(text: str) -> str:
 _GATEWAY = {("EIR", "reg12(3)"): "reg13", ("EISR", "reg10(3)"): "reg11"}
 
 
+def _section_of(prov: str) -> str:
+    """The section or regulation number of a provision: "40" for s40(2), "12" for reg12(4)(b)."""
+    if prov == "ncnd":
+        return "ncnd"
+    m = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov)
+    if m is None:
+        raise ValueError(f"{prov!r} is not a provision such as s40(2) or reg12(4)(b)")
+    return m.group(1)
+
+
 def _mentions(text: str, letter: str):
     """Every numbered and phrase mention of a ground, in no particular order."""
     for reg, prov, section, sub, ground, pos, end, other in _numbered(text, letter):
@@ -638,7 +649,7 @@ def _mentions(text: str, letter: str):
             continue
         reg, prov = target
         ground = GROUNDS[reg][prov] if prov in GROUNDS[reg] else ground_of(reg, prov)
-        section = re.match(r"(?:s|reg)?(\w+?)(?=\(|$)", prov).group(1) if prov != "ncnd" else "ncnd"
+        section = _section_of(prov)
         sub = prov[len(prov.split("(")[0]) :] or None
         for m in (rx.finditer(text, lower) if isinstance(rx, _Guarded) else rx.finditer(text)):
             if ground == "neither confirm nor deny" and _COST_NEAR.search(text, max(0, m.start() - 200), m.end() + 200):

@@ -696,13 +696,14 @@ def request_page(corpus: SiteCorpus, req: FakeRequest, base: str, *, unfold: boo
     blocks = []
     for ev in req.events():
         html = None
-        obj = ev.get("_obj")
-        if ev["outgoing_message_id"] is not None and ev["event_type"] in ("sent", "followup_sent", "send_error", "resent", "followup_resent"):
-            html = _outgoing(corpus, req, obj, base)
-        elif ev["incoming_message_id"] is not None and ev["event_type"] == "response":
-            html = _incoming(corpus, req, obj, base, unfold)
-        elif ev["comment_id"] is not None and ev["event_type"] == "comment":
-            if obj.visible:
+        obj = ev.get("_obj")  # the message or annotation of a message or comment event
+        if isinstance(obj, FakeMessage):
+            if ev["outgoing_message_id"] is not None and ev["event_type"] in ("sent", "followup_sent", "send_error", "resent", "followup_resent"):
+                html = _outgoing(corpus, req, obj, base)
+            elif ev["incoming_message_id"] is not None and ev["event_type"] == "response":
+                html = _incoming(corpus, req, obj, base, unfold)
+        elif isinstance(obj, FakeAnnotation):
+            if ev["comment_id"] is not None and ev["event_type"] == "comment" and obj.visible:
                 html = _comment(req, obj, base)
         if html is not None:
             blocks.append('  <div class="ff-print-fix"></div>\n' + html)

@@ -27,7 +27,7 @@ from collections.abc import Callable, Collection
 from datetime import datetime, timezone
 
 from corpus.frontier import QueuedUrl
-from corpus.pipeline import Failure, RawPage, RawThread, ThreadOutcome
+from corpus.pipeline import Failure, OutcomeKind, RawPage, RawThread, ThreadOutcome
 from corpus.progress import Reporter
 from scraper.archive.captures import Capture, Skipped, SkipReason, canonical_url, slug_of
 from scraper.archive.cdx import ArchiveEndpoint
@@ -118,23 +118,21 @@ class ArchiveFallback:
 
     async def thread(self, q: QueuedUrl) -> RawThread | ThreadOutcome:
         """A queued thread from the archive: a raw thread to parse, or its outcome (removed, or not archived)."""
-        base = {"url": q.url, "site": self.site, "origin": "archive", "url_title": q.url_title,
-                "signature": q.listing_signature, "provenance": "archive", "queued": True}
         if self.withheld(q.url):
             self.counts["withheld"] += 1
-            return ThreadOutcome(kind="withheld", **base, failure=Failure(
+            return self._outcome(q, "withheld", Failure(
                 "withheld", "the live site reported this request removed or hidden: not looked up in the archive"))
         if not self.usable():
-            return ThreadOutcome(kind="failed", **base, failure=Failure("archive", self.unavailable or ""))
+            return self._outcome(q, "failed", Failure("archive", self.unavailable or ""))
         try:
             page = await self.archive.lookup(q.url)
             if isinstance(page, Skipped):
-                return self._not_loaded(page, base)
+                return self._not_loaded(page, q)
             slug = slug_of(page.url) or q.url_title or ""
             data = await self.archive.lookup(request_json_url(self.site, slug))
         except ArchiveUnavailable as exc:
             self._given_up(exc)
-            return ThreadOutcome(kind="failed", **base, failure=Failure("archive", str(exc)))
+            return self._outcome(q, "failed", Failure("archive", str(exc)))
         self._seen(page)
         self.counts["threads"] += 1
         raw = RawThread(url=q.url, site=self.site, origin="archive", fetched_at=datetime.now(timezone.utc),
@@ -151,13 +149,18 @@ class ArchiveFallback:
                        status=capture.status, headers=capture.headers, captured_at=capture.captured_at,
                        capture_source=capture.source, record_id=capture.record_id)
 
-    def _not_loaded(self, skipped: Skipped, base: dict) -> ThreadOutcome:
+    def _outcome(self, q: QueuedUrl, kind: OutcomeKind, failure: Failure) -> ThreadOutcome:
+        """The outcome of a queued thread the archive did not load."""
+        return ThreadOutcome(kind=kind, url=q.url, site=self.site, origin="archive", url_title=q.url_title,
+                             signature=q.listing_signature, failure=failure, provenance="archive", queued=True)
+
+    def _not_loaded(self, skipped: Skipped, q: QueuedUrl) -> ThreadOutcome:
         if skipped.reason is SkipReason.GONE:
             self.counts["removed"] += 1
-            return ThreadOutcome(kind="removed", **base, failure=Failure("gone", skipped.detail))
+            return self._outcome(q, "removed", Failure("gone", skipped.detail))
         self.counts[f"not_loaded:{skipped.reason}"] += 1
         self.counts["not_loaded"] += 1
-        return ThreadOutcome(kind="failed", **base, failure=Failure("archive", skipped.detail))
+        return self._outcome(q, "failed", Failure("archive", skipped.detail))
 
     # ------------------------------------------------------------------ attachments (and any other page)
 

@@ -36,7 +36,7 @@ from collections.abc import Iterator, Mapping
 from dataclasses import dataclass
 from datetime import datetime, timezone
 from pathlib import Path
-from typing import BinaryIO
+from typing import IO
 
 from warcio.archiveiterator import WARCIterator
 from warcio.exceptions import ArchiveLoadFailed
@@ -201,7 +201,7 @@ class ArchiveReader:
             yield self._skip(SkipReason.UNREADABLE, f"cannot read the file: {exc.strerror or exc}")
 
     def _read_stream(
-        self, stream: BinaryIO, member: str | None, originals: dict[str, _Place], revisits: list[_Revisit]
+        self, stream: IO[bytes], member: str | None, originals: dict[str, _Place], revisits: list[_Revisit]
     ) -> Iterator[Capture | Skipped]:
         iterator = _Records(stream, check_digests=True)
         seen = 0
@@ -273,6 +273,7 @@ class ArchiveReader:
         where = {"url": url, "member": member, "record_id": record_id, "captured_at": captured_at, "kind": kind}
         if captured_at is None:
             return self._skip(SkipReason.UNREADABLE, "the record has no readable WARC-Date", **where)
+        status: int | None
         if record.rec_type == "resource":
             status = 200
             headers = {"content-type": record.rec_headers.get_header("Content-Type") or ""}
@@ -306,7 +307,7 @@ class ArchiveReader:
     # -- revisits -------------------------------------------------------------------
 
     def _resolve(
-        self, revisits: list[_Revisit], originals: dict[str, _Place], plain: BinaryIO | None = None
+        self, revisits: list[_Revisit], originals: dict[str, _Place], plain: IO[bytes] | None = None
     ) -> Iterator[Capture | Skipped]:
         for rv in revisits:
             where = {"url": rv.url, "member": rv.member, "record_id": rv.record_id, "captured_at": rv.captured_at,
@@ -341,7 +342,7 @@ class ArchiveReader:
                           body=original.body, source=self.source, member=rv.member, record_id=rv.record_id,
                           revisit_of=place.record_id)
 
-    def _reread(self, place: _Place, plain: BinaryIO | None) -> Capture | Skipped | None:
+    def _reread(self, place: _Place, plain: IO[bytes] | None) -> Capture | Skipped | None:
         if place.member is not None and self._zip is not None:
             with self._zip.open(place.member) as stream:
                 return self._record_at(stream, place)
@@ -349,7 +350,7 @@ class ArchiveReader:
             return self._record_at(plain, place)
         return None
 
-    def _record_at(self, stream: BinaryIO, place: _Place) -> Capture | Skipped | None:
+    def _record_at(self, stream: IO[bytes], place: _Place) -> Capture | Skipped | None:
         try:
             stream.seek(place.offset)
             for record in _Records(stream, check_digests=True):
@@ -363,7 +364,7 @@ class ArchiveReader:
         return None
 
 
-def read_warc(stream: BinaryIO | bytes, *, site: str, source: str = "<stream>",
+def read_warc(stream: IO[bytes] | bytes, *, site: str, source: str = "<stream>",
               max_bytes: Mapping[UrlKind, int] | None = None) -> Iterator[Capture | Skipped]:
     """Captures of one WARC (plain or gzipped) given as a seekable stream or bytes; see ``ArchiveReader``."""
     data = io.BytesIO(stream) if isinstance(stream, bytes | bytearray) else stream
@@ -374,7 +375,7 @@ def read_warc(stream: BinaryIO | bytes, *, site: str, source: str = "<stream>",
 class _StreamReader(ArchiveReader):
     """An ``ArchiveReader`` over an open stream instead of a file name."""
 
-    def __init__(self, stream: BinaryIO, *, site: str, source: str, max_bytes: Mapping[UrlKind, int] | None):
+    def __init__(self, stream: IO[bytes], *, site: str, source: str, max_bytes: Mapping[UrlKind, int] | None):
         super().__init__(source, site=site, max_bytes=max_bytes)
         self._stream = stream
         self._source = source
@@ -390,7 +391,7 @@ class _StreamReader(ArchiveReader):
         yield from self._resolve(revisits, originals, self._stream)
 
 
-def _trailing_bytes(stream: BinaryIO, end: int) -> int:
+def _trailing_bytes(stream: IO[bytes], end: int) -> int:
     """How many bytes after ``end`` are not record separators (a record cut off at the end of the file)."""
     try:
         stream.seek(end)

@@ -40,7 +40,9 @@ from __future__ import annotations
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import datetime
 from email.utils import parsedate_to_datetime
+from typing import TypedDict
 
 import httpx
 
@@ -114,6 +116,16 @@ class PrefixListing:
     rows: list[CdxRow]  # the latest 200 capture of each URL found
     complete: bool  # False when the listing was cut (the query limit or page budget ran out)
     queries: int = 0
+
+
+class _Where(TypedDict):
+    """Where a replayed capture came from: the fields every ``Skipped`` for it carries."""
+
+    url: str
+    source: str
+    record_id: str | None
+    captured_at: datetime | None
+    kind: UrlKind
 
 
 def _replayed_headers(headers: dict[str, str]) -> dict[str, str]:
@@ -254,8 +266,8 @@ class WaybackArchive:
         """The raw capture ``row`` names (``id_`` replay), judged as a file's record would be."""
         kind = kind or classify_url(self.site, row.url)
         replay = self.endpoint.replay_url(row.timestamp, row.url)
-        where = {"url": row.url, "source": replay, "record_id": row.digest, "captured_at": row.captured_at,
-                 "kind": kind}
+        where: _Where = {"url": row.url, "source": replay, "record_id": row.digest, "captured_at": row.captured_at,
+                         "kind": kind}
         fetcher = self._ready()
         self.stats["replays"] += 1
         cap = DEFAULT_CAPS.get(kind, DEFAULT_CAPS[UrlKind.REQUEST_PAGE])

@@ -170,7 +170,7 @@ def _read_requester(requester: LexborNode | None, item: ListingItem) -> None:
     sentence_event = _event_from_sentence(sentence)
     if item.event_type is None:
         item.event_type = sentence_event
-    for kind, value, node in segs:
+    for kind, value, _node in segs:
         if kind == "time" and value:
             item.event_time_text = value
             try:

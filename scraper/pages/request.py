@@ -46,6 +46,7 @@ from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.pages.text import (
+    TEXT_TAG_ID,
     block_text,
     inline_text,
     parse_date_text,
@@ -252,6 +253,8 @@ def _parse(html: bytes, json_bytes: bytes | None, url: str | None) -> ParsedRequ
     tree = LexborHTMLParser(html)
     show = tree.css_first("#request_show")
     scope = show if show is not None else tree.root
+    if scope is None:
+        return ParseFailure("markup_changed", "the page has no document element", slug)
     found = _layout(scope, html)
     if isinstance(found, ParseFailure):
         if found.kind == "markup_changed" and _looks_truncated(html):
@@ -643,7 +646,6 @@ _OLD_THREAD_QUERY = _THREAD_QUERY + (
 _DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM, _H2, _BR, _STRONG = (
     create_tag(name).tag_id for name in ("div", "time", "p", "span", "a", "li", "img", "em", "h2", "br", "strong")
 )
-_TEXT_ID = LexborHTMLParser("<p>x</p>").css_first("p").child.tag_id
 
 
 class _Parts:
@@ -678,7 +680,7 @@ def _h2_lines(h2: LexborNode) -> list[str]:
         if tag_id == _BR:
             lines.append(" ".join("".join(current).split()))
             current = []
-        elif tag_id == _TEXT_ID:
+        elif tag_id == TEXT_TAG_ID:
             current.append(n.text_content or "")
     lines.append(" ".join("".join(current).split()))
     return [line for line in lines if line]
@@ -879,24 +881,101 @@ _ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, a[href], em, strong
 
 
 def _attachments(block: LexborNode, node_id: str, layout: str, msg: Message) -> list[Attachment]:
-    """``li.attachment`` (2016 onwards) or ``p.attachment`` (before) items, in page order."""
+    """``li.attachment`` items (2016 onwards) or ``p.attachment`` (before), in page order."""
+    canonical = _canonical_attachments(block)
+    if canonical is not None:
+        return [_attachment_record(fields, i, node_id, layout, False) for i, fields in enumerate(canonical)]
     items = block.css("li.attachment")
     if not items:
         items = block.css("p.attachment")
-    out: list[Attachment] = []
-    for i, item in enumerate(items):
-        out.append(_attachment(item, i, node_id, layout))
+    return [_attachment(item, i, node_id, layout) for i, item in enumerate(items)]
+
+
+# The box of attachments as today's templates write it, in Lexbor's serialisation
+# (attribute values quoted with &, ", <, > escaped; text with &, <, > and U+00A0
+# escaped).  A box that matches is read from these strings with the same rules
+# as the node walk below; any other box is walked.
+_WS = r"[ \t\n\r\f]*"
+_CANONICAL_ITEM = (
+    rf'<li class="attachment" id="attachment-([0-9]+)">{_WS}'
+    rf'<a href="([^"]*)"><img class="attachment__image"(?: alt="[^"]*")? src="([^"]*)"></a>{_WS}'
+    rf'<p class="attachment__name">([^<]*)</p>{_WS}'
+    rf'<p class="attachment__meta">([^<]*)(?:<a href="([^"]*)">[^<]*</a>{_WS})?<a href="([^"]*)">[^<]*</a>{_WS}</p>{_WS}</li>'
+)
+_CANONICAL_ITEM_RE = re.compile(_CANONICAL_ITEM)
+_CANONICAL_BOX = re.compile(
+    rf'<div class="attachments">{_WS}<div class="attachments__header">{_WS}<h3>[^<]*</h3>{_WS}</div>{_WS}'
+    rf'<ul class="list-of-attachments">{_WS}((?:{_CANONICAL_ITEM.replace("(", "(?:").replace("(?:?:", "(?:")}{_WS})*)</ul>{_WS}'
+    rf'(?:<a href="#" class="attachments__show-more"[^>]*></a>{_WS})?</div>'
+)
+
+
+def _unescape_attribute(value: str) -> str:
+    if "&" not in value:
+        return value
+    return (value.replace("&quot;", '"').replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\xa0")
+            .replace("&amp;", "&"))
+
+
+def _unescape_text(value: str) -> str:
+    if "&" not in value:
+        return value
+    return value.replace("&lt;", "<").replace("&gt;", ">").replace("&nbsp;", "\xa0").replace("&amp;", "&")
+
+
+def _canonical_attachments(block: LexborNode) -> list[tuple] | None:
+    """The fields of every attachment in a box written as today's templates write it; None for any other box."""
+    html = block.html
+    if html is None:
+        return None
+    box = _CANONICAL_BOX.fullmatch(html)
+    if box is None:
+        return None
+    out = []
+    for m in _CANONICAL_ITEM_RE.finditer(box.group(1)):
+        item_id, first, src, name, meta, view, down = m.groups()
+        fields = _LinkFields()
+        fields.link(_unescape_attribute(first))
+        icon = _ICON.search(_unescape_attribute(src))
+        fields.image(fields_href=_unescape_attribute(first))
+        size = " ".join(_unescape_text(meta).split()) or None
+        if view is not None:
+            fields.link(_unescape_attribute(view))
+        fields.link(_unescape_attribute(down))
+        out.append((item_id, " ".join(_unescape_text(name).split()), size, fields.download, fields.html_view,
+                    icon.group(1) if icon else None, False, False))
     return out
 
 
+class _LinkFields:
+    """The Download and View links of one attachment, as its links and icon are met in page order."""
+
+    __slots__ = ("download", "html_view")
+
+    def __init__(self) -> None:
+        self.download: str | None = None
+        self.html_view: str | None = None
+
+    def link(self, href: str) -> None:
+        if "/attach/html/" in href:
+            self.html_view = self.html_view or href
+        elif "/attach/" in href:
+            self.download = self.download or href
+
+    def image(self, fields_href: str | None) -> None:
+        """An icon inside a link: the link is the download when none was met yet."""
+        if self.download is None and fields_href is not None:
+            if "/attach/" in fields_href and "/attach/html/" not in fields_href:
+                self.download = fields_href
+
+
 def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> Attachment:
-    database_id: int | None = None
-    item_id = item.attributes.get("id") or ""
-    if item_id.startswith("attachment-") and item_id[11:].isdigit() and item_id[11:].isascii():
-        database_id = _check_range(int(item_id[11:]), f"attachment database id in {node_id}")
+    element_id = item.attributes.get("id") or ""
+    item_id = element_id[11:] if element_id.startswith("attachment-") else None
     name = ""
-    size_text = download = html_view = icon = None
-    erased = hidden = noted = False
+    size_text = icon = None
+    hidden = noted = False
+    links = _LinkFields()
     old_style = item.tag_id == _P  # before 2016: <p class="attachment"><a><img></a><strong>name</strong><br>size ...
     for node in item.css(_ATTACHMENT_PARTS):  # a node comes once per selector it matches
         tag_id = node.tag_id
@@ -912,11 +991,7 @@ def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> A
             elif "attachment__meta" in cls and size_text is None:
                 size_text = _first_text(node)
         elif tag_id == _A:
-            href = attrs.get("href") or ""
-            if "/attach/html/" in href:
-                html_view = html_view or href
-            elif "/attach/" in href:
-                download = download or href
+            links.link(attrs.get("href") or "")
         elif tag_id == _EM:
             noted = True
         elif tag_id == _STRONG:
@@ -927,12 +1002,21 @@ def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> A
             if m:
                 icon = m.group(1)
             parent = node.parent
-            if download is None and parent is not None and parent.tag_id == _A:
-                href = parent.attributes.get("href") or ""
-                if "/attach/" in href and "/attach/html/" not in href:
-                    download = href
+            if parent is not None and parent.tag_id == _A:
+                links.image(parent.attributes.get("href") or "")
     if old_style and size_text is None:
         size_text = _text_after_br(item)
+    fields = (item_id, name, size_text, links.download, links.html_view, icon, hidden, noted)
+    return _attachment_record(fields, position, node_id, layout, old_style)
+
+
+def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, old_style: bool) -> Attachment:
+    """An Attachment from what its item shows: (digits of its id, name, size, download, view, icon, hidden, noted)."""
+    item_id, name, size_text, download, html_view, icon, hidden, noted = fields
+    database_id: int | None = None
+    if item_id and item_id.isdigit() and item_id.isascii():
+        database_id = _check_range(int(item_id), f"attachment database id in {node_id}")
+    erased = False
     part: int | None = None
     parts_seen = []
     for href in (download, html_view):

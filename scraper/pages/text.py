@@ -66,7 +66,18 @@ def _tag_ids(names: frozenset[str]) -> frozenset[int]:
 _BLOCK_IDS = _tag_ids(BLOCK_TAGS)
 _SKIP_IDS = _tag_ids(_SKIP_TAGS)
 (_BR_ID,) = _tag_ids(frozenset({"br"}))
-_TEXT_ID = LexborHTMLParser("<p>x</p>").css_first("p").child.tag_id  # the "-text" pseudo-tag
+
+
+def _text_tag_id() -> int:
+    """Lexbor's id of the "-text" pseudo-tag, read from a parsed text node."""
+    p = LexborHTMLParser("<p>x</p>").css_first("p")
+    text = p.child if p is not None else None
+    if text is None:
+        raise RuntimeError("Lexbor parsed <p>x</p> without a text node")
+    return text.tag_id
+
+
+TEXT_TAG_ID = _text_tag_id()
 
 
 def block_text(node: LexborNode | None) -> str:
@@ -81,7 +92,7 @@ def block_text(node: LexborNode | None) -> str:
     parts: list[str] = []
     append = parts.append
     blocks = _BLOCK_IDS
-    text_id = _TEXT_ID
+    text_id = TEXT_TAG_ID
     skip_until: LexborNode | None = None
     for n in node.traverse(include_text=True):
         tag_id = n.tag_id
@@ -91,7 +102,7 @@ def block_text(node: LexborNode | None) -> str:
             prev = n.prev
             if prev is not None and prev.tag_id in blocks:
                 append(_PARA)
-            append(n.text_content)
+            append(n.text_content or "")
         elif tag_id == _BR_ID:
             append(_LINE)
         elif tag_id in blocks:
@@ -116,7 +127,14 @@ def normalise_paragraphs(raw: str) -> str:
     for para in raw.split(_PARA):
         if not para or para.isspace():
             continue
-        lines = [" ".join(line.split()) for line in para.split(_LINE)]
+        lines = []
+        for line in para.split(_LINE):
+            line = line.strip()
+            # Most lines need only the strip: no other whitespace than single spaces
+            # (every whitespace character but the space is unprintable).
+            if "  " in line or not line.isprintable():
+                line = " ".join(line.split())
+            lines.append(line)
         text = "\n".join(lines).strip("\n")
         if text:
             out.append(text)

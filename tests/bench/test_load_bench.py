@@ -36,6 +36,11 @@ def test_reparse_bench_quick_prints_its_figures():
     pytest.importorskip("scraper.pages.request")
     text = _run("reparse.py")
     assert re.search(r"stored [\d,]+ pages", text)
-    assert re.search(r"reparse: [\d,]+ pages in [\d.]+ s, [\d,.]+ pages/s", text)
-    last = text.strip().splitlines()[-1]
-    assert re.fullmatch(r"headline: a million threads would take [\d.]+ h to reparse .*", last)
+    assert re.search(r"first rebuild .*: 300 pages in [\d.]+ s with \d+ workers \[300 threads, 0 failures", text)
+    again = text[text.index("rebuild again"):]
+    assert re.search(r"\[300 threads, 0 failures; 0 new threads, 0 changed, 300 unchanged.*; 0 texts scanned", again)
+    for stage in ("parse", "load", "attachments", "timeline", "citations"):
+        assert re.search(rf"\n  {stage} +[\d.]+ +[\d.]+ min", again), stage
+    headline, missed = text.strip().splitlines()[-2:]
+    assert re.fullmatch(r"headline: a rebuild of a million threads would take [\d.]+ min .*target < 20 min", headline)
+    assert missed.startswith("MISSED: ")

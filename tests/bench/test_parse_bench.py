@@ -27,7 +27,9 @@ def test_parse_bench_quick_prints_figures():
     assert re.search(r"^all pages, per round: full / bare median [0-9.]+x, quartiles [0-9.]+-[0-9.]+x, range", text, re.M)
     assert re.search(r"^\(a\) full extraction / bare parse = [0-9.]+x", text, re.M)
     assert re.search(r"^\(b\) bs4 extraction / full extraction = [0-9.]+x", text, re.M)
-    assert re.match(r"headline: full extraction is [0-9.]+x faster than BeautifulSoup", lines[-1])
+    assert re.search(r"^\(a'\) on current-markup pages = [0-9.]+x   \(target <= 2.5x\)", text, re.M)
+    assert re.match(r"headline: full extraction is [0-9.]+x faster than BeautifulSoup", lines[-2])
+    assert lines[-1].startswith("MISSED: ")
 
 
 def test_generated_pages_stay_within_the_target_size_range():

@@ -5,7 +5,7 @@ from __future__ import annotations
 from datetime import datetime, timedelta, timezone
 
 from corpus.load import LoadItem
-from scraper.records import Annotation, Attachment, Event, Message, ParsedRequest, Person
+from scraper.records import Annotation, Attachment, Direction, Event, Message, ParsedRequest, Person
 
 SITE = "https://www.whatdotheyknow.com"
 T0 = datetime(2024, 3, 1, 9, 30, tzinfo=timezone.utc)
@@ -25,7 +25,7 @@ def make_thread(
     msgs: list[Message] = []
     events: list[Event] = []
     for i in range(messages):
-        direction = "outgoing" if i % 2 == 0 else "incoming"
+        direction: Direction = "outgoing" if i % 2 == 0 else "incoming"
         mid = base_msg + i
         sent = T0 + timedelta(days=n % 300, hours=i * 30)
         atts = []

@@ -13,7 +13,6 @@ import pytest
 from corpus import db as corpus_db
 from corpus import schema
 from corpus.db import (
-    STORAGE_VERSION,
     LockHolder,
     SyncLock,
     batch,
@@ -184,14 +183,15 @@ HOLDER = textwrap.dedent(
 )
 
 
-def _hold_open(path: Path) -> subprocess.Popen:
+def _hold_open(path: Path) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", HOLDER, str(path)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True)
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 
-def _let_go(proc: subprocess.Popen) -> None:
+def _let_go(proc: subprocess.Popen[str]) -> None:
+    assert proc.stdin is not None
     proc.stdin.write("\n")
     proc.stdin.flush()
     proc.wait(timeout=30)
@@ -340,7 +340,7 @@ def test_probing_the_lock_does_not_make_a_starting_sync_fail(tmp_path):
         with pytest.raises(DatabaseLocked):
             hurried.acquire()
         threading.Timer(0.3, corpus_db._unlock, [fd]).start()
-        with SyncLock(path) as lock:  # default grace: outlasts the probe
+        with SyncLock(path):  # default grace: outlasts the probe
             assert lock_path(path).read_text().split()[0] == str(os.getpid())
     finally:
         os.close(fd)

@@ -11,9 +11,9 @@ import pytest
 
 from corpus.db import connect
 from corpus.demo import DEMO_SITE
-from tests.support.corpus_db import load_threads_tx
 from tests.cli_runner import cli_args, cli_env
 from tests.corpus.factories import SITE, item, make_thread
+from tests.support.corpus_db import load_threads_tx
 
 TABLES = ("requests", "messages", "annotations", "attachments", "events", "authorities", "users", "frontier",
           "pages", "request_timeline", "refusal_citations", "sync_runs")
@@ -27,7 +27,7 @@ def _demo(cwd, *args, env=None):
 def _counts(path) -> dict[str, int]:
     con = duckdb.connect(str(path), read_only=True)
     try:
-        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchone()[0] for t in TABLES}
+        return {t: con.execute(f"SELECT count(*) FROM {t}").fetchall()[0][0] for t in TABLES}
     finally:
         con.close()
 

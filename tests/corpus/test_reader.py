@@ -90,10 +90,10 @@ WRITER = textwrap.dedent(
 )
 
 
-def _writer(path: Path, hold: float, *, sync: bool = True) -> subprocess.Popen:
+def _writer(path: Path, hold: float, *, sync: bool = True) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", WRITER, str(path), str(hold), "sync" if sync else "other"],
                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-    assert proc.stdout.readline().strip() == "holding"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "holding"
     return proc
 
 

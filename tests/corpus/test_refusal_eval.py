@@ -33,6 +33,11 @@ def test_score_key(regime, provision, key):
     assert score_key(regime, provision) == key
 
 
+def test_score_key_names_a_regulation_it_cannot_read():
+    with pytest.raises(ValueError, match="'reg' is not a regulation number"):
+        score_key("EIR", "reg")
+
+
 def _cite(provision, role, regime="FOIA"):
     return Citation(regime, provision, provision[1:3], None, "g", "number", "", 0, role)
 
@@ -107,6 +112,17 @@ def test_grounds_relied_on_meet_the_bar(split):
     assert score.precision >= 0.95, score.misses
     assert score.recall >= 0.95, score.misses
     assert score.role_accuracy >= 0.9, score.misses
+
+
+def test_a_page_that_is_not_a_request_is_named(tmp_path):
+    """A page the parser cannot read stops the load with its file name, not an AttributeError."""
+    pages = tmp_path / "pages"
+    pages.mkdir()
+    (pages / "login.html").write_bytes(b"<html><body><h1>Sign in</h1></body></html>")
+    labels = tmp_path / "labels.toml"
+    labels.write_text("")
+    with pytest.raises(ValueError, match=r"login\.html: the page cannot be read \(page is not a request thread"):
+        load_real_2019(labels, pages)
 
 
 def test_real_2019_messages():

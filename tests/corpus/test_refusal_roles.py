@@ -2,12 +2,14 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 import pytest
 
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, extract_citations
 
 
-def roles(text, regime="FOIA", requests=()):
+def roles(text: str, regime: str = "FOIA", requests: Sequence[str] = ()) -> dict[str, set[str]]:
     """{provision: {roles}} of every row the extractor gives."""
     out: dict[str, set[str]] = {}
     for c in extract_citations(text, regime, request_texts=requests):

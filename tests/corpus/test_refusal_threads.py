@@ -18,13 +18,13 @@ from corpus.derive import refusals as refusals_module
 from corpus.load import load_threads
 from corpus.queries import run_query
 from corpus.report import collect
-from scraper.records import Event, Message, ParsedRequest, Person
+from scraper.records import Direction, Event, Message, ParsedRequest, Person
 from tests.corpus.factories import item
 
 TODAY = date(2025, 1, 6)
 
 
-def thread(n: int, authority: str, year: int, messages: list[tuple[str, str]], law: str = "foi") -> ParsedRequest:
+def thread(n: int, authority: str, year: int, messages: list[tuple[Direction, str]], law: str = "foi") -> ParsedRequest:
     """Request ``n``: (direction, body) pairs, a day apart."""
     t0 = datetime(year, 2, 6, 10, 0, tzinfo=timezone.utc)
     msgs, events = [], []

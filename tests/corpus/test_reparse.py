@@ -244,3 +244,148 @@ def test_describe_names_the_figures_and_derived_tables_are_rebuilt(loaded_db):
     assert text.startswith("Re-parsed 13 stored request pages in ")
     assert "13 threads loaded, 0 parse failures, 0 skipped." in text
     assert "13 unchanged" in text
+
+
+# ---------------------------------------------------------------- the parallel reparse against the serial load
+
+
+def _sample_store(db: Path, n: int = 40) -> None:
+    """Sample-site pages as a sync stores them: most with their JSON, every fifth without, fetched on two days."""
+    from corpus.sample_site import generate_corpus
+    from corpus.sample_site.render import request_json, request_page
+
+    corpus = generate_corpus(n, seed=7)
+    con = connect(db)
+    try:
+        stored = []
+        for i, req in enumerate(corpus.requests):
+            url = f"{SITE}/request/{req.url_title}"
+            fetched = FETCHED + timedelta(days=i % 2)
+            json_url = url + ".json" if i % 5 else None
+            stored.append(make_page(url=url, site=SITE, kind="request_html", status=200, final_url=url,
+                                    headers={"content-type": "text/html"},
+                                    body=request_page(corpus, req, SITE).encode(), fetched_at=fetched,
+                                    companion_url=json_url))
+            if json_url:
+                stored.append(make_page(url=json_url, site=SITE, kind="request_json", status=200, final_url=json_url,
+                                        headers={"content-type": "application/json"},
+                                        body=request_json(corpus, req), fetched_at=fetched))
+        store_pages(con, stored)
+    finally:
+        con.close()
+
+
+def _serial_load(db: Path, batch: int) -> None:
+    """The stored pages parsed in this process and loaded ``batch`` at a time, in the order they were fetched."""
+    from corpus.pipeline import stored_outcome
+    from corpus.reparse import read_page_rows
+
+    con = connect(db)
+    try:
+        urls = [r[0] for r in con.execute(
+            "SELECT url FROM pages WHERE kind = 'request_html' ORDER BY fetched_at, rowid").fetchall()]
+        for i in range(0, len(urls), batch):
+            rows = read_page_rows(con, urls[i:i + batch])
+            items = [o.load_item for o in map(stored_outcome, rows) if o is not None and o.load_item is not None]
+            load_threads_tx(con, items)
+    finally:
+        con.close()
+
+
+def _db_snapshot(db: Path) -> dict[str, list[tuple]]:
+    con = connect(db, read_only=True)
+    try:
+        return _snapshot(con)
+    finally:
+        con.close()
+
+
+@pytest.mark.parametrize("fresh", [True, False])
+def test_parallel_reparse_gives_the_rows_of_the_serial_load_on_sample_site_pages(tmp_path, fresh):
+    serial = tmp_path / "serial.duckdb"
+    _sample_store(serial)
+    _serial_load(serial, batch=1)  # one page at a time: the load rules alone decide, not where batches end
+    expected = _db_snapshot(serial)
+    assert len(expected["requests"]) == 40 and expected["messages"] and expected["events"]
+
+    parallel = tmp_path / "parallel.duckdb"
+    _sample_store(parallel)
+    if not fresh:  # a reparse over tables a sync already filled
+        _serial_load(parallel, batch=13)
+    stats = reparse(parallel, fresh=fresh, workers=2, batch_size=6, derive=False)
+    assert (stats.threads, stats.failures, stats.pages) == (40, 0, 40)
+    assert _db_snapshot(parallel) == expected
+
+    one = tmp_path / "one.duckdb"
+    _sample_store(one)
+    reparse(one, workers=1, batch_size=1000, derive=False)
+    assert _db_snapshot(one) == expected
+
+
+def test_an_interrupted_reparse_leaves_the_database_as_it_was(loaded_db):
+    from corpus.reparse import staging_path
+
+    db, before, _ = loaded_db
+
+    def interrupt(done, total):
+        if done >= 4:
+            raise KeyboardInterrupt
+
+    with pytest.raises(KeyboardInterrupt):
+        reparse(db, fresh=True, workers=2, batch_size=2, progress=interrupt)
+    assert not staging_path(db).exists()
+    assert _db_snapshot(db) == before
+    reparse(db, workers=2, batch_size=2, derive=False)  # the lock was released and the next run works
+    assert _db_snapshot(db) == before
+
+
+def test_reparse_chunks_hold_the_batch_size_however_the_pages_are_spread(tmp_path):
+    from corpus.reparse import _chunk_bounds
+
+    db = tmp_path / "foi.duckdb"
+    con = connect(db)
+    try:
+        pages = []
+        for i in range(30):
+            kind = "request_html" if i < 5 or i >= 25 else "authority_html"
+            url = f"{SITE}/{'request' if kind == 'request_html' else 'body'}/p{i}"
+            pages.append(make_page(url=url, site=SITE, kind=kind, status=200, final_url=url, headers=None,
+                                   body=b"<html></html>", fetched_at=FETCHED))
+        store_pages(con, pages)
+        n, bounds = _chunk_bounds(con, 3)
+        counts = [con.execute("SELECT count(*) FROM pages WHERE kind = 'request_html' AND rowid >= ? AND rowid < ?",
+                              [a, b]).fetchall()[0][0] for a, b in bounds]
+    finally:
+        con.close()
+    assert n == 10 and counts == [3, 3, 3, 1]
+
+
+def test_a_second_reparse_takes_every_unchanged_text_from_the_scan_cache(tmp_path, monkeypatch):
+    from corpus.derive import refusals
+
+    db = tmp_path / "foi.duckdb"
+    _sample_store(db)
+    scanned: list[int] = []
+    real_scan = refusals._scan_chunk
+
+    def counting(rows, pool):
+        scanned.append(len(rows))
+        return real_scan(rows, pool)
+
+    monkeypatch.setattr(refusals, "_scan_chunk", counting)
+    reparse(db, workers=1)
+    first = sum(scanned)
+    assert first > 0  # the sample site's authorities refuse some requests
+    citations = _db_rows(db, "SELECT * FROM refusal_citations")
+    scanned.clear()
+    reparse(db, workers=1)
+    assert sum(scanned) == 0
+    assert _db_rows(db, "SELECT * FROM refusal_citations") == citations
+
+
+def _db_rows(db: Path, sql: str) -> list[tuple]:
+    con = connect(db, read_only=True)
+    try:
+        return sorted(con.execute(sql).fetchall(), key=repr)
+    finally:
+        con.close()

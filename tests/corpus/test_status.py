@@ -105,10 +105,10 @@ LOCKED_SYNC = textwrap.dedent(
 )
 
 
-def _sync_like(db, hold: float) -> subprocess.Popen:
+def _sync_like(db, hold: float) -> subprocess.Popen[str]:
     proc = subprocess.Popen([sys.executable, "-c", LOCKED_SYNC, str(db), str(hold)], stdin=subprocess.PIPE,
                             stdout=subprocess.PIPE, text=True, cwd=PROJECT_ROOT)
-    assert proc.stdout.readline().strip() == "ready"
+    assert proc.stdout is not None and proc.stdout.readline().strip() == "ready"
     return proc
 
 

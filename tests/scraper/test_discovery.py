@@ -123,7 +123,7 @@ def test_split_range_covers_every_day_once():
     for parts in (2, 3, 7, 100):
         pieces = split_range(lo, hi, parts)
         assert pieces[0][0] == lo and pieces[-1][1] == hi and len(pieces) == parts
-        for (a, b), (c, d) in zip(pieces, pieces[1:]):
+        for (a, b), (c, _d) in zip(pieces, pieces[1:]):
             assert c == b + timedelta(days=1) and a <= b
     assert split_range(lo, lo + timedelta(days=1), 5) == [(lo, lo), (lo + timedelta(days=1), lo + timedelta(days=1))]
 
@@ -233,7 +233,7 @@ def test_unknown_authority_and_user_raise_target_not_found():
     assert "no user 'ghost'" in str(info.value)
 
 
-def test_single_day_overflow_warns_and_yields_what_it_can():
+def test_single_day_overflow_warns_and_yields_what_it_can() -> None:
     reqs = make_requests(600, start=date(2020, 2, 2), days=1)
     for r in reqs.values():
         r["events"] = [r["events"][0].replace(hour=12)]  # one event each, all on one (UTC) day
@@ -244,7 +244,7 @@ def test_single_day_overflow_warns_and_yields_what_it_can():
     assert any("2020-02-02" in w and "500" in w for w in warnings)
 
 
-def test_unreadable_first_page_raises_and_later_page_is_skipped_with_warning():
+def test_unreadable_first_page_raises_and_later_page_is_skipped_with_warning() -> None:
     async def broken(url):
         return ParseFailure("markup_changed", "no items")
 

@@ -8,6 +8,7 @@ import random
 import threading
 import time
 import zlib
+from collections.abc import Callable
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
@@ -76,7 +77,7 @@ class Script:
 class Sleeps:
     """A fake clock: sleeping records the pause and moves time on, instantly."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.calls: list[float] = []
         self.now = 0.0
 
@@ -326,7 +327,7 @@ def test_load_robots_variants():
 class _Server:
     """A tiny HTTP server on 127.0.0.1 that records when each request arrived."""
 
-    def __init__(self, behaviour):
+    def __init__(self, behaviour: Callable[[BaseHTTPRequestHandler, int], None]) -> None:
         self.arrivals: list[float] = []
         self.paths: list[str] = []
         outer = self
@@ -365,7 +366,7 @@ def _send(handler, status, body=b"ok", headers=None, declared=None):
     handler.wfile.flush()
 
 
-def test_rate_ceiling_holds_on_a_real_server_including_retries():
+def test_rate_ceiling_holds_on_a_real_server_including_retries() -> None:
     rate = 8.0
 
     def behaviour(handler, n):
@@ -554,7 +555,7 @@ def test_robots_txt_in_stacked_encodings_is_unavailable_naming_the_encoding():
     assert len(script.requests) == 1  # not retried
 
 
-def test_crawl_delay_from_robots_holds_back_the_first_request_after_it():
+def test_crawl_delay_from_robots_holds_back_the_first_request_after_it() -> None:
     sleeps = Sleeps()
     starts: list[tuple[str, float]] = []
 

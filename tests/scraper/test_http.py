@@ -5,8 +5,8 @@ import asyncio
 import httpx
 import pytest
 
-from scraper.errors import InvalidInput
 from scraper import __version__
+from scraper.errors import InvalidInput
 from scraper.http import make_client, user_agent
 
 

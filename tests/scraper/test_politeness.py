@@ -103,7 +103,7 @@ def test_effective_rate_caps_public_sites_and_exempts_this_machine():
 class FakeClock:
     """A clock that only moves when someone sleeps."""
 
-    def __init__(self):
+    def __init__(self) -> None:
         self.now = 1000.0
         self.sleeps: list[float] = []
 

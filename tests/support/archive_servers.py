@@ -23,6 +23,7 @@ import sys
 import tempfile
 import threading
 import time
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from email.utils import format_datetime
@@ -59,8 +60,9 @@ class PywbServer:
 
     def _read_line(self, timeout: float) -> str:
         assert self._proc is not None and self._proc.stdout is not None
+        stdout = self._proc.stdout
         box: list[str] = []
-        reader = threading.Thread(target=lambda: box.append(self._proc.stdout.readline()), daemon=True)
+        reader = threading.Thread(target=lambda: box.append(stdout.readline()), daemon=True)
         reader.start()
         reader.join(timeout)
         if not box or not box[0]:
@@ -166,7 +168,7 @@ def urlkey(url: str) -> str:
 class IaStandIn:
     """The Internet Archive's CDX API and ``id_`` replays, served from WARC files on 127.0.0.1."""
 
-    def __init__(self, warcs: list[Path] = (), *, robots_txt: str | None = None):
+    def __init__(self, warcs: Iterable[Path] = (), *, robots_txt: str | None = None):
         self.captures: list[Stored] = []
         self.robots_txt = robots_txt
         self.hits: list[IaHit] = []

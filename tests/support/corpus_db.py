@@ -87,10 +87,10 @@ def refuse_to_store(monkeypatch, url_title: str) -> None:
 
     real_stage = load._stage
 
-    def stage(items, keys):
+    def stage(items, keys, *order):
         if any(it.parsed.url_title == url_title for it in items):
             raise OverflowError("Python int too large to convert to C long")
-        return real_stage(items, keys)
+        return real_stage(items, keys, *order)
 
     monkeypatch.setattr(load, "_stage", stage)
 

@@ -106,9 +106,11 @@ def docx_letter(lines: list[str] = REFUSAL_LETTER, table: list[list[str]] | None
 
 def xlsx_table(rows: list[list[object]], title: str = "Requests") -> bytes:
     import openpyxl
+    from openpyxl.worksheet.worksheet import Worksheet
 
     book = openpyxl.Workbook()
     sheet = book.active
+    assert isinstance(sheet, Worksheet)  # a new workbook starts with one worksheet
     sheet.title = title
     for row in rows:
         sheet.append(row)
@@ -177,7 +179,7 @@ def scan_of(pdf: bytes, *, dpi: int = 200, skew: float = 0.6, specks: int = 3000
     try:
         for page in document:
             image = page.render(scale=dpi / 72, grayscale=True).to_pil().convert("L")
-            image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.BICUBIC)
+            image = image.rotate(skew, expand=True, fillcolor=255, resample=Image.Resampling.BICUBIC)
             pixels = image.load()
             for _ in range(specks):  # dust and toner specks
                 pixels[rnd.randrange(image.width), rnd.randrange(image.height)] = rnd.choice((0, 96, 255))

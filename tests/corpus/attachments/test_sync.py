@@ -180,7 +180,7 @@ def test_text_mode_stores_text_failures_and_pending(site, tmp_path):
 def test_files_mode_keeps_originals_content_addressed(site, tmp_path):
     pdf = samples.pdf_with_text()
     evil_names = ["../../etc/passwd", "/etc/shadow", "..\\..\\boot.ini"]
-    for part, name in enumerate(evil_names, start=2):
+    for part, _name in enumerate(evil_names, start=2):
         site.routes[f"/request/{SLUG}/response/200/attach/{part}/x.pdf"] = Route(body=pdf, content_type="application/pdf")
     site.routes[attach_path(SLUG, 201, 2, "other.docx")] = Route(body=samples.docx_letter())
     db = make_db(

@@ -6,7 +6,7 @@ from pathlib import Path
 
 from hypothesis import given, settings
 from hypothesis import strategies as st
-from selectolax.lexbor import LexborHTMLParser
+from selectolax.lexbor import LexborHTMLParser, LexborNode
 
 from scraper.pages.depth import _NOT_COUNTED, MAX_DEPTH, SCAN_ABOVE_TAGS, nesting_depth, too_deep
 from scraper.pages.request import parse_request
@@ -71,8 +71,11 @@ def test_real_pages_are_shallow(pages_2019):
 
 def _real_counted_depth(html: bytes) -> int:
     best = 0
-    for node in LexborHTMLParser(html).root.traverse():
-        depth, p = 0, node
+    root = LexborHTMLParser(html).root
+    assert root is not None
+    for node in root.traverse():
+        depth = 0
+        p: LexborNode | None = node
         while p is not None:
             if p.tag and not p.tag.startswith(("-", "#")) and p.tag.encode() not in _NOT_COUNTED:
                 depth += 1

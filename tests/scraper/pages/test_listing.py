@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from datetime import datetime, timedelta, timezone
 
 import pytest
@@ -72,7 +73,7 @@ def sent_item(slug: str, n: int = 0) -> str:
 def pagination_html(path: str, current: int, last: int, extra: str = "") -> str:
     """will_paginate 4.0 markup with inner window 4, outer window 1."""
     window = set(range(max(1, current - 4), min(last, current + 4) + 1)) | {1, 2, last - 1, last}
-    window = sorted(p for p in window if 1 <= p <= last)
+    shown = sorted(p for p in window if 1 <= p <= last)
     parts = []
     if current == 1:
         parts.append('<span class="previous_page disabled" aria-label="Previous page">&#8592; Previous</span>')
@@ -81,7 +82,7 @@ def pagination_html(path: str, current: int, last: int, extra: str = "") -> str:
             f'<a class="previous_page" aria-label="Previous page" rel="prev" href="{path}?{extra}page={current - 1}">&#8592; Previous</a>'
         )
     prev = 0
-    for p in window:
+    for p in shown:
         if p > prev + 1:
             parts.append('<span class="gap">&hellip;</span>')
         if p == current:
@@ -151,7 +152,7 @@ def list_page(items: list[str], *, total: int, current: int = 1, extra: str = ""
     )
 
 
-def user_page(items: list[str], *, total: int | None, annotations: list[str] = (), current: int = 1, last: int | None = None) -> bytes:
+def user_page(items: list[str], *, total: int | None, annotations: Sequence[str] = (), current: int = 1, last: int | None = None) -> bytes:
     if items:
         if total == 1:
             heading = "This person's Freedom of Information request <!-- matches_estimated 1 -->"

@@ -97,7 +97,7 @@ def test_random_bytes_never_raise():
 
 
 def test_non_bytes_input_is_a_failure_not_a_crash():
-    result = parse_request(None)  # type: ignore[arg-type]
+    result = parse_request(None)  # the wrong type on purpose: a caller that ignores the hints
     assert isinstance(result, ParseFailure) and result.kind == "empty"
 
 
