@@ -12,7 +12,7 @@ never a borrowed UK clock.
 
 The built-in sites are below.  Users add sites, or change a built-in one, in a
 ``sites.toml`` file beside the database (or the file named by
-``$CORPUS_SITES``); see the README section "Sites and regimes" for the format.
+``$CORPUS_SITES``); see the README section "Sites and laws" for the format.
 ``write_sites`` puts the merged list into the ``regimes``, ``sites`` and
 ``site_rules`` tables, which the timeline joins.
 """
@@ -300,7 +300,7 @@ def load_sites_file(path: str | os.PathLike) -> list[Site]:
     except FileNotFoundError:
         raise UsageError(f"{path}: no such sites file; create it or unset ${SITES_ENV}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
-        raise UsageError(f"{path}: not valid TOML ({exc}); fix the file (README: Sites and regimes)") from None
+        raise UsageError(f"{path}: not valid TOML ({exc}); fix the file (README: Sites and laws)") from None
     extra = set(data) - {"site"}
     if extra:
         raise _bad(path, "top level", f"unknown key {min(extra)!r}", "declare sites as [[site]] tables")
