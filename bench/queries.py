@@ -173,11 +173,13 @@ def build(con, n_requests: int, authorities: int, use_derive: bool) -> None:
     if use_derive:
         from corpus.derive.refusals import build_refusal_citations
         from corpus.derive.timeline import build_sql
+        from corpus.sites import write_sites
         from corpus.workdays import uk_today, write_calendar
 
         # rebuild(con), step by step, to say where its time goes
         start = time.perf_counter()
         today = uk_today()
+        write_sites(con)
         write_calendar(con, last_year=today.year + 2)
         con.execute(build_sql(today))
         timeline = time.perf_counter() - start

@@ -6,7 +6,7 @@ with ``exit_code``.  Exit codes are documented in the README.
 
 from __future__ import annotations
 
-# Exit codes (README: "Exit codes").
+# Exit codes (README: "Troubleshooting").
 EXIT_OK = 0
 EXIT_FAILURES = 1  # the run finished but some URLs failed for good
 EXIT_USAGE = 2  # bad input: nothing was written

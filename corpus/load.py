@@ -27,6 +27,7 @@ from datetime import datetime, timezone
 import duckdb
 import pyarrow as pa
 
+from corpus.sites import is_scottish
 from corpus.staging import TIMESTAMP, arrow_rows, arrow_schema, registered
 from scraper.records import ParsedRequest, Person
 
@@ -137,9 +138,6 @@ _REQUEST_CONTENT = [c for c in _REQUESTS.names if c not in {
     "site", "request_key", "source", "source_url", "page_sha256", "first_seen", "last_seen", "has_json",
     "provenance", "provenance_name", "as_of"}]
 
-# Tags WhatDoTheyKnow gives Scottish public authorities (e.g. "scotland", "scotland_council");
-# their requests fall under FOISA / the Scottish EIR.
-SCOTTISH_TAGS = frozenset({"scotland", "scottish", "foisa"})
 
 
 def tag_strings(tags) -> list[str]:
@@ -148,11 +146,10 @@ def tag_strings(tags) -> list[str]:
 
 
 def jurisdiction_from_tags(tags: list[str] | None) -> str | None:
-    """'scotland' for an authority tagged as Scottish, 'uk' otherwise; None when its tags are unknown."""
-    if tags is None:
-        return None
-    names = {t.split(":", 1)[0].lower() for t in tags}
-    return "scotland" if names & SCOTTISH_TAGS else "uk"
+    """'scotland' for an authority tagged as Scottish (``corpus.sites.is_scottish``), 'uk' otherwise; None when its
+    tags are unknown."""
+    scottish = is_scottish(tags)
+    return None if scottish is None else "scotland" if scottish else "uk"
 
 
 def authority_row(site: str, url_name: str, *, authority_id: int | None, name: str | None,

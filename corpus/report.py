@@ -491,7 +491,9 @@ decided has no deadline: it counts among the requests and outcomes, but not in t
 <p><strong>Working days.</strong> UK working days under the request's regime: weekends, Christmas Day, Good Friday and the
 bank holidays of every UK nation (FOIA, EIR), or of Scotland only (FOISA, EISR), are not counted. The day the request is
 received is day 0. A request for clarification restarts the clock when the requester answers it. The limit is 20
-working days (60 for schools and academies); extensions claimed for a public-interest test are not taken into account.</p>
+working days; a school's or academy's request is called long overdue only after 60 (not 40), because regulations let
+schools leave school holidays out of the count. Extensions claimed for a public-interest test are not taken into
+account.</p>
 <p><strong>A substantive answer</strong> is the authority's first message after the clock starts that is more than an
 acknowledgement, an automatic reply, a notice of delay or extension, or a request for clarification: the site's own status
 for that message decides where it has one, otherwise its wording and whether it carries a document. Working days to an

@@ -20,7 +20,7 @@
 --   url_title           the request's slug: <site>/request/<url_title>
 --   title               the request's title
 --   sent_at             when the request was sent
---   due_date            the statutory due date (end of the 20th working day)
+--   due_date            the statutory due date under the request's regime (e.g. working day 20 for FOIA)
 --   long_overdue_date   the date it became long overdue
 --   days_past_due       calendar days from the due date to today
 --   described_state     the state the requester last set

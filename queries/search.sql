@@ -98,7 +98,7 @@ SELECT * FROM (
         attachment_part,
         sent_at,
         trim(regexp_replace(substr(text, greatest(length(before_hit) - 80, 0) + 1,
-                                   least(length(before_hit), 80) + length(hit) + 80), '\s+', ' ', 'g')) AS snippet,
+                                   least(length(before_hit), 80) + length(hit) + 80), '\s+', ' ', 'g'), ' ') AS snippet,
         site,
         score
     FROM (SELECT *,  -- the first hit and the text before it

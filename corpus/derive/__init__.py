@@ -4,6 +4,9 @@
 
 * ``holidays`` and ``workday_calendar`` (``corpus.workdays``): non-working days
   and a per-regime working-day index, 2005 to two years ahead;
+* ``regimes``, ``sites`` and ``site_rules`` (``corpus.sites``): the laws'
+  clocks and which law each site's requests run under, built-in and from the
+  user's ``sites.toml``;
 * ``request_timeline`` (``corpus.derive.timeline``): one row per request;
 * ``refusal_citations`` (``corpus.derive.refusals``): one row per ground cited
   in an authority's message (or attachment) and its role: relied on, upheld
@@ -15,7 +18,8 @@
 
 ``rebuild(con, since=t)`` does the same for only the requests that can have
 changed since ``t`` (a sync passes its start time), and gives the same tables
-as a whole rebuild.
+as a whole rebuild.  When the sites or regimes changed since the stored
+tables were built, every request is rebuilt.
 """
 
 from __future__ import annotations
@@ -24,11 +28,12 @@ import contextlib
 import time
 from datetime import date, datetime
 
-from corpus.db import table_columns
+from corpus.db import table_columns, table_exists
 from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.progress import ProgressFn
 from corpus.search.index import update_search_index
+from corpus.sites import write_sites
 from corpus.workdays import uk_today, write_calendar
 
 __all__ = ["rebuild", "extract_citations", "Citation", "ROLES", "COUNTED_ROLES", "classify_response"]
@@ -67,6 +72,13 @@ def _can_scope(con, today: date) -> bool:
     return timeline_columns(con, today) <= have
 
 
+def _site_tables(con) -> tuple | None:
+    """The stored regimes, sites and site rules (None before the first build): a change rebuilds every request."""
+    if not all(table_exists(con, t) for t in ("regimes", "sites", "site_rules")):
+        return None
+    return tuple(con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in ("regimes", "sites", "site_rules"))
+
+
 @contextlib.contextmanager
 def _timed(timings: dict[str, float] | None, name: str):
     started = time.monotonic()
@@ -102,10 +114,12 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     step = _stepper(progress)
     today = today or uk_today()
     with _timed(timings, "calendar"):
+        before = _site_tables(con)
+        write_sites(con)
         write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     step()
     capture_dates = _capture_dates(con)
-    if since is None or not _can_scope(con, today):
+    if since is None or before != _site_tables(con) or not _can_scope(con, today):
         with _timed(timings, "timeline"):
             con.execute(build_sql(today, capture_dates=capture_dates))
         step()

@@ -755,6 +755,10 @@ def _prefilter(col: str) -> str:
     return f"regexp_matches(translate({col}, '\u00a0\u2019', ' ''') , {_sql_quote(PREFILTER_RX)})"
 
 
+# The extractor knows the UK laws only: requests under other regimes (or none known) are not scanned.
+_UK_ONLY = "coalesce(t.regime, 'FOIA') IN ('FOIA', 'EIR', 'FOISA', 'EISR')"
+
+
 def _context_sql(alias: str) -> str:
     """The requester's messages sent before the text ``alias`` (its site, request_key, position, sent_at), in order."""
     return f"""(SELECT string_agg(o.body, chr(30) ORDER BY o.position, o.sent_at, o.message_id)
@@ -778,7 +782,8 @@ def _candidate_sql(con, scoped: bool = False) -> str:
         f"""SELECT m.site, m.request_key, m.position, m.sent_at, 'message' AS source, m.message_id,
                    CAST(NULL AS INTEGER) AS part, coalesce(t.regime, 'FOIA') AS regime, m.body AS text
             FROM {messages} m LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
-            WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}"""
+            WHERE m.direction = 'incoming' AND m.body IS NOT NULL AND {_prefilter('m.body')}
+              AND {_UK_ONLY}"""
     ]
     if table_exists(con, "attachment_texts"):
         parts.append(
@@ -790,7 +795,7 @@ def _candidate_sql(con, scoped: bool = False) -> str:
                 LEFT JOIN request_timeline t ON t.site = m.site AND t.request_key = m.request_key
                 WHERE x.status = 'ok' AND x.text IS NOT NULL
                   AND NOT coalesce(a.hidden, false) AND NOT coalesce(a.erased, false)
-                  AND {_prefilter('x.text')}"""
+                  AND {_prefilter('x.text')} AND {_UK_ONLY}"""
         )
     union = "\nUNION ALL\n".join(parts)
     return f"""SELECT c.*, md5(c.text) AS text_md5, coalesce(md5({_context_sql('c')}), '') AS context_md5

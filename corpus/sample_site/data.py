@@ -13,7 +13,7 @@ from dataclasses import dataclass, field
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
 
-import holidays as _holidays
+from corpus.workdays import add_working_days as _add_working_days
 
 LONDON = ZoneInfo("Europe/London")
 
@@ -83,30 +83,9 @@ VIEW_STATES = {
 
 # --------------------------------------------------------------------------- working days
 
-
-@functools.cache
-def _uk_holidays(year: int) -> frozenset[date]:
-    days: set[date] = set()
-    for subdiv in ("ENG", "WLS", "SCT", "NIR"):
-        days.update(_holidays.UnitedKingdom(subdiv=subdiv, years=year).keys())
-    return frozenset(days)
-
-
-def is_working_day(day: date) -> bool:
-    """Not a weekend and not a bank holiday in any part of the UK."""
-    return day.weekday() < 5 and day not in _uk_holidays(day.year)
-
-
-@functools.lru_cache(maxsize=65536)
-def add_working_days(start: date, n: int) -> date:
-    """The date ``n`` working days after ``start`` (``start`` is day zero)."""
-    day = start
-    counted = 0
-    while counted < n:
-        day += timedelta(days=1)
-        if is_working_day(day):
-            counted += 1
-    return day
+# The site's due dates use the corpus's own UK working-day calendar (weekends and
+# the bank holidays of any part of the UK), as WhatDoTheyKnow's holiday table does.
+add_working_days = functools.lru_cache(maxsize=65536)(_add_working_days)
 
 
 # --------------------------------------------------------------------------- records

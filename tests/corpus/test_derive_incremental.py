@@ -36,6 +36,10 @@ def test_scoped_rebuild_equals_a_whole_rebuild(con, monkeypatch, chunk):
     # a refusal to cite, so refusal_citations has rows outside the scope too
     threads[3].messages[1].body = "We refuse this under section 43(2) of the Freedom of Information Act 2000."
     load_threads(con, [item(t, fetched_at=first) for t in threads])
+    # and requests under other regimes, and on a site with none known
+    load_threads(con, [item(make_thread(n, messages=3), fetched_at=first, site=s)
+                       for n, s in ((40, "https://dostup.org.ua"), (41, "https://www.asktheeu.org"),
+                                    (42, "https://foi.example.org"))])
     derive.rebuild(con, today=date(2025, 1, 6))
 
     # a day later: one thread gains a refusal reply, one thread is new, one is re-keyed
@@ -92,3 +96,20 @@ def test_tables_from_an_older_build_are_rebuilt_whole(con):
     con.execute("ALTER TABLE request_timeline DROP COLUMN title_key_requests")
     derive.rebuild(con, today=date(2025, 1, 6), since=T0 + timedelta(days=1000))
     assert "title_key_requests" in {r[0] for r in con.execute("DESCRIBE request_timeline").fetchall()}
+
+
+def test_a_changed_sites_file_rebuilds_every_request(con, tmp_path, monkeypatch):
+    monkeypatch.delenv("CORPUS_SITES", raising=False)
+    elsewhere = "https://foi.example.org"
+    first = T0 + timedelta(days=400)
+    load_threads(con, [item(make_thread(n, messages=2), fetched_at=first, site=elsewhere) for n in range(1, 4)])
+    derive.rebuild(con, today=date(2025, 1, 6))
+    assert {r[0] for r in con.execute("SELECT regime FROM request_timeline").fetchall()} == {"unknown"}
+
+    (tmp_path / "sites.toml").write_text(f'[[site]]\nurl = "{elsewhere}"\nregime = "EU_1049"\n', encoding="utf-8")
+    derive.rebuild(con, today=date(2025, 1, 6), since=first + timedelta(days=5))  # nothing loaded since
+    scoped = snapshot(con)
+    assert {r[0] for r in con.execute("SELECT regime FROM request_timeline").fetchall()} == {"EU_1049"}
+    assert all(r[0] is not None for r in con.execute("SELECT due_date FROM request_timeline").fetchall())
+    derive.rebuild(con, today=date(2025, 1, 6))
+    assert scoped == snapshot(con)

@@ -161,11 +161,11 @@ def test_build_reads_new_texts_in_bounded_chunks_and_in_a_pool(tmp_path):
     con = connect(tmp_path / "many.duckdb")
     con.execute(
         "INSERT INTO requests (site, request_key, url_title, authority_url_name) "
-        "SELECT 's', 'id:' || i, 't' || i, 'council' FROM range(4500) r(i)"
+        "SELECT 'https://www.whatdotheyknow.com', 'id:' || i, 't' || i, 'council' FROM range(4500) r(i)"
     )
     con.execute(
         "INSERT INTO messages (site, request_key, message_id, direction, sent_at, body) "
-        "SELECT 's', 'id:' || i, i, 'incoming', TIMESTAMPTZ '2024-05-01 10:00:00+00', "
+        "SELECT 'https://www.whatdotheyknow.com', 'id:' || i, i, 'incoming', TIMESTAMPTZ '2024-05-01 10:00:00+00', "
         "CASE WHEN i % 3 = 0 THEN 'We refuse under section 12 as it exceeds the appropriate limit.' "
         "ELSE 'The information is exempt under section 40(2) of the Act.' END FROM range(4500) r(i)"
     )
