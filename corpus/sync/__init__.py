@@ -10,7 +10,7 @@ How a run goes:
    ``--user`` / ``--query`` and offers every request found to the frontier;
    explicit ``--request`` values go straight in.  Items whose listing
    signature has not changed since they were fetched are not queued again.
-4. ``fetching`` + ``run``: a fetch loop takes queued threads and GETs
+4. ``fetching`` + ``loop``: a fetch loop takes queued threads and GETs
    ``/request/<slug>`` (conditional on the stored ETag) and its ``.json``, one
    request at a time at the allowed rate; each thread is parsed in a worker
    thread (``corpus.pipeline``) while the next request waits for its slot.

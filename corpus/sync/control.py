@@ -3,6 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import contextlib
+import signal
+from collections.abc import Callable
 
 from scraper.fetch import ChallengeDetected
 
@@ -31,3 +34,30 @@ class Control:
     def fail(self, exc: BaseException) -> None:
         self.error = exc
         self.wake.set()
+
+    def install_signals(self, on_first: Callable[[], None]) -> list[signal.Signals]:
+        """Ctrl-C / SIGTERM: the first interrupts (then ``on_first``), the second cancels the running task."""
+        loop = asyncio.get_running_loop()
+        main_task = asyncio.current_task()
+        assert main_task is not None
+
+        def on_signal() -> None:
+            if self.interrupted:
+                main_task.cancel()  # second Ctrl-C: stop waiting, keep what is committed
+                return
+            self.interrupt()
+            on_first()
+
+        installed = []
+        for sig in (signal.SIGINT, signal.SIGTERM):
+            with contextlib.suppress(NotImplementedError, RuntimeError, ValueError):
+                loop.add_signal_handler(sig, on_signal)
+                installed.append(sig)
+        return installed
+
+    @staticmethod
+    def remove_signals(installed: list[signal.Signals]) -> None:
+        loop = asyncio.get_running_loop()
+        for sig in installed:
+            with contextlib.suppress(Exception):
+                loop.remove_signal_handler(sig)

@@ -1,6 +1,6 @@
 """The fetch side of a sync: queued threads in hand, and one thread's pages fetched into a raw thread.
 
-``corpus.sync.run`` drives the loop; this module knows what is taken from
+``corpus.sync.loop`` drives the loop; this module knows what is taken from
 the frontier and not yet written back, the stored validators for a
 conditional GET, and how ``/request/<slug>`` and its ``.json`` are asked for.
 """

@@ -1,0 +1,95 @@
+"""When a sync brings the derived tables up to date: with its first batch, every ``DERIVE_EVERY`` seconds, at the end.
+
+Only the requests the run touched (and those a new day makes overdue) are
+rebuilt, a chunk at a time, so the cost follows the run rather than the size
+of the corpus.  The periodic and final rebuilds cap DuckDB's memory and fall
+back to no cap when the cap is too small.
+"""
+
+from __future__ import annotations
+
+import time
+from datetime import datetime
+
+import duckdb
+
+from corpus import db
+from corpus.derive import rebuild
+from corpus.errors import HeldByReader
+from corpus.progress import Reporter
+from corpus.sync.reader import ReaderWait
+from corpus.writer import Writer, WriteResult, out_of_memory, trim_heap
+
+DERIVE_EVERY = 600.0  # seconds: a long sync brings the derived tables up to date this often (and at its end)
+DERIVE_CHUNK = 1000  # requests rebuilt at a time: the rebuild's memory does not grow with the run
+
+
+class DerivedTables:
+    """The derived tables of one run: whether they exist, when they were last rebuilt, and rebuilding them."""
+
+    def __init__(self, writer: Writer, reporter: Reporter, reader: ReaderWait, *, memory_limit: str):
+        self.writer = writer
+        self.rep = reporter
+        self.reader = reader
+        self.memory_limit = memory_limit  # DuckDB's cap while they are rebuilt
+        self.exist: bool | None = None  # whether the file has them (None: not looked yet)
+        self.last = time.monotonic()
+        self.at_end = False  # brought up to date at the end of the run
+        self.run_started_at: datetime | None = None  # wall clock, set when the run is recorded
+
+    def since(self) -> datetime | None:
+        """Threads written by this run were fetched after it started; those from an earlier run's spool, earlier."""
+        times = [t for t in (self.run_started_at, self.writer.merged_since) if t is not None]
+        return min(times) if times else None
+
+    def derive(self, con: duckdb.DuckDBPyConnection) -> None:
+        rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, progress=self.rep.progress)
+        self.last = time.monotonic()
+
+    def with_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
+        """Inside the first batch's transaction: create the derived tables if the file has none yet.
+
+        So a first sync's readers can query them from its first batch on (they
+        cover what is written, and are brought up to date every
+        ``DERIVE_EVERY`` seconds and at the end).  Tried once per run.
+        """
+        if self.exist is not None or not result.outcomes:
+            return
+        if db.table_exists(con, "request_timeline") and db.table_exists(con, "refusal_citations"):
+            self.exist = True
+            return
+        try:
+            self.derive(con)
+        except BaseException as exc:
+            if not out_of_memory(exc):  # (out of memory: the batch is written again uncapped, and this with it)
+                self.exist = False  # the batch is written without it; the end of the run tries again
+                self.rep.log("derive_failed", "the derived tables could not be created with the first batch "
+                             f"({str(exc).splitlines()[0] if str(exc) else type(exc).__name__}); the end of the "
+                             "run builds them", level="warning")
+            raise
+        self.exist = True
+
+    async def after_batch(self, result: WriteResult) -> None:
+        """After a batch: every ``DERIVE_EVERY`` seconds, bring the tables up to date (if no reader has the file)."""
+        if result.outcomes and self.exist and time.monotonic() - self.last >= DERIVE_EVERY:
+            try:
+                await self.rebuild(wait=0.0)
+            except HeldByReader:  # a reader came back in between: the next batch tries again
+                pass
+
+    async def at_the_end(self, *, wait: float) -> None:
+        await self.rebuild(wait=wait)
+        self.at_end = True
+
+    async def rebuild(self, *, wait: float) -> None:
+        """Rebuild the derived tables with DuckDB's memory capped (every thread is read: the cap keeps the
+        process from growing with the corpus); uncapped if the cap is too small."""
+        trim_heap()
+        try:
+            await self.reader.call(self.derive, memory_limit=self.memory_limit, wait=wait)
+        except HeldByReader:
+            raise
+        except Exception as exc:  # threads are committed; derived tables can be rebuilt later
+            why = "out of memory" if out_of_memory(exc) else str(exc).splitlines()[0]
+            self.rep.log("derive_failed", f"derived tables were not rebuilt ({why}); run `corpus reparse`",
+                         level="warning")
