@@ -556,11 +556,11 @@ def report(db_path, output, authorities, since, until, site_filter, query, top):
     """
     from corpus.report import build_report
 
+    rep = _reporter()
     line = build_report(db_path=db_path, output=output, authorities=list(authorities), query=query,
-                        since=since, until=until, site=_site_filter(site_filter), top=top,
-                        notify=_reporter().note)
+                        since=since, until=until, site=_site_filter(site_filter), top=top, notify=rep.note)
     click.echo(line)
-    _reporter().summary(line)
+    rep.summary(line)
 
 
 @main.command()
