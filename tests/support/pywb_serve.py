@@ -22,6 +22,7 @@ monkey.patch_all()
 import json  # noqa: E402
 import logging  # noqa: E402
 import os  # noqa: E402
+import socket  # noqa: E402
 import sys  # noqa: E402
 
 
@@ -41,8 +42,13 @@ def main() -> int:
     from pywb.manager.manager import CollectionsManager
     from pywb.utils.geventserver import RequestURIWSGIHandler
 
+    class Handler(RequestURIWSGIHandler):
+        def handle(self):
+            self.socket.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            super().handle()
+
     app = FrontEndApp()
-    server = WSGIServer(("127.0.0.1", 0), app, handler_class=RequestURIWSGIHandler, log=None)
+    server = WSGIServer(("127.0.0.1", 0), app, handler_class=Handler, log=None)
     server.start()
     print(json.dumps({"port": server.address[1]}), file=answers, flush=True)
 
