@@ -1,13 +1,14 @@
 """Readers of a corpus file in their own processes, as a notebook or a DuckDB shell would open it.
 
-    python -m tests.reliability.readers hold DB SECONDS OUT [MIN_REQUESTS MIN_QUEUED]
+    python -m tests.reliability.readers hold DB SECONDS OUT [MIN_REQUESTS MIN_QUEUED [RELEASE_FILE]]
     python -m tests.reliability.readers loop DB OUT STOP_FILE PAUSE
 
 ``hold`` waits until the sync has written ``MIN_REQUESTS`` threads and queued
-``MIN_QUEUED`` URLs, then keeps one read-only connection open for ``SECONDS``
-(querying now and then).  ``loop`` opens, queries and closes again and again,
-pausing about ``PAUSE`` seconds in between, until ``STOP_FILE`` exists.  Each
-writes one JSON line per look at the data (:func:`observe`) to ``OUT``.
+``MIN_QUEUED`` URLs, then keeps one read-only connection open for ``SECONDS``,
+or until ``RELEASE_FILE`` exists if one is named (querying every second).
+``loop`` opens, queries and closes again and again, pausing about ``PAUSE``
+seconds in between, until ``STOP_FILE`` exists.  Each writes one JSON line per
+look at the data (:func:`observe`) to ``OUT``.
 """
 
 from __future__ import annotations
@@ -19,6 +20,8 @@ import sys
 import time
 
 import duckdb
+
+LOOK_EVERY = 1.0  # seconds between looks at the data while a hold lasts
 
 # Every look at the data counts these; none may ever go down for one reader.
 COUNTS = {
@@ -55,7 +58,8 @@ def observe(con: duckdb.DuckDBPyConnection) -> dict:
     return got
 
 
-def hold(db: str, seconds: float, out: str, min_requests: int = 1, min_queued: int = 0) -> None:
+def hold(db: str, seconds: float, out: str, min_requests: int = 1, min_queued: int = 0,
+         release_file: str | None = None) -> None:
     with open(out, "w") as fh:
         while True:
             try:
@@ -72,10 +76,14 @@ def hold(db: str, seconds: float, out: str, min_requests: int = 1, min_queued: i
         fh.write(json.dumps({"holding": True, **seen}) + "\n")
         fh.flush()
         until = time.monotonic() + seconds
-        while time.monotonic() < until:
-            time.sleep(min(5.0, max(0.0, until - time.monotonic())))
-            fh.write(json.dumps(observe(con)) + "\n")
-            fh.flush()
+        look = time.monotonic() + LOOK_EVERY
+        while time.monotonic() < until and not (release_file and os.path.exists(release_file)):
+            time.sleep(max(0.0, min(0.05, until - time.monotonic())))
+            if time.monotonic() >= look:
+                look += LOOK_EVERY
+                fh.write(json.dumps(observe(con)) + "\n")
+                fh.flush()
+        fh.write(json.dumps(observe(con)) + "\n")
         con.close()
         fh.write(json.dumps({"released": True, "t": time.time()}) + "\n")
 
@@ -104,7 +112,8 @@ def loop(db: str, out: str, stop_file: str, pause: float) -> None:
 if __name__ == "__main__":
     what, *args = sys.argv[1:]
     if what == "hold":
-        hold(args[0], float(args[1]), args[2], *(int(a) for a in args[3:5]))
+        counts = [int(a) for a in args[3:5]]
+        hold(args[0], float(args[1]), args[2], *counts, release_file=args[5] if len(args) > 5 else None)
     elif what == "loop":
         loop(args[0], args[1], args[2], float(args[3]))
     else:

@@ -1,8 +1,9 @@
 """Readers never stop a sync: the real CLI against the sample site while other processes read the file.
 
-* a reader holding the file for a minute in the middle of a sync: the sync goes
-  on fetching, holds what it fetched (in memory, then in the spool), says whom
-  it waits for, and writes it all once the reader lets go;
+* a reader holding the file from the middle of a sync until the sync has
+  nothing left to do but wait for it: the sync goes on fetching what it has in
+  hand, holds what it fetched (in memory, then in the spool), says whom it
+  waits for, and writes it all and finishes the queue once the reader lets go;
 * twenty readers opening and closing the file in a loop during a sync;
 * a SIGKILL while threads sit in the spool, then a rerun: the spool is written
   first, and its threads are not fetched again;
@@ -96,14 +97,37 @@ def _finish(proc: subprocess.Popen, timeout: float) -> tuple[int, str, str]:
     return proc.returncode, out or "", err or ""
 
 
-def test_a_reader_holding_the_file_for_a_minute_mid_sync_stops_nothing(site, tmp_path):
+def _idle_with_threads_spooled(site, dbp, quiet: float, timeout: float) -> bool:
+    """Wait until threads sit in the spool and the site has heard nothing for ``quiet`` seconds.
+
+    The sync then has fetched all it had in hand (it cannot take more from the
+    held file's queue) and has nothing left to do but wait for the reader.
+    """
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        hits = site.hits
+        if hits and time.time() - hits[-1].time >= quiet and list(spool_path(dbp).glob("*.arrow")):
+            return True
+        time.sleep(0.1)
+    return False
+
+
+def test_a_reader_holding_the_file_mid_sync_until_the_sync_waits_idle_stops_nothing(site, tmp_path):
     truth = site_truth(site.corpus)
-    dbp, looks = tmp_path / "held.duckdb", tmp_path / "holder.jsonl"
+    dbp, looks, release = tmp_path / "held.duckdb", tmp_path / "holder.jsonl", tmp_path / "release"
     sync = start_cli(*_args(site, dbp), stdout=subprocess.PIPE)
-    # once ten threads are written and every thread is queued, a reader opens the file and keeps it a minute
-    holder = _reader("hold", dbp, 60, looks, 10, len(truth.slugs))
+    # once ten threads are written and every thread is queued, a reader opens the file and keeps it until the
+    # sync has fetched all it had in hand, spooled part of it, and has sat a while with nothing left to do
+    holder = _reader("hold", dbp, 240, looks, 10, len(truth.slugs), release)
     try:
-        assert holder.wait(timeout=240) == 0, holder.stderr.read()
+        deadline = time.monotonic() + 120
+        while not (looks.exists() and _looks(looks)) and holder.poll() is None and time.monotonic() < deadline:
+            time.sleep(0.05)
+        assert looks.exists() and _looks(looks), "the reader never took hold of the file"
+        assert _idle_with_threads_spooled(site, dbp, quiet=2.0, timeout=180), "no thread reached the spool"
+        assert sync.poll() is None  # still waiting for the reader
+        release.touch()
+        assert holder.wait(timeout=60) == 0, holder.stderr.read()
         code, out, err = _finish(sync, 240)
     finally:
         for p in (holder, sync):
