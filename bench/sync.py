@@ -117,7 +117,7 @@ def main(argv=None) -> int:
     ap.add_argument("--rate", type=float, default=50.0, help="allowed rate of the first run (default 50)")
     ap.add_argument("--seed", type=int, default=0)
     args = ap.parse_args(argv)
-    small, large = (100, 500) if args.quick else (2000, 20000)
+    small, large = (50, 250) if args.quick else (2000, 20000)
     high_rate = 2000.0
     _install_wait4_hook()
     work = Path(tempfile.mkdtemp(prefix="bench_sync_"))

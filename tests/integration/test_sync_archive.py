@@ -207,7 +207,7 @@ def test_bad_archive_options_write_nothing(tmp_path, extra, words):
 def test_an_archive_that_cannot_be_reached_ends_an_archive_only_run(tmp_path):
     db = tmp_path / "y.duckdb"
     res = run_cli("sync", "--db", str(db), "--site", "http://127.0.0.1:9", "--request", "x",
-                  "--archive", "http://127.0.0.1:9/coll", "--source", "archive", "--quiet")
+                  "--archive", "http://127.0.0.1:9/coll", "--source", "archive", *ARCHIVE_FAST, "--quiet")
     assert res.returncode == 1
     assert "robots.txt could not be read" in res.stderr and "Traceback" not in res.stderr
     assert not db.exists()
