@@ -112,8 +112,8 @@ def loop(db: str, out: str, stop_file: str, pause: float) -> None:
 if __name__ == "__main__":
     what, *args = sys.argv[1:]
     if what == "hold":
-        counts = [int(a) for a in args[3:5]]
-        hold(args[0], float(args[1]), args[2], *counts, release_file=args[5] if len(args) > 5 else None)
+        min_requests, min_queued = (int(a) for a in (args[3:5] or ["1", "0"]))
+        hold(args[0], float(args[1]), args[2], min_requests, min_queued, args[5] if len(args) > 5 else None)
     elif what == "loop":
         loop(args[0], args[1], args[2], float(args[3]))
     else:
