@@ -106,7 +106,7 @@ def test_without_a_terminal_a_stats_line_each_interval(fake_site, tmp_path):
     assert fetching and all("threads done" in line for line in fetching)
     with_total = [line for line in fetching if " left" in line]
     assert with_total and all("ETA " in line for line in with_total)
-    assert any(line.endswith("at the current rate") and " 0 left" not in line for line in with_total)
+    assert any(line.endswith("at the current rate") and " 0 left" not in line for line in with_total), res.stderr
 
 
 def test_reparse_progress_as_json_stats(fake_site, tmp_path):
