@@ -39,6 +39,7 @@ import codecs
 import re
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
@@ -420,7 +421,9 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
                 ids[_check_range(int(m.group(1)), "request id in an attachment link")] += 1
     for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES):
         ids[_check_range(int(m), "request id in a header link")] += 1
-    if not ids and b"[FOI #" in html:
+    if not ids:
+        # The regex finds the mask faster than ``in`` (its literal prefix is
+        # scanned for its first byte, rare in a page; ``in`` skips on "#").
         too_large: set[bytes] = set()
         for m in _FOI_MASK.findall(html):
             value = int(m)
@@ -932,19 +935,25 @@ def _canonical_attachments(block: LexborNode) -> list[tuple] | None:
     if box is None:
         return None
     out = []
-    for m in _CANONICAL_ITEM_RE.finditer(box.group(1)):
-        item_id, first, src, name, meta, view, down = m.groups()
+    for item_id, first, src, name, meta, view, down in _CANONICAL_ITEM_RE.findall(box.group(1)):
+        # The links in page order: the icon's, then View (when shown) and Download.
+        # The icon inside a link adds nothing _LinkFields.link has not taken from that link.
         fields = _LinkFields()
         fields.link(_unescape_attribute(first))
-        icon = _ICON.search(_unescape_attribute(src))
-        fields.image(fields_href=_unescape_attribute(first))
-        size = " ".join(_unescape_text(meta).split()) or None
-        if view is not None:
+        if view:  # the optional group: "" when absent
             fields.link(_unescape_attribute(view))
         fields.link(_unescape_attribute(down))
+        size = " ".join(_unescape_text(meta).split()) or None
         out.append((item_id, " ".join(_unescape_text(name).split()), size, fields.download, fields.html_view,
-                    icon.group(1) if icon else None, False, False))
+                    _icon(_unescape_attribute(src)), False, False))
     return out
+
+
+@lru_cache(maxsize=512)
+def _icon(src: str) -> str | None:
+    """The content type an icon's file name names (a page repeats a few icons many times)."""
+    m = _ICON.search(src)
+    return m.group(1) if m else None
 
 
 class _LinkFields:
@@ -998,9 +1007,9 @@ def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> A
             if old_style and not name:
                 name = inline_text(node)
         elif tag_id == _IMG:
-            m = _ICON.search(attrs.get("src") or "")
-            if m:
-                icon = m.group(1)
+            found = _icon(attrs.get("src") or "")
+            if found is not None:
+                icon = found
             parent = node.parent
             if parent is not None and parent.tag_id == _A:
                 links.image(parent.attributes.get("href") or "")
@@ -1015,17 +1024,22 @@ def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, 
     item_id, name, size_text, download, html_view, icon, hidden, noted = fields
     database_id: int | None = None
     if item_id and item_id.isdigit() and item_id.isascii():
-        database_id = _check_range(int(item_id), f"attachment database id in {node_id}")
+        database_id = int(item_id)
+        if database_id > MAX_ID:
+            _check_range(database_id, f"attachment database id in {node_id}")
     erased = False
     part: int | None = None
     parts_seen = []
     for href in (download, html_view):
-        m2 = _ATTACH_PART.search(href or "")
+        m2 = _ATTACH_PART.search(href) if href else None
         if m2:
-            parts_seen.append(_check_range(int(m2.group(1)), f"attachment part in {node_id}", MAX_PART))
+            seen = int(m2.group(1))
+            if seen > MAX_PART:
+                _check_range(seen, f"attachment part in {node_id}", MAX_PART)
+            parts_seen.append(seen)
     if parts_seen:
         part = parts_seen[0]
-        if len(set(parts_seen)) > 1:
+        if len(parts_seen) > 1 and parts_seen[1] != part:
             raise _unrecognised(layout, f"the Download and View links of an attachment in {node_id} give different "
                                 f"parts {parts_seen}")
     if hidden:
