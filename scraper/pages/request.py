@@ -927,12 +927,13 @@ _CANONICAL_ITEM = (
     rf'<p class="attachment__name">([^<]*)</p>{_WS}'
     rf'<p class="attachment__meta">([^<]*)(?:<a href="([^"]*)">[^<]*</a>{_WS})?<a href="([^"]*)">[^<]*</a>{_WS}</p>{_WS}</li>'
 )
-_CANONICAL_ITEM_RE = re.compile(_CANONICAL_ITEM)
-_CANONICAL_BOX = re.compile(
+# Read in one pass: the head, each item in turn, then the tail to the end.
+_CANONICAL_HEAD = re.compile(
     rf'<div class="attachments">{_WS}<div class="attachments__header">{_WS}<h3>[^<]*</h3>{_WS}</div>{_WS}'
-    rf'<ul class="list-of-attachments">{_WS}((?:{_CANONICAL_ITEM.replace("(", "(?:").replace("(?:?:", "(?:")}{_WS})*)</ul>{_WS}'
-    rf'(?:<a href="#" class="attachments__show-more"[^>]*></a>{_WS})?</div>'
+    rf'<ul class="list-of-attachments">{_WS}'
 )
+_CANONICAL_ITEM_RE = re.compile(_CANONICAL_ITEM + _WS)
+_CANONICAL_TAIL = re.compile(rf'</ul>{_WS}(?:<a href="#" class="attachments__show-more"[^>]*></a>{_WS})?</div>')
 
 
 def _unescape_attribute(value: str) -> str:
@@ -953,11 +954,19 @@ def _canonical_attachments(block: LexborNode) -> list[tuple] | None:
     html = block.html
     if html is None:
         return None
-    box = _CANONICAL_BOX.fullmatch(html)
-    if box is None:
+    head = _CANONICAL_HEAD.match(html)
+    if head is None:
+        return None
+    items = []
+    pos = head.end()
+    match_item = _CANONICAL_ITEM_RE.match
+    while (item := match_item(html, pos)) is not None:
+        items.append(item.groups())
+        pos = item.end()
+    if _CANONICAL_TAIL.fullmatch(html, pos) is None:
         return None
     out = []
-    for item_id, first, src, name, meta, view, down in _CANONICAL_ITEM_RE.findall(box.group(1)):
+    for item_id, first, src, name, meta, view, down in items:
         # The links in page order: the icon's, then View (when shown) and Download.
         # The icon inside a link adds nothing _LinkFields.link has not taken from that link.
         fields = _LinkFields()
