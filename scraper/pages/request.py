@@ -423,13 +423,13 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
         ids[_check_range(int(m), "request id in a header link")] += 1
     if not ids:
         too_large: set[bytes] = set()
-        for m in _foi_masks(html):
-            value = int(m)
+        for digits in _foi_masks(html):
+            value = int(digits)
             if value <= MAX_ID:
                 ids[value] += 1
-            elif m not in too_large:
-                too_large.add(m)
-                warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {m[:30].decode()}, "
+            elif digits not in too_large:
+                too_large.add(digits)
+                warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {digits[:30].decode()}, "
                                              "too large for a request id; ignored"))
     if not ids:
         return None
