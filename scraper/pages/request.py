@@ -971,7 +971,7 @@ def _canonical_attachments(block: LexborNode) -> list[tuple] | None:
         # The icon inside a link adds nothing _LinkFields.link has not taken from that link.
         fields = _LinkFields()
         fields.link(_unescape_attribute(first))
-        if view:  # the optional group: "" when absent
+        if view:  # the optional View link: None when absent (an empty href would add nothing)
             fields.link(_unescape_attribute(view))
         fields.link(_unescape_attribute(down))
         size = " ".join(_unescape_text(meta).split()) or None
