@@ -42,7 +42,7 @@ from collections import Counter
 MAX_DEPTH = 256
 # Below this many "<", the worst nesting parses in about a tenth of a second
 # (thread CPU time on the 2-core test machine, Dec 2026: 6,000 nested <div>s
-# 0.04 s, 10,000 0.11 s, 12,000 0.17 s; it grows with the square): no scan
+# 0.04 s, 10,000 0.12 s, 12,000 0.17 s; it grows with the square): no scan
 # needed.  Real pages have about 22 tags a KB, so only threads over about
 # 450 KB are scanned.
 SCAN_ABOVE_TAGS = 10_000
