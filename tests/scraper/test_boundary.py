@@ -6,11 +6,13 @@ import asyncio
 
 import httpx
 
+from scraper.boundary import on_site, redirect_target, refusal
 from scraper.fetch import Failure, Fetcher
 from scraper.http import make_client
 from scraper.politeness import RateLimiter, Robots
+from scraper.results import Answer
 from tests.hostile_server import HostileServer, send
-from tests.scraper.scripted import SITE, run
+from tests.scraper.scripted import ROBOTS, SITE, run
 
 
 def test_same_host_redirect_followed():
@@ -126,3 +128,40 @@ def test_a_backslash_in_the_authority_is_read_alike_by_the_check_and_the_sender(
         result = asyncio.run(go())
         assert other.hits == [] and [p for _, p in server.hits] == ["/hop", "/landed"]
     assert result.ok and result.body == b"on the site"
+
+
+# --- the rules on their own (pure) ----------------------------------------------------------------------
+
+RULES = Robots.parse(SITE, ROBOTS)
+
+
+def redirect(location: str | None, status: int = 302) -> Answer:
+    return Answer(status, {"location": location} if location else {}, None)
+
+
+def test_refusal_names_why_a_url_is_not_sent():
+    assert refusal(SITE, RULES, f"{SITE}/request/x") is None
+    assert refusal(SITE, RULES, "http://www.example.org/request/x") == f"plain http URL on the https site {SITE}; refused"
+    assert refusal(SITE, RULES, "https://evil.example/request/x") == f"not on {SITE}; refused"
+    assert refusal(SITE, RULES, f"{SITE}/feed/body/x") == "disallowed by robots.txt"
+
+
+def test_redirect_target_resolves_the_location_and_says_why_it_is_not_followed():
+    def target(answer: Answer, last_hop: bool = False) -> tuple[str, str | None]:
+        return redirect_target(SITE, RULES, f"{SITE}/a", answer, last_hop=last_hop, max_redirects=5)
+
+    assert target(redirect("/b")) == (f"{SITE}/b", None)
+    assert target(redirect(None, 301)) == (f"{SITE}/a", "redirect (301) without a Location header")
+    assert target(redirect("/b"), last_hop=True) == (f"{SITE}/b", "too many redirects (stopped after 5; a redirect loop?)")
+    assert target(redirect("https://evil.example/x")) == (
+        "https://evil.example/x", "redirect to another host (https://evil.example/x); not followed")
+    assert target(redirect("http://www.example.org/b")) == (
+        "http://www.example.org/b", "redirect from https to plain http (http://www.example.org/b); not followed")
+    assert target(redirect("/request/x?update_status=1")) == (
+        f"{SITE}/request/x?update_status=1", f"redirect to {SITE}/request/x?update_status=1, which is disallowed by robots.txt")
+
+
+def test_on_site_takes_the_host_after_the_userinfo():
+    assert on_site(SITE, f"{SITE}/request/x") and on_site(SITE, "/request/x")
+    assert not on_site(SITE, "https://evil.example/request/x")
+    assert not on_site(SITE, "https://www.example.org@evil.example/request/x")

@@ -7,6 +7,7 @@ import asyncio
 import httpx
 import pytest
 
+from scraper.challenges import challenge_reason
 from scraper.fetch import ChallengeDetected, Fetcher
 from scraper.http import make_client
 from scraper.politeness import RateLimiter, Robots
@@ -52,3 +53,22 @@ def test_hidden_request_403_is_an_answer_not_a_challenge():
     body = "<html><head><title>Request has been removed - WhatDoTheyKnow</title></head><body><h1>Request has been removed</h1></body></html>"
     result, *_ = run({"/page": [httpx.Response(403, text=body)]})
     assert result.status == 403 and result.attempts == 1 and result.error is None
+
+
+# --- challenge_reason on its own (pure) ---------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    "status, headers, body, expected",
+    [
+        (418, {}, None, "status 418"),
+        (403, {"cf-mitigated": "Challenge"}, None, "cf-mitigated: challenge"),
+        (503, {}, b"<p>cf-chl</p>", "challenge page ('cf-chl' in the body)"),
+        (200, {}, b"<p>cf-chl</p>", None),  # on a 200 only unmistakable markers count
+        (200, {}, b"<TITLE>Just a moment...</TITLE>", "challenge page ('<title>just a moment...</title>' in the body)"),
+        (503, {}, b"x" * 65536 + b"cf-chl", None),  # only the first 64 KiB are looked at
+        (403, {}, None, None),
+    ],
+)
+def test_challenge_reason(status, headers, body, expected):
+    assert challenge_reason(status, headers, body) == expected

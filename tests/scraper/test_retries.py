@@ -2,12 +2,17 @@
 
 from __future__ import annotations
 
+import asyncio
+import random
 from datetime import datetime, timedelta, timezone
 from email.utils import format_datetime
 
 import httpx
+import pytest
 
-from tests.scraper.scripted import run
+from scraper.results import Answer, Failure
+from scraper.retries import GiveUp, Retry, RetryPolicy, status_retry
+from tests.scraper.scripted import Sleeps, run
 
 
 def test_5xx_burst_is_survived_with_growing_backoff():
@@ -79,3 +84,59 @@ def test_404_and_410_not_retried():
     for status in (404, 410):
         result, script, sleeps, calls = run({"/page": [httpx.Response(status, text="gone")]})
         assert result.status == status and result.attempts == 1 and result.error is None and result.body == b"gone"
+
+
+# --- the policy on its own --------------------------------------------------------------------------------
+
+
+def run_policy(outcomes: list, max_attempts: int = 5) -> tuple[tuple[Answer, int], Sleeps]:
+    """``RetryPolicy.run`` over calls that raise or return ``outcomes`` in turn (base 1 s, ceiling 120 s)."""
+    sleeps = Sleeps()
+
+    async def once() -> Answer:
+        outcome = outcomes.pop(0)
+        if isinstance(outcome, Exception):
+            raise outcome
+        return outcome
+
+    policy = RetryPolicy(max_attempts, 1.0, 120.0, sleeps, random.Random(1))
+    return asyncio.run(policy.run(once)), sleeps
+
+
+def test_policy_tries_until_an_answer_waiting_full_jitter_or_the_retry_after():
+    (answer, used), sleeps = run_policy([Retry("first"), Retry("second", retry_after=3.0), Answer(200, {}, b"ok")])
+    assert answer.body == b"ok" and used == 3
+    assert len(sleeps.calls) == 2 and 0 <= sleeps.calls[0] <= 1.0 and sleeps.calls[1] == 3.0
+
+
+def test_policy_reports_the_last_reason_once_the_attempts_run_out():
+    (answer, used), sleeps = run_policy([Retry("HTTP 503", 503, {"x": "y"}, failure=Failure.HTTP)] * 2, max_attempts=2)
+    assert used == 2 and len(sleeps.calls) == 1
+    assert (answer.status, answer.headers, answer.body) == (503, {"x": "y"}, None)
+    assert answer.error == "HTTP 503 (gave up after 2 attempts)" and answer.failure == Failure.HTTP
+
+
+def test_policy_passes_a_give_up_on_with_the_attempts_made():
+    with pytest.raises(GiveUp) as info:
+        run_policy([Retry("first"), GiveUp("out of time", 0, {}, Failure.DEADLINE), Answer(200, {}, b"never")])
+    assert info.value.used == 2 and info.value.failure == Failure.DEADLINE
+
+
+def test_status_retry_honours_a_retry_after_within_the_limit():
+    penalties: list[float] = []
+    exc = status_retry(503, {"retry-after": "7"}, retry_after_max=3600, penalise=penalties.append)
+    assert isinstance(exc, Retry) and exc.reason == "HTTP 503" and exc.failure == Failure.HTTP
+    assert exc.retry_after == 7.0 and penalties == [7.0]
+
+
+def test_status_retry_gives_up_on_a_retry_after_beyond_the_limit():
+    penalties: list[float] = []
+    exc = status_retry(429, {"retry-after": "7200"}, retry_after_max=3600, penalise=penalties.append)
+    assert isinstance(exc, GiveUp) and exc.status == 429 and exc.retry_after == 7200.0 and penalties == []
+    assert exc.reason.startswith("HTTP 429: the site asked us to wait 7200 s (Retry-After); retry after ")
+
+
+def test_status_retry_without_retry_after_leaves_the_wait_to_back_off():
+    penalties: list[float] = []
+    exc = status_retry(500, {}, retry_after_max=3600, penalise=penalties.append)
+    assert isinstance(exc, Retry) and exc.retry_after is None and exc.status == 500 and penalties == []

@@ -7,6 +7,7 @@ import gzip
 import threading
 import time
 import zlib
+from collections.abc import Callable
 
 import httpx
 import pytest
@@ -14,7 +15,10 @@ import pytest
 from scraper.fetch import Failure, Fetcher, FetchResult
 from scraper.http import make_client
 from scraper.politeness import ROBOTS_MAX_BYTES, RateLimiter, Robots
-from tests.hostile_server import HostileServer, bomb, silent, trickle
+from scraper.results import Answer
+from scraper.retries import GiveUp, Retry
+from scraper.transfer import Budget, Transfer, out_of_time, too_large
+from tests.hostile_server import Behaviour, HostileServer, bomb, silent, trickle
 from tests.scraper.scripted import SITE, RecordingServer, Script, raw, reply, run
 
 
@@ -158,14 +162,16 @@ def test_a_huge_robots_txt_is_read_up_to_the_cap_and_obeyed_so_far(encoding):
 # --- time: minimum throughput and a deadline per fetch (real loopback server) -----------------------
 
 
-def fetch_trickle(piece: bytes, every: float, **fetcher_options) -> tuple[FetchResult, float]:
-    """Fetch /slow from a loopback server trickling ``piece`` every ``every`` s; the result and the seconds taken."""
+def fetch_slow(behaviour: Callable[[threading.Event], Behaviour], *, timeout: float = 30.0,
+               **fetcher_options) -> tuple[FetchResult, float]:
+    """Fetch /slow from a loopback server answering with ``behaviour(stop)`` through a client with ``timeout``;
+    the result and the seconds taken."""
     stop = threading.Event()
     with HostileServer() as server:
-        server.route("^/slow", trickle(piece, every, stop=stop))
+        server.route("^/slow", behaviour(stop))
 
         async def go():
-            async with make_client(server.url, None) as client:
+            async with make_client(server.url, None, timeout=timeout) as client:
                 fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
                                   backoff_base=0.0001, **fetcher_options)
                 return await fetcher.fetch("/slow")
@@ -178,23 +184,13 @@ def fetch_trickle(piece: bytes, every: float, **fetcher_options) -> tuple[FetchR
         return result, time.monotonic() - began
 
 
+def fetch_trickle(piece: bytes, every: float, **fetcher_options) -> tuple[FetchResult, float]:
+    """Fetch /slow from a loopback server trickling ``piece`` every ``every`` s; the result and the seconds taken."""
+    return fetch_slow(lambda stop: trickle(piece, every, stop=stop), **fetcher_options)
+
+
 def test_a_server_that_never_answers_is_cut_at_the_grace_period_not_the_read_timeout():
-    stop = threading.Event()
-    with HostileServer() as server:
-        server.route("^/silent", silent(stop=stop))
-
-        async def go():
-            async with make_client(server.url, None, timeout=30) as client:
-                fetcher = Fetcher(client, Robots.allow_all(server.url), RateLimiter(1000), site=server.url,
-                                  max_attempts=1, grace=0.3, min_throughput=1000)
-                return await fetcher.fetch("/silent")
-
-        began = time.monotonic()
-        try:
-            result = asyncio.run(go())
-        finally:
-            stop.set()
-        took = time.monotonic() - began
+    result, took = fetch_slow(lambda stop: silent(stop=stop), timeout=30, max_attempts=1, grace=0.3, min_throughput=1000)
     assert result.failure == Failure.TOO_SLOW and result.status == 0 and "too slow: 0 bytes" in result.error
     assert took < 3.0
 
@@ -219,3 +215,57 @@ def test_the_deadline_bounds_a_fetch_that_never_ends_across_attempts():
 def test_slow_attempts_stop_at_the_deadline_not_the_attempt_count():
     result, _ = fetch_trickle(b"x", 0.05, max_attempts=10, grace=0.25, min_throughput=5000, deadline=0.8)
     assert result.failure == Failure.DEADLINE and 2 <= result.attempts <= 4
+
+
+# --- one Transfer on its own ----------------------------------------------------------------------------
+
+
+def transfer_once(handler, *, cap: int = 1000, page_cap: int = 1000, keep_head: bool = False,
+                  budget: Budget | None = None) -> tuple[Answer | Exception, list[int | None], Budget]:
+    """Run one ``Transfer`` of /page against ``handler``: its answer (or what it raised), the statuses heard, the budget."""
+    heard: list[int | None] = []
+    budget = budget or Budget(60.0)
+
+    async def go():
+        async with make_client(SITE, None, transport=httpx.MockTransport(handler)) as client:
+            transfer = Transfer(client, f"{SITE}/page", {}, cap, page_cap, keep_head, notify=heard.append)
+            try:
+                return await transfer.run(budget, grace=30.0, min_throughput=1000.0)
+            except (Retry, GiveUp) as exc:
+                return exc
+
+    return asyncio.run(go()), heard, budget
+
+
+def test_a_transfer_hears_the_status_and_charges_the_budget():
+    answer, heard, budget = transfer_once(lambda request: raw(200, b"hello"))
+    assert isinstance(answer, Answer) and (answer.status, answer.body, answer.error) == (200, b"hello", None)
+    assert heard == [200] and 0 < budget.spent < 60.0
+
+
+def test_a_transfer_with_no_status_line_is_heard_as_none_and_retried():
+    def refuse(request):
+        raise httpx.ConnectError("refused")
+
+    answer, heard, _ = transfer_once(refuse)
+    assert isinstance(answer, Retry) and answer.reason == "connection error (ConnectError: refused)"
+    assert answer.failure == Failure.NETWORK and heard == [None]
+
+
+def test_a_transfer_keeping_the_head_keeps_what_fits_of_a_body_over_the_cap():
+    answer, _, _ = transfer_once(lambda request: raw(200, b"x" * 5000), cap=100, keep_head=True)
+    assert isinstance(answer, Answer) and answer.error is None and answer.truncated and answer.body == b"x" * 100
+
+
+def test_too_large_names_a_page_at_the_page_cap_and_a_body_at_another():
+    page = too_large(200, {}, 1024 * 1024, 1024 * 1024)
+    body = too_large(200, {}, 2 * 1024 * 1024, 1024 * 1024)
+    assert page.error == "page larger than the 1 MB cap; not stored" and page.failure == Failure.TOO_LARGE
+    assert body.error == "body larger than the 2 MB cap; not stored" and body.body is None
+
+
+def test_a_budget_spent_is_out_of_time():
+    budget = Budget(2.0, spent=2.5)
+    assert budget.left == -0.5
+    exc = out_of_time(budget)
+    assert exc.reason == "gave up after 2 s on the network, the limit for one fetch" and exc.failure == Failure.DEADLINE
