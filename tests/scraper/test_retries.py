@@ -122,21 +122,21 @@ def test_policy_passes_a_give_up_on_with_the_attempts_made():
     assert info.value.used == 2 and info.value.failure == Failure.DEADLINE
 
 
-def test_status_retry_honours_a_retry_after_within_the_limit():
+def test_status_retry_honours_a_retry_after_within_the_limit() -> None:
     penalties: list[float] = []
     exc = status_retry(503, {"retry-after": "7"}, retry_after_max=3600, penalise=penalties.append)
     assert isinstance(exc, Retry) and exc.reason == "HTTP 503" and exc.failure == Failure.HTTP
     assert exc.retry_after == 7.0 and penalties == [7.0]
 
 
-def test_status_retry_gives_up_on_a_retry_after_beyond_the_limit():
+def test_status_retry_gives_up_on_a_retry_after_beyond_the_limit() -> None:
     penalties: list[float] = []
     exc = status_retry(429, {"retry-after": "7200"}, retry_after_max=3600, penalise=penalties.append)
     assert isinstance(exc, GiveUp) and exc.status == 429 and exc.retry_after == 7200.0 and penalties == []
     assert exc.reason.startswith("HTTP 429: the site asked us to wait 7200 s (Retry-After); retry after ")
 
 
-def test_status_retry_without_retry_after_leaves_the_wait_to_back_off():
+def test_status_retry_without_retry_after_leaves_the_wait_to_back_off() -> None:
     penalties: list[float] = []
     exc = status_retry(500, {}, retry_after_max=3600, penalise=penalties.append)
     assert isinstance(exc, Retry) and exc.retry_after is None and exc.status == 500 and penalties == []
