@@ -171,16 +171,8 @@ class Fetcher:
         url = absolute_url(self.site, url)
         current = url
         attempts = 0
-        headers: dict[str, str] = {}
-        if etag:
-            headers["If-None-Match"] = etag
-        if last_modified:
-            headers["If-Modified-Since"] = last_modified
-        cap = self.max_bytes if max_bytes is None else max_bytes
-        keep_head = urlsplit(url).path == "/robots.txt"
-        if keep_head:
-            # One byte past what is parsed, so ``Robots`` can tell that the file went on.
-            cap = min(cap, ROBOTS_MAX_BYTES + 1)
+        headers = _conditional_headers(etag, last_modified)
+        cap, keep_head = self._cap(url, max_bytes)
         budget = Budget(self.deadline)
 
         def result(status: int, resp_headers: dict, body: bytes | None = None, error: str | None = None, **kw) -> FetchResult:
@@ -222,6 +214,15 @@ class Fetcher:
             return result(answer.status, answer.headers, body=answer.body, truncated=answer.truncated)
         raise AssertionError("unreachable")  # pragma: no cover
 
+    def _cap(self, url: str, max_bytes: int | None) -> tuple[int, bool]:
+        """The decoded bytes ``url`` may bring, and whether what fits of a longer body is kept (robots.txt)."""
+        cap = self.max_bytes if max_bytes is None else max_bytes
+        keep_head = urlsplit(url).path == "/robots.txt"
+        if keep_head:
+            # One byte past what is parsed, so ``Robots`` can tell that the file went on.
+            cap = min(cap, ROBOTS_MAX_BYTES + 1)
+        return cap, keep_head
+
     async def _with_retries(
         self, url: str, headers: dict[str, str], cap: int, keep_head: bool, budget: Budget
     ) -> tuple[Answer, int]:
@@ -244,6 +245,15 @@ class Fetcher:
     def _notify(self, url: str, status: int | None) -> None:
         if self.on_request is not None:
             self.on_request("GET", url, status)
+
+
+def _conditional_headers(etag: str | None, last_modified: str | None) -> dict[str, str]:
+    headers: dict[str, str] = {}
+    if etag:
+        headers["If-None-Match"] = etag
+    if last_modified:
+        headers["If-Modified-Since"] = last_modified
+    return headers
 
 
 async def load_robots(
