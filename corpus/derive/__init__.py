@@ -29,7 +29,14 @@ import time
 from datetime import date, datetime
 
 from corpus.db import table_columns, table_exists
-from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
+from corpus.derive.refusals import (
+    COUNTED_ROLES,
+    ROLES,
+    Citation,
+    build_refusal_citations,
+    create_refusal_citations,
+    extract_citations,
+)
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.progress import ProgressFn
 from corpus.search.index import update_search_index
@@ -119,7 +126,20 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     step()
     capture_dates = _capture_dates(con)
-    if since is None or before != _site_tables(con) or not _can_scope(con, today):
+    whole = since is None or before != _site_tables(con) or not _can_scope(con, today)
+    if whole and chunk:
+        # Every request, still a chunk at a time: the tables start empty and every request is in scope.
+        select = build_sql(today, capture_dates=capture_dates).split("\n", 2)[2]  # the query, less its CREATE
+        con.execute(f"CREATE OR REPLACE TABLE request_timeline AS SELECT * FROM ({select}) LIMIT 0")
+        create_refusal_citations(con)
+        con.execute("CREATE OR REPLACE TEMP TABLE _derive_scope AS SELECT site, request_key FROM requests")
+        _rebuild_in_chunks(con, today, chunk, capture_dates)
+        step()
+        step()
+        update_search_index(con, lean=True)
+        step()
+        return
+    if whole:
         with _timed(timings, "timeline"):
             con.execute(build_sql(today, capture_dates=capture_dates))
         step()

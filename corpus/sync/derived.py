@@ -43,6 +43,9 @@ class DerivedTables:
         return min(times) if times else None
 
     def derive(self, con: duckdb.DuckDBPyConnection) -> None:
+        # One DuckDB thread: each thread reserves its own buffers for every join and aggregate of the
+        # timeline build, and with two the build of a chunk went past the cap (and ran again uncapped).
+        con.execute("SET threads = 1")
         rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, progress=self.rep.progress)
         self.last = time.monotonic()
 
@@ -59,6 +62,9 @@ class DerivedTables:
             self.exist = True
             return
         try:
+            # the rebuild's cap, not the batch's: a first build does not fit the batch's (and the whole
+            # batch would be written again uncapped)
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self.derive(con)
         except BaseException as exc:
             if not out_of_memory(exc):  # (out of memory: the batch is written again uncapped, and this with it)
