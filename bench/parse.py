@@ -22,6 +22,19 @@ run-to-run spread.
 
 Targets: full ≤ 2.5× bare on current-markup pages; full ≥ 10× faster than bs4.
 The headline gives both; the last line is ``MISSED:``.
+
+``--floor`` adds, before the headline, the least any Lexbor extraction of the
+current-markup pages costs, step by step (each step does the one before's work
+and more; all steps timed like bare and full):
+
+* checks:  bare + the byte checks every page needs (UTF-8, tag count, page kind, truncation);
+* one walk: checks + one pass over the thread column matching nothing and every
+  body's text in C: what a walk written in C would cost at least;
+* query:   checks + the parser's one thread-wide CSS query, every matched
+  node's tag id and attributes;
+* texts:   query + every body's text in C (``node.text()``), every attachment box serialised;
+* records: texts + the least Python a message needs: its time parsed and a
+  ``Message`` built from its text, sender and box (no normalisation, no checks).
 """
 
 from __future__ import annotations
@@ -43,8 +56,10 @@ from selectolax.lexbor import LexborHTMLParser  # noqa: E402
 
 from corpus.sample_site.threads import att, inc, note, out, thread  # noqa: E402
 from corpus.sample_site.threads import page as render_page  # noqa: E402
+from scraper.pages import request as request_parser  # noqa: E402
+from scraper.pages.errors import classify_page  # noqa: E402
 from scraper.pages.request import parse_request  # noqa: E402
-from scraper.records import ParsedRequest  # noqa: E402
+from scraper.records import Message, ParsedRequest  # noqa: E402
 
 SHARED = Path(os.environ.get("CORPUS_SHARED", ROOT.parent / "shared"))
 PAGES_2019 = SHARED / "reference" / "wdtk_2019_request_pages"
@@ -191,6 +206,87 @@ def bs4_extract(html: bytes) -> dict:
     return out
 
 
+# ------------------------------------------------------------------ the floor (--floor)
+
+
+def _checks(html: bytes) -> None:
+    html.decode("utf-8")
+    html.count(b"<")
+    classify_page(html)
+    request_parser._looks_truncated(html)
+
+
+def _thread_column(html: bytes):
+    _checks(html)
+    return LexborHTMLParser(html).css_first("#left_column")
+
+
+def floor_checks(html: bytes) -> object:
+    _checks(html)
+    return LexborHTMLParser(html)
+
+
+def floor_one_walk(html: bytes) -> object:
+    left = _thread_column(html)
+    left.css("x-none")  # one pass over every element, nothing matched
+    return [n.text() for n in left.css("div.correspondence_text")]
+
+
+def floor_query(html: bytes) -> object:
+    return [(n.tag_id, n.attributes) for n in _thread_column(html).css(request_parser._THREAD_QUERY)]
+
+
+def floor_texts(html: bytes) -> object:
+    out = []
+    for n in _thread_column(html).css(request_parser._THREAD_QUERY):
+        tag_id, attrs = n.tag_id, n.attributes
+        cls = attrs.get("class") or ""
+        if tag_id == request_parser._DIV and "correspondence_text" in cls:
+            out.append(n.text())
+        elif tag_id == request_parser._DIV and cls == "attachments":
+            out.append(n.html)
+    return out
+
+
+def floor_records(html: bytes) -> object:
+    messages: list[Message] = []
+    boxes: list[str | None] = []  # serialised, as the parser reads a box
+    current = None
+    for n in _thread_column(html).css(request_parser._THREAD_QUERY):
+        tag_id, attrs = n.tag_id, n.attributes
+        cls = attrs.get("class") or ""
+        if tag_id == request_parser._DIV and "correspondence " in cls:
+            current = Message(message_id=0, direction="incoming", position=len(messages), sender=None,
+                              sent_at=None, sent_at_text=None)
+            messages.append(current)
+        elif current is None:
+            continue
+        elif tag_id == request_parser._TIME:
+            current.sent_at_text = when = attrs.get("datetime") or ""
+            current.sent_at = datetime.fromisoformat(when)
+        elif tag_id == request_parser._SPAN and "author" in cls:
+            current.sender = n.text().strip()
+        elif tag_id == request_parser._DIV and "correspondence_text" in cls:
+            current.body = n.text()
+        elif tag_id == request_parser._DIV and cls == "attachments":
+            boxes.append(n.html)
+    return messages, boxes
+
+
+FLOOR_STEPS = (("checks", floor_checks), ("one walk", floor_one_walk), ("query", floor_query),
+               ("texts", floor_texts), ("records", floor_records))
+
+
+def print_floor(pages: list[bytes], rounds: int, repeat: int) -> None:
+    fns = [LexborHTMLParser, *(fn for _, fn in FLOOR_STEPS), parse_request]
+    per_fn = timings(fns, pages, rounds, repeat)
+    bare = best_total(per_fn[0])
+    print("floor on current-markup pages (each step adds to the one before; one walk is checks + a C walk's least):")
+    for (label, _), t in zip(FLOOR_STEPS, per_fn[1:]):
+        print(f"  {label:8s}: {best_total(t) / bare:.2f}x bare")
+    print(f"  full    : {best_total(per_fn[-1]) / bare:.2f}x bare")
+
+
 # ------------------------------------------------------------------ timing
 
 MIN_PAGE_BYTES, MAX_PAGE_BYTES = 5_000, 300_000
@@ -250,6 +346,7 @@ def main(argv: list[str] | None = None) -> int:
     ap = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     ap.add_argument("--quick", action="store_true", help="tiny run: few pages, one round (a smoke test)")
     ap.add_argument("--no-pin", action="store_true", help="keep glibc's default (dynamic) malloc thresholds")
+    ap.add_argument("--floor", action="store_true", help="also time the least any extraction costs, step by step")
     args = ap.parse_args(argv)
     raw_argv = sys.argv[1:] if argv is None else list(argv)
     if not args.no_pin and any(os.environ.get(k) != v for k, v in PINNED_MALLOC.items()):
@@ -311,6 +408,8 @@ def main(argv: list[str] | None = None) -> int:
     print(f"(b) bs4 extraction / full extraction = {bs4 / full:.1f}x   (target >= {TARGET_BS4_OVER_FULL}x)")
     if bs4 / full < TARGET_BS4_OVER_FULL:
         missed.append(f"bs4 / full {bs4 / full:.1f}x (target >= {TARGET_BS4_OVER_FULL}x)")
+    if args.floor:
+        print_floor(gen or pages, rounds, repeat)
     print(f"headline: full extraction is {bs4 / full:.1f}x faster than BeautifulSoup, at {current_ratio:.2f}x a bare "
           f"Lexbor parse on current markup (target <= {TARGET_FULL_OVER_BARE}x)")
     print("MISSED: " + ("; ".join(missed) if missed else "none"))

@@ -23,6 +23,11 @@ Sizes and run times on the 2-core machine the README's figures come from:
 requests, 6,000,000 messages, about 5 GB of database) 15 to 25 minutes, most of
 it building the corpus and the index.
 
+``--keep PATH`` keeps the built corpus and its index at PATH: a later run with
+the same PATH and size times the queries again without building (it prints
+the build figures recorded by the run that built them).  That lets the timings
+be taken when the machine is quiet, apart from the long build.
+
 The derived tables are generated directly with SQL by default (their columns
 as corpus.derive writes them, values drawn at random); ``--use-derive`` builds
 them with ``corpus.derive.rebuild`` from the synthetic base tables instead
@@ -32,7 +37,9 @@ them with ``corpus.derive.rebuild`` from the synthetic base tables instead
 from __future__ import annotations
 
 import argparse
+import contextlib
 import os
+import shutil
 import signal
 import sys
 import tempfile
@@ -282,6 +289,32 @@ def cpu_seconds() -> float:
     return used.ru_utime + used.ru_stime
 
 
+def built_earlier(db: str, n: int) -> tuple | None:
+    """The build figures of a kept corpus of ``n`` requests at ``db`` (``--keep``), or None when it must be built:
+    no file, or one that an interrupted run left without its figures (removed with its index first)."""
+    from corpus.search.index import index_dir
+
+    if not os.path.exists(db):
+        return None
+    con = duckdb.connect(db, read_only=True)
+    try:
+        row = con.execute("SELECT requests, built_s, index_s, index_cpu, index_texts, load_average, built_at FROM bench_built").fetchone()
+    except duckdb.CatalogException:
+        row = None
+    finally:
+        con.close()
+    if row is None:
+        for leftover in (db, db + ".wal"):
+            if os.path.exists(leftover):
+                os.remove(leftover)
+        shutil.rmtree(index_dir(db), ignore_errors=True)
+        return None
+    if row[0] != n:
+        raise SystemExit(f"error: {db} holds a corpus of {row[0]:,} requests, not {n:,}: give another --keep path "
+                         "or the size it was built with")
+    return row[1:]
+
+
 def build_search_index(con) -> tuple[float, float, int, int]:
     """Build the search index as corpus.derive.rebuild does; return (seconds, CPU seconds, texts, bytes on disk)."""
     from corpus.search.index import database_path, index_dir, index_size, update_search_index
@@ -327,6 +360,9 @@ def main() -> int:
     ap.add_argument("--use-derive", action="store_true", help="build derived tables with corpus.derive.rebuild")
     ap.add_argument("--runs", type=int, default=5, help="timed runs per query (the worst is compared with the target)")
     ap.add_argument("--memory-limit", default="6GB", help="DuckDB memory_limit (default 6GB; the machine may be shared)")
+    ap.add_argument("--keep", metavar="PATH",
+                    help="build the corpus and its index at PATH and keep them; a later run with the same PATH and size "
+                         "only times the queries (the build figures printed are those of the run that built it)")
     ap.add_argument("--table-index", action="store_true", help="also build and time the design not chosen (postings in a DuckDB table)")
     args = ap.parse_args()
     signal.signal(signal.SIGTERM, lambda *_: sys.exit(143))  # a killed run still removes its multi-GB database
@@ -334,23 +370,39 @@ def main() -> int:
     authorities = max(min(n // 200, 5000), 20)
     began = time.perf_counter()
 
-    with tempfile.TemporaryDirectory() as tmp:
-        db = os.path.join(tmp, "bench.duckdb")
+    with contextlib.ExitStack() as stack:
+        if args.keep:
+            db = os.path.abspath(args.keep)
+        else:
+            db = os.path.join(stack.enter_context(tempfile.TemporaryDirectory()), "bench.duckdb")
+        kept = built_earlier(db, n) if args.keep else None
         con = duckdb.connect(db, config={"memory_limit": args.memory_limit})
-        start = time.perf_counter()
-        build(con, n, authorities, args.use_derive)
-        con.execute("CHECKPOINT")
-        built = time.perf_counter() - start
+        stack.callback(con.close)
+        if kept is None:
+            start = time.perf_counter()
+            build(con, n, authorities, args.use_derive)
+            con.execute("CHECKPOINT")
+            built = time.perf_counter() - start
+            index_s, index_cpu, index_texts, index_bytes = build_search_index(con)
+            con.execute("CREATE TABLE bench_built AS SELECT ? AS requests, ? AS built_s, ? AS index_s, ? AS index_cpu, "
+                        "? AS index_texts, ? AS load_average, now() AS built_at",
+                        [n, built, index_s, index_cpu, index_texts, os.getloadavg()[0]])
+            con.execute("CHECKPOINT")
+            when = "in this run"
+        else:
+            built, index_s, index_cpu, index_texts, load, at = kept
+            when = f"by the run of {at:%Y-%m-%d %H:%M}, load average {load:.1f} as its index was done"
+        from corpus.search.index import index_dir, index_size
+
+        index_bytes = index_size(index_dir(db))
         n_msgs = con.execute("SELECT count(*) FROM messages").fetchall()[0][0]
-        print(f"built {n:,} requests, {n_msgs:,} messages, {authorities:,} authorities in {built:.1f} s")
-        index_s, index_cpu, index_texts, index_bytes = build_search_index(con)
-        con.execute("CHECKPOINT")
+        print(f"built {n:,} requests, {n_msgs:,} messages, {authorities:,} authorities in {built:.1f} s ({when})")
         db_bytes = os.path.getsize(db)
         load = os.getloadavg()[0]
         print(f"search index: {index_texts:,} texts in {index_s:.1f} s ({index_texts / max(index_s, 1e-9):,.0f} texts/s), "
               f"{index_bytes / 1e6:,.0f} MB on disk ({index_bytes / db_bytes:.2f}x the database's {db_bytes / 1e6:,.0f} MB); "
               f"{index_cpu:,.0f} CPU-seconds, so at least {index_cpu / (os.cpu_count() or 1):,.0f} s on {os.cpu_count()} idle cores "
-              f"(load average {load:.1f} when it ended)")
+              f"(built {when}; load average now {load:.1f})")
 
         def full_scan():
             return best_of(lambda: con.execute("SELECT count(*), sum(length(body)) FROM messages").fetchall(), 3)
@@ -379,7 +431,6 @@ def main() -> int:
         scan = min(scan_before, scan_after)
         if args.table_index:
             table_index_comparison(con, db, scan)
-        con.close()
     print(f"full scan of messages: {scan * 1000:,.0f} ms (best before the queries {scan_before * 1000:,.0f} ms, after {scan_after * 1000:,.0f} ms); "
           f"load average {os.getloadavg()[0]:.1f} on {os.cpu_count()} cores (cpu ms: CPU time of a run, all threads)")
     print(f"{'query':<26}{'rows':>8}{'worst ms':>10}{'best ms':>9}{'cpu ms':>8}{'x scan':>8}  target")

@@ -113,18 +113,6 @@ def cpu_per_page(db: Path, n: int) -> tuple[float, float, int]:
     return parse, load, len(rows)
 
 
-def _split(stats) -> dict[str, float]:
-    st = stats.stages
-    return {
-        "parse": st.get("read pages", 0.0) + st.get("wait for parsing", 0.0) + st.get("stage", 0.0),
-        "load": st.get("load", 0.0),
-        "attachments": st.get("attachments", 0.0),
-        "timeline": st.get("calendar", 0.0) + st.get("timeline", 0.0),
-        "citations": st.get("citations", 0.0),
-        "search index": st.get("search index", 0.0),
-    }
-
-
 def _rebuild(db: Path, args, label: str, scale: float) -> tuple[float, float, int]:
     """One reparse with the derived tables; prints its split and projection.  Returns (projected minutes,
     CPU-bound projected minutes, texts scanned for citations)."""
@@ -146,7 +134,7 @@ def _rebuild(db: Path, args, label: str, scale: float) -> tuple[float, float, in
         cpu = time.process_time() - cpu
     finally:
         refusals._scan_chunk = real_scan
-    split = _split(stats)
+    split = stats.split()
     workers_cpu = stats.stages.get("workers", stats.stages.get("parse", 0.0))
     print(f"{label}: {stats.pages:,} pages in {stats.seconds:.1f} s with {args.workers} workers "
           f"[{stats.threads:,} threads, {stats.failures} failures; {stats.load.describe()}; "
@@ -156,8 +144,7 @@ def _rebuild(db: Path, args, label: str, scale: float) -> tuple[float, float, in
         extra = (f"   (workers' CPU {workers_cpu:.1f} s, {stats.stages.get('parse', 0.0):.1f} s of it parsing "
                  "and staging)") if name == "parse" else ""
         print(f"  {name:<13}{split[name]:>8.1f}   {split[name] * scale / 60:>8.1f} min{extra}")
-    other = stats.seconds - sum(split.values())
-    print(f"  {'other':<13}{other:>8.1f}   {other * scale / 60:>8.1f} min")
+    print(f"  {'other':<13}{split['other']:>8.1f}   {split['other'] * scale / 60:>8.1f} min")
     minutes = stats.seconds * scale / 60
     cpu_minutes = (cpu + workers_cpu / args.workers) * scale / 60
     print(f"  total        {stats.seconds:>8.1f}   {minutes:>8.1f} min (target < {TARGET_MINUTES:.0f} min); "

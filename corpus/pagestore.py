@@ -6,7 +6,8 @@ time (``corpus reparse``) without asking the site again, and the validators
 
 Bodies are stored zlib-compressed (``encoding = 'zlib'``); ``sha256`` and
 ``size`` describe the *uncompressed* bytes.  Writes are set-based: a batch of
-pages becomes one Arrow table and one ``INSERT OR REPLACE`` statement.
+pages becomes one Arrow table, and the rows it replaces are deleted and its rows
+inserted in two statements (``pages`` holds one row per URL without a key index).
 """
 
 from __future__ import annotations
@@ -166,9 +167,12 @@ def store_pages(con: duckdb.DuckDBPyConnection, pages: Iterable[StoredPage]) -> 
     with registered(con, "_pages_batch", table):
         if any(p.origin != "live" for p in latest.values()) or _stored_captures(con, list(latest)):
             _keep_history(con, now)
+        # One row per URL (``pages`` has no key index, see schema version 6): the stored row a page
+        # replaces is deleted first; a stored page newer than the batch's capture stays.
+        con.execute("DELETE FROM pages p USING _pages_batch b WHERE p.url = b.url AND (" + _OLDER + ") IS NOT TRUE")
         written = con.execute(
-            f"INSERT OR REPLACE INTO pages ({', '.join(_PAGES.names)}) SELECT b.* FROM _pages_batch b "
-            "WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = b.url AND " + _OLDER + ")"
+            f"INSERT INTO pages ({', '.join(_PAGES.names)}) SELECT b.* FROM _pages_batch b "
+            "WHERE NOT EXISTS (SELECT 1 FROM pages p WHERE p.url = b.url)"
         ).fetchall()
     return int(written[0][0]) if written and written[0] else len(latest)
 

@@ -87,6 +87,22 @@ class ReparseStats:
     def pages_per_second(self) -> float:
         return self.pages / self.seconds if self.seconds > 0 else 0.0
 
+    def split(self) -> dict[str, float]:
+        """Wall seconds by stage, in the order they run: parse (reading the store, waiting for the
+        workers, staging their rows), load, attachments, timeline (calendar included), citations,
+        search index, and other (whatever the run spent outside those)."""
+        st = self.stages
+        out = {
+            "parse": st.get("read pages", 0.0) + st.get("wait for parsing", 0.0) + st.get("stage", 0.0),
+            "load": st.get("load", 0.0),
+            "attachments": st.get("attachments", 0.0),
+            "timeline": st.get("calendar", 0.0) + st.get("timeline", 0.0),
+            "citations": st.get("citations", 0.0),
+            "search index": st.get("search index", 0.0),
+        }
+        out["other"] = max(self.seconds - sum(out.values()), 0.0)
+        return out
+
     def describe(self) -> str:
         lines = [
             f"Re-parsed {self.pages} stored request pages in {self.seconds:.1f} s "
@@ -103,6 +119,11 @@ class ReparseStats:
             lines.append(self.attachments)
         if self.derived:
             lines.append("Derived tables rebuilt.")
+        if self.stages:
+            workers = self.stages.get("workers")
+            lines.append("Time by stage: " + ", ".join(
+                f"{name} {seconds:.1f} s" + (f" (the workers' CPU {workers:.1f} s)" if name == "parse" and workers else "")
+                for name, seconds in self.split().items()) + ".")
         return "\n".join(lines)
 
 

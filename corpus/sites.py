@@ -22,6 +22,7 @@ from __future__ import annotations
 import os
 import re
 import tomllib
+from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 from zoneinfo import ZoneInfo, ZoneInfoNotFoundError
@@ -355,20 +356,35 @@ def site_rows(sites: list[Site]) -> tuple[list[tuple], list[tuple]]:
     return srows, sorted(rrows)
 
 
+def _stored_rows(con, table: str) -> Counter | None:
+    """The rows of ``table`` as stored (None when there is no such table)."""
+    if not con.execute("SELECT count(*) FROM duckdb_tables() WHERE schema_name = 'main' AND table_name = ?",
+                       [table]).fetchall()[0][0]:
+        return None
+    return Counter(tuple(r) for r in con.execute(f"SELECT * FROM {table}").fetchall())
+
+
 def write_sites(con, sites: list[Site] | None = None) -> list[Site]:
-    """(Re)create ``regimes``, ``sites`` and ``site_rules`` from the built-ins and the user's sites file."""
+    """(Re)create ``regimes``, ``sites`` and ``site_rules`` from the built-ins and the user's sites file.
+
+    Tables that already hold these rows are left alone: a table created in the
+    caller's transaction has no statistics yet, and the derived-table build
+    that joins it next took several times the memory (a sync's rebuild went
+    past its DuckDB memory cap and ran again uncapped).
+    """
     if sites is None:
         sites = all_sites(sites_file_for(database_path(con)))
     srows, rrows = site_rows(sites)
+    regime_rows = [(r.code, r.law, r.provision, r.source_url, r.days, r.unit, r.calendar, r.long_overdue_days,
+                    r.long_overdue_days_school, r.long_overdue_basis or None) for r in REGIMES.values()]
+    if _stored_rows(con, "regimes") == Counter(regime_rows) and _stored_rows(con, "sites") == Counter(srows) \
+            and _stored_rows(con, "site_rules") == Counter(rrows):
+        return sites
     con.execute("""CREATE OR REPLACE TABLE regimes (
         regime VARCHAR PRIMARY KEY, law VARCHAR, provision VARCHAR, source_url VARCHAR,
         response_days INTEGER, day_unit VARCHAR, calendar VARCHAR,
         long_overdue_days INTEGER, long_overdue_days_school INTEGER, long_overdue_basis VARCHAR)""")
-    con.executemany(
-        "INSERT INTO regimes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
-        [(r.code, r.law, r.provision, r.source_url, r.days, r.unit, r.calendar, r.long_overdue_days,
-          r.long_overdue_days_school, r.long_overdue_basis or None) for r in REGIMES.values()],
-    )
+    con.executemany("INSERT INTO regimes VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", regime_rows)
     con.execute("""CREATE OR REPLACE TABLE sites (
         host VARCHAR PRIMARY KEY, url VARCHAR, name VARCHAR, country VARCHAR, timezone VARCHAR,
         regime VARCHAR, default_basis VARCHAR, notes VARCHAR, source VARCHAR)""")

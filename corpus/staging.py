@@ -35,9 +35,11 @@ _ARROW_TYPES: dict[str, pa.DataType] = {
     "VARCHAR[]": pa.list_(pa.string()),
 }
 _TYPE = r"(VARCHAR\[\]|VARCHAR|JSON|BIGINT|INTEGER|DOUBLE|BOOLEAN|DATE|TIMESTAMPTZ|BLOB)(?![\w\[])"
-_CREATE = re.compile(r"CREATE TABLE IF NOT EXISTS (\w+)\s*\((.*?)\n\);", re.S)
+_CREATE = re.compile(r"CREATE TABLE (IF NOT EXISTS )?(\w+)\s*\((.*?)\n\);", re.S)
 _COLUMN = re.compile(rf"^\s*(\w+)\s+{_TYPE}", re.M)
 _ADD = re.compile(rf"ALTER TABLE (\w+) ADD COLUMN (\w+) {_TYPE}")
+_DROP = re.compile(r"DROP TABLE (\w+);")
+_RENAME = re.compile(r"ALTER TABLE (\w+) RENAME TO (\w+);")
 _OTHER_DDL = re.compile(r"\b(DROP|RENAME|ALTER COLUMN)\b", re.I)
 
 Catalog = dict[str, tuple[tuple[str, str], ...]]
@@ -47,15 +49,27 @@ def read_ddl(migrations: Sequence[object]) -> Catalog | None:
     """``table -> ((column, type), ...)`` read from the migrations' text; None when some step is not plain DDL."""
     out: dict[str, list[tuple[str, str]]] = {}
     for step in migrations:
-        if not isinstance(step, str) or _OTHER_DDL.search(re.sub(r"--[^\n]*", "", step)):
+        if not isinstance(step, str):
+            return None
+        step = re.sub(r"--[^\n]*", "", step)
+        if _OTHER_DDL.search(_RENAME.sub("", _DROP.sub("", step))):
             return None
         events = [(m.start(), "create", m) for m in _CREATE.finditer(step)]
         events += [(m.start(), "add", m) for m in _ADD.finditer(step)]
+        events += [(m.start(), "drop", m) for m in _DROP.finditer(step)]
+        events += [(m.start(), "rename", m) for m in _RENAME.finditer(step)]
         for _, kind, m in sorted(events, key=lambda e: e[0]):
             if kind == "create":
-                out.setdefault(m.group(1), []).extend(_COLUMN.findall(m.group(2)))
-            else:
+                if m.group(1):  # IF NOT EXISTS: an existing table keeps its columns
+                    out.setdefault(m.group(2), []).extend(_COLUMN.findall(m.group(3)))
+                else:
+                    out[m.group(2)] = _COLUMN.findall(m.group(3))
+            elif kind == "add":
                 out[m.group(1)].append((m.group(2), m.group(3)))
+            elif kind == "drop":
+                out.pop(m.group(1), None)
+            else:  # a table rebuilt under a new name takes the old one's place
+                out[m.group(2)] = out.pop(m.group(1))
     return {t: tuple(cols) for t, cols in out.items()}
 
 

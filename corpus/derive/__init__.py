@@ -29,7 +29,14 @@ import time
 from datetime import date, datetime
 
 from corpus.db import table_columns, table_exists
-from corpus.derive.refusals import COUNTED_ROLES, ROLES, Citation, build_refusal_citations, extract_citations
+from corpus.derive.refusals import (
+    COUNTED_ROLES,
+    ROLES,
+    Citation,
+    build_refusal_citations,
+    create_refusal_citations,
+    extract_citations,
+)
 from corpus.derive.timeline import build_sql, classify_response, timeline_columns
 from corpus.progress import ProgressFn
 from corpus.search.index import update_search_index
@@ -99,7 +106,8 @@ _STEPS = 4  # calendar, request_timeline, refusal_citations, search index
 
 
 def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None,
-            timings: dict[str, float] | None = None, progress: ProgressFn | None = None) -> None:
+            commit_chunks: bool = False, timings: dict[str, float] | None = None,
+            progress: ProgressFn | None = None) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
@@ -108,6 +116,9 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     it, or when the stored tables are missing or from an older build, all are.
     ``chunk``: rebuild the requests in scope that many at a time, so that the
     memory it takes does not grow with the scope (a sync passes it).
+    ``commit_chunks``: commit the caller's transaction after each chunk (and
+    begin another), so that what the chunks wrote is not all held until the
+    end; a chunk's requests are rebuilt whole or not at all.
     ``timings``, when given, receives the seconds each table took;
     ``progress(stage, done, total)`` is told after each of the four steps.
     """
@@ -119,7 +130,20 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         write_calendar(con, last_year=max(today.year + 2, date.today().year + 2))
     step()
     capture_dates = _capture_dates(con)
-    if since is None or before != _site_tables(con) or not _can_scope(con, today):
+    whole = since is None or before != _site_tables(con) or not _can_scope(con, today)
+    if whole and chunk:
+        # Every request, still a chunk at a time: the tables start empty and every request is in scope.
+        select = build_sql(today, capture_dates=capture_dates).split("\n", 2)[2]  # the query, less its CREATE
+        con.execute(f"CREATE OR REPLACE TABLE request_timeline AS SELECT * FROM ({select}) LIMIT 0")
+        create_refusal_citations(con)
+        con.execute("CREATE OR REPLACE TEMP TABLE _derive_scope AS SELECT site, request_key FROM requests")
+        _rebuild_in_chunks(con, today, chunk, capture_dates, commit_chunks)
+        step()
+        step()
+        update_search_index(con, lean=True)
+        step()
+        return
+    if whole:
         with _timed(timings, "timeline"):
             con.execute(build_sql(today, capture_dates=capture_dates))
         step()
@@ -132,7 +156,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
     if chunk:
-        _rebuild_in_chunks(con, today, chunk, capture_dates)
+        _rebuild_in_chunks(con, today, chunk, capture_dates, commit_chunks)
         step()
         step()
     else:
@@ -148,7 +172,7 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     step()
 
 
-def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool) -> None:
+def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool, commit: bool = False) -> None:
     """The scoped rebuild, ``chunk`` requests of ``_derive_scope`` at a time (a request's rows depend on it alone)."""
     con.execute("CREATE OR REPLACE TEMP TABLE _derive_all AS "
                 "SELECT site, request_key, row_number() OVER (ORDER BY site, request_key) AS rn FROM _derive_scope")
@@ -160,6 +184,9 @@ def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool) -> Non
                     "WHERE t.site = s.site AND t.request_key = s.request_key")
         con.execute(build_sql(today, scoped=True, capture_dates=capture_dates))
         build_refusal_citations(con, scoped=True)
+        if commit:
+            con.execute("COMMIT")
+            con.execute("BEGIN TRANSACTION")
     _refresh_counts(con, today, capture_dates)
     con.execute("DROP TABLE IF EXISTS _derive_scope")
     con.execute("DROP TABLE IF EXISTS _derive_all")

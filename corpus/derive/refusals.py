@@ -733,6 +733,11 @@ CREATE OR REPLACE TABLE refusal_citations (
 )
 """
 
+def create_refusal_citations(con) -> None:
+    """An empty ``refusal_citations`` (replacing any), for a build that fills it a scope at a time."""
+    con.execute(_CREATE)
+
+
 # Bump when extract_citations changes, so the cache of scanned texts is thrown away.
 EXTRACTOR_VERSION = 4
 

@@ -391,6 +391,21 @@ dated AS (   -- calendar dates in the site's time zone
         END AS outcome
     FROM base b
 ),
+cal_days AS (   -- the calendar days this build looks up, found in one pass over the calendar: joined
+                -- once per date column, the whole calendar was held in memory ten times over
+    SELECT c.regime, c.date, c.working_day_index, c.is_working_day
+    FROM workday_calendar c
+    SEMI JOIN (
+        SELECT regime, received_date AS day FROM dated
+        UNION ALL SELECT regime, sent_date FROM dated
+        UNION ALL SELECT regime, first_incoming_date FROM dated
+        UNION ALL SELECT regime, first_substantive_date FROM dated
+        UNION ALL SELECT regime, review_date FROM dated
+        UNION ALL SELECT regime, review_answer_date FROM dated
+        UNION ALL SELECT regime, received_date + response_days FROM dated WHERE day_unit = 'calendar'
+        UNION ALL SELECT regime, received_date + long_overdue_days FROM dated WHERE day_unit = 'calendar'
+    ) AS n ON n.regime = c.regime AND n.day = c.date
+),
 idx AS (
     SELECT d.*,
         c0.working_day_index AS idx_received,
@@ -404,19 +419,23 @@ idx AS (
         CASE d.day_unit WHEN 'working' THEN c0.working_day_index + d.long_overdue_days
                         WHEN 'calendar' THEN {first_working_index("c_long")} END AS long_overdue_index
     FROM dated d
-    LEFT JOIN workday_calendar c0 ON c0.regime = d.regime AND c0.date = d.received_date
-    LEFT JOIN workday_calendar c_sent ON c_sent.regime = d.regime AND c_sent.date = d.sent_date
-    LEFT JOIN workday_calendar c1 ON c1.regime = d.regime AND c1.date = d.first_incoming_date
-    LEFT JOIN workday_calendar c2 ON c2.regime = d.regime AND c2.date = d.first_substantive_date
-    LEFT JOIN workday_calendar c3 ON c3.regime = d.regime AND c3.date = d.review_date
-    LEFT JOIN workday_calendar c4 ON c4.regime = d.regime AND c4.date = d.review_answer_date
-    LEFT JOIN workday_calendar c_due ON c_due.regime = d.regime
+    LEFT JOIN cal_days c0 ON c0.regime = d.regime AND c0.date = d.received_date
+    LEFT JOIN cal_days c_sent ON c_sent.regime = d.regime AND c_sent.date = d.sent_date
+    LEFT JOIN cal_days c1 ON c1.regime = d.regime AND c1.date = d.first_incoming_date
+    LEFT JOIN cal_days c2 ON c2.regime = d.regime AND c2.date = d.first_substantive_date
+    LEFT JOIN cal_days c3 ON c3.regime = d.regime AND c3.date = d.review_date
+    LEFT JOIN cal_days c4 ON c4.regime = d.regime AND c4.date = d.review_answer_date
+    LEFT JOIN cal_days c_due ON c_due.regime = d.regime
          AND c_due.date = CASE WHEN d.day_unit = 'calendar' THEN d.received_date + d.response_days END
-    LEFT JOIN workday_calendar c_long ON c_long.regime = d.regime
+    LEFT JOIN cal_days c_long ON c_long.regime = d.regime
          AND c_long.date = CASE WHEN d.day_unit = 'calendar' THEN d.received_date + d.long_overdue_days END
 ),
-workdays AS (
-    SELECT regime, working_day_index, date FROM workday_calendar WHERE is_working_day
+workdays AS (   -- the working days the deadlines fall on, found in one pass over the calendar
+    SELECT c.regime, c.working_day_index, c.date
+    FROM workday_calendar c
+    SEMI JOIN (SELECT regime, due_index AS k FROM idx UNION ALL SELECT regime, long_overdue_index FROM idx) AS n
+      ON n.regime = c.regime AND n.k = c.working_day_index
+    WHERE c.is_working_day
 ),
 due AS (
     SELECT i.*, w_due.date AS due_date, w_long.date AS long_overdue_date,

@@ -42,8 +42,11 @@ class DerivedTables:
         times = [t for t in (self.run_started_at, self.writer.merged_since) if t is not None]
         return min(times) if times else None
 
-    def derive(self, con: duckdb.DuckDBPyConnection) -> None:
-        rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, progress=self.rep.progress)
+    def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False) -> None:
+        # One DuckDB thread: each thread reserves its own buffers for every join and aggregate of the
+        # timeline build, and with two the build of a chunk went past the cap (and ran again uncapped).
+        con.execute("SET threads = 1")
+        rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, commit_chunks=commit_chunks, progress=self.rep.progress)
         self.last = time.monotonic()
 
     def with_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
@@ -59,6 +62,9 @@ class DerivedTables:
             self.exist = True
             return
         try:
+            # the rebuild's cap, not the batch's: a first build does not fit the batch's (and the whole
+            # batch would be written again uncapped)
+            con.execute(f"SET memory_limit = '{self.memory_limit}'")
             self.derive(con)
         except BaseException as exc:
             if not out_of_memory(exc):  # (out of memory: the batch is written again uncapped, and this with it)
@@ -86,7 +92,8 @@ class DerivedTables:
         process from growing with the corpus); uncapped if the cap is too small."""
         trim_heap()
         try:
-            await self.reader.call(self.derive, memory_limit=self.memory_limit, wait=wait)
+            # (each chunk committed: what a rebuild of a whole run's threads writes is not held to its end)
+            await self.reader.call(self.derive, True, memory_limit=self.memory_limit, wait=wait)
         except HeldByReader:
             raise
         except Exception as exc:  # threads are committed; derived tables can be rebuilt later

@@ -20,7 +20,7 @@ from datetime import datetime
 from enum import StrEnum
 from urllib.parse import urlsplit
 
-from scraper.fetch import challenge_reason
+from scraper.challenges import challenge_reason
 from scraper.urls import same_site_host
 
 __all__ = [
@@ -152,7 +152,7 @@ def judge(status: int, headers: dict[str, str], body: bytes | None) -> tuple[Ski
     """Why a recorded answer cannot stand for its page, or None when it can.  Pure.
 
     ``headers`` have lower-case names.  A challenge is recognised as the live
-    fetcher recognises it (``scraper.fetch.challenge_reason``), whatever the
+    fetcher recognises it (``scraper.challenges.challenge_reason``), whatever the
     status.  A 403 that is not a challenge is what Alaveteli answers for a
     hidden request or attachment, so it counts as gone, like a 404 or 410.
     """

@@ -25,7 +25,8 @@ stays far below the limit) and is meant as a guard, not a measurement.
 
 ``too_deep`` applies it only where it matters: a page with at most
 ``SCAN_ABOVE_TAGS`` tags parses in well under a quarter of a second however
-it nests, so only bigger pages pay for the scan (about 2.3 ms for 280 KB).
+it nests, so only bigger pages pay for the scan (about 1.6 ms for 280 KB,
+one and a half times the parse itself).
 It also refuses a page whose tags times depth passes ``MAX_WORK``, the
 parser's steps being about that product.
 """
@@ -39,10 +40,12 @@ from collections import Counter
 # leaves ample room for browser-saved and web-archive copies, which wrap the
 # page in a few more levels.
 MAX_DEPTH = 256
-# Below this many "<", the worst nesting parses in about 0.15 s (6,000 nested
-# <div>s on this machine): no scan needed.  Real pages have about 22 tags a KB,
-# so only threads over about 270 KB are scanned.
-SCAN_ABOVE_TAGS = 6000
+# Below this many "<", the worst nesting parses in about a tenth of a second
+# (thread CPU time on the 2-core test machine, Dec 2026: 6,000 nested <div>s
+# 0.04 s, 10,000 0.12 s, 12,000 0.17 s; it grows with the square): no scan
+# needed.  Real pages have about 22 tags a KB, so only threads over about
+# 450 KB are scanned.
+SCAN_ABOVE_TAGS = 10_000
 # Tags x depth: about a second of parsing.  A 300 KB real page is near 8,000 x 22.
 MAX_WORK = 300_000_000
 

@@ -39,6 +39,7 @@ import codecs
 import re
 from collections import Counter
 from datetime import date, datetime
+from functools import lru_cache
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
@@ -420,21 +421,45 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
                 ids[_check_range(int(m.group(1)), "request id in an attachment link")] += 1
     for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES):
         ids[_check_range(int(m), "request id in a header link")] += 1
-    if not ids and b"[FOI #" in html:
+    if not ids:
         too_large: set[bytes] = set()
-        for m in _FOI_MASK.findall(html):
-            value = int(m)
+        for digits in _foi_masks(html):
+            value = int(digits)
             if value <= MAX_ID:
                 ids[value] += 1
-            elif m not in too_large:
-                too_large.add(m)
-                warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {m[:30].decode()}, "
+            elif digits not in too_large:
+                too_large.add(digits)
+                warnings.append(ParseWarning("other", f"an [FOI #… email] mask in the text carries {digits[:30].decode()}, "
                                              "too large for a request id; ignored"))
     if not ids:
         return None
     if len(ids) > 1:
         warnings.append(ParseWarning("mismatch", f"page links carry several numeric request ids {sorted(ids)}; took the most frequent"))
     return ids.most_common(1)[0][0]
+
+
+def _foi_masks(html: bytes) -> list[bytes]:
+    """The digits of every "[FOI #n email]" mask in the page, as ``_FOI_MASK.findall`` gives them.
+
+    Pages hold few "[" (none in most current pages), and finding one is a
+    memchr; past a few dozen the regex scans the rest (it is several times
+    slower than that over a whole page, ``in`` slower still).
+    """
+    found: list[bytes] = []
+    pos = html.find(b"[")
+    for _ in range(64):
+        if pos < 0:
+            return found
+        m = _FOI_MASK.match(html, pos)
+        if m is not None:
+            found.append(m.group(1))
+            pos = m.end()
+        else:
+            pos += 1
+        pos = html.find(b"[", pos)
+    if pos >= 0:
+        found.extend(_FOI_MASK.findall(html, pos))
+    return found
 
 
 def _read_subtitle(subtitle: LexborNode, req: ParsedRequest, english: bool, layout: str) -> None:
@@ -902,12 +927,13 @@ _CANONICAL_ITEM = (
     rf'<p class="attachment__name">([^<]*)</p>{_WS}'
     rf'<p class="attachment__meta">([^<]*)(?:<a href="([^"]*)">[^<]*</a>{_WS})?<a href="([^"]*)">[^<]*</a>{_WS}</p>{_WS}</li>'
 )
-_CANONICAL_ITEM_RE = re.compile(_CANONICAL_ITEM)
-_CANONICAL_BOX = re.compile(
+# Read in one pass: the head, each item in turn, then the tail to the end.
+_CANONICAL_HEAD = re.compile(
     rf'<div class="attachments">{_WS}<div class="attachments__header">{_WS}<h3>[^<]*</h3>{_WS}</div>{_WS}'
-    rf'<ul class="list-of-attachments">{_WS}((?:{_CANONICAL_ITEM.replace("(", "(?:").replace("(?:?:", "(?:")}{_WS})*)</ul>{_WS}'
-    rf'(?:<a href="#" class="attachments__show-more"[^>]*></a>{_WS})?</div>'
+    rf'<ul class="list-of-attachments">{_WS}'
 )
+_CANONICAL_ITEM_RE = re.compile(_CANONICAL_ITEM + _WS)
+_CANONICAL_TAIL = re.compile(rf'</ul>{_WS}(?:<a href="#" class="attachments__show-more"[^>]*></a>{_WS})?</div>')
 
 
 def _unescape_attribute(value: str) -> str:
@@ -928,23 +954,37 @@ def _canonical_attachments(block: LexborNode) -> list[tuple] | None:
     html = block.html
     if html is None:
         return None
-    box = _CANONICAL_BOX.fullmatch(html)
-    if box is None:
+    head = _CANONICAL_HEAD.match(html)
+    if head is None:
+        return None
+    items = []
+    pos = head.end()
+    match_item = _CANONICAL_ITEM_RE.match
+    while (item := match_item(html, pos)) is not None:
+        items.append(item.groups())
+        pos = item.end()
+    if _CANONICAL_TAIL.fullmatch(html, pos) is None:
         return None
     out = []
-    for m in _CANONICAL_ITEM_RE.finditer(box.group(1)):
-        item_id, first, src, name, meta, view, down = m.groups()
+    for item_id, first, src, name, meta, view, down in items:
+        # The links in page order: the icon's, then View (when shown) and Download.
+        # The icon inside a link adds nothing _LinkFields.link has not taken from that link.
         fields = _LinkFields()
         fields.link(_unescape_attribute(first))
-        icon = _ICON.search(_unescape_attribute(src))
-        fields.image(fields_href=_unescape_attribute(first))
-        size = " ".join(_unescape_text(meta).split()) or None
-        if view is not None:
+        if view:  # the optional View link: None when absent (an empty href would add nothing)
             fields.link(_unescape_attribute(view))
         fields.link(_unescape_attribute(down))
+        size = " ".join(_unescape_text(meta).split()) or None
         out.append((item_id, " ".join(_unescape_text(name).split()), size, fields.download, fields.html_view,
-                    icon.group(1) if icon else None, False, False))
+                    _icon(_unescape_attribute(src)), False, False))
     return out
+
+
+@lru_cache(maxsize=512)
+def _icon(src: str) -> str | None:
+    """The content type an icon's file name names (a page repeats a few icons many times)."""
+    m = _ICON.search(src)
+    return m.group(1) if m else None
 
 
 class _LinkFields:
@@ -998,9 +1038,9 @@ def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> A
             if old_style and not name:
                 name = inline_text(node)
         elif tag_id == _IMG:
-            m = _ICON.search(attrs.get("src") or "")
-            if m:
-                icon = m.group(1)
+            found = _icon(attrs.get("src") or "")
+            if found is not None:
+                icon = found
             parent = node.parent
             if parent is not None and parent.tag_id == _A:
                 links.image(parent.attributes.get("href") or "")
@@ -1015,17 +1055,22 @@ def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, 
     item_id, name, size_text, download, html_view, icon, hidden, noted = fields
     database_id: int | None = None
     if item_id and item_id.isdigit() and item_id.isascii():
-        database_id = _check_range(int(item_id), f"attachment database id in {node_id}")
+        database_id = int(item_id)
+        if database_id > MAX_ID:
+            _check_range(database_id, f"attachment database id in {node_id}")
     erased = False
     part: int | None = None
     parts_seen = []
     for href in (download, html_view):
-        m2 = _ATTACH_PART.search(href or "")
+        m2 = _ATTACH_PART.search(href) if href else None
         if m2:
-            parts_seen.append(_check_range(int(m2.group(1)), f"attachment part in {node_id}", MAX_PART))
+            seen = int(m2.group(1))
+            if seen > MAX_PART:
+                _check_range(seen, f"attachment part in {node_id}", MAX_PART)
+            parts_seen.append(seen)
     if parts_seen:
         part = parts_seen[0]
-        if len(set(parts_seen)) > 1:
+        if len(parts_seen) > 1 and parts_seen[1] != part:
             raise _unrecognised(layout, f"the Download and View links of an attachment in {node_id} give different "
                                 f"parts {parts_seen}")
     if hidden:

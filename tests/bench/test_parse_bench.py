@@ -32,6 +32,21 @@ def test_parse_bench_quick_prints_figures():
     assert lines[-1].startswith("MISSED: ")
 
 
+def test_parse_bench_floor_prints_each_step():
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick", "--floor"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    steps = re.findall(r"^  (checks|one walk|query|texts|records|full) *: ([0-9.]+)x bare$", proc.stdout, re.M)
+    assert [name for name, _ in steps] == ["checks", "one walk", "query", "texts", "records", "full"]
+    assert all(float(ratio) > 0 for _, ratio in steps)
+    assert proc.stdout.strip().splitlines()[-1].startswith("MISSED: ")
+
+
 def test_generated_pages_stay_within_the_target_size_range():
     """The full run's generated pages are 5-300 KB, from one message up."""
     import importlib.util

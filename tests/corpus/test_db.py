@@ -549,3 +549,33 @@ def test_connect_never_drops_the_locks_of_a_connection_already_open_here(tmp_pat
         assert writer.returncode != 0 and "lock" in writer.stderr.lower(), "another process could write under an open reader"
     finally:
         held.close()
+
+
+def test_version_6_keeps_the_pages_and_drops_their_key_index(tmp_path, monkeypatch):
+    from corpus import pagestore
+
+    path = tmp_path / "foi.duckdb"
+    monkeypatch.setattr(corpus_db, "MIGRATIONS", schema.MIGRATIONS[:5])
+    monkeypatch.setattr(corpus_db, "CURRENT_VERSION", 5)
+    con = connect(path)
+    page = pagestore.make_page(url="https://s/request/a", site="https://s", kind="request_html", status=200,
+                               final_url=None, headers={"ETag": "e1"}, body=b"first")
+    pagestore.store_pages(con, [page])
+    before = con.execute("SELECT * FROM pages").fetchall()
+    con.close()
+    monkeypatch.undo()
+
+    con = connect(path)
+    try:
+        assert schema_version(con) == schema.CURRENT_VERSION >= 6
+        assert con.execute("SELECT * FROM pages").fetchall() == before
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'pages' "
+                           "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')").fetchone()[0] == 0
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'pages' "
+                           "AND constraint_type = 'NOT NULL'").fetchone()[0] == 3  # url, site, kind
+        again = pagestore.make_page(url="https://s/request/a", site="https://s", kind="request_html", status=200,
+                                    final_url=None, headers={"ETag": "e2"}, body=b"second")
+        pagestore.store_pages(con, [again])
+        assert con.execute("SELECT count(*), any_value(etag) FROM pages").fetchone() == (1, "e2")
+    finally:
+        con.close()

@@ -675,15 +675,17 @@ def test_every_query_runs_on_tables_built_by_corpus_derive(tmp_path):
     assert {r["provision"] for r in rows(run_query(str(path), "refusal_grounds", {"group_by": "none"}))} >= {"s12"}
 
 
-def test_benchmark_smoke():
-    """bench/queries.py --quick builds its corpus and index and times every query (no speed asserted here)."""
+def test_benchmark_smoke(tmp_path):
+    """bench/queries.py --quick builds its corpus and index and times every query (no speed asserted here);
+    with --keep a second run times them again on the kept corpus without building it."""
     import subprocess
     import sys
 
     from tests.conftest import PROJECT_ROOT
 
-    run = subprocess.run([sys.executable, str(PROJECT_ROOT / "bench" / "queries.py"), "--quick", "--runs", "1"],
-                         capture_output=True, text=True, timeout=600)
+    kept = tmp_path / "kept.duckdb"
+    command = [sys.executable, str(PROJECT_ROOT / "bench" / "queries.py"), "--quick", "--runs", "1", "--keep", str(kept)]
+    run = subprocess.run(command, capture_output=True, text=True, timeout=600)
     assert run.returncode == 0, run.stderr[-3000:]
     lines = run.stdout.strip().splitlines()
     assert lines[0].startswith("built 10,000 requests, 60,000 messages")
@@ -701,6 +703,16 @@ def test_benchmark_smoke():
     assert lines[-2].startswith("headline: search takes ") and lines[-1].startswith("MISSED: ")
     listed = [] if lines[-1] == "MISSED: none" else [m.rsplit(" (", 1)[0] for m in lines[-1][len("MISSED: "):].split(", ")]
     assert listed == missed  # a script can trust the last line
+
+    built_at = kept.stat().st_mtime_ns
+    again = subprocess.run(command, capture_output=True, text=True, timeout=600)
+    assert again.returncode == 0, again.stderr[-3000:]
+    first = again.stdout.splitlines()[0]
+    assert first.startswith("built 10,000 requests, 60,000 messages") and "(by the run of " in first
+    assert again.stdout.strip().splitlines()[-1].startswith("MISSED: ")
+    assert kept.stat().st_mtime_ns == built_at  # opened, not built again
+    other_size = subprocess.run(command[:2] + ["--requests", "2000", "--keep", str(kept)], capture_output=True, text=True)
+    assert other_size.returncode != 0 and "holds a corpus of 10,000 requests, not 2,000" in other_size.stderr
 
 
 # ---------------------------------------------------------------- numbers: types, lateness, regimes

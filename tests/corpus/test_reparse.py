@@ -1,6 +1,7 @@
 from __future__ import annotations
 
 import json
+import re
 from datetime import datetime, timedelta, timezone
 from pathlib import Path
 
@@ -244,6 +245,10 @@ def test_describe_names_the_figures_and_derived_tables_are_rebuilt(loaded_db):
     assert text.startswith("Re-parsed 13 stored request pages in ")
     assert "13 threads loaded, 0 parse failures, 0 skipped." in text
     assert "13 unchanged" in text
+    stage_line = next(line for line in text.splitlines() if line.startswith("Time by stage: "))
+    names = re.findall(r"(?:: |, )([a-z ]+?) [0-9.]+ s", stage_line)
+    assert names == ["parse", "load", "attachments", "timeline", "citations", "search index", "other"]
+    assert stats.split()["other"] >= 0 and abs(sum(stats.split().values()) - stats.seconds) < 0.05
 
 
 # ---------------------------------------------------------------- the parallel reparse against the serial load

@@ -106,6 +106,14 @@ def test_write_calendar_tables():
     expected = sum(1 for r in calendar_rows(2022, 2022) if r[0] == "FOIA" and r[2])
     assert n == expected
     assert 240 < n < 255
+    # every day of every regime, once: the timeline reads the calendar as lists indexed by day
+    gaps = con.execute("""SELECT regime FROM workday_calendar GROUP BY regime
+                          HAVING count(*) <> count(DISTINCT date) OR count(*) <> max(date) - min(date) + 1""").fetchall()
+    assert gaps == [] and con.execute("SELECT count(DISTINCT regime) FROM workday_calendar").fetchone()[0] == len(REGIMES)
+    # and the working days numbered 1, 2, 3, ... in date order, a day off keeping the index of the day before
+    assert con.execute("""SELECT count(*) FROM (
+        SELECT working_day_index - lag(working_day_index) OVER (PARTITION BY regime ORDER BY date) AS step, is_working_day
+        FROM workday_calendar) WHERE step IS NOT NULL AND step <> CASE WHEN is_working_day THEN 1 ELSE 0 END""").fetchone()[0] == 0
 
 
 class _CountingConnection:

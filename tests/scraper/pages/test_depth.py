@@ -33,7 +33,8 @@ def test_small_pages_are_not_scanned_but_big_deep_ones_are():
     n = SCAN_ABOVE_TAGS // 2 - 10
     small = _page(b"<div>" * n + b"</div>" * n)
     assert nesting_depth(small) > MAX_DEPTH and too_deep(small) is None  # cheap to parse whatever its depth
-    big = _page(b"<section>" * 3000 + b"<p>x" * 3000)
+    half = SCAN_ABOVE_TAGS // 2
+    big = _page(b"<section>" * half + b"<p>x" * half)
     assert "deep" in too_deep(big)
 
 

@@ -354,3 +354,14 @@ def test_large_thread_all_messages_found():
     assert len(r.messages) == 200
     assert [m.position for m in r.messages] == list(range(200))
     assert r.messages[-1].message_id == 20_199
+
+
+def test_request_id_from_foi_masks_past_many_brackets():
+    # Current pages link by url_title: the id is read from "[FOI #n email]" masks in the text,
+    # wherever they sit among other "[" (a hundred of them here, before and between the masks).
+    brackets = " ".join(f"[note {n}]" for n in range(100))
+    items = [out(1401188, datetime(2025, 7, 14, 9, 12, 7, tzinfo=BST),
+                  [brackets, "Reply to [FOI #4471 email] please.", f"{brackets} [FOI #4471 email] and [FOI #12 email]"])]
+    r = parse_ok(page(*thread(items)))
+    assert r.request_id == 4471
+    assert [w.kind for w in r.warnings] == ["mismatch"] and "[12, 4471]" in r.warnings[0]
