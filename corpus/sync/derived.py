@@ -42,11 +42,14 @@ class DerivedTables:
         times = [t for t in (self.run_started_at, self.writer.merged_since) if t is not None]
         return min(times) if times else None
 
-    def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False) -> None:
+    def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False, show_progress: bool = True) -> None:
+        """Rebuild what the run may have changed.  ``show_progress``: the rebuild takes over the progress display
+        (at the end of a run); a rebuild while fetching goes on leaves the display to the fetching."""
         # One DuckDB thread: each thread reserves its own buffers for every join and aggregate of the
         # timeline build, and with two the build of a chunk went past the cap (and ran again uncapped).
         con.execute("SET threads = 1")
-        rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, commit_chunks=commit_chunks, progress=self.rep.progress)
+        rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, commit_chunks=commit_chunks,
+                progress=self.rep.progress if show_progress else None)
         self.last = time.monotonic()
 
     def with_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
@@ -65,7 +68,7 @@ class DerivedTables:
             # the rebuild's cap, not the batch's: a first build does not fit the batch's (and the whole
             # batch would be written again uncapped)
             con.execute(f"SET memory_limit = '{self.memory_limit}'")
-            self.derive(con)
+            self.derive(con, show_progress=False)
         except BaseException as exc:
             if not out_of_memory(exc):  # (out of memory: the batch is written again uncapped, and this with it)
                 self.exist = False  # the batch is written without it; the end of the run tries again
@@ -79,7 +82,7 @@ class DerivedTables:
         """After a batch: every ``DERIVE_EVERY`` seconds, bring the tables up to date (if no reader has the file)."""
         if result.outcomes and self.exist and time.monotonic() - self.last >= DERIVE_EVERY:
             try:
-                await self.rebuild(wait=0.0)
+                await self.rebuild(wait=0.0, show_progress=False)
             except HeldByReader:  # a reader came back in between: the next batch tries again
                 pass
 
@@ -87,13 +90,13 @@ class DerivedTables:
         await self.rebuild(wait=wait)
         self.at_end = True
 
-    async def rebuild(self, *, wait: float) -> None:
+    async def rebuild(self, *, wait: float, show_progress: bool = True) -> None:
         """Rebuild the derived tables with DuckDB's memory capped (every thread is read: the cap keeps the
         process from growing with the corpus); uncapped if the cap is too small."""
         trim_heap()
         try:
             # (each chunk committed: what a rebuild of a whole run's threads writes is not held to its end)
-            await self.reader.call(self.derive, True, memory_limit=self.memory_limit, wait=wait)
+            await self.reader.call(self.derive, True, show_progress, memory_limit=self.memory_limit, wait=wait)
         except HeldByReader:
             raise
         except Exception as exc:  # threads are committed; derived tables can be rebuilt later

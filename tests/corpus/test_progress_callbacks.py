@@ -47,3 +47,32 @@ def test_import_reparse_export_and_the_derived_tables_report_progress(pages_2019
     assert _rises_to_the_total(steps) and steps[-1][0] >= 10
     assert [d for d, _ in steps] == list(range(steps[-1][0] + 1))  # one call per table
     assert capsys.readouterr() == ("", "")
+
+
+def test_a_sync_rebuild_while_fetching_leaves_the_display_to_the_fetching(tmp_path):
+    """The derived tables built with a sync's first batch, or every DERIVE_EVERY seconds, report no progress (the
+    sync's own counts stay on display); the rebuild at the end of the run reports its steps."""
+    from types import SimpleNamespace
+
+    from corpus.db import connect
+    from corpus.sync.derived import DerivedTables
+
+    seen: list[str] = []
+    reporter = SimpleNamespace(progress=lambda stage, done, total: seen.append(stage))
+    derived = DerivedTables(SimpleNamespace(merged_since=None), reporter, None, memory_limit="1GB")  # type: ignore[arg-type]
+    con = connect(tmp_path / "d.duckdb")
+    try:
+        con.execute("BEGIN TRANSACTION")
+        derived.with_the_first_batch(con, SimpleNamespace(outcomes=[object()]))  # type: ignore[arg-type]
+        con.execute("COMMIT")
+        assert derived.exist and seen == []
+        con.execute("BEGIN TRANSACTION")
+        derived.derive(con, True, False)  # as a rebuild while fetching calls it
+        con.execute("COMMIT")
+        assert seen == []
+        con.execute("BEGIN TRANSACTION")
+        derived.derive(con, True)  # as the rebuild at the end calls it
+        con.execute("COMMIT")
+        assert seen and set(seen) == {"derive tables"}
+    finally:
+        con.close()

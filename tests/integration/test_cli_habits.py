@@ -107,6 +107,9 @@ def test_without_a_terminal_a_stats_line_each_interval(fake_site, tmp_path):
     with_total = [line for line in fetching if " left" in line]
     assert with_total and all("ETA " in line for line in with_total)
     assert any(line.endswith("at the current rate") and " 0 left" not in line for line in with_total), res.stderr
+    # the derived tables built with the first batch leave the display to the fetching: theirs come at the end
+    kinds = [line.startswith("sync ") for line in stats]
+    assert kinds == sorted(kinds, reverse=True), res.stderr
 
 
 def test_reparse_progress_as_json_stats(fake_site, tmp_path):
