@@ -288,12 +288,11 @@ def _writer(index, n_docs: int, lean: bool = False):
     return index.writer(heap_size=min(threads * 120_000_000, 480_000_000), num_threads=threads)
 
 
-def _add_documents(con, writer, has_attachments: bool, progress=None, batch_rows: int = 20_000,
-                   commit_every: int | None = None) -> int:
+def _add_documents(con, writer, has_attachments: bool, progress=None, batch_rows: int = 20_000) -> int:
     tv = _tantivy()
     sql = _TEXTS_SQL + (_ATTACHMENT_TEXTS_SQL if has_attachments else "")
     reader = con.sql(sql).to_arrow_reader(batch_rows)
-    added = committed = 0
+    added = 0
     new_doc = tv.Document
     for batch in reader:  # the times and kinds come as integers: no Python datetimes on this path
         c = batch.to_pydict()
@@ -319,9 +318,6 @@ def _add_documents(con, writer, has_attachments: bool, progress=None, batch_rows
             doc.add_text("text", text)
             writer.add_document(doc)
         added += batch.num_rows
-        if commit_every and added - committed >= commit_every:
-            writer.commit()
-            committed = added
         if progress is not None:
             progress(added)
     return added
@@ -413,11 +409,7 @@ def update_search_index(con, *, since: datetime | None = None, progress=None, le
                     writer.delete_documents_by_query(tv.Query.term_set_query(index.schema, "uid", drop[i:i + 10_000]))
                 if n_add:
                     # (lean: a thousand texts in hand at a time rather than 20,000: a sync's memory stays flat)
-                    # (and committed every 2,000: tantivy queues up to 10,000 documents for its indexing thread,
-                    # and a fast reader fills that queue; a commit drains it.  A crash before the database's
-                    # commit leaves documents past search_docs' highest uid, which _repair deletes.)
-                    _add_documents(con, writer, has_attachments, progress, batch_rows=1_000 if lean else 20_000,
-                                   commit_every=2_000 if lean else None)
+                    _add_documents(con, writer, has_attachments, progress, batch_rows=1_000 if lean else 20_000)
                 con.execute("DELETE FROM search_docs WHERE uid IN (SELECT uid FROM _search_drop)")
                 con.execute("INSERT INTO search_docs SELECT uid, site, source, direction, message_id, part, fingerprint FROM _search_add")
                 writer.commit()

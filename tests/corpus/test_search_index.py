@@ -189,44 +189,6 @@ def test_a_lost_database_commit_is_repaired(indexed):
     assert open_index(index_dir(indexed)).searcher().num_docs == docs
 
 
-def test_a_lean_update_commits_every_2000_texts_and_a_lost_database_commit_is_still_repaired(indexed, monkeypatch):
-    import corpus.search.index as search_index
-
-    seen = T0 + timedelta(days=4)
-    con = duckdb.connect(str(indexed))
-    con.execute("INSERT INTO messages (site, request_key, message_id, direction, sent_at, body, first_seen, last_seen) "
-                "SELECT ?, 'a7', 7000 + i, 'incoming', TIMESTAMPTZ '2021-03-01 09:00:00+00', "
-                "'Gritting letter number ' || i, ?, ? FROM range(4500) AS t(i)", [SITE, seen, seen])
-    commits = []
-    real_writer = search_index._writer
-
-    class Counting:  # the tantivy writer, its commits counted
-        def __init__(self, writer):
-            self.writer = writer
-
-        def __getattr__(self, name):
-            return getattr(self.writer, name)
-
-        def commit(self):
-            commits.append(1)
-            return self.writer.commit()
-
-    monkeypatch.setattr(search_index, "_writer", lambda *args, **kwargs: Counting(real_writer(*args, **kwargs)))
-    con.execute("BEGIN TRANSACTION")
-    update_search_index(con, since=seen, lean=True)
-    assert len(commits) == 3  # after 2,000 and 4,000 texts, and the last
-    con.execute("ROLLBACK")  # the database's commit is lost after the index committed three times
-    con.close()
-    monkeypatch.setattr(search_index, "_writer", real_writer)
-    stats = _update(indexed, since=seen)  # the documents past search_docs' highest uid are deleted, then added again
-    assert not stats.rebuilt and stats.added == 4500
-    con = duckdb.connect(str(indexed))
-    docs = con.execute("SELECT count(*) FROM search_docs").fetchall()[0][0]
-    con.close()
-    assert search_index.open_index(index_dir(indexed)).searcher().num_docs == docs
-    assert {r["message_id"] for r in _search(indexed, q="gritting letter number 4499")[0]} == {11499}
-
-
 def test_an_index_that_belongs_to_another_database_is_not_used(indexed, tmp_path):
     copy = tmp_path / "copy" / "foi.duckdb"
     copy.parent.mkdir()
