@@ -39,7 +39,7 @@ from scraper.politeness import RateLimiter
 
 MAX_BYTES = 20 * 1024 * 1024
 HTTP_TIMEOUT = 30.0  # seconds without an answer before an attempt counts as timed out
-DERIVE_MEMORY_LIMIT = "160MB"  # DuckDB's cap while the derived tables are rebuilt
+DERIVE_MEMORY_LIMIT = "96MB"  # DuckDB's cap while the derived tables are rebuilt
 
 
 class _WithoutPandas:
