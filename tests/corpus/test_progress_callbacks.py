@@ -59,11 +59,11 @@ def test_a_sync_rebuild_while_fetching_leaves_the_display_to_the_fetching(tmp_pa
 
     seen: list[str] = []
     reporter = SimpleNamespace(progress=lambda stage, done, total: seen.append(stage))
-    derived = DerivedTables(SimpleNamespace(merged_since=None), reporter, None, memory_limit="1GB")  # type: ignore[arg-type]
+    derived = DerivedTables(SimpleNamespace(merged_since=None), reporter, None, memory_limit="1GB")
     con = connect(tmp_path / "d.duckdb")
     try:
         con.execute("BEGIN TRANSACTION")
-        derived.with_the_first_batch(con, SimpleNamespace(outcomes=[object()]))  # type: ignore[arg-type]
+        derived.with_the_first_batch(con, SimpleNamespace(outcomes=[object()]))
         con.execute("COMMIT")
         assert derived.exist and seen == []
         con.execute("BEGIN TRANSACTION")
