@@ -182,8 +182,9 @@ def test_a_body_over_the_cap_is_skipped(tmp_path):
     [
         ("notes.warc", b"these are my notes, not an archive\n" * 5),
         ("session.wacz", b"PK but not really a zip"),
-        ("empty.warc.gz", gzip.compress(b"garbage that is not WARC/1.0")),
+        ("empty.warc.gz", gzip.compress(b"garbage that is not WARC/1.0", mtime=0)),
     ],
+    ids=["notes.warc", "session.wacz", "empty.warc.gz"],
 )
 def test_files_that_are_not_archives(tmp_path, name, content):
     (tmp_path / name).write_bytes(content)
