@@ -655,12 +655,16 @@ def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -
 
 
 # One query per thread collects every part we read; results come in document
-# order, so the first of each kind is the one in the header.
+# order, so the first of each kind is the one in the header.  A node comes once
+# per selector of the list it matches; only a div can open an item, so the div
+# selectors stay one each (a div that matches two opens two items, as it always
+# has), while the parts read from other elements share a selector per tag
+# (Lexbor tests every element of the column once per selector, so fewer
+# selectors cost less; a part met twice is read once anyway).
 _MESSAGE_PARTS = (
-    "span.correspondence__header__author, a.correspondence__header__date time, h2 time, "
-    "a.toggle-delivery-log, p.hidden_message, p#hidden_message, p.event_plain, "
-    "div.correspondence_text, div.attachments, div.correspondence_text div[id], "
-    "span.unfold_link, p.hidden_attachment"
+    "span:is(.correspondence__header__author, .unfold_link), :is(a.correspondence__header__date, h2) time, "
+    "a.toggle-delivery-log, p:is(.hidden_message, #hidden_message, .event_plain, .hidden_attachment), "
+    "div.correspondence_text, div.attachments, div.correspondence_text div[id]"
 )
 _THREAD_QUERY = "div.correspondence, div.comment_in_request, " + _MESSAGE_PARTS
 # Before 2018 the sender sits in an h2 or a header "from" div, the date maybe as words.
