@@ -34,7 +34,6 @@ forward to the next working day when it is not one.
 
 from __future__ import annotations
 
-import functools
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta
 from zoneinfo import ZoneInfo
@@ -339,21 +338,61 @@ def calendar_rows(first_year: int, last_year: int, regimes: Iterable[str] | None
             yield regime, d, working, idx, name
 
 
-@functools.lru_cache(maxsize=4)
-def _calendar_table(first_year: int, last_year: int):
-    """``calendar_rows`` as an Arrow table (built once per process and span: every rebuild writes it)."""
-    import pyarrow as pa
+def _holiday_lists(first_year: int, last_year: int) -> dict[str, list]:
+    """Every calendar's non-working weekdays and named days, and its working weekend days, as query parameters.
 
-    rows = list(calendar_rows(first_year, last_year))
-    return pa.table(
-        {
-            "regime": [r[0] for r in rows],
-            "date": [r[1] for r in rows],
-            "is_working_day": [r[2] for r in rows],
-            "working_day_index": pa.array([r[3] for r in rows], pa.int32()),
-            "holiday_name": [r[4] for r in rows],
-        }
-    )
+    A few hundred values per calendar: the calendar itself (a row per regime and
+    day) is made by the database from them, not built here row by row.
+    """
+    years = range(first_year, last_year + 1)
+    lists: dict[str, list] = {"cal": [], "day": [], "name": [], "extra_cal": [], "extra_day": []}
+    for cal in sorted({calendar_of(regime) for regime in REGIMES}):
+        _ensure(cal, years)
+        for y in years:
+            days, extra = _CACHE[(cal, y)]
+            for d in sorted(days):
+                lists["cal"].append(cal)
+                lists["day"].append(d)
+                lists["name"].append(days[d])
+            for d in sorted(extra):
+                lists["extra_cal"].append(cal)
+                lists["extra_day"].append(d)
+    return lists
+
+
+# The same rows as ``calendar_rows``: a weekday works unless it is a holiday, a
+# weekend day only when the calendar names it a working day (isodow 6 and 7 are
+# Saturday and Sunday), and the index counts working days up to and including
+# the day, per calendar.
+_CALENDAR_SQL = """
+CREATE OR REPLACE TEMP TABLE _workday_calendar_src AS
+WITH regime_cal AS (SELECT unnest($regimes) AS regime, unnest($regime_cals) AS cal),
+named AS (SELECT unnest($cal) AS cal, unnest($day) AS date, unnest($name) AS name),
+extra AS (SELECT unnest($extra_cal) AS cal, unnest($extra_day) AS date),
+days AS (SELECT CAST(range AS DATE) AS date FROM range($first, $after, INTERVAL 1 DAY)),
+per_cal AS (
+    SELECT c.cal, d.date, n.name AS holiday_name,
+           CASE WHEN isodow(d.date) >= 6 THEN e.date IS NOT NULL ELSE n.date IS NULL END AS is_working_day
+    FROM (SELECT DISTINCT cal FROM regime_cal) c CROSS JOIN days d
+    LEFT JOIN named n ON n.cal = c.cal AND n.date = d.date
+    LEFT JOIN extra e ON e.cal = c.cal AND e.date = d.date
+),
+indexed AS (
+    SELECT *, CAST(sum(CAST(is_working_day AS INTEGER)) OVER (PARTITION BY cal ORDER BY date
+                                                              ROWS UNBOUNDED PRECEDING) AS INTEGER) AS working_day_index
+    FROM per_cal
+)
+SELECT r.regime, i.date, i.is_working_day, i.working_day_index, i.holiday_name
+FROM indexed i JOIN regime_cal r ON r.cal = i.cal
+"""
+
+
+def _make_calendar(con, first_year: int, last_year: int) -> None:
+    """The calendar of every regime, as the temporary table ``_workday_calendar_src``."""
+    params = _holiday_lists(first_year, last_year)
+    params.update(regimes=list(REGIMES), regime_cals=[calendar_of(r) for r in REGIMES],
+                  first=datetime(first_year, 1, 1), after=datetime(last_year + 1, 1, 1))
+    con.execute(_CALENDAR_SQL, params)
 
 
 _CALENDAR_HASH = "SELECT count(*), sum(hash(regime, date, is_working_day, working_day_index, holiday_name)) FROM "
@@ -377,7 +416,7 @@ def write_calendar(con, first_year: int = FIRST_CALENDAR_YEAR, last_year: int | 
     """(Re)create ``holidays`` (date, regime, name) and ``workday_calendar`` in ``con``, for every regime."""
     if last_year is None:
         last_year = uk_today().year + 2
-    con.register("_workday_calendar_src", _calendar_table(first_year, last_year))
+    _make_calendar(con, first_year, last_year)
     try:
         if _calendar_written(con):
             return  # (a sync rebuilds the derived tables often: the same calendar is not written again)
@@ -387,7 +426,7 @@ def write_calendar(con, first_year: int = FIRST_CALENDAR_YEAR, last_year: int | 
             "FROM _workday_calendar_src ORDER BY regime, date"
         )
     finally:
-        con.unregister("_workday_calendar_src")
+        con.execute("DROP TABLE IF EXISTS _workday_calendar_src")
     con.execute(
         "CREATE OR REPLACE TABLE holidays AS "
         "SELECT date, regime, holiday_name AS name FROM workday_calendar "
