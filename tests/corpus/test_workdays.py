@@ -90,6 +90,17 @@ def test_every_regime_has_a_calendar():
     assert {r.unit for r in REGIMES.values()} <= {"working", "calendar"}
 
 
+def test_the_written_calendar_is_the_day_by_day_calendar_for_every_regime():
+    """The database makes the calendar from the holidays; Python's day-by-day walk says what it must hold."""
+    duckdb = pytest.importorskip("duckdb")
+    con = duckdb.connect()
+    write_calendar(con, 2012, 2027)  # leap years, weekend holidays moved, NZ summers, Ukraine's working Saturdays
+    got = con.execute("SELECT regime, date, is_working_day, working_day_index, holiday_name "
+                      "FROM workday_calendar ORDER BY regime, date").fetchall()
+    assert got == sorted(calendar_rows(2012, 2027), key=lambda r: (r[0], r[1]))
+    assert con.execute("SELECT count(*) FROM duckdb_tables() WHERE temporary").fetchone()[0] == 0
+
+
 def test_write_calendar_tables():
     duckdb = pytest.importorskip("duckdb")
     con = duckdb.connect()
