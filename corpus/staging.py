@@ -9,6 +9,7 @@ quick at import; a test checks the reading against DuckDB's own catalog.)
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import re
 from collections.abc import Iterator, Sequence
@@ -130,6 +131,12 @@ def registered(con: duckdb.DuckDBPyConnection, name: str, table: pa.Table) -> It
     con.register(name, table)
     try:
         yield name
-    finally:
-        con.complete()
-        con.unregister(name)
+    except BaseException:
+        # a failed statement aborts the transaction, and unregistering in it fails too: the first error is
+        # the one to report
+        with contextlib.suppress(duckdb.Error):
+            con.complete()
+            con.unregister(name)
+        raise
+    con.complete()
+    con.unregister(name)

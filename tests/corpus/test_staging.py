@@ -56,3 +56,13 @@ def test_registered_is_gone_after_the_block_even_on_error():
         raise RuntimeError
     with pytest.raises(duckdb.CatalogException):
         con.execute("SELECT * FROM _t")
+
+
+def test_a_failed_statement_inside_the_block_is_the_error_reported():
+    """The failure aborts the transaction and unregistering fails too: the first error must not be hidden."""
+    con = duckdb.connect()
+    con.execute("BEGIN TRANSACTION")
+    with pytest.raises(duckdb.BinderException, match="no_such_column"):
+        with registered(con, "_t", pa.table({"a": [1]})):
+            con.execute("SELECT no_such_column FROM _t")
+    con.execute("ROLLBACK")
