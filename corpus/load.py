@@ -367,6 +367,7 @@ _PKS = {
     "users": ["site", "url_name"],
 }
 _ORDER = ["authorities", "users", "requests", "messages", "attachments", "annotations", "events"]
+_COUNTED = ("requests", "messages", "attachments", "annotations", "events")  # what a load's stats count
 
 
 def _build_sql() -> dict[str, list[str]]:
@@ -418,6 +419,12 @@ def _build_sql() -> dict[str, list[str]]:
 
 
 _UPSERT_SQL = _build_sql()
+_INSERT_NEW_SQL = {
+    table: f"INSERT INTO {table} ({', '.join(layout.names)}) SELECT {', '.join(layout.names)} FROM _stage_{table}"
+    for table, layout in (("requests", _REQUESTS), ("messages", _MESSAGES), ("attachments", _ATTACHMENTS),
+                          ("annotations", _ANNOTATIONS), ("events", _EVENTS), ("authorities", _AUTHORITIES),
+                          ("users", _USERS))
+}
 
 
 def _count_new(con: duckdb.DuckDBPyConnection, table: str) -> int:
@@ -427,10 +434,32 @@ def _count_new(con: duckdb.DuckDBPyConnection, table: str) -> int:
     ).fetchall()[0][0])
 
 
-def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, int]) -> None:
-    """Upsert every ``_stage_<table>`` holding rows (``staged``: rows per table)."""
+def _all_new(con: duckdb.DuckDBPyConnection, table: str) -> bool:
+    """Whether no row of ``_stage_<table>`` is stored yet (only the key columns of ``table`` are read)."""
+    on = " AND ".join(f"t.{c} = s.{c}" for c in _PKS[table])
+    return not con.execute(f"SELECT EXISTS (SELECT 1 FROM _stage_{table} s SEMI JOIN {table} t ON {on})").fetchall()[0][0]
+
+
+def _fresh(con: duckdb.DuckDBPyConnection, staged: dict[str, int]) -> set[str]:
+    """The staged tables holding rows none of which is stored yet."""
+    return {name for name in _ORDER if staged.get(name) and _all_new(con, name)}
+
+
+def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, int], fresh: set[str] | None = None) -> None:
+    """Upsert every ``_stage_<table>`` holding rows (``staged``: rows per table; ``fresh``: see :func:`_fresh`).
+
+    Rows none of which is stored yet (a first sync's threads) are inserted as
+    they are: comparing them with the stored rows would read every stored
+    row's content (bodies included) for nothing, and the batch's memory would
+    follow the size of the table.
+    """
+    if fresh is None:
+        fresh = _fresh(con, staged)
     for name in _ORDER:
         if staged.get(name):
+            if name in fresh:
+                con.execute(_INSERT_NEW_SQL[name])
+                continue
             for statement in _UPSERT_SQL[name]:
                 con.execute(statement)
 
@@ -477,8 +506,16 @@ def load_threads(con: duckdb.DuckDBPyConnection, items: list[LoadItem]) -> LoadS
     with contextlib.ExitStack() as stack:
         for name, tbl in staged.items():
             stack.enter_context(registered(con, f"_stage_{name}", tbl))
-        stats = _count_load(con)
-        _upsert(con, {name: tbl.num_rows for name, tbl in staged.items()})
+        rows = {name: tbl.num_rows for name, tbl in staged.items()}
+        fresh = _fresh(con, rows)
+        if all(name in fresh for name in _COUNTED if rows.get(name)):
+            # nothing stored yet: every staged row is new (and the counting query's many joins are spared)
+            stats = LoadStats(requests_new=rows.get("requests", 0), messages_new=rows.get("messages", 0),
+                              attachments_new=rows.get("attachments", 0), annotations_new=rows.get("annotations", 0),
+                              events_new=rows.get("events", 0))
+        else:
+            stats = _count_load(con)
+        _upsert(con, rows, fresh)
     return stats
 
 

@@ -235,3 +235,24 @@ def test_authority_details_from_the_json_fill_the_authorities_table(con):
     ).fetchall()[0] == ("scotland", ["local_council", "scotland", "gss:S12000033"])
     assert jurisdiction_from_tags(["local_council", "england"]) == "uk"
     assert jurisdiction_from_tags(None) is None
+
+
+def test_rows_none_of_which_is_stored_skip_the_comparison_with_stored_rows(con, monkeypatch):
+    """A batch of new threads is inserted as it is (the statements that compare with stored rows read every
+    stored row's content); a batch holding a stored thread still goes through them, new rows and all."""
+    from corpus import load
+
+    with monkeypatch.context() as m:  # the comparing statements broken: a batch of new threads never runs them
+        for table in load._UPSERT_SQL:
+            m.setitem(load._UPSERT_SQL, table, ["SELECT no_such_column"])
+        stats = load_threads_tx(con, [item(make_thread(1, annotations=1)), item(make_thread(2))])
+    assert (stats.requests_new, stats.messages_new, stats.annotations_new, stats.events_new) == (2, 6, 1, 6)
+    assert _counts(con) == {"requests": 2, "messages": 6, "attachments": 2, "annotations": 1, "events": 6,
+                            "users": 3, "authorities": 2}
+    with monkeypatch.context() as m:  # thread 2 is stored: its batch is compared
+        m.setitem(load._UPSERT_SQL, "messages", ["SELECT no_such_column"])
+        with pytest.raises(Exception, match="no_such_column"):
+            load_threads_tx(con, [item(make_thread(2, messages=4)), item(make_thread(3))])
+    stats = load_threads_tx(con, [item(make_thread(2, messages=4)), item(make_thread(3))])
+    assert (stats.requests_new, stats.requests_changed, stats.messages_new, stats.events_new) == (1, 0, 4, 4)
+    assert _counts(con)["messages"] == 10 and _counts(con)["requests"] == 3

@@ -80,6 +80,7 @@ def test_every_thread_failing_leaves_nothing_half_written(writer, monkeypatch):
     from corpus import load
 
     monkeypatch.setitem(load._UPSERT_SQL, "messages", ["SELECT no_such_column FROM messages"])
+    monkeypatch.setitem(load._INSERT_NEW_SQL, "messages", "SELECT no_such_column FROM messages")
     result = _write(writer, _loaded(1), _loaded(2))
     assert len(result.isolated) == 2
     db = writer.db_path
