@@ -107,7 +107,7 @@ _STEPS = 4  # calendar, request_timeline, refusal_citations, search index
 
 def rebuild(con, *, today: date | None = None, since: datetime | None = None, chunk: int | None = None,
             commit_chunks: bool = False, timings: dict[str, float] | None = None,
-            progress: ProgressFn | None = None) -> None:
+            progress: ProgressFn | None = None, search: bool = True) -> None:
     """(Re)create the derived tables from the base tables.
 
     ``today`` (the UK date "overdue now" is judged against) defaults to today in
@@ -121,6 +121,8 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     end; a chunk's requests are rebuilt whole or not at all.
     ``timings``, when given, receives the seconds each table took;
     ``progress(stage, done, total)`` is told after each of the four steps.
+    ``search=False`` leaves the search index to the caller (a sync updates it
+    as a job of its own, under a smaller memory cap).
     """
     step = _stepper(progress)
     today = today or uk_today()
@@ -140,7 +142,8 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         _rebuild_in_chunks(con, today, chunk, capture_dates, commit_chunks)
         step()
         step()
-        update_search_index(con, lean=True)
+        if search:
+            update_search_index(con, lean=True)
         step()
         return
     if whole:
@@ -151,7 +154,8 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
             build_refusal_citations(con)
         step()
         with _timed(timings, "search index"):
-            update_search_index(con, lean=bool(chunk))
+            if search:
+                update_search_index(con, lean=bool(chunk))
         step()
         return
     con.execute(_scope_sql(today, bool(table_columns(con, "attachment_texts"))), {"since": since})
@@ -168,7 +172,8 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
         build_refusal_citations(con, scoped=True)
         con.execute("DROP TABLE IF EXISTS _derive_scope")
         step()
-    update_search_index(con, since=since, lean=bool(chunk))  # last: its commit is the index's
+    if search:
+        update_search_index(con, since=since, lean=bool(chunk))  # last: its commit is the index's
     step()
 
 

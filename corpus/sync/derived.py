@@ -2,8 +2,11 @@
 
 Only the requests the run touched (and those a new day makes overdue) are
 rebuilt, a chunk at a time, so the cost follows the run rather than the size
-of the corpus.  The periodic and final rebuilds cap DuckDB's memory and fall
-back to no cap when the cap is too small.
+of the corpus.  The search index is updated as a job of its own after each
+rebuild, and also every ``SEARCH_EVERY`` threads written: what one update adds
+(and the memory it takes) stays that of a small run however long the run is.
+The periodic and final rebuilds cap DuckDB's memory and fall back to no cap
+when the cap is too small.
 """
 
 from __future__ import annotations
@@ -17,21 +20,27 @@ from corpus import db
 from corpus.derive import rebuild
 from corpus.errors import HeldByReader
 from corpus.progress import Reporter
+from corpus.search.index import update_search_index
 from corpus.sync.reader import ReaderWait
 from corpus.writer import Writer, WriteResult, out_of_memory, trim_heap
 
 DERIVE_EVERY = 600.0  # seconds: a long sync brings the derived tables up to date this often (and at its end)
 DERIVE_CHUNK = 1000  # requests rebuilt at a time: the rebuild's memory does not grow with the run
+SEARCH_EVERY = 2000  # threads written between two updates of the search index while a run goes on
+SEARCH_MEMORY_LIMIT = "32MB"  # DuckDB's cap while the search index is updated (what it reads is streamed)
 
 
 class DerivedTables:
     """The derived tables of one run: whether they exist, when they were last rebuilt, and rebuilding them."""
 
-    def __init__(self, writer: Writer, reporter: Reporter, reader: ReaderWait, *, memory_limit: str):
+    def __init__(self, writer: Writer, reporter: Reporter, reader: ReaderWait, *, memory_limit: str,
+                 search_memory_limit: str = SEARCH_MEMORY_LIMIT):
         self.writer = writer
         self.rep = reporter
         self.reader = reader
         self.memory_limit = memory_limit  # DuckDB's cap while they are rebuilt
+        self.search_memory_limit = search_memory_limit  # and while the search index is updated
+        self.unindexed = 0  # threads written since the search index was last brought up to date
         self.exist: bool | None = None  # whether the file has them (None: not looked yet)
         self.last = time.monotonic()
         self.at_end = False  # brought up to date at the end of the run
@@ -42,15 +51,25 @@ class DerivedTables:
         times = [t for t in (self.run_started_at, self.writer.merged_since) if t is not None]
         return min(times) if times else None
 
-    def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False, show_progress: bool = True) -> None:
+    def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False, show_progress: bool = True,
+               search: bool = True) -> None:
         """Rebuild what the run may have changed.  ``show_progress``: the rebuild takes over the progress display
-        (at the end of a run); a rebuild while fetching goes on leaves the display to the fetching."""
+        (at the end of a run); a rebuild while fetching goes on leaves the display to the fetching.
+        ``search=False``: not the search index (:meth:`update_search` does it apart)."""
         # One DuckDB thread: each thread reserves its own buffers for every join and aggregate of the
         # timeline build, and with two the build of a chunk went past the cap (and ran again uncapped).
         con.execute("SET threads = 1")
         rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, commit_chunks=commit_chunks,
-                progress=self.rep.progress if show_progress else None)
+                progress=self.rep.progress if show_progress else None, search=search)
         self.last = time.monotonic()
+        if search:
+            self.unindexed = 0
+
+    def update_search(self, con: duckdb.DuckDBPyConnection) -> None:
+        """Add the texts written since the last update to the search index (one lean writer)."""
+        con.execute("SET threads = 1")
+        update_search_index(con, since=self.since(), lean=True)
+        self.unindexed = 0
 
     def with_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
         """Inside the first batch's transaction: create the derived tables if the file has none yet.
@@ -79,12 +98,18 @@ class DerivedTables:
         self.exist = True
 
     async def after_batch(self, result: WriteResult) -> None:
-        """After a batch: every ``DERIVE_EVERY`` seconds, bring the tables up to date (if no reader has the file)."""
-        if result.outcomes and self.exist and time.monotonic() - self.last >= DERIVE_EVERY:
-            try:
+        """After a batch: every ``DERIVE_EVERY`` seconds, bring the tables up to date, and every ``SEARCH_EVERY``
+        threads the search index (if no reader has the file)."""
+        if not (result.outcomes and self.exist):
+            return
+        self.unindexed += len(result.outcomes)
+        try:
+            if time.monotonic() - self.last >= DERIVE_EVERY:
                 await self.rebuild(wait=0.0, show_progress=False)
-            except HeldByReader:  # a reader came back in between: the next batch tries again
-                pass
+            elif self.unindexed >= SEARCH_EVERY:
+                await self.search(wait=0.0)
+        except HeldByReader:  # a reader came back in between: the next batch tries again
+            pass
 
     async def at_the_end(self, *, wait: float) -> None:
         await self.rebuild(wait=wait)
@@ -92,14 +117,28 @@ class DerivedTables:
 
     async def rebuild(self, *, wait: float, show_progress: bool = True) -> None:
         """Rebuild the derived tables with DuckDB's memory capped (every thread is read: the cap keeps the
-        process from growing with the corpus); uncapped if the cap is too small."""
+        process from growing with the corpus), then update the search index; uncapped if a cap is too small."""
         trim_heap()
         try:
             # (each chunk committed: what a rebuild of a whole run's threads writes is not held to its end)
-            await self.reader.call(self.derive, True, show_progress, memory_limit=self.memory_limit, wait=wait)
+            await self.reader.call(self.derive, True, show_progress, False, memory_limit=self.memory_limit, wait=wait)
         except HeldByReader:
             raise
         except Exception as exc:  # threads are committed; derived tables can be rebuilt later
-            why = "out of memory" if out_of_memory(exc) else str(exc).splitlines()[0]
-            self.rep.log("derive_failed", f"derived tables were not rebuilt ({why}); run `corpus reparse`",
-                         level="warning")
+            self._failed("derived tables were not rebuilt", exc)
+            return
+        await self.search(wait=wait)
+
+    async def search(self, *, wait: float) -> None:
+        """Bring the search index up to date, as a job of its own: the rebuild's buffers are gone, the cap smaller."""
+        trim_heap()
+        try:
+            await self.reader.call(self.update_search, memory_limit=self.search_memory_limit, wait=wait)
+        except HeldByReader:
+            raise
+        except Exception as exc:  # the texts are committed; the index is brought up to date later
+            self._failed("the search index was not updated", exc)
+
+    def _failed(self, what: str, exc: BaseException) -> None:
+        why = "out of memory" if out_of_memory(exc) else (str(exc).splitlines() or [type(exc).__name__])[0]
+        self.rep.log("derive_failed", f"{what} ({why}); run `corpus reparse`", level="warning")
