@@ -389,7 +389,7 @@ FROM indexed i JOIN regime_cal r ON r.cal = i.cal
 
 def _make_calendar(con, first_year: int, last_year: int) -> None:
     """The calendar of every regime, as the temporary table ``_workday_calendar_src``."""
-    params = _holiday_lists(first_year, last_year)
+    params: dict[str, object] = dict(_holiday_lists(first_year, last_year))
     params.update(regimes=list(REGIMES), regime_cals=[calendar_of(r) for r in REGIMES],
                   first=datetime(first_year, 1, 1), after=datetime(last_year + 1, 1, 1))
     con.execute(_CALENDAR_SQL, params)

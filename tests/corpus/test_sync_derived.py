@@ -48,7 +48,7 @@ def _load(db, numbers) -> list[object]:
 def _indexed(db) -> int:
     con = connect(db)
     try:
-        return con.execute("SELECT count(*) FROM search_docs").fetchone()[0]
+        return con.execute("SELECT count(*) FROM search_docs").fetchall()[0][0]
     finally:
         con.close()
 
@@ -77,6 +77,6 @@ def test_a_long_run_updates_the_search_index_every_search_every_threads(tmp_path
     assert _indexed(db) == 8 * 3 and derived.at_end
     con = connect(db)
     try:
-        assert con.execute("SELECT count(*) FROM request_timeline").fetchone()[0] == 8
+        assert con.execute("SELECT count(*) FROM request_timeline").fetchall() == [(8,)]
     finally:
         con.close()
