@@ -18,7 +18,7 @@ The site runs as ``python -m corpus.sample_site`` in its own process so it does
 not compete with the sync inside one interpreter.  The last line is
 ``MISSED: ...`` naming every target missed (``MISSED: none`` when all are met).
 ``--quick`` shrinks every size for a smoke test (its figures mean little).  At
-full size the run takes about 25 minutes on a 2-core machine, most of it the
+full size the run takes about 7 minutes on a 2-core machine, most of it the
 20,000-thread sync.
 """
 
