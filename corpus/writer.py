@@ -44,6 +44,7 @@ import contextlib
 import ctypes
 import gc
 import json
+import re
 import time
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
@@ -248,6 +249,15 @@ def _take(con: duckdb.DuckDBPyConnection, take: Take, result: WriteResult) -> No
 # ============================================================================ memory
 
 
+def twice(limit: str) -> str:
+    """A DuckDB memory limit doubled: ``"48MB"`` -> ``"96MB"`` (a limit in another form is returned as it is)."""
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([A-Za-z]+)\s*", limit)
+    if not m:
+        return limit
+    number = float(m.group(1)) * 2
+    return f"{int(number) if number.is_integer() else number}{m.group(2)}"
+
+
 def out_of_memory(exc: BaseException | None) -> bool:
     """Whether DuckDB ran out of memory somewhere in this exception's chain (clean-up errors can mask it)."""
     while exc is not None:
@@ -429,9 +439,11 @@ class Writer:
     def _capped(self, fn: Callable[..., T], *args: Any, plain: bool = False, memory_limit: str | None = None) -> T:
         cap = memory_limit or self.memory_limit
         try:
-            if cap and not plain:
+            # the cap, then twice the cap, then none: a job a little over its cap does not run with DuckDB free
+            # to keep every block it reads
+            for attempt in (dict.fromkeys([cap, twice(cap)]) if cap and not plain else []):
                 try:
-                    with self.transaction(cap) as con:
+                    with self.transaction(attempt) as con:
                         return fn(con, *args)
                 except duckdb.Error as exc:
                     if not out_of_memory(exc):
@@ -450,7 +462,8 @@ class Writer:
         """Run ``fn(con, *args)`` on the database thread, in one transaction (``plain``: none).
 
         DuckDB's memory is capped at ``memory_limit`` (default: the writer's);
-        a job that needs more is rolled back and run again uncapped.  The spool
+        a job that needs more is rolled back and run again under twice the cap,
+        then uncapped.  The spool
         is written first.
         """
         return self._thread.submit(self._job, fn, *args, plain=plain, memory_limit=memory_limit)

@@ -146,3 +146,35 @@ def test_listing_walks_are_recorded_with_their_discoveries(writer):
     result = writer.write()
     assert result.enqueued_new == 1
     assert rows(writer.db_path, "SELECT target_value, pages FROM listing_walks") == [("council_1", 3)]
+
+
+@pytest.mark.parametrize("failures, last", [(1, "twice the cap"), (2, "no cap")])
+def test_a_job_over_its_cap_runs_again_under_twice_the_cap_then_without_one(tmp_path, failures, last):
+    import duckdb
+
+    w = Writer(tmp_path / "w.duckdb", site=SITE, memory_limit="20MB")
+    limits: list[float] = []
+
+    def job(con):
+        value, unit = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0].split()
+        limits.append(float(value) * {"MiB": 1, "GiB": 1024}[unit])
+        if len(limits) <= failures:
+            raise duckdb.OutOfMemoryException("Out of Memory Error: more than the test allows")
+        return "written"
+
+    try:
+        assert w.call(job) == "written"
+    finally:
+        w.close()
+    assert len(limits) == failures + 1
+    assert limits[0] == pytest.approx(20e6 / 2**20, rel=0.01)
+    if last == "twice the cap":
+        assert limits[1] == pytest.approx(2 * limits[0], rel=0.01)
+    else:
+        assert limits[1] == pytest.approx(2 * limits[0], rel=0.01) and limits[2] > 1024  # DuckDB's own default
+
+
+def test_twice_a_limit():
+    from corpus.writer import twice
+
+    assert [twice(x) for x in ("48MB", "1MB", "1.5GB", "96 MB", "unlimited")] == ["96MB", "2MB", "3GB", "192MB", "unlimited"]
