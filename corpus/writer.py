@@ -67,7 +67,7 @@ from corpus.staging import arrow_rows, arrow_schema, registered
 
 __all__ = ["Batch", "FinishedRun", "FinishedWalk", "Hold", "Take", "Writer", "WriteResult", "write_outcomes"]
 
-BATCH_MEMORY_LIMIT = "48MB"  # DuckDB's cap while a batch is written (and checkpointed on close)
+BATCH_MEMORY_LIMIT = "32MB"  # DuckDB's cap while a batch is written (and checkpointed on close)
 
 T = TypeVar("T")
 
