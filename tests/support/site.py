@@ -164,11 +164,18 @@ class FaultyHandler(SiteHandler):
 
     site: TestSite
     truncating = False
+    hit: Hit | None = None
+
+    def send_response(self, code: int, message: str | None = None) -> None:
+        # the hit's status is known before a byte of the answer is sent: a client that has its answer sees it
+        if self.hit is not None:
+            self.hit.status = code
+        super().send_response(code, message)
 
     def answer(self, method: str) -> int:
         site = self.site
         parts = urlsplit(self.path)
-        hit = Hit(time.time(), method, parts.path, parts.query, dict(self.headers.items()), 0)
+        hit = self.hit = Hit(time.time(), method, parts.path, parts.query, dict(self.headers.items()), 0)
         site.record(hit)
         fault = site.take_fault(self.path)
         kind = fault["kind"] if fault else None
