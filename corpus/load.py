@@ -367,7 +367,8 @@ _PKS = {
     "users": ["site", "url_name"],
 }
 _ORDER = ["authorities", "users", "requests", "messages", "attachments", "annotations", "events"]
-_COUNTED = ("requests", "messages", "attachments", "annotations", "events")  # what a load's stats count
+_CHILDREN = ("messages", "attachments", "annotations", "events")  # rows of a request's thread, each with its key
+_COUNTED = ("requests", *_CHILDREN)  # what a load's stats count
 
 
 def _build_sql() -> dict[str, list[str]]:
@@ -419,11 +420,10 @@ def _build_sql() -> dict[str, list[str]]:
 
 
 _UPSERT_SQL = _build_sql()
+# rows none of which is stored yet, inserted as they are
 _INSERT_NEW_SQL = {
     table: f"INSERT INTO {table} ({', '.join(layout.names)}) SELECT {', '.join(layout.names)} FROM _stage_{table}"
-    for table, layout in (("requests", _REQUESTS), ("messages", _MESSAGES), ("attachments", _ATTACHMENTS),
-                          ("annotations", _ANNOTATIONS), ("events", _EVENTS), ("authorities", _AUTHORITIES),
-                          ("users", _USERS))
+    for table, layout in _LAYOUTS.items()
 }
 
 
@@ -455,9 +455,6 @@ def _upsert(con: duckdb.DuckDBPyConnection, staged: dict[str, int], fresh: set[s
                 continue
             for statement in _UPSERT_SQL[name]:
                 con.execute(statement)
-
-
-_CHILDREN = ("messages", "attachments", "annotations", "events")  # rows of a request's thread, each with its key
 
 
 def _count_load(con: duckdb.DuckDBPyConnection) -> LoadStats:
@@ -633,8 +630,7 @@ def merge_staged(con: duckdb.DuckDBPyConnection, source: str, *, fresh: bool = F
                                 annotations_new=staged["annotations"], attachments_new=staged["attachments"],
                                 events_new=staged["events"]))
             for table in _ORDER:
-                names = ", ".join(_LAYOUTS[table].names)
-                con.execute(f"INSERT INTO {table} ({names}) SELECT {names} FROM _stage_{table}")
+                con.execute(_INSERT_NEW_SQL[table])
         else:
             round_stats = _count_load(con)
             if r > 1:  # a later sighting of a thread already counted
