@@ -94,7 +94,7 @@ def test_the_old_authorities_flag_is_hidden_and_the_new_name_is_documented():
     assert "--authorities " not in sync_help and "--authorities\n" not in sync_help
 
 
-def test_a_bug_is_one_json_error_with_its_traceback_under_json_logs(tmp_path, monkeypatch):
+def test_a_bug_is_one_json_record_with_its_traceback_under_json_logs(tmp_path, monkeypatch):
     import corpus.status
 
     def broken(*args, **kwargs):
