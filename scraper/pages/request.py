@@ -40,6 +40,8 @@ import re
 from collections import Counter
 from datetime import date, datetime
 from functools import lru_cache
+from types import ModuleType
+from typing import NamedTuple
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
@@ -47,6 +49,7 @@ from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
 from scraper.pages.text import (
+    SPEEDUPS,
     TEXT_TAG_ID,
     block_text,
     inline_text,
@@ -556,72 +559,11 @@ def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -
 
     Returns True when a response body sits in ``div#attachment-<id>`` (2022 onwards).
     """
-    # One CSS query over the whole thread returns the item blocks and the parts
-    # read from them, in document order: each part belongs to the block before
-    # it.  Parts are sorted into their block's _Parts as they come, reading each
-    # node's tag id and attributes once.
-    groups: list[tuple[LexborNode, dict, _Parts]] = []
-    parts: _Parts | None = None
-    for node in left.css(_OLD_THREAD_QUERY if old else _THREAD_QUERY):
-        tag_id = node.tag_id
-        attrs = node.attributes
-        cls = attrs.get("class") or ""
-        if tag_id == _DIV:
-            tokens = cls.split()
-            if "correspondence" in tokens or "comment_in_request" in tokens:
-                parts = _Parts()
-                groups.append((node, attrs, parts))
-                continue
-            if parts is None:
-                continue
-            if "correspondence_text" in cls:
-                if parts.text is None:
-                    parts.text = node
-            elif "attachments" in tokens:
-                if parts.attachments is None:
-                    parts.attachments = node
-            elif cls.startswith("correspondence__header__from"):
-                if parts.from_div is None:
-                    parts.from_div = node
-            elif parts.body is None and (attrs.get("id") or "").startswith("attachment-"):
-                parts.body = node
-        elif parts is None:
-            continue
-        elif tag_id == _TIME:
-            if parts.time is None:
-                parts.time = attrs.get("datetime")
-                parts.time_node = node
-        elif tag_id == _P:
-            if "event_plain" in cls:
-                if parts.plain is None:
-                    parts.plain = node
-            elif "hidden_attachment" in cls:
-                if parts.notice is None:
-                    parts.notice = node
-            elif "hidden_message" in cls or attrs.get("id") == "hidden_message":
-                if parts.hidden is None:
-                    parts.hidden = node
-        elif tag_id == _SPAN:
-            if "correspondence__header__author" in cls:
-                if parts.author is None:
-                    parts.author = node
-            elif "unfold_link" in cls:
-                if parts.unfold is None:
-                    parts.unfold = node
-        elif tag_id == _A:
-            if "correspondence__header__date" in cls:
-                if parts.date_link is None:
-                    parts.date_link = node
-            elif parts.delivery is None:
-                parts.delivery = node
-        elif tag_id == _H2:
-            if parts.h2 is None:
-                parts.h2 = node
+    groups = _group_thread(left, old)
     seen: dict[str, Message | Annotation] = {}
     position = 0
     wrapped = False
-    for node, attrs, parts in groups:
-        node_id = attrs.get("id") or ""
+    for node, node_id, cls, parts in groups:
         m = _ITEM_ID.match(node_id)
         if m is None:
             shown = node_id[:40] if node_id else "no id"
@@ -643,11 +585,11 @@ def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -
             item = _annotation(node, number, position, layout)
             req.annotations.append(item)
         elif kind == "incoming":
-            item = _incoming(node, attrs, number, position, parts, layout)
+            item = _incoming(cls, number, position, parts, layout)
             wrapped = wrapped or parts.body is not None
             req.messages.append(item)
         else:
-            item = _outgoing(node, attrs, number, position, parts, layout)
+            item = _outgoing(cls, number, position, parts, layout)
             req.messages.append(item)
         seen[node_id] = item
         position += 1
@@ -677,27 +619,129 @@ _DIV, _TIME, _P, _SPAN, _A, _LI, _IMG, _EM, _H2, _BR, _STRONG = (
 )
 
 
-class _Parts:
-    """The parts of one thread item, each the first of its kind in the item."""
+class _Parts(NamedTuple):
+    """The parts of one thread item, each the first of its kind in the item (``time``: its datetime attribute).
 
-    __slots__ = ("author", "time", "time_node", "delivery", "hidden", "plain", "text", "attachments", "body",
-                 "unfold", "notice", "h2", "from_div", "date_link")
+    The field order is also the C grouping's (``_lexwalk.c``, ``enum { AUTHOR, ... }``).
+    """
 
-    def __init__(self) -> None:
-        self.time: str | None = None
-        self.author: LexborNode | None = None
-        self.time_node: LexborNode | None = None
-        self.delivery: LexborNode | None = None
-        self.hidden: LexborNode | None = None
-        self.plain: LexborNode | None = None
-        self.text: LexborNode | None = None
-        self.attachments: LexborNode | None = None
-        self.body: LexborNode | None = None
-        self.unfold: LexborNode | None = None
-        self.notice: LexborNode | None = None
-        self.h2: LexborNode | None = None
-        self.from_div: LexborNode | None = None
-        self.date_link: LexborNode | None = None
+    author: LexborNode | None = None
+    time: str | None = None
+    time_node: LexborNode | None = None
+    delivery: LexborNode | None = None
+    hidden: LexborNode | None = None
+    plain: LexborNode | None = None
+    text: LexborNode | None = None
+    attachments: LexborNode | None = None
+    body: LexborNode | None = None
+    unfold: LexborNode | None = None
+    notice: LexborNode | None = None
+    h2: LexborNode | None = None
+    from_div: LexborNode | None = None
+    date_link: LexborNode | None = None
+
+
+_AUTHOR, _TIME_ATTR, _TIME_NODE, _DELIVERY, _HIDDEN, _PLAIN, _TEXT, _ATTACHMENTS, _BODY, _UNFOLD, _NOTICE, _H2_NODE, \
+    _FROM_DIV, _DATE_LINK = range(len(_Parts._fields))
+
+
+def _thread_walker() -> ModuleType | None:
+    """``_lexwalk`` when it can walk the thread: set up, and a LexborNode it makes is the node it was given."""
+    if SPEEDUPS is None:
+        return None
+    probe = LexborHTMLParser("<!DOCTYPE html><div><p>walk <b>probe</b></p></div>").css_first("p")
+    modes = [
+        LexborHTMLParser(doctype + "<p>mode</p>").css_first("p")
+        for doctype in ("<!DOCTYPE html>", "", '<!DOCTYPE html PUBLIC "-//W3C//DTD XHTML 1.0 Transitional//EN" '
+                        '"http://www.w3.org/TR/xhtml1/DTD/xhtml1-transitional.dtd">')
+    ]  # no quirks, quirks, limited quirks
+    if probe is None or probe.parent is None or any(node is None for node in modes):
+        return None
+    try:
+        SPEEDUPS.thread_setup((_DIV, _TIME, _P, _SPAN, _A, _H2, _LI, _EM, _STRONG, _IMG), probe, tuple(node.mem_id for node in modes if node))
+    except (ImportError, TypeError):  # fields kept elsewhere by this selectolax, or a stale build: Python does it
+        return None
+    made = SPEEDUPS.node_at(probe, probe.mem_id)
+    same = (made.mem_id == probe.mem_id and made.tag == probe.tag and made.text() == probe.text()
+            and made.parent is not None and made.parent.mem_id == probe.parent.mem_id)
+    return SPEEDUPS if same else None
+
+
+_WALKER = _thread_walker()
+
+
+def _group_thread(left: LexborNode, old: bool) -> list[tuple[LexborNode, str, str, _Parts]]:
+    """The thread's items in page order: (item node, its id, its class, its parts).
+
+    The thread query (``_THREAD_QUERY``, or ``_OLD_THREAD_QUERY`` before 2018)
+    returns the item blocks and the parts read from them in document order, so
+    each part belongs to the item before it; a node comes once per selector it
+    matches.  ``_lexwalk`` answers the query and groups its nodes in one walk
+    when it is built (it declines a quirks-mode page and a class that is not
+    valid UTF-8); else Lexbor's CSS query and :func:`_group_thread_python` do.
+    """
+    if _WALKER is not None:
+        groups = _WALKER.group_thread(left, old, _Parts)
+        if groups is not None:
+            return groups
+    return _group_thread_python(left.css(_OLD_THREAD_QUERY if old else _THREAD_QUERY))
+
+
+def _group_thread_python(nodes: list[LexborNode]) -> list[tuple[LexborNode, str, str, _Parts]]:
+    """:func:`_group_thread` in Python: the reference the C grouping is tested against."""
+    items: list[tuple[LexborNode, str, str, list]] = []
+    parts: list | None = None
+
+    def first(which: int, value: object) -> None:
+        if parts is not None and parts[which] is None:
+            parts[which] = value
+
+    for node in nodes:
+        tag_id = node.tag_id
+        if tag_id != _DIV and parts is None:
+            continue
+        attrs = node.attributes
+        cls = attrs.get("class") or ""
+        if tag_id == _DIV:
+            tokens = cls.split()
+            if "correspondence" in tokens or "comment_in_request" in tokens:
+                parts = [None] * len(_Parts._fields)
+                items.append((node, attrs.get("id") or "", cls, parts))
+                continue
+            if parts is None:
+                continue
+            if "correspondence_text" in cls:
+                first(_TEXT, node)
+            elif "attachments" in tokens:
+                first(_ATTACHMENTS, node)
+            elif cls.startswith("correspondence__header__from"):
+                first(_FROM_DIV, node)
+            elif parts[_BODY] is None and (attrs.get("id") or "").startswith("attachment-"):
+                parts[_BODY] = node
+        elif tag_id == _TIME:
+            if parts is not None and parts[_TIME_ATTR] is None:
+                parts[_TIME_ATTR] = attrs.get("datetime")
+                parts[_TIME_NODE] = node  # follows the time, even while the time stays None
+        elif tag_id == _P:
+            if "event_plain" in cls:
+                first(_PLAIN, node)
+            elif "hidden_attachment" in cls:
+                first(_NOTICE, node)
+            elif "hidden_message" in cls or attrs.get("id") == "hidden_message":
+                first(_HIDDEN, node)
+        elif tag_id == _SPAN:
+            if "correspondence__header__author" in cls:
+                first(_AUTHOR, node)
+            elif "unfold_link" in cls:
+                first(_UNFOLD, node)
+        elif tag_id == _A:
+            if "correspondence__header__date" in cls:
+                first(_DATE_LINK, node)
+            else:
+                first(_DELIVERY, node)
+        elif tag_id == _H2:
+            first(_H2_NODE, node)
+    return [(node, node_id, cls, _Parts(*fields)) for node, node_id, cls, fields in items]
 
 
 def _h2_lines(h2: LexborNode) -> list[str]:
@@ -742,7 +786,7 @@ def _when(parts: _Parts, node_id: str, layout: str, *, required: bool) -> tuple[
     return None, day.isoformat(), day
 
 
-def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
+def _outgoing(cls: str, number: int, position: int, parts: _Parts, layout: str) -> Message:
     node_id = f"outgoing-{number}"
     if parts.plain is not None and parts.author is None and parts.from_div is None:
         # A resent / followup_resent block ("Sent request to {body} again[, using a
@@ -761,7 +805,7 @@ def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: 
             resent_at=when,
             resent_at_text=text,
         )
-    concealed = _concealed(attrs, parts)
+    concealed = _concealed(parts)
     when, text, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
@@ -781,7 +825,7 @@ def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: 
                     status = cls[len("toggle-delivery-log--") :]
         msg.delivery_status = status or None
     if concealed:
-        prominence = _prominence(attrs)
+        prominence = _prominence(cls)
         msg.prominence = prominence if prominence != "normal" else "hidden"
         msg.hidden_notice = inline_text(parts.hidden) or None
         return msg
@@ -795,22 +839,22 @@ def _outgoing(node: LexborNode, attrs: dict, number: int, position: int, parts: 
     return msg
 
 
-def _prominence(attrs: dict) -> str:
-    classes = (attrs.get("class") or "").split()
+def _prominence(cls: str) -> str:
+    classes = cls.split()
     for cls in ("hidden", "requester_only", "normal"):
         if cls in classes:
             return cls
     return "normal"
 
 
-def _concealed(attrs: dict, parts: _Parts) -> bool:
+def _concealed(parts: _Parts) -> bool:
     """A message shown only as a notice (``p#hidden_message``, since 2013), with no body."""
     return parts.text is None and parts.hidden is not None
 
 
-def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: _Parts, layout: str) -> Message:
+def _incoming(cls: str, number: int, position: int, parts: _Parts, layout: str) -> Message:
     node_id = f"incoming-{number}"
-    concealed = _concealed(attrs, parts)
+    concealed = _concealed(parts)
     when, text_time, day = _when(parts, node_id, layout, required=not concealed)
     msg = Message(
         message_id=number,
@@ -820,7 +864,7 @@ def _incoming(node: LexborNode, attrs: dict, number: int, position: int, parts: 
         sent_at=when,
         sent_at_text=text_time,
         sent_on=day,
-        prominence=_prominence(attrs),
+        prominence=_prominence(cls),
     )
     if parts.hidden is not None:
         msg.hidden_notice = inline_text(parts.hidden) or None
@@ -910,7 +954,17 @@ _ATTACHMENT_PARTS = "p.attachment__name, p.attachment__meta, a[href], em, strong
 
 
 def _attachments(block: LexborNode, node_id: str, layout: str, msg: Message) -> list[Attachment]:
-    """``li.attachment`` items (2016 onwards) or ``p.attachment`` (before), in page order."""
+    """``li.attachment`` items (2016 onwards) or ``p.attachment`` (before), in page order.
+
+    Read in C by ``_lexwalk`` when it is built (as :func:`_attachment` reads an
+    item, for every box); else a box as today's templates write it is read
+    from its serialisation (:func:`_canonical_attachments`) and any other is
+    walked item by item.  All three give the same fields.
+    """
+    if _WALKER is not None:
+        found = _WALKER.attachment_fields(block, _icon)
+        if found is not None:
+            return [_attachment_record(fields[:8], i, node_id, layout, fields[8]) for i, fields in enumerate(found)]
     canonical = _canonical_attachments(block)
     if canonical is not None:
         return [_attachment_record(fields, i, node_id, layout, False) for i, fields in enumerate(canonical)]

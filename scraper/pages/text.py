@@ -16,8 +16,10 @@ second parse.
 
 from __future__ import annotations
 
+import os
 import re
 from datetime import date, datetime, timedelta, timezone
+from types import ModuleType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 
@@ -80,15 +82,57 @@ def _text_tag_id() -> int:
 TEXT_TAG_ID = _text_tag_id()
 
 
+def _load_speedups() -> ModuleType | None:
+    """``scraper.pages._lexwalk`` set up over selectolax's Lexbor, or None when it is absent or unusable.
+
+    ``CORPUS_PURE_PYTHON=1`` turns it off (to compare, or to rule it out).
+    """
+    if os.environ.get("CORPUS_PURE_PYTHON") == "1":
+        return None
+    try:
+        from scraper.pages import _lexwalk  # built by setup.py when a C compiler is found
+    except ImportError:
+        return None
+    import selectolax.lexbor
+
+    probe_text = "probe \u00e9\u20ac walk"
+    probe = LexborHTMLParser(f"<p>{probe_text}</p>").css_first("p")
+    if probe is None or probe.child is None:
+        return None
+    try:
+        _lexwalk.setup(selectolax.lexbor.__file__, TEXT_TAG_ID, _BR_ID, _BLOCK_IDS, _SKIP_IDS,
+                       probe.child.mem_id, probe_text.encode())
+    except (ImportError, TypeError):  # this selectolax's Lexbor lacks what the walk reads, or a stale build
+        return None
+    return _lexwalk
+
+
+SPEEDUPS = _load_speedups()
+
+
 def block_text(node: LexborNode | None) -> str:
-    """The plain text of ``node`` with paragraphs and line breaks kept.
+    """The plain text of ``node`` (a node of a parsed document) with paragraphs and line breaks kept.
+
+    Read in C by ``scraper.pages._lexwalk`` when it was built, else (or for a
+    text that is not valid UTF-8, which the C walk declines) by
+    :func:`block_text_python`; both give the same text.
+    """
+    if node is None:
+        return ""
+    if SPEEDUPS is not None:
+        text = SPEEDUPS.block_text(node.mem_id)
+        if text is not None:
+            return text
+    return block_text_python(node)
+
+
+def block_text_python(node: LexborNode) -> str:
+    """:func:`block_text` in Python: the reference the C walk is tested against.
 
     One walk over the subtree, comparing Lexbor's integer tag ids (cheaper
     than tag names); a text node right after a block element starts a new
     paragraph.
     """
-    if node is None:
-        return ""
     parts: list[str] = []
     append = parts.append
     blocks = _BLOCK_IDS

@@ -1,0 +1,1149 @@
+/* Speed-ups for scraper.pages.text: a message body's plain text, read in C.
+ *
+ * This module reads the tree selectolax has already parsed: it is handed a
+ * node's address (LexborNode.mem_id) and walks it with Lexbor's own exported
+ * accessors, found in selectolax's loaded extension by dlsym.  It does what
+ * scraper.pages.text.block_text and normalise_paragraphs do, step for step;
+ * those Python functions stay the reference (and the fallback when this module
+ * was not built), and the tests compare the two on generated input.
+ *
+ * Nothing here knows Lexbor's numeric tag ids or its struct layouts: the tag
+ * ids come from Python at set-up, and the one offset read directly (a text
+ * node's character data) is found by probing a text node whose bytes are known.
+ * Whatever it cannot read exactly as Python would (text that is not valid
+ * UTF-8) it declines by returning None, and the caller reads it in Python.
+ */
+#define PY_SSIZE_T_CLEAN
+#include <Python.h>
+#include <dlfcn.h>
+#include <stdint.h>
+#include <string.h>
+
+typedef void node_t;
+typedef uintptr_t tag_t;
+
+static node_t *(*first_child)(node_t *);
+static node_t *(*next_sibling)(node_t *);
+static node_t *(*prev_sibling)(node_t *);
+static node_t *(*parent_of)(node_t *);
+static tag_t (*tag_of)(node_t *);
+static void *(*first_attribute)(node_t *);
+static void *(*next_attribute)(void *);
+static const unsigned char *(*qualified_name)(void *, size_t *);
+static const unsigned char *(*attr_value)(void *, size_t *);
+
+typedef struct {
+    const unsigned char *data;
+    size_t length;
+} str_t; /* lexbor_str_t's first two fields */
+
+static Py_ssize_t text_offset = -1; /* where a text node keeps its lexbor_str_t */
+static tag_t text_tag, br_tag;
+
+#define TAG_BITS 2048
+static unsigned char block_tags[TAG_BITS / 8], skip_tags[TAG_BITS / 8];
+
+static int in_set(const unsigned char *set, tag_t tag) {
+    return tag < TAG_BITS && (set[tag >> 3] & (1u << (tag & 7)));
+}
+
+/* ------------------------------------------------------------------ buffer */
+
+typedef struct {
+    char *data;
+    size_t len, cap;
+} buf_t;
+
+static int buf_grow(buf_t *b, size_t extra) {
+    if (b->len + extra <= b->cap) return 0;
+    size_t cap = b->cap ? b->cap : 1024;
+    while (cap < b->len + extra) cap *= 2;
+    char *data = PyMem_Realloc(b->data, cap);
+    if (data == NULL) return -1;
+    b->data = data;
+    b->cap = cap;
+    return 0;
+}
+
+static int buf_put(buf_t *b, const char *s, size_t n) {
+    if (buf_grow(b, n) < 0) return -1;
+    memcpy(b->data + b->len, s, n);
+    b->len += n;
+    return 0;
+}
+
+static int buf_byte(buf_t *b, char c) {
+    if (b->len == b->cap && buf_grow(b, 1) < 0) return -1;
+    b->data[b->len++] = c;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ UTF-8 */
+
+/* True when s[0:n] is UTF-8 that Python's strict decoder accepts. */
+static int valid_utf8(const unsigned char *s, size_t n) {
+    size_t i = 0;
+    while (i < n) {
+        unsigned char c = s[i];
+        if (c < 0x80) {
+            i++;
+            continue;
+        }
+        size_t need;
+        unsigned char lo = 0x80, hi = 0xBF;
+        if (c >= 0xC2 && c <= 0xDF) need = 1;
+        else if (c == 0xE0) { need = 2; lo = 0xA0; }
+        else if (c >= 0xE1 && c <= 0xEC) need = 2;
+        else if (c == 0xED) { need = 2; hi = 0x9F; }
+        else if (c >= 0xEE && c <= 0xEF) need = 2;
+        else if (c == 0xF0) { need = 3; lo = 0x90; }
+        else if (c >= 0xF1 && c <= 0xF3) need = 3;
+        else if (c == 0xF4) { need = 3; hi = 0x8F; }
+        else return 0;
+        if (i + need >= n) return 0; /* cut short */
+        if (s[i + 1] < lo || s[i + 1] > hi) return 0;
+        for (size_t k = 2; k <= need; k++)
+            if (s[i + k] < 0x80 || s[i + k] > 0xBF) return 0;
+        i += need + 1;
+    }
+    return 1;
+}
+
+/* The code point at s[*i] (valid UTF-8), moving *i past it. */
+static Py_UCS4 next_char(const unsigned char *s, size_t *i) {
+    unsigned char c = s[*i];
+    if (c < 0x80) { *i += 1; return c; }
+    if (c < 0xE0) { Py_UCS4 cp = ((c & 0x1F) << 6) | (s[*i + 1] & 0x3F); *i += 2; return cp; }
+    if (c < 0xF0) {
+        Py_UCS4 cp = ((c & 0x0F) << 12) | ((s[*i + 1] & 0x3F) << 6) | (s[*i + 2] & 0x3F);
+        *i += 3;
+        return cp;
+    }
+    Py_UCS4 cp = ((c & 0x07) << 18) | ((s[*i + 1] & 0x3F) << 12) | ((s[*i + 2] & 0x3F) << 6) | (s[*i + 3] & 0x3F);
+    *i += 4;
+    return cp;
+}
+
+/* ------------------------------------------------------------------ normalising */
+
+/* Python's whitespace among ASCII: str.split() splits at these. */
+static unsigned char ascii_space[128];
+
+static void init_ascii_space(void) {
+    for (Py_UCS4 c = 0; c < 128; c++) ascii_space[c] = Py_UNICODE_ISSPACE(c) ? 1 : 0;
+}
+
+/* Py_UNICODE_ISSPACE reads its argument twice: never hand it a call. */
+static int is_space(Py_UCS4 ch) { return Py_UNICODE_ISSPACE(ch); }
+
+#define PARA 0x00
+#define LINE 0x01
+
+/* normalise_paragraphs over valid UTF-8 s[0:n], into out (emptied first):
+ * paragraphs (split at PARA) joined by a blank line, each paragraph's lines
+ * (split at LINE) with whitespace runs made one space and stripped, empty lines
+ * at a paragraph's ends dropped, empty paragraphs dropped, and no run of more
+ * than two newlines anywhere.  Whitespace is Python's str.split() whitespace.
+ * The text never grows by more than twice: a PARA becomes at most two
+ * newlines, a LINE at most one, and everything else is copied or dropped. */
+static int normalise(const unsigned char *s, size_t n, buf_t *out) {
+    out->len = 0;
+    if (buf_grow(out, 2 * n + 1) < 0) return -1;
+    unsigned char *o = (unsigned char *)out->data;
+    size_t w = 0, i = 0;
+    int any_para = 0;
+    while (i <= n) {
+        /* one paragraph: s[i:end] */
+        size_t end = i;
+        while (end < n && s[end] != PARA) end++;
+        size_t para_start = w;
+        if (any_para) {
+            o[w++] = '\n';
+            o[w++] = '\n';
+        }
+        int pending = 0;   /* empty lines met since the last line with words */
+        int have_line = 0; /* a line with words was written in this paragraph */
+        size_t j = i;
+        while (j <= end) {
+            /* one line: s[j:line_end] */
+            size_t line_end = j;
+            while (line_end < end && s[line_end] != LINE) line_end++;
+            int words = 0;
+            size_t k = j;
+            while (k < line_end) {
+                /* skip whitespace */
+                unsigned char c = s[k];
+                if (c < 0x80) {
+                    if (ascii_space[c]) {
+                        k++;
+                        continue;
+                    }
+                } else {
+                    size_t at = k;
+                    if (is_space(next_char(s, &at))) {
+                        k = at;
+                        continue;
+                    }
+                }
+                /* a word: the newlines or the space owed before it, then the word */
+                if (!words) {
+                    if (have_line) {
+                        o[w++] = '\n';
+                        if (pending) o[w++] = '\n'; /* blank lines between: one, as Python's squeeze leaves */
+                    }
+                    pending = 0;
+                    have_line = words = 1;
+                } else {
+                    o[w++] = ' ';
+                }
+                for (;;) {
+                    while (k < line_end && s[k] < 0x80 && !ascii_space[s[k]]) o[w++] = s[k++];
+                    if (k >= line_end || s[k] < 0x80) break;
+                    size_t at = k;
+                    if (is_space(next_char(s, &at))) break;
+                    while (k < at) o[w++] = s[k++];
+                }
+            }
+            if (!words && have_line) pending = 1;
+            j = line_end + 1;
+        }
+        if (have_line) any_para = 1;
+        else w = para_start; /* nothing in it: not even its separator */
+        i = end + 1;
+    }
+    out->len = w;
+    return 0;
+}
+
+/* ------------------------------------------------------------------ the walk */
+
+static int ready = 0;
+
+static const str_t *text_of(node_t *node) {
+    return (const str_t *)((const char *)node + text_offset);
+}
+
+static int inside(node_t *node, node_t *ancestor) {
+    for (node_t *p = parent_of(node); p != NULL; p = parent_of(p))
+        if (p == ancestor) return 1;
+    return 0;
+}
+
+/* The raw text of root's subtree with PARA and LINE marks, as block_text builds it.
+ * Returns 1 when done, 0 when a text is not valid UTF-8, -1 on memory error. */
+static int walk(node_t *root, buf_t *raw) {
+    node_t *node = root, *skip_until = NULL;
+    for (;;) {
+        tag_t tag = tag_of(node);
+        if (tag == text_tag) {
+            if (skip_until == NULL || !inside(node, skip_until)) {
+                node_t *prev = prev_sibling(node);
+                if (prev != NULL && in_set(block_tags, tag_of(prev)) && buf_byte(raw, PARA) < 0) return -1;
+                const str_t *text = text_of(node);
+                if (text->data != NULL) {
+                    if (!valid_utf8(text->data, text->length)) return 0;
+                    if (buf_put(raw, (const char *)text->data, text->length) < 0) return -1;
+                }
+            }
+        } else if (tag == br_tag) {
+            if (buf_byte(raw, LINE) < 0) return -1;
+        } else if (in_set(block_tags, tag)) {
+            if (buf_byte(raw, PARA) < 0) return -1;
+        } else if (in_set(skip_tags, tag)) {
+            skip_until = node;
+        }
+        node_t *child = first_child(node);
+        if (child != NULL) {
+            node = child;
+            continue;
+        }
+        while (node != root && next_sibling(node) == NULL) node = parent_of(node);
+        if (node == root) return 1;
+        node = next_sibling(node);
+    }
+}
+
+static node_t *node_arg(PyObject *arg) {
+    void *node = PyLong_AsVoidPtr(arg);
+    if (node == NULL && !PyErr_Occurred()) PyErr_SetString(PyExc_ValueError, "a node address cannot be 0");
+    return node;
+}
+
+static PyObject *finish(buf_t *out) {
+    PyObject *result = PyUnicode_DecodeUTF8(out->data ? out->data : "", (Py_ssize_t)out->len, "strict");
+    PyMem_Free(out->data);
+    return result;
+}
+
+static PyObject *block_text(PyObject *self, PyObject *arg) {
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
+        return NULL;
+    }
+    node_t *root = node_arg(arg);
+    if (root == NULL) return NULL;
+    buf_t raw = {0}, out = {0};
+    int done = walk(root, &raw);
+    if (done <= 0) {
+        PyMem_Free(raw.data);
+        if (done < 0) return PyErr_NoMemory();
+        Py_RETURN_NONE;
+    }
+    int failed = normalise((const unsigned char *)raw.data, raw.len, &out);
+    PyMem_Free(raw.data);
+    if (failed) {
+        PyMem_Free(out.data);
+        return PyErr_NoMemory();
+    }
+    return finish(&out);
+}
+
+static PyObject *normalise_paragraphs(PyObject *self, PyObject *arg) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(arg, &n);
+    if (s == NULL) return NULL;
+    if (!valid_utf8((const unsigned char *)s, (size_t)n)) Py_RETURN_NONE; /* lone surrogates */
+    buf_t out = {0};
+    if (normalise((const unsigned char *)s, (size_t)n, &out) < 0) {
+        PyMem_Free(out.data);
+        return PyErr_NoMemory();
+    }
+    return finish(&out);
+}
+
+
+/* ------------------------------------------------------------------ thread items */
+
+/* The thread query of scraper.pages.request (_THREAD_QUERY, and _OLD_THREAD_QUERY
+ * with old set) answered by one walk, and its nodes grouped into items as
+ * request._group_thread_python does.  The walk matches classes as Lexbor does
+ * in a document that is not in quirks mode (case-sensitive words split at ASCII
+ * whitespace); a quirks-mode document is declined. */
+
+static tag_t div_tag, time_tag, p_tag, span_tag, a_tag, h2_tag;
+static int thread_ready = 0; /* the tag ids are known, and LexborNodes can be made */
+static Py_ssize_t node_offset = -1, parser_offset = -1; /* in a LexborNode object */
+static PyObject *mem_id_name, *parser_name, *no_args;
+
+typedef struct {
+    const unsigned char *data; /* NULL: the attribute is absent or has no value */
+    size_t len;
+} attr_t;
+
+typedef struct {
+    attr_t cls, id, datetime;
+    int has_id;
+} attrs_t;
+
+/* class, id and datetime as selectolax's LexborNode.attributes gives them (by
+ * qualified name, the last of a name winning). */
+static void read_attrs(node_t *node, attrs_t *a) {
+    memset(a, 0, sizeof *a);
+    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
+        size_t n = 0;
+        const unsigned char *name = qualified_name(attr, &n);
+        attr_t *slot = NULL;
+        if (name == NULL) continue;
+        if (n == 5 && memcmp(name, "class", 5) == 0) slot = &a->cls;
+        else if (n == 2 && memcmp(name, "id", 2) == 0) {
+            slot = &a->id;
+            a->has_id = 1;
+        } else if (n == 8 && memcmp(name, "datetime", 8) == 0) slot = &a->datetime;
+        if (slot != NULL) {
+            size_t len = 0;
+            slot->data = attr_value(attr, &len);
+            slot->len = slot->data != NULL ? len : 0;
+        }
+    }
+}
+
+static int contains(attr_t a, const char *needle) {
+    size_t n = strlen(needle);
+    if (a.data == NULL || a.len < n) return 0;
+    for (size_t i = 0; i + n <= a.len; i++)
+        if (a.data[i] == (unsigned char)needle[0] && memcmp(a.data + i, needle, n) == 0) return 1;
+    return 0;
+}
+
+static int starts_with(attr_t a, const char *prefix) {
+    size_t n = strlen(prefix);
+    return a.data != NULL && a.len >= n && memcmp(a.data, prefix, n) == 0;
+}
+
+static int equals(attr_t a, const char *text) {
+    return a.data != NULL && a.len == strlen(text) && memcmp(a.data, text, a.len) == 0;
+}
+
+/* A CSS class selector: token is one of a's words split at ASCII whitespace. */
+static int css_class(attr_t a, const char *token) {
+    size_t n = strlen(token), i = 0;
+    if (a.data == NULL) return 0;
+    while (i < a.len) {
+        unsigned char c = a.data[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r') {
+            i++;
+            continue;
+        }
+        size_t word = i;
+        while (i < a.len && (c = a.data[i]) != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r') i++;
+        if (i - word == n && memcmp(a.data + word, token, n) == 0) return 1;
+    }
+    return 0;
+}
+
+/* Python's `token in value.split()`; -1 when a is not valid UTF-8 (the caller declines). */
+static int has_token(attr_t a, const char *token) {
+    if (a.data == NULL) return 0;
+    if (!valid_utf8(a.data, a.len)) return -1;
+    size_t n = strlen(token), i = 0;
+    while (i < a.len) {
+        size_t at = i;
+        if (is_space(next_char(a.data, &at))) {
+            i = at;
+            continue;
+        }
+        size_t word = i;
+        while (i < a.len) {
+            at = i;
+            if (is_space(next_char(a.data, &at))) break;
+            i = at;
+        }
+        if (i - word == n && memcmp(a.data + word, token, n) == 0) return 1;
+    }
+    return 0;
+}
+
+/* An ancestor (up to the document) that is an h2, or an a with the class a_class. */
+static int under_h2_or_a(node_t *node, const char *a_class) {
+    attrs_t a;
+    for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
+        tag_t tag = tag_of(p);
+        if (tag == h2_tag) return 1;
+        if (tag == a_tag) {
+            read_attrs(p, &a);
+            if (css_class(a.cls, a_class)) return 1;
+        }
+    }
+    return 0;
+}
+
+static int under_div(node_t *node, const char *div_class) {
+    attrs_t a;
+    for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
+        if (tag_of(p) == div_tag) {
+            read_attrs(p, &a);
+            if (css_class(a.cls, div_class)) return 1;
+        }
+    }
+    return 0;
+}
+
+/* How many selectors of the thread query this element matches (Lexbor returns
+ * an element once per selector it matches). */
+static int thread_matches(node_t *node, tag_t tag, const attrs_t *a, int old) {
+    if (tag == div_tag) {
+        int n = css_class(a->cls, "correspondence") + css_class(a->cls, "comment_in_request")
+                + css_class(a->cls, "correspondence_text") + css_class(a->cls, "attachments");
+        if (a->has_id && under_div(node, "correspondence_text")) n++;
+        if (old)
+            n += css_class(a->cls, "correspondence__header__from")
+                 + css_class(a->cls, "correspondence__header__from--with-delivery-status");
+        return n;
+    }
+    if (tag == span_tag)
+        return css_class(a->cls, "correspondence__header__author") || css_class(a->cls, "unfold_link");
+    if (tag == time_tag) return under_h2_or_a(node, "correspondence__header__date");
+    if (tag == a_tag) return css_class(a->cls, "toggle-delivery-log") + (old && css_class(a->cls, "correspondence__header__date"));
+    if (tag == p_tag)
+        return css_class(a->cls, "hidden_message") || equals(a->id, "hidden_message") || css_class(a->cls, "event_plain")
+               || css_class(a->cls, "hidden_attachment");
+    if (tag == h2_tag) return old;
+    return 0;
+}
+
+/* The document holding node: 0 no quirks, 1 quirks, 2 limited quirks (Lexbor's compat_mode). */
+static int compat_mode(node_t *node) {
+    node_t *top = node;
+    for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) top = p;
+    return *(const int *)((const char *)top + text_offset); /* the field after the document's node */
+}
+
+/* The next element of root's subtree after node, in document order (NULL at the end). */
+static node_t *following(node_t *root, node_t *node) {
+    node_t *child = first_child(node);
+    if (child != NULL) return child;
+    while (node != root && next_sibling(node) == NULL) node = parent_of(node);
+    return node == root ? NULL : next_sibling(node);
+}
+
+static int thread_tag(tag_t tag) {
+    return tag == div_tag || tag == span_tag || tag == time_tag || tag == a_tag || tag == p_tag || tag == h2_tag;
+}
+
+/* thread_nodes(root, old): the addresses the thread query finds under the node at
+ * this address (itself included), each once per selector it matches, in page
+ * order; None in a quirks-mode document.  For tests: request uses group_thread. */
+static PyObject *thread_nodes(PyObject *self, PyObject *args) {
+    PyObject *root_obj;
+    int old;
+    if (!PyArg_ParseTuple(args, "Op", &root_obj, &old)) return NULL;
+    if (!thread_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
+        return NULL;
+    }
+    node_t *root = node_arg(root_obj);
+    if (root == NULL) return NULL;
+    if (compat_mode(root) == 1) Py_RETURN_NONE;
+    PyObject *found = PyList_New(0);
+    if (found == NULL) return NULL;
+    attrs_t a;
+    for (node_t *node = root; node != NULL; node = following(root, node)) {
+        tag_t tag = tag_of(node);
+        if (!thread_tag(tag)) continue;
+        read_attrs(node, &a);
+        for (int n = thread_matches(node, tag, &a, old); n > 0; n--) {
+            PyObject *address = PyLong_FromVoidPtr(node);
+            if (address == NULL || PyList_Append(found, address) < 0) {
+                Py_XDECREF(address);
+                Py_DECREF(found);
+                return NULL;
+            }
+            Py_DECREF(address);
+        }
+    }
+    return found;
+}
+
+/* A LexborNode for this node of the tree parser owns, made as selectolax makes one. */
+static PyObject *make_node(PyTypeObject *type, PyObject *parser, node_t *node) {
+    PyObject *obj = type->tp_new(type, no_args, NULL);
+    if (obj == NULL) return NULL;
+    *(node_t **)((char *)obj + node_offset) = node;
+    PyObject **slot = (PyObject **)((char *)obj + parser_offset);
+    Py_INCREF(parser);
+    Py_XSETREF(*slot, parser);
+    return obj;
+}
+
+/* The parts of an item, in the order of request._Parts's fields. */
+enum { AUTHOR, TIME, TIME_NODE, DELIVERY, HIDDEN, PLAIN, TEXT, ATTACHMENTS, BODY, UNFOLD, NOTICE, H2, FROM_DIV,
+       DATE_LINK, N_PARTS };
+
+static PyObject *decoded(attr_t a, int none_when_absent) {
+    if (a.data == NULL) {
+        if (none_when_absent) Py_RETURN_NONE;
+        return PyUnicode_FromStringAndSize("", 0);
+    }
+    return PyUnicode_DecodeUTF8((const char *)a.data, (Py_ssize_t)a.len, "replace");
+}
+
+typedef struct {
+    PyTypeObject *type;
+    PyObject *parser;
+    PyObject *parts; /* the current item's (borrowed from the result list) */
+} grouping_t;
+
+/* Set part `which` of the current item to the node, unless it is set already. */
+static int first(grouping_t *g, int which, node_t *node) {
+    if (PyTuple_GET_ITEM(g->parts, which) != Py_None) return 0;
+    PyObject *obj = make_node(g->type, g->parser, node);
+    if (obj == NULL) return -1;
+    Py_DECREF(Py_None);
+    PyTuple_SET_ITEM(g->parts, which, obj);
+    return 0;
+}
+
+static PyObject *new_parts(PyTypeObject *parts_type) {
+    PyObject *parts = parts_type->tp_alloc(parts_type, N_PARTS);
+    if (parts == NULL) return NULL;
+    for (int i = 0; i < N_PARTS; i++) {
+        Py_INCREF(Py_None);
+        PyTuple_SET_ITEM(parts, i, Py_None);
+    }
+    return parts;
+}
+
+/* Open an item at this div: append (node, id, class, parts) to groups. */
+static int open_item(grouping_t *g, PyObject *groups, PyTypeObject *parts_type, node_t *node, const attrs_t *a) {
+    PyObject *parts = new_parts(parts_type);
+    PyObject *obj = parts ? make_node(g->type, g->parser, node) : NULL;
+    PyObject *id = obj ? decoded(a->id, 0) : NULL;
+    PyObject *cls = id ? decoded(a->cls, 0) : NULL;
+    PyObject *item = cls ? PyTuple_Pack(4, obj, id, cls, parts) : NULL;
+    int failed = item == NULL || PyList_Append(groups, item) < 0;
+    Py_XDECREF(item);
+    Py_XDECREF(cls);
+    Py_XDECREF(id);
+    Py_XDECREF(obj);
+    Py_XDECREF(parts);
+    if (failed) return -1;
+    g->parts = parts; /* groups holds it */
+    return 0;
+}
+
+/* Sort one node met by the query into the current item (request._group_thread_python's branches). */
+static int sort_part(grouping_t *g, node_t *node, tag_t tag, const attrs_t *a) {
+    if (tag == div_tag) {
+        if (contains(a->cls, "correspondence_text")) return first(g, TEXT, node);
+        int attachments = has_token(a->cls, "attachments");
+        if (attachments < 0) return -2;
+        if (attachments) return first(g, ATTACHMENTS, node);
+        if (starts_with(a->cls, "correspondence__header__from")) return first(g, FROM_DIV, node);
+        if (starts_with(a->id, "attachment-")) return first(g, BODY, node);
+        return 0;
+    }
+    if (tag == time_tag) {
+        if (PyTuple_GET_ITEM(g->parts, TIME) != Py_None) return 0;
+        PyObject *when = decoded(a->datetime, 1);
+        PyObject *obj = when ? make_node(g->type, g->parser, node) : NULL;
+        if (obj == NULL) {
+            Py_XDECREF(when);
+            return -1;
+        }
+        Py_SETREF(PyTuple_GET_ITEM(g->parts, TIME), when);
+        /* as in Python: the node follows the time, even while the time stays None */
+        Py_SETREF(PyTuple_GET_ITEM(g->parts, TIME_NODE), obj);
+        return 0;
+    }
+    if (tag == p_tag) {
+        if (contains(a->cls, "event_plain")) return first(g, PLAIN, node);
+        if (contains(a->cls, "hidden_attachment")) return first(g, NOTICE, node);
+        if (contains(a->cls, "hidden_message") || equals(a->id, "hidden_message")) return first(g, HIDDEN, node);
+        return 0;
+    }
+    if (tag == span_tag) {
+        if (contains(a->cls, "correspondence__header__author")) return first(g, AUTHOR, node);
+        if (contains(a->cls, "unfold_link")) return first(g, UNFOLD, node);
+        return 0;
+    }
+    if (tag == a_tag) return first(g, contains(a->cls, "correspondence__header__date") ? DATE_LINK : DELIVERY, node);
+    if (tag == h2_tag) return first(g, H2, node);
+    return 0;
+}
+
+/* group_thread(left, old, parts_type): request._group_thread in one walk over the
+ * LexborNode left: [(item node, its id, its class, parts)], or None to decline
+ * (a quirks-mode document, or a class that is not valid UTF-8). */
+static PyObject *group_thread(PyObject *self, PyObject *args) {
+    PyObject *left;
+    int old;
+    PyTypeObject *parts_type;
+    if (!PyArg_ParseTuple(args, "OpO!", &left, &old, &PyType_Type, &parts_type)) return NULL;
+    if (!thread_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
+        return NULL;
+    }
+    PyObject *address = PyObject_GetAttr(left, mem_id_name);
+    if (address == NULL) return NULL;
+    node_t *root = node_arg(address);
+    Py_DECREF(address);
+    if (root == NULL) return NULL;
+    if (compat_mode(root) == 1) Py_RETURN_NONE;
+    grouping_t g = {Py_TYPE(left), PyObject_GetAttr(left, parser_name), NULL};
+    if (g.parser == NULL) return NULL;
+    PyObject *groups = PyList_New(0);
+    if (groups == NULL) {
+        Py_DECREF(g.parser);
+        return NULL;
+    }
+    attrs_t a;
+    int status = 0;
+    for (node_t *node = root; node != NULL && status == 0; node = following(root, node)) {
+        tag_t tag = tag_of(node);
+        if (!thread_tag(tag) || (tag != div_tag && g.parts == NULL)) continue;
+        read_attrs(node, &a);
+        int matches = thread_matches(node, tag, &a, old);
+        if (matches == 0) continue;
+        if (tag == div_tag) {
+            int opens = has_token(a.cls, "correspondence");
+            if (opens == 0) opens = has_token(a.cls, "comment_in_request");
+            if (opens < 0) {
+                status = -2;
+                break;
+            }
+            if (opens) { /* an item per selector matched, as the query returns it */
+                while (matches-- > 0 && status == 0) status = open_item(&g, groups, parts_type, node, &a);
+                continue;
+            }
+            if (g.parts == NULL) continue;
+        }
+        status = sort_part(&g, node, tag, &a);
+    }
+    Py_DECREF(g.parser);
+    if (status == 0) return groups;
+    Py_DECREF(groups);
+    if (status == -2) Py_RETURN_NONE;
+    return NULL;
+}
+
+
+/* ------------------------------------------------------------------ attachments */
+
+/* The boxes of attachments read as request._attachment reads each item, for every
+ * box (request._canonical_attachments is a faster Python path for today's boxes
+ * only, and gives the same fields). */
+
+static tag_t li_tag, em_tag, strong_tag, img_tag;
+
+/* " ".join(s.split()) over valid UTF-8, appended to out. */
+static int collapse(const unsigned char *s, size_t n, buf_t *out) {
+    if (buf_grow(out, n) < 0) return -1;
+    unsigned char *o = (unsigned char *)out->data;
+    size_t w = out->len, start = out->len, k = 0;
+    while (k < n) {
+        unsigned char c = s[k];
+        if (c < 0x80) {
+            if (ascii_space[c]) {
+                k++;
+                continue;
+            }
+        } else {
+            size_t at = k;
+            if (is_space(next_char(s, &at))) {
+                k = at;
+                continue;
+            }
+        }
+        if (w > start) o[w++] = ' ';
+        for (;;) {
+            while (k < n && s[k] < 0x80 && !ascii_space[s[k]]) o[w++] = s[k++];
+            if (k >= n || s[k] < 0x80) break;
+            size_t at = k;
+            if (is_space(next_char(s, &at))) break;
+            while (k < at) o[w++] = s[k++];
+        }
+    }
+    out->len = w;
+    return 0;
+}
+
+/* Append the bytes of every text node under node (not node itself), in page order. */
+static int deep_text(node_t *node, buf_t *raw) {
+    for (node_t *n = following(node, node); n != NULL; n = following(node, n)) {
+        if (tag_of(n) != text_tag) continue;
+        const str_t *text = text_of(n);
+        if (text->data != NULL && buf_put(raw, (const char *)text->data, text->length) < 0) return -1;
+    }
+    return 0;
+}
+
+/* A str from collapsed raw bytes: "" or None when empty as asked; NULL with
+ * *declined set when the bytes are not valid UTF-8. */
+static PyObject *collapsed(buf_t *raw, int none_when_empty, int *declined) {
+    buf_t out = {0};
+    PyObject *result = NULL;
+    if (!valid_utf8((const unsigned char *)raw->data, raw->len)) *declined = 1;
+    else if (collapse((const unsigned char *)raw->data, raw->len, &out) < 0) PyErr_NoMemory();
+    else if (out.len == 0 && none_when_empty) result = Py_NewRef(Py_None);
+    else result = PyUnicode_DecodeUTF8(out.data ? out.data : "", (Py_ssize_t)out.len, "strict");
+    PyMem_Free(out.data);
+    PyMem_Free(raw->data);
+    raw->data = NULL;
+    raw->len = raw->cap = 0;
+    return result;
+}
+
+/* text.inline_text: all the text under node on one line. */
+static PyObject *inline_of(node_t *node, int *declined) {
+    buf_t raw = {0};
+    if (deep_text(node, &raw) < 0) {
+        PyMem_Free(raw.data);
+        return PyErr_NoMemory();
+    }
+    return collapsed(&raw, 0, declined);
+}
+
+/* One text node's text collapsed, None when that leaves nothing. */
+static PyObject *text_node_collapsed(node_t *node, int *declined) {
+    buf_t raw = {0};
+    const str_t *text = text_of(node);
+    if (text->data != NULL && buf_put(&raw, (const char *)text->data, text->length) < 0) return PyErr_NoMemory();
+    return collapsed(&raw, 1, declined);
+}
+
+/* request._first_text: the first text child's text, collapsed; None when none or empty. */
+static PyObject *first_text_of(node_t *node, int *declined) {
+    for (node_t *child = first_child(node); child != NULL; child = next_sibling(child))
+        if (tag_of(child) == text_tag) return text_node_collapsed(child, declined);
+    Py_RETURN_NONE;
+}
+
+/* request._text_after_br: old attachments' size, the first text after the <br>. */
+static PyObject *text_after_br(node_t *item, int *declined) {
+    int seen_br = 0;
+    for (node_t *child = first_child(item); child != NULL; child = next_sibling(child)) {
+        tag_t tag = tag_of(child);
+        if (tag == br_tag) seen_br = 1;
+        else if (seen_br && tag == text_tag) {
+            PyObject *text = text_node_collapsed(child, declined);
+            if (text != Py_None) return text; /* a text, or NULL */
+            Py_DECREF(text);
+        } else if (seen_br && tag == a_tag) break;
+    }
+    Py_RETURN_NONE;
+}
+
+static PyObject *href_of(node_t *node, int *present) {
+    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
+        size_t n = 0;
+        const unsigned char *name = qualified_name(attr, &n);
+        if (name != NULL && n == 4 && memcmp(name, "href", 4) == 0) {
+            size_t len = 0;
+            const unsigned char *value = attr_value(attr, &len);
+            *present = 1;
+            /* the last of the name wins, as in LexborNode.attributes */
+            void *later = next_attribute(attr);
+            int again = 0;
+            for (; later != NULL; later = next_attribute(later)) {
+                const unsigned char *other = qualified_name(later, &n);
+                if (other != NULL && n == 4 && memcmp(other, "href", 4) == 0) again = 1;
+            }
+            if (again) continue;
+            return value != NULL ? PyUnicode_DecodeUTF8((const char *)value, (Py_ssize_t)len, "replace")
+                                 : PyUnicode_FromStringAndSize("", 0);
+        }
+    }
+    *present = 0;
+    return PyUnicode_FromStringAndSize("", 0);
+}
+
+static PyObject *attribute_str(node_t *node, const char *wanted) {
+    size_t want = strlen(wanted);
+    const unsigned char *value = NULL;
+    size_t value_len = 0;
+    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
+        size_t n = 0;
+        const unsigned char *name = qualified_name(attr, &n);
+        if (name != NULL && n == want && memcmp(name, wanted, n) == 0) value = attr_value(attr, &value_len);
+    }
+    if (value == NULL) return PyUnicode_FromStringAndSize("", 0); /* `attrs.get(name) or ""` */
+    return PyUnicode_DecodeUTF8((const char *)value, (Py_ssize_t)value_len, "replace");
+}
+
+static int str_contains(PyObject *text, const char *needle) {
+    Py_ssize_t n;
+    const char *s = PyUnicode_AsUTF8AndSize(text, &n);
+    attr_t a = {(const unsigned char *)s, (size_t)n};
+    return s != NULL && contains(a, needle);
+}
+
+typedef struct {
+    PyObject *download, *html_view; /* borrowed-free: owned references or NULL */
+} links_t;
+
+/* request._LinkFields.link */
+static void link_met(links_t *l, PyObject *href) {
+    if (str_contains(href, "/attach/html/")) {
+        if (l->html_view == NULL) l->html_view = Py_NewRef(href);
+    } else if (str_contains(href, "/attach/")) {
+        if (l->download == NULL) l->download = Py_NewRef(href);
+    }
+}
+
+/* request._LinkFields.image */
+static void icon_link_met(links_t *l, PyObject *href) {
+    if (l->download == NULL && str_contains(href, "/attach/") && !str_contains(href, "/attach/html/"))
+        l->download = Py_NewRef(href);
+}
+
+/* The fields of one item, as request._attachment gathers them:
+ * (digits of its id or None, name, size, download, view, icon, hidden, noted, old style). */
+static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
+    attrs_t a;
+    read_attrs(item, &a);
+    PyObject *item_id = starts_with(a.id, "attachment-")
+                            ? PyUnicode_DecodeUTF8((const char *)a.id.data + 11, (Py_ssize_t)a.id.len - 11, "replace")
+                            : Py_NewRef(Py_None);
+    PyObject *name = PyUnicode_FromStringAndSize("", 0), *size = Py_NewRef(Py_None), *icon = Py_NewRef(Py_None);
+    links_t links = {NULL, NULL};
+    int hidden = 0, noted = 0, old_style = tag_of(item) == p_tag, failed = item_id == NULL || name == NULL;
+    for (node_t *node = item; node != NULL && !failed && !*declined; node = following(item, node)) {
+        tag_t tag = tag_of(node);
+        if (tag == span_tag) {
+            read_attrs(node, &a);
+            if (css_class(a.cls, "hidden_attachment")) {
+                hidden = 1;
+                break; /* a hidden attachment shows only the notice */
+            }
+        } else if (tag == p_tag) {
+            read_attrs(node, &a);
+            if (!css_class(a.cls, "attachment__name") && !css_class(a.cls, "attachment__meta")) continue;
+            if (contains(a.cls, "attachment__name")) {
+                PyObject *text = inline_of(node, declined);
+                if (text == NULL) failed = !*declined;
+                else Py_SETREF(name, text);
+            } else if (contains(a.cls, "attachment__meta") && size == Py_None) {
+                PyObject *text = first_text_of(node, declined);
+                if (text == NULL) failed = !*declined;
+                else Py_SETREF(size, text);
+            }
+        } else if (tag == a_tag) {
+            int present;
+            PyObject *href = href_of(node, &present);
+            if (href == NULL) failed = 1;
+            else {
+                if (present) link_met(&links, href);
+                Py_DECREF(href);
+            }
+        } else if (tag == em_tag) {
+            noted = 1;
+        } else if (tag == strong_tag) {
+            if (old_style && PyUnicode_GET_LENGTH(name) == 0) {
+                PyObject *text = inline_of(node, declined);
+                if (text == NULL) failed = !*declined;
+                else Py_SETREF(name, text);
+            }
+        } else if (tag == img_tag) {
+            PyObject *src = attribute_str(node, "src");
+            PyObject *found = src ? PyObject_CallOneArg(icon_of, src) : NULL;
+            Py_XDECREF(src);
+            if (found == NULL) {
+                failed = 1;
+                break;
+            }
+            if (found != Py_None) Py_SETREF(icon, found);
+            else Py_DECREF(found);
+            node_t *parent = parent_of(node);
+            if (parent != NULL && tag_of(parent) == a_tag) {
+                PyObject *href = attribute_str(parent, "href");
+                if (href == NULL) failed = 1;
+                else {
+                    icon_link_met(&links, href);
+                    Py_DECREF(href);
+                }
+            }
+        }
+    }
+    if (!failed && !*declined && old_style && size == Py_None) {
+        PyObject *text = text_after_br(item, declined);
+        if (text == NULL) failed = !*declined;
+        else Py_SETREF(size, text);
+    }
+    PyObject *result = NULL;
+    if (!failed && !*declined)
+        result = Py_BuildValue("(OOOOOOOOO)", item_id, name, size, links.download ? links.download : Py_None,
+                               links.html_view ? links.html_view : Py_None, icon, hidden ? Py_True : Py_False,
+                               noted ? Py_True : Py_False, old_style ? Py_True : Py_False);
+    Py_XDECREF(item_id);
+    Py_XDECREF(name);
+    Py_XDECREF(size);
+    Py_XDECREF(icon);
+    Py_XDECREF(links.download);
+    Py_XDECREF(links.html_view);
+    return result;
+}
+
+/* attachment_fields(box, icon_of): every li.attachment under the LexborNode box
+ * (else every p.attachment), each as item_fields gives it; None to decline (a
+ * quirks-mode document, or a text that is not valid UTF-8).  icon_of is
+ * request._icon. */
+static PyObject *attachment_fields(PyObject *self, PyObject *args) {
+    PyObject *box, *icon_of;
+    if (!PyArg_ParseTuple(args, "OO", &box, &icon_of)) return NULL;
+    if (!thread_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
+        return NULL;
+    }
+    PyObject *address = PyObject_GetAttr(box, mem_id_name);
+    if (address == NULL) return NULL;
+    node_t *root = node_arg(address);
+    Py_DECREF(address);
+    if (root == NULL) return NULL;
+    if (compat_mode(root) == 1) Py_RETURN_NONE;
+    PyObject *found = PyList_New(0);
+    if (found == NULL) return NULL;
+    int declined = 0;
+    attrs_t a;
+    for (int pass = 0; pass < 2 && PyList_GET_SIZE(found) == 0; pass++) {
+        tag_t wanted = pass == 0 ? li_tag : p_tag;
+        for (node_t *node = root; node != NULL; node = following(root, node)) {
+            if (tag_of(node) != wanted) continue;
+            read_attrs(node, &a);
+            if (!css_class(a.cls, "attachment")) continue;
+            PyObject *fields = item_fields(node, icon_of, &declined);
+            if (fields == NULL || PyList_Append(found, fields) < 0) {
+                Py_XDECREF(fields);
+                Py_DECREF(found);
+                if (declined && !PyErr_Occurred()) Py_RETURN_NONE;
+                return NULL;
+            }
+            Py_DECREF(fields);
+        }
+    }
+    return found;
+}
+
+/* ------------------------------------------------------------------ set-up */
+
+/* thread_setup(tags, probe, modes): tags: the ids of div, time, p, span, a, h2, li, em, strong and img;
+ * probe: a LexborNode (whose node and parser fields are found by their values);
+ * modes: addresses of nodes in documents in no-quirks, quirks and limited-quirks
+ * mode (where Lexbor keeps the mode is checked on them).  Raises ImportError when
+ * either is not where it is looked for. */
+static PyObject *thread_setup(PyObject *self, PyObject *args) {
+    PyObject *probe, *modes[3];
+    thread_ready = 0;
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "(kkkkkkkkkk)O(OOO)", &div_tag, &time_tag, &p_tag, &span_tag, &a_tag, &h2_tag, &li_tag,
+                          &em_tag, &strong_tag, &img_tag, &probe, &modes[0], &modes[1], &modes[2]))
+        return NULL;
+    for (int mode = 0; mode < 3; mode++) {
+        node_t *node = node_arg(modes[mode]);
+        if (node == NULL) return NULL;
+        if (compat_mode(node) != mode) {
+            PyErr_SetString(PyExc_ImportError, "a document's quirks mode is not where Lexbor keeps it");
+            return NULL;
+        }
+    }
+    PyObject *address = PyObject_GetAttr(probe, mem_id_name);
+    if (address == NULL) return NULL;
+    node_t *node = node_arg(address);
+    Py_DECREF(address);
+    PyObject *parser = node ? PyObject_GetAttr(probe, parser_name) : NULL;
+    if (parser == NULL) return NULL;
+    node_offset = parser_offset = -1;
+    Py_ssize_t size = Py_TYPE(probe)->tp_basicsize;
+    for (Py_ssize_t at = (Py_ssize_t)sizeof(PyObject); at + (Py_ssize_t)sizeof(void *) <= size; at += sizeof(void *)) {
+        void *value = *(void **)((char *)probe + at);
+        if (value == (void *)node && node_offset < 0) node_offset = at;
+        else if (value == (void *)parser && parser_offset < 0) parser_offset = at;
+    }
+    Py_DECREF(parser);
+    if (node_offset < 0 || parser_offset < 0) {
+        PyErr_SetString(PyExc_ImportError, "a LexborNode's node and parser fields were not found");
+        return NULL;
+    }
+    thread_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* node_at(like, address): a LexborNode of like's tree for the node at this address. */
+static PyObject *node_at(PyObject *self, PyObject *args) {
+    PyObject *like, *address;
+    if (!PyArg_ParseTuple(args, "OO", &like, &address)) return NULL;
+    if (!thread_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
+        return NULL;
+    }
+    node_t *node = node_arg(address);
+    if (node == NULL) return NULL;
+    PyObject *parser = PyObject_GetAttr(like, parser_name);
+    if (parser == NULL) return NULL;
+    PyObject *obj = make_node(Py_TYPE(like), parser, node);
+    Py_DECREF(parser);
+    return obj;
+}
+
+
+
+static int fill_set(unsigned char *set, PyObject *tags) {
+    memset(set, 0, TAG_BITS / 8);
+    PyObject *it = PyObject_GetIter(tags);
+    if (it == NULL) return -1;
+    PyObject *item;
+    while ((item = PyIter_Next(it)) != NULL) {
+        size_t tag = PyLong_AsSize_t(item);
+        Py_DECREF(item);
+        if (tag == (size_t)-1 && PyErr_Occurred()) break;
+        if (tag >= TAG_BITS) {
+            PyErr_Format(PyExc_ValueError, "tag id %zu is beyond %d", tag, TAG_BITS);
+            break;
+        }
+        set[tag >> 3] |= (unsigned char)(1u << (tag & 7));
+    }
+    Py_DECREF(it);
+    return PyErr_Occurred() ? -1 : 0;
+}
+
+/* setup(library, text_tag, br_tag, block_tags, skip_tags, probe, probe_text)
+ * library: the path of selectolax's loaded Lexbor extension; probe: the address
+ * of a text node whose UTF-8 bytes are probe_text. */
+static PyObject *setup(PyObject *self, PyObject *args) {
+    const char *library;
+    unsigned long long text, br;
+    PyObject *blocks, *skips, *probe_obj;
+    const char *probe_text;
+    Py_ssize_t probe_len;
+    if (!PyArg_ParseTuple(args, "sKKOOOy#", &library, &text, &br, &blocks, &skips, &probe_obj, &probe_text, &probe_len))
+        return NULL;
+    ready = 0;
+    void *lib = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
+    if (lib == NULL) {
+        PyErr_Format(PyExc_ImportError, "Lexbor's library is not loaded: %s", dlerror());
+        return NULL;
+    }
+    first_child = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_first_child_noi");
+    next_sibling = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_next_noi");
+    prev_sibling = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_prev_noi");
+    parent_of = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_parent_noi");
+    tag_of = (tag_t(*)(node_t *))dlsym(lib, "lxb_dom_node_tag_id_noi");
+    first_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_first_attribute_noi");
+    next_attribute = (void *(*)(void *))dlsym(lib, "lxb_dom_element_next_attribute_noi");
+    qualified_name = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_qualified_name");
+    attr_value = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_value_noi");
+    dlclose(lib); /* RTLD_NOLOAD took a reference; selectolax keeps the library loaded */
+    if (!first_child || !next_sibling || !prev_sibling || !parent_of || !tag_of || !first_attribute || !next_attribute
+        || !qualified_name || !attr_value) {
+        PyErr_SetString(PyExc_ImportError, "Lexbor's node accessors are not exported by this selectolax");
+        return NULL;
+    }
+    text_tag = (tag_t)text;
+    br_tag = (tag_t)br;
+    if (fill_set(block_tags, blocks) < 0 || fill_set(skip_tags, skips) < 0) return NULL;
+    node_t *probe = node_arg(probe_obj);
+    if (probe == NULL) return NULL;
+    if (tag_of(probe) != text_tag) {
+        PyErr_SetString(PyExc_ImportError, "the probe is not a text node");
+        return NULL;
+    }
+    /* A text node is its node struct, then its character data: find the lexbor_str_t
+     * holding the probe's bytes among the first words after the node's start. */
+    text_offset = -1;
+    for (Py_ssize_t at = (Py_ssize_t)sizeof(void *); at <= 64 * (Py_ssize_t)sizeof(void *); at += sizeof(void *)) {
+        const str_t *candidate = (const str_t *)((const char *)probe + at);
+        if (candidate->length == (size_t)probe_len && candidate->data != NULL
+            && memcmp(candidate->data, probe_text, (size_t)probe_len) == 0) {
+            text_offset = at;
+            break;
+        }
+    }
+    if (text_offset < 0) {
+        PyErr_SetString(PyExc_ImportError, "a text node's characters were not found where Lexbor keeps them");
+        return NULL;
+    }
+    ready = 1;
+    Py_RETURN_NONE;
+}
+
+static PyMethodDef methods[] = {
+    {"setup", setup, METH_VARARGS, "Find Lexbor's accessors and learn the tag ids; raises ImportError when it cannot."},
+    {"block_text", block_text, METH_O,
+     "The plain text of the node at this address, as scraper.pages.text.block_text makes it; None to decline."},
+    {"normalise_paragraphs", normalise_paragraphs, METH_O,
+     "scraper.pages.text.normalise_paragraphs in C; None for text that is not valid UTF-8 (lone surrogates)."},
+    {"thread_setup", thread_setup, METH_VARARGS,
+     "Learn the thread's tag ids and where LexborNode and Lexbor keep what the walk reads; ImportError when it cannot."},
+    {"node_at", node_at, METH_VARARGS, "A LexborNode of like's tree for the node at this address."},
+    {"thread_nodes", thread_nodes, METH_VARARGS,
+     "The addresses the thread query finds under a node, once per selector matched; None in quirks mode."},
+    {"attachment_fields", attachment_fields, METH_VARARGS,
+     "The fields of every attachment in a box, as request._attachment reads them; None to decline."},
+    {"group_thread", group_thread, METH_VARARGS,
+     "scraper.pages.request._group_thread in one walk: [(item, id, class, parts)], or None to decline."},
+    {NULL, NULL, 0, NULL},
+};
+
+static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lexwalk", "Message bodies as plain text, read in C.", -1,
+                                    methods};
+
+PyMODINIT_FUNC PyInit__lexwalk(void) {
+    init_ascii_space();
+    mem_id_name = PyUnicode_InternFromString("mem_id");
+    parser_name = PyUnicode_InternFromString("parser");
+    no_args = PyTuple_New(0);
+    if (mem_id_name == NULL || parser_name == NULL || no_args == NULL) return NULL;
+    return PyModule_Create(&module);
+}
