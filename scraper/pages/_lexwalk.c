@@ -22,11 +22,23 @@
 typedef void node_t;
 typedef uintptr_t tag_t;
 
-static node_t *(*first_child)(node_t *);
-static node_t *(*next_sibling)(node_t *);
-static node_t *(*prev_sibling)(node_t *);
-static node_t *(*parent_of)(node_t *);
-static tag_t (*tag_of)(node_t *);
+/* Lexbor's accessors, used at set-up to find where a node keeps its links and tag;
+ * the walks then read those words directly (the accessors are one read each, but
+ * a call through a pointer apiece costs more than the walk itself). */
+static node_t *(*lxb_first_child)(node_t *);
+static node_t *(*lxb_next)(node_t *);
+static node_t *(*lxb_prev)(node_t *);
+static node_t *(*lxb_parent)(node_t *);
+static tag_t (*lxb_tag)(node_t *);
+enum { FIRST_CHILD, NEXT, PREV, PARENT, TAG, N_FIELDS };
+static Py_ssize_t field_offset[N_FIELDS];
+
+#define FIELD(node, which) (*(void *const *)((const char *)(node) + field_offset[which]))
+static inline node_t *first_child(node_t *node) { return FIELD(node, FIRST_CHILD); }
+static inline node_t *next_sibling(node_t *node) { return FIELD(node, NEXT); }
+static inline node_t *prev_sibling(node_t *node) { return FIELD(node, PREV); }
+static inline node_t *parent_of(node_t *node) { return FIELD(node, PARENT); }
+static inline tag_t tag_of(node_t *node) { return (tag_t)FIELD(node, TAG); }
 static void *(*first_attribute)(node_t *);
 static void *(*next_attribute)(void *);
 static const unsigned char *(*qualified_name)(void *, size_t *);
@@ -86,7 +98,9 @@ static int valid_utf8(const unsigned char *s, size_t n) {
     while (i < n) {
         unsigned char c = s[i];
         if (c < 0x80) {
-            i++;
+            uint64_t word;
+            if (i + 8 <= n && (memcpy(&word, s + i, 8), (word & 0x8080808080808080ULL) == 0)) i += 8;
+            else i++;
             continue;
         }
         size_t need;
@@ -217,7 +231,7 @@ static int normalise(const unsigned char *s, size_t n, buf_t *out) {
 
 /* ------------------------------------------------------------------ the walk */
 
-static int ready = 0;
+static int ready = 0, text_ready = 0; /* setup() and text_setup() have run */
 
 static const str_t *text_of(node_t *node) {
     return (const str_t *)((const char *)node + text_offset);
@@ -276,8 +290,8 @@ static PyObject *finish(buf_t *out) {
 }
 
 static PyObject *block_text(PyObject *self, PyObject *arg) {
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
+    if (!text_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.text_setup() has not run");
         return NULL;
     }
     node_t *root = node_arg(arg);
@@ -330,9 +344,74 @@ typedef struct {
     size_t len;
 } attr_t;
 
+/* The classes the thread and attachment selectors name, as bits: an element's
+ * class attribute is split once (at ASCII whitespace, as CSS splits it) and each
+ * word looked up here; a selector's class is then one bit test.  Matching is
+ * case-sensitive, as Lexbor's outside quirks mode. */
+enum {
+    C_CORRESPONDENCE = 1u << 0,
+    C_COMMENT_IN_REQUEST = 1u << 1,
+    C_CORRESPONDENCE_TEXT = 1u << 2,
+    C_ATTACHMENTS = 1u << 3,
+    C_CORRESPONDENCE_HEADER_FROM = 1u << 4,
+    C_CORRESPONDENCE_HEADER_FROM_WITH_DELIVERY_STATUS = 1u << 5,
+    C_CORRESPONDENCE_HEADER_AUTHOR = 1u << 6,
+    C_UNFOLD_LINK = 1u << 7,
+    C_CORRESPONDENCE_HEADER_DATE = 1u << 8,
+    C_TOGGLE_DELIVERY_LOG = 1u << 9,
+    C_HIDDEN_MESSAGE = 1u << 10,
+    C_EVENT_PLAIN = 1u << 11,
+    C_HIDDEN_ATTACHMENT = 1u << 12,
+    C_ATTACHMENT_NAME = 1u << 13,
+    C_ATTACHMENT_META = 1u << 14,
+    C_ATTACHMENT = 1u << 15,
+};
+static const char *const class_names[] = {
+    "correspondence",
+    "comment_in_request",
+    "correspondence_text",
+    "attachments",
+    "correspondence__header__from",
+    "correspondence__header__from--with-delivery-status",
+    "correspondence__header__author",
+    "unfold_link",
+    "correspondence__header__date",
+    "toggle-delivery-log",
+    "hidden_message",
+    "event_plain",
+    "hidden_attachment",
+    "attachment__name",
+    "attachment__meta",
+    "attachment",
+};
+
+static unsigned class_bits(attr_t a) {
+    unsigned bits = 0;
+    size_t i = 0;
+    if (a.data == NULL) return 0;
+    while (i < a.len) {
+        unsigned char c = a.data[i];
+        if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r') {
+            i++;
+            continue;
+        }
+        size_t word = i;
+        while (i < a.len && (c = a.data[i]) != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r') i++;
+        size_t n = i - word;
+        if (n < 10 || a.data[word] < 'a' || a.data[word] > 'u') continue; /* every name is 10+ letters from a to u */
+        for (size_t k = 0; k < sizeof class_names / sizeof *class_names; k++)
+            if (strlen(class_names[k]) == n && memcmp(a.data + word, class_names[k], n) == 0) {
+                bits |= 1u << k;
+                break;
+            }
+    }
+    return bits;
+}
+
 typedef struct {
     attr_t cls, id, datetime;
     int has_id;
+    unsigned classes; /* class_bits(cls) */
 } attrs_t;
 
 /* class, id and datetime as selectolax's LexborNode.attributes gives them (by
@@ -355,6 +434,7 @@ static void read_attrs(node_t *node, attrs_t *a) {
             slot->len = slot->data != NULL ? len : 0;
         }
     }
+    a->classes = class_bits(a->cls);
 }
 
 static int contains(attr_t a, const char *needle) {
@@ -372,23 +452,6 @@ static int starts_with(attr_t a, const char *prefix) {
 
 static int equals(attr_t a, const char *text) {
     return a.data != NULL && a.len == strlen(text) && memcmp(a.data, text, a.len) == 0;
-}
-
-/* A CSS class selector: token is one of a's words split at ASCII whitespace. */
-static int css_class(attr_t a, const char *token) {
-    size_t n = strlen(token), i = 0;
-    if (a.data == NULL) return 0;
-    while (i < a.len) {
-        unsigned char c = a.data[i];
-        if (c == ' ' || c == '\t' || c == '\n' || c == '\f' || c == '\r') {
-            i++;
-            continue;
-        }
-        size_t word = i;
-        while (i < a.len && (c = a.data[i]) != ' ' && c != '\t' && c != '\n' && c != '\f' && c != '\r') i++;
-        if (i - word == n && memcmp(a.data + word, token, n) == 0) return 1;
-    }
-    return 0;
 }
 
 /* Python's `token in value.split()`; -1 when a is not valid UTF-8 (the caller declines). */
@@ -414,25 +477,25 @@ static int has_token(attr_t a, const char *token) {
 }
 
 /* An ancestor (up to the document) that is an h2, or an a with the class a_class. */
-static int under_h2_or_a(node_t *node, const char *a_class) {
+static int under_h2_or_a(node_t *node, unsigned a_class) {
     attrs_t a;
     for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
         tag_t tag = tag_of(p);
         if (tag == h2_tag) return 1;
         if (tag == a_tag) {
             read_attrs(p, &a);
-            if (css_class(a.cls, a_class)) return 1;
+            if (a.classes & a_class) return 1;
         }
     }
     return 0;
 }
 
-static int under_div(node_t *node, const char *div_class) {
+static int under_div(node_t *node, unsigned div_class) {
     attrs_t a;
     for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
         if (tag_of(p) == div_tag) {
             read_attrs(p, &a);
-            if (css_class(a.cls, div_class)) return 1;
+            if (a.classes & div_class) return 1;
         }
     }
     return 0;
@@ -442,21 +505,20 @@ static int under_div(node_t *node, const char *div_class) {
  * an element once per selector it matches). */
 static int thread_matches(node_t *node, tag_t tag, const attrs_t *a, int old) {
     if (tag == div_tag) {
-        int n = css_class(a->cls, "correspondence") + css_class(a->cls, "comment_in_request")
-                + css_class(a->cls, "correspondence_text") + css_class(a->cls, "attachments");
-        if (a->has_id && under_div(node, "correspondence_text")) n++;
+        int n = !!(a->classes & C_CORRESPONDENCE) + !!(a->classes & C_COMMENT_IN_REQUEST)
+                + !!(a->classes & C_CORRESPONDENCE_TEXT) + !!(a->classes & C_ATTACHMENTS);
+        if (a->has_id && under_div(node, C_CORRESPONDENCE_TEXT)) n++;
         if (old)
-            n += css_class(a->cls, "correspondence__header__from")
-                 + css_class(a->cls, "correspondence__header__from--with-delivery-status");
+            n += !!(a->classes & C_CORRESPONDENCE_HEADER_FROM)
+                 + !!(a->classes & C_CORRESPONDENCE_HEADER_FROM_WITH_DELIVERY_STATUS);
         return n;
     }
     if (tag == span_tag)
-        return css_class(a->cls, "correspondence__header__author") || css_class(a->cls, "unfold_link");
-    if (tag == time_tag) return under_h2_or_a(node, "correspondence__header__date");
-    if (tag == a_tag) return css_class(a->cls, "toggle-delivery-log") + (old && css_class(a->cls, "correspondence__header__date"));
+        return !!(a->classes & (C_CORRESPONDENCE_HEADER_AUTHOR | C_UNFOLD_LINK));
+    if (tag == time_tag) return under_h2_or_a(node, C_CORRESPONDENCE_HEADER_DATE);
+    if (tag == a_tag) return !!(a->classes & C_TOGGLE_DELIVERY_LOG) + (old && !!(a->classes & C_CORRESPONDENCE_HEADER_DATE));
     if (tag == p_tag)
-        return css_class(a->cls, "hidden_message") || equals(a->id, "hidden_message") || css_class(a->cls, "event_plain")
-               || css_class(a->cls, "hidden_attachment");
+        return !!(a->classes & (C_HIDDEN_MESSAGE | C_EVENT_PLAIN | C_HIDDEN_ATTACHMENT)) || equals(a->id, "hidden_message");
     if (tag == h2_tag) return old;
     return 0;
 }
@@ -861,13 +923,13 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
         tag_t tag = tag_of(node);
         if (tag == span_tag) {
             read_attrs(node, &a);
-            if (css_class(a.cls, "hidden_attachment")) {
+            if (a.classes & C_HIDDEN_ATTACHMENT) {
                 hidden = 1;
                 break; /* a hidden attachment shows only the notice */
             }
         } else if (tag == p_tag) {
             read_attrs(node, &a);
-            if (!css_class(a.cls, "attachment__name") && !css_class(a.cls, "attachment__meta")) continue;
+            if (!(a.classes & (C_ATTACHMENT_NAME | C_ATTACHMENT_META))) continue;
             if (contains(a.cls, "attachment__name")) {
                 PyObject *text = inline_of(node, declined);
                 if (text == NULL) failed = !*declined;
@@ -959,7 +1021,7 @@ static PyObject *attachment_fields(PyObject *self, PyObject *args) {
         for (node_t *node = root; node != NULL; node = following(root, node)) {
             if (tag_of(node) != wanted) continue;
             read_attrs(node, &a);
-            if (!css_class(a.cls, "attachment")) continue;
+            if (!(a.classes & C_ATTACHMENT)) continue;
             PyObject *fields = item_fields(node, icon_of, &declined);
             if (fields == NULL || PyList_Append(found, fields) < 0) {
                 Py_XDECREF(fields);
@@ -1058,51 +1120,88 @@ static int fill_set(unsigned char *set, PyObject *tags) {
     return PyErr_Occurred() ? -1 : 0;
 }
 
-/* setup(library, text_tag, br_tag, block_tags, skip_tags, probe, probe_text)
- * library: the path of selectolax's loaded Lexbor extension; probe: the address
- * of a text node whose UTF-8 bytes are probe_text. */
+
+/* The word of a node that holds what accessor gives, for every node of the probe's
+ * tree; the same offset must hold for all of them.  -1 when none does. */
+static Py_ssize_t offset_of(node_t *const *nodes, int count, void *(*accessor)(node_t *)) {
+    for (Py_ssize_t at = 0; at < 16 * (Py_ssize_t)sizeof(void *); at += sizeof(void *)) {
+        int all = 1;
+        for (int i = 0; i < count && all; i++)
+            all = *(void *const *)((const char *)nodes[i] + at) == accessor(nodes[i]);
+        if (all) return at;
+    }
+    return -1;
+}
+
+/* Find where a node keeps its links and tag, on the probe text node's tree
+ * (setup's probe sits in <p>, which sits in <body>, beside <head>). */
+static int find_fields(node_t *probe) {
+    node_t *nodes[16];
+    int count = 0;
+    /* the probe, its ancestors, and each one's first child and siblings */
+    for (node_t *n = probe; n != NULL && count < 12; n = lxb_parent(n)) {
+        nodes[count++] = n;
+        node_t *child = lxb_first_child(n);
+        if (child != NULL && child != probe && count < 16) nodes[count++] = child;
+    }
+    void *(*accessors[N_FIELDS])(node_t *) = {
+        (void *(*)(node_t *))lxb_first_child, (void *(*)(node_t *))lxb_next, (void *(*)(node_t *))lxb_prev,
+        (void *(*)(node_t *))lxb_parent, (void *(*)(node_t *))lxb_tag};
+    for (int which = 0; which < N_FIELDS; which++) {
+        field_offset[which] = offset_of(nodes, count, accessors[which]);
+        if (field_offset[which] < 0) {
+            PyErr_SetString(PyExc_ImportError, "a node's links or tag were not found where Lexbor keeps them");
+            return -1;
+        }
+    }
+    /* distinct words, each agreeing with its accessor on every node met */
+    for (int a = 0; a < N_FIELDS; a++)
+        for (int b = a + 1; b < N_FIELDS; b++)
+            if (field_offset[a] == field_offset[b]) {
+                PyErr_SetString(PyExc_ImportError, "a node's links and tag could not be told apart");
+                return -1;
+            }
+    return 0;
+}
+
+/* setup(library, probe, probe_text): library: the path of selectolax's loaded Lexbor
+ * extension; probe: the address of a text node whose UTF-8 bytes are probe_text.
+ * Raises ImportError when an accessor or the text's place is not found. */
 static PyObject *setup(PyObject *self, PyObject *args) {
-    const char *library;
-    unsigned long long text, br;
-    PyObject *blocks, *skips, *probe_obj;
-    const char *probe_text;
+    const char *library, *probe_text;
+    PyObject *probe_obj;
     Py_ssize_t probe_len;
-    if (!PyArg_ParseTuple(args, "sKKOOOy#", &library, &text, &br, &blocks, &skips, &probe_obj, &probe_text, &probe_len))
-        return NULL;
-    ready = 0;
+    if (!PyArg_ParseTuple(args, "sOy#", &library, &probe_obj, &probe_text, &probe_len)) return NULL;
+    ready = text_ready = thread_ready = 0;
     void *lib = dlopen(library, RTLD_LAZY | RTLD_NOLOAD);
     if (lib == NULL) {
         PyErr_Format(PyExc_ImportError, "Lexbor's library is not loaded: %s", dlerror());
         return NULL;
     }
-    first_child = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_first_child_noi");
-    next_sibling = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_next_noi");
-    prev_sibling = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_prev_noi");
-    parent_of = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_parent_noi");
-    tag_of = (tag_t(*)(node_t *))dlsym(lib, "lxb_dom_node_tag_id_noi");
+    lxb_first_child = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_first_child_noi");
+    lxb_next = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_next_noi");
+    lxb_prev = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_prev_noi");
+    lxb_parent = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_parent_noi");
+    lxb_tag = (tag_t(*)(node_t *))dlsym(lib, "lxb_dom_node_tag_id_noi");
     first_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_first_attribute_noi");
     next_attribute = (void *(*)(void *))dlsym(lib, "lxb_dom_element_next_attribute_noi");
     qualified_name = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_qualified_name");
     attr_value = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_value_noi");
     dlclose(lib); /* RTLD_NOLOAD took a reference; selectolax keeps the library loaded */
-    if (!first_child || !next_sibling || !prev_sibling || !parent_of || !tag_of || !first_attribute || !next_attribute
+    if (!lxb_first_child || !lxb_next || !lxb_prev || !lxb_parent || !lxb_tag || !first_attribute || !next_attribute
         || !qualified_name || !attr_value) {
         PyErr_SetString(PyExc_ImportError, "Lexbor's node accessors are not exported by this selectolax");
         return NULL;
     }
-    text_tag = (tag_t)text;
-    br_tag = (tag_t)br;
-    if (fill_set(block_tags, blocks) < 0 || fill_set(skip_tags, skips) < 0) return NULL;
     node_t *probe = node_arg(probe_obj);
     if (probe == NULL) return NULL;
-    if (tag_of(probe) != text_tag) {
-        PyErr_SetString(PyExc_ImportError, "the probe is not a text node");
-        return NULL;
-    }
+    if (find_fields(probe) < 0) return NULL;
+    text_tag = tag_of(probe);
     /* A text node is its node struct, then its character data: find the lexbor_str_t
-     * holding the probe's bytes among the first words after the node's start. */
+     * holding the probe's bytes among the first words after the node's start (a node
+     * is about a dozen words). */
     text_offset = -1;
-    for (Py_ssize_t at = (Py_ssize_t)sizeof(void *); at <= 64 * (Py_ssize_t)sizeof(void *); at += sizeof(void *)) {
+    for (Py_ssize_t at = (Py_ssize_t)sizeof(void *); at <= 24 * (Py_ssize_t)sizeof(void *); at += sizeof(void *)) {
         const str_t *candidate = (const str_t *)((const char *)probe + at);
         if (candidate->length == (size_t)probe_len && candidate->data != NULL
             && memcmp(candidate->data, probe_text, (size_t)probe_len) == 0) {
@@ -1118,8 +1217,56 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     Py_RETURN_NONE;
 }
 
+/* text_setup(br_tag, block_tags, skip_tags): what block_text compares tag ids with. */
+static PyObject *text_setup(PyObject *self, PyObject *args) {
+    PyObject *blocks, *skips;
+    text_ready = 0;
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
+        return NULL;
+    }
+    if (!PyArg_ParseTuple(args, "kOO", &br_tag, &blocks, &skips)) return NULL;
+    if (fill_set(block_tags, blocks) < 0 || fill_set(skip_tags, skips) < 0) return NULL;
+    text_ready = 1;
+    Py_RETURN_NONE;
+}
+
+/* ------------------------------------------------------------------ page bytes */
+
+/* count_byte(data, byte): data.count(bytes([byte])), eight bytes at a time. */
+static PyObject *count_byte(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    unsigned char byte;
+    if (!PyArg_ParseTuple(args, "y*b", &view, &byte)) return NULL;
+    const unsigned char *s = view.buf;
+    size_t n = (size_t)view.len, i = 0, count = 0;
+    const uint64_t ones = 0x0101010101010101ULL, low7 = 0x7F7F7F7F7F7F7F7FULL, pattern = ones * byte;
+    for (; i + 8 <= n; i += 8) {
+        uint64_t word;
+        memcpy(&word, s + i, 8);
+        uint64_t x = word ^ pattern; /* a zero byte where data holds byte */
+        uint64_t zero = ~(((x & low7) + low7) | x | low7); /* exactly the high bit of each zero byte */
+        count += (size_t)__builtin_popcountll(zero);
+    }
+    for (; i < n; i++) count += s[i] == byte;
+    PyBuffer_Release(&view);
+    return PyLong_FromSize_t(count);
+}
+
+/* utf8_valid(data): whether data.decode("utf-8") succeeds. */
+static PyObject *utf8_valid(PyObject *self, PyObject *arg) {
+    Py_buffer view;
+    if (PyObject_GetBuffer(arg, &view, PyBUF_SIMPLE) < 0) return NULL;
+    int valid = valid_utf8(view.buf, (size_t)view.len);
+    PyBuffer_Release(&view);
+    return PyBool_FromLong(valid);
+}
+
 static PyMethodDef methods[] = {
-    {"setup", setup, METH_VARARGS, "Find Lexbor's accessors and learn the tag ids; raises ImportError when it cannot."},
+    {"setup", setup, METH_VARARGS, "Find Lexbor's accessors and where a text node keeps its text; ImportError when not."},
+    {"text_setup", text_setup, METH_VARARGS, "The tag ids block_text compares with: br, blocks, skipped."},
+    {"count_byte", count_byte, METH_VARARGS, "data.count(bytes([byte]))"},
+    {"utf8_valid", utf8_valid, METH_O, "Whether data.decode('utf-8') succeeds."},
     {"block_text", block_text, METH_O,
      "The plain text of the node at this address, as scraper.pages.text.block_text makes it; None to decline."},
     {"normalise_paragraphs", normalise_paragraphs, METH_O,

@@ -48,8 +48,8 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
+from scraper.pages.speedups import LEXWALK, utf8_valid
 from scraper.pages.text import (
-    SPEEDUPS,
     TEXT_TAG_ID,
     block_text,
     inline_text,
@@ -187,6 +187,8 @@ def _check_bytes(html: bytes, slug: str | None) -> ParseFailure | bytes:
             "page bytes look like UTF-16 (BOM or NUL bytes); re-save the page as UTF-8",
             slug,
         )
+    if utf8_valid(html):
+        return html
     try:
         html.decode("utf-8")
     except UnicodeDecodeError as exc:
@@ -647,7 +649,7 @@ _AUTHOR, _TIME_ATTR, _TIME_NODE, _DELIVERY, _HIDDEN, _PLAIN, _TEXT, _ATTACHMENTS
 
 def _thread_walker() -> ModuleType | None:
     """``_lexwalk`` when it can walk the thread: set up, and a LexborNode it makes is the node it was given."""
-    if SPEEDUPS is None:
+    if LEXWALK is None:
         return None
     probe = LexborHTMLParser("<!DOCTYPE html><div><p>walk <b>probe</b></p></div>").css_first("p")
     modes = [
@@ -658,13 +660,13 @@ def _thread_walker() -> ModuleType | None:
     if probe is None or probe.parent is None or any(node is None for node in modes):
         return None
     try:
-        SPEEDUPS.thread_setup((_DIV, _TIME, _P, _SPAN, _A, _H2, _LI, _EM, _STRONG, _IMG), probe, tuple(node.mem_id for node in modes if node))
+        LEXWALK.thread_setup((_DIV, _TIME, _P, _SPAN, _A, _H2, _LI, _EM, _STRONG, _IMG), probe, tuple(node.mem_id for node in modes if node))
     except (ImportError, TypeError):  # fields kept elsewhere by this selectolax, or a stale build: Python does it
         return None
-    made = SPEEDUPS.node_at(probe, probe.mem_id)
+    made = LEXWALK.node_at(probe, probe.mem_id)
     same = (made.mem_id == probe.mem_id and made.tag == probe.tag and made.text() == probe.text()
             and made.parent is not None and made.parent.mem_id == probe.parent.mem_id)
-    return SPEEDUPS if same else None
+    return LEXWALK if same else None
 
 
 _WALKER = _thread_walker()

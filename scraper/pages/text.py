@@ -16,12 +16,13 @@ second parse.
 
 from __future__ import annotations
 
-import os
 import re
 from datetime import date, datetime, timedelta, timezone
 from types import ModuleType
 
 from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
+
+from scraper.pages.speedups import LEXWALK
 
 _PARA = "\x00"  # paragraph break marker
 _LINE = "\x01"  # <br> marker (source newlines inside text are plain whitespace)
@@ -82,32 +83,18 @@ def _text_tag_id() -> int:
 TEXT_TAG_ID = _text_tag_id()
 
 
-def _load_speedups() -> ModuleType | None:
-    """``scraper.pages._lexwalk`` set up over selectolax's Lexbor, or None when it is absent or unusable.
-
-    ``CORPUS_PURE_PYTHON=1`` turns it off (to compare, or to rule it out).
-    """
-    if os.environ.get("CORPUS_PURE_PYTHON") == "1":
+def _text_walker() -> ModuleType | None:
+    """``_lexwalk`` set up to read bodies (:func:`block_text`), or None when it is not there."""
+    if LEXWALK is None:
         return None
     try:
-        from scraper.pages import _lexwalk  # built by setup.py when a C compiler is found
-    except ImportError:
+        LEXWALK.text_setup(_BR_ID, _BLOCK_IDS, _SKIP_IDS)
+    except (ImportError, TypeError):  # a build older than this file
         return None
-    import selectolax.lexbor
-
-    probe_text = "probe \u00e9\u20ac walk"
-    probe = LexborHTMLParser(f"<p>{probe_text}</p>").css_first("p")
-    if probe is None or probe.child is None:
-        return None
-    try:
-        _lexwalk.setup(selectolax.lexbor.__file__, TEXT_TAG_ID, _BR_ID, _BLOCK_IDS, _SKIP_IDS,
-                       probe.child.mem_id, probe_text.encode())
-    except (ImportError, TypeError):  # this selectolax's Lexbor lacks what the walk reads, or a stale build
-        return None
-    return _lexwalk
+    return LEXWALK
 
 
-SPEEDUPS = _load_speedups()
+_WALKER = _text_walker()
 
 
 def block_text(node: LexborNode | None) -> str:
@@ -119,8 +106,8 @@ def block_text(node: LexborNode | None) -> str:
     """
     if node is None:
         return ""
-    if SPEEDUPS is not None:
-        text = SPEEDUPS.block_text(node.mem_id)
+    if _WALKER is not None:
+        text = _WALKER.block_text(node.mem_id)
         if text is not None:
             return text
     return block_text_python(node)
