@@ -40,6 +40,8 @@ static inline node_t *prev_sibling(node_t *node) { return FIELD(node, PREV); }
 static inline node_t *parent_of(node_t *node) { return FIELD(node, PARENT); }
 static inline tag_t tag_of(node_t *node) { return (tag_t)FIELD(node, TAG); }
 static void *(*first_attribute)(node_t *);
+static void *(*id_attribute)(node_t *);
+static void *(*class_attribute)(node_t *);
 static void *(*next_attribute)(void *);
 static const unsigned char *(*qualified_name)(void *, size_t *);
 static const unsigned char *(*attr_value)(void *, size_t *);
@@ -385,6 +387,12 @@ static const char *const class_names[] = {
     "attachment",
 };
 
+static size_t class_lengths[sizeof class_names / sizeof *class_names];
+
+static void init_class_lengths(void) {
+    for (size_t k = 0; k < sizeof class_names / sizeof *class_names; k++) class_lengths[k] = strlen(class_names[k]);
+}
+
 static unsigned class_bits(attr_t a) {
     unsigned bits = 0;
     size_t i = 0;
@@ -400,7 +408,7 @@ static unsigned class_bits(attr_t a) {
         size_t n = i - word;
         if (n < 10 || a.data[word] < 'a' || a.data[word] > 'u') continue; /* every name is 10+ letters from a to u */
         for (size_t k = 0; k < sizeof class_names / sizeof *class_names; k++)
-            if (strlen(class_names[k]) == n && memcmp(a.data + word, class_names[k], n) == 0) {
+            if (class_lengths[k] == n && memcmp(a.data + word, class_names[k], n) == 0) {
                 bits |= 1u << k;
                 break;
             }
@@ -416,42 +424,53 @@ typedef struct {
 
 /* class, id and datetime as selectolax's LexborNode.attributes gives them (by
  * qualified name, the last of a name winning). */
-static void read_attrs(node_t *node, attrs_t *a) {
-    memset(a, 0, sizeof *a);
-    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
-        size_t n = 0;
-        const unsigned char *name = qualified_name(attr, &n);
-        attr_t *slot = NULL;
-        if (name == NULL) continue;
-        if (n == 5 && memcmp(name, "class", 5) == 0) slot = &a->cls;
-        else if (n == 2 && memcmp(name, "id", 2) == 0) {
-            slot = &a->id;
-            a->has_id = 1;
-        } else if (n == 8 && memcmp(name, "datetime", 8) == 0) slot = &a->datetime;
-        if (slot != NULL) {
-            size_t len = 0;
-            slot->data = attr_value(attr, &len);
-            slot->len = slot->data != NULL ? len : 0;
-        }
+static attr_t value_of(void *attr) {
+    attr_t a = {NULL, 0};
+    if (attr != NULL) {
+        a.data = attr_value(attr, &a.len);
+        if (a.data == NULL) a.len = 0;
     }
+    return a;
+}
+
+/* class and id as selectolax's LexborNode.attributes gives them: the element's own
+ * id and class attributes, which Lexbor keeps a link to (and its selectors read),
+ * and, with want_datetime, the datetime attribute (by name, the last of a name
+ * winning as in the dict). */
+static void read_attrs(node_t *node, attrs_t *a, int want_datetime) {
+    void *id = id_attribute(node);
+    a->cls = value_of(class_attribute(node));
+    a->id = value_of(id);
+    a->has_id = id != NULL;
+    a->datetime.data = NULL;
+    a->datetime.len = 0;
+    if (want_datetime)
+        for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
+            size_t n = 0;
+            const unsigned char *name = qualified_name(attr, &n);
+            if (name != NULL && n == 8 && memcmp(name, "datetime", 8) == 0) a->datetime = value_of(attr);
+        }
     a->classes = class_bits(a->cls);
 }
 
-static int contains(attr_t a, const char *needle) {
-    size_t n = strlen(needle);
+/* For string literals only (the "" makes anything else fail to compile). */
+#define contains(a, needle) contains_n(a, "" needle, sizeof(needle) - 1)
+#define starts_with(a, prefix) starts_with_n(a, "" prefix, sizeof(prefix) - 1)
+#define equals(a, text) equals_n(a, "" text, sizeof(text) - 1)
+
+static int contains_n(attr_t a, const char *needle, size_t n) {
     if (a.data == NULL || a.len < n) return 0;
     for (size_t i = 0; i + n <= a.len; i++)
         if (a.data[i] == (unsigned char)needle[0] && memcmp(a.data + i, needle, n) == 0) return 1;
     return 0;
 }
 
-static int starts_with(attr_t a, const char *prefix) {
-    size_t n = strlen(prefix);
+static int starts_with_n(attr_t a, const char *prefix, size_t n) {
     return a.data != NULL && a.len >= n && memcmp(a.data, prefix, n) == 0;
 }
 
-static int equals(attr_t a, const char *text) {
-    return a.data != NULL && a.len == strlen(text) && memcmp(a.data, text, a.len) == 0;
+static int equals_n(attr_t a, const char *text, size_t n) {
+    return a.data != NULL && a.len == n && memcmp(a.data, text, n) == 0;
 }
 
 /* Python's `token in value.split()`; -1 when a is not valid UTF-8 (the caller declines). */
@@ -483,7 +502,7 @@ static int under_h2_or_a(node_t *node, unsigned a_class) {
         tag_t tag = tag_of(p);
         if (tag == h2_tag) return 1;
         if (tag == a_tag) {
-            read_attrs(p, &a);
+            read_attrs(p, &a, 0);
             if (a.classes & a_class) return 1;
         }
     }
@@ -494,7 +513,7 @@ static int under_div(node_t *node, unsigned div_class) {
     attrs_t a;
     for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
         if (tag_of(p) == div_tag) {
-            read_attrs(p, &a);
+            read_attrs(p, &a, 0);
             if (a.classes & div_class) return 1;
         }
     }
@@ -562,7 +581,7 @@ static PyObject *thread_nodes(PyObject *self, PyObject *args) {
     for (node_t *node = root; node != NULL; node = following(root, node)) {
         tag_t tag = tag_of(node);
         if (!thread_tag(tag)) continue;
-        read_attrs(node, &a);
+        read_attrs(node, &a, tag == time_tag);
         for (int n = thread_matches(node, tag, &a, old); n > 0; n--) {
             PyObject *address = PyLong_FromVoidPtr(node);
             if (address == NULL || PyList_Append(found, address) < 0) {
@@ -603,6 +622,7 @@ typedef struct {
     PyTypeObject *type;
     PyObject *parser;
     PyObject *parts; /* the current item's (borrowed from the result list) */
+    int old;         /* the old query (before 2018) */
 } grouping_t;
 
 /* Set part `which` of the current item to the node, unless it is set already. */
@@ -657,14 +677,14 @@ static int sort_part(grouping_t *g, node_t *node, tag_t tag, const attrs_t *a) {
     if (tag == time_tag) {
         if (PyTuple_GET_ITEM(g->parts, TIME) != Py_None) return 0;
         PyObject *when = decoded(a->datetime, 1);
-        PyObject *obj = when ? make_node(g->type, g->parser, node) : NULL;
-        if (obj == NULL) {
-            Py_XDECREF(when);
-            return -1;
-        }
+        if (when == NULL) return -1;
         Py_SETREF(PyTuple_GET_ITEM(g->parts, TIME), when);
-        /* as in Python: the node follows the time, even while the time stays None */
-        Py_SETREF(PyTuple_GET_ITEM(g->parts, TIME_NODE), obj);
+        if (g->old) { /* time_node is read only beside an h2 (before 2018), which only the old query finds */
+            PyObject *obj = make_node(g->type, g->parser, node);
+            if (obj == NULL) return -1;
+            /* as in Python: the node follows the time, even while the time stays None */
+            Py_SETREF(PyTuple_GET_ITEM(g->parts, TIME_NODE), obj);
+        }
         return 0;
     }
     if (tag == p_tag) {
@@ -701,7 +721,7 @@ static PyObject *group_thread(PyObject *self, PyObject *args) {
     Py_DECREF(address);
     if (root == NULL) return NULL;
     if (compat_mode(root) == 1) Py_RETURN_NONE;
-    grouping_t g = {Py_TYPE(left), PyObject_GetAttr(left, parser_name), NULL};
+    grouping_t g = {Py_TYPE(left), PyObject_GetAttr(left, parser_name), NULL, old};
     if (g.parser == NULL) return NULL;
     PyObject *groups = PyList_New(0);
     if (groups == NULL) {
@@ -713,7 +733,7 @@ static PyObject *group_thread(PyObject *self, PyObject *args) {
     for (node_t *node = root; node != NULL && status == 0; node = following(root, node)) {
         tag_t tag = tag_of(node);
         if (!thread_tag(tag) || (tag != div_tag && g.parts == NULL)) continue;
-        read_attrs(node, &a);
+        read_attrs(node, &a, tag == time_tag);
         int matches = thread_matches(node, tag, &a, old);
         if (matches == 0) continue;
         if (tag == div_tag) {
@@ -886,7 +906,7 @@ static int str_contains(PyObject *text, const char *needle) {
     Py_ssize_t n;
     const char *s = PyUnicode_AsUTF8AndSize(text, &n);
     attr_t a = {(const unsigned char *)s, (size_t)n};
-    return s != NULL && contains(a, needle);
+    return s != NULL && contains_n(a, needle, strlen(needle));
 }
 
 typedef struct {
@@ -912,7 +932,7 @@ static void icon_link_met(links_t *l, PyObject *href) {
  * (digits of its id or None, name, size, download, view, icon, hidden, noted, old style). */
 static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
     attrs_t a;
-    read_attrs(item, &a);
+    read_attrs(item, &a, 0);
     PyObject *item_id = starts_with(a.id, "attachment-")
                             ? PyUnicode_DecodeUTF8((const char *)a.id.data + 11, (Py_ssize_t)a.id.len - 11, "replace")
                             : Py_NewRef(Py_None);
@@ -922,13 +942,13 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
     for (node_t *node = item; node != NULL && !failed && !*declined; node = following(item, node)) {
         tag_t tag = tag_of(node);
         if (tag == span_tag) {
-            read_attrs(node, &a);
+            read_attrs(node, &a, 0);
             if (a.classes & C_HIDDEN_ATTACHMENT) {
                 hidden = 1;
                 break; /* a hidden attachment shows only the notice */
             }
         } else if (tag == p_tag) {
-            read_attrs(node, &a);
+            read_attrs(node, &a, 0);
             if (!(a.classes & (C_ATTACHMENT_NAME | C_ATTACHMENT_META))) continue;
             if (contains(a.cls, "attachment__name")) {
                 PyObject *text = inline_of(node, declined);
@@ -1020,7 +1040,7 @@ static PyObject *attachment_fields(PyObject *self, PyObject *args) {
         tag_t wanted = pass == 0 ? li_tag : p_tag;
         for (node_t *node = root; node != NULL; node = following(root, node)) {
             if (tag_of(node) != wanted) continue;
-            read_attrs(node, &a);
+            read_attrs(node, &a, 0);
             if (!(a.classes & C_ATTACHMENT)) continue;
             PyObject *fields = item_fields(node, icon_of, &declined);
             if (fields == NULL || PyList_Append(found, fields) < 0) {
@@ -1184,12 +1204,14 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     lxb_parent = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_parent_noi");
     lxb_tag = (tag_t(*)(node_t *))dlsym(lib, "lxb_dom_node_tag_id_noi");
     first_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_first_attribute_noi");
+    id_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_id_attribute_noi");
+    class_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_class_attribute_noi");
     next_attribute = (void *(*)(void *))dlsym(lib, "lxb_dom_element_next_attribute_noi");
     qualified_name = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_qualified_name");
     attr_value = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_value_noi");
     dlclose(lib); /* RTLD_NOLOAD took a reference; selectolax keeps the library loaded */
     if (!lxb_first_child || !lxb_next || !lxb_prev || !lxb_parent || !lxb_tag || !first_attribute || !next_attribute
-        || !qualified_name || !attr_value) {
+        || !id_attribute || !class_attribute || !qualified_name || !attr_value) {
         PyErr_SetString(PyExc_ImportError, "Lexbor's node accessors are not exported by this selectolax");
         return NULL;
     }
@@ -1288,6 +1310,7 @@ static struct PyModuleDef module = {PyModuleDef_HEAD_INIT, "_lexwalk", "Message 
 
 PyMODINIT_FUNC PyInit__lexwalk(void) {
     init_ascii_space();
+    init_class_lengths();
     mem_id_name = PyUnicode_InternFromString("mem_id");
     parser_name = PyUnicode_InternFromString("parser");
     no_args = PyTuple_New(0);
