@@ -13,6 +13,7 @@
  * Whatever it cannot read exactly as Python would (text that is not valid
  * UTF-8) it declines by returning None, and the caller reads it in Python.
  */
+#define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
 #include <Python.h>
 #include <dlfcn.h>
@@ -843,6 +844,31 @@ static PyObject *text_node_collapsed(node_t *node, int *declined) {
     return collapsed(&raw, 1, declined);
 }
 
+
+/* inline_text(address): text.inline_text of the node at this address (all its text,
+ * its own if it is a text node, on one line); None to decline (not valid UTF-8). */
+static PyObject *inline_text(PyObject *self, PyObject *arg) {
+    if (!ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
+        return NULL;
+    }
+    node_t *node = node_arg(arg);
+    if (node == NULL) return NULL;
+    buf_t raw = {0};
+    int declined = 0;
+    if (tag_of(node) == text_tag) {
+        const str_t *text = text_of(node);
+        if (text->data != NULL && buf_put(&raw, (const char *)text->data, text->length) < 0) return PyErr_NoMemory();
+    }
+    if (deep_text(node, &raw) < 0) {
+        PyMem_Free(raw.data);
+        return PyErr_NoMemory();
+    }
+    PyObject *result = collapsed(&raw, 0, &declined);
+    if (result == NULL && declined && !PyErr_Occurred()) Py_RETURN_NONE;
+    return result;
+}
+
 /* request._first_text: the first text child's text, collapsed; None when none or empty. */
 static PyObject *first_text_of(node_t *node, int *declined) {
     for (node_t *child = first_child(node); child != NULL; child = next_sibling(child))
@@ -1275,6 +1301,43 @@ static PyObject *count_byte(PyObject *self, PyObject *args) {
     return PyLong_FromSize_t(count);
 }
 
+
+/* request_ids(data, end): the digits of every /request/<digits>/(response|followups|report)/
+ * in data[:end], as re.findall(rb"/request/(\d+)/(?:response|followups|report)/", data, 0, end)
+ * gives them (left to right, not overlapping). */
+static PyObject *request_ids(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t end;
+    if (!PyArg_ParseTuple(args, "y*n", &view, &end)) return NULL;
+    const unsigned char *s = view.buf;
+    size_t n = (size_t)(end < 0 ? 0 : end < view.len ? end : view.len), pos = 0;
+    static const char prefix[] = "/request/", *tails[] = {"response/", "followups/", "report/"};
+    const size_t prefix_len = sizeof prefix - 1;
+    PyObject *found = PyList_New(0);
+    while (found != NULL && pos + prefix_len <= n) {
+        const unsigned char *at = memmem(s + pos, n - pos, prefix, prefix_len);
+        if (at == NULL) break;
+        size_t start = (size_t)(at - s), digits = start + prefix_len, k = digits, matched = 0;
+        while (k < n && s[k] >= '0' && s[k] <= '9') k++;
+        if (k > digits && k < n && s[k] == '/') {
+            for (int t = 0; t < 3 && !matched; t++) {
+                size_t len = strlen(tails[t]);
+                if (k + 1 + len <= n && memcmp(s + k + 1, tails[t], len) == 0) matched = k + 1 + len;
+            }
+        }
+        if (matched) {
+            PyObject *item = PyBytes_FromStringAndSize((const char *)s + digits, (Py_ssize_t)(k - digits));
+            if (item == NULL || PyList_Append(found, item) < 0) Py_CLEAR(found);
+            Py_XDECREF(item);
+            pos = matched;
+        } else {
+            pos = start + 1;
+        }
+    }
+    PyBuffer_Release(&view);
+    return found;
+}
+
 /* utf8_valid(data): whether data.decode("utf-8") succeeds. */
 static PyObject *utf8_valid(PyObject *self, PyObject *arg) {
     Py_buffer view;
@@ -1289,6 +1352,8 @@ static PyMethodDef methods[] = {
     {"text_setup", text_setup, METH_VARARGS, "The tag ids block_text compares with: br, blocks, skipped."},
     {"count_byte", count_byte, METH_VARARGS, "data.count(bytes([byte]))"},
     {"utf8_valid", utf8_valid, METH_O, "Whether data.decode('utf-8') succeeds."},
+    {"request_ids", request_ids, METH_VARARGS, "The numeric request ids of the action and attachment links in data[:end]."},
+    {"inline_text", inline_text, METH_O, "text.inline_text of the node at this address; None to decline."},
     {"block_text", block_text, METH_O,
      "The plain text of the node at this address, as scraper.pages.text.block_text makes it; None to decline."},
     {"normalise_paragraphs", normalise_paragraphs, METH_O,

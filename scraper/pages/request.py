@@ -48,7 +48,7 @@ from selectolax.lexbor import LexborHTMLParser, LexborNode, create_tag
 from scraper.pages.depth import too_deep
 from scraper.pages.errors import classify_page
 from scraper.pages.request_json import RequestJson, parse_request_json
-from scraper.pages.speedups import LEXWALK, utf8_valid
+from scraper.pages.speedups import LEXWALK, request_ids, utf8_valid
 from scraper.pages.text import (
     TEXT_TAG_ID,
     block_text,
@@ -424,7 +424,7 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
             url = att.download_url
             if url and "/request/" in url and (m := _NUMERIC_ID_URL_STR.search(url)):
                 ids[_check_range(int(m.group(1)), "request id in an attachment link")] += 1
-    for m in _NUMERIC_ID_URL.findall(html, 0, _HEADER_BYTES):
+    for m in request_ids(html, _HEADER_BYTES, _NUMERIC_ID_URL):
         ids[_check_range(int(m), "request id in a header link")] += 1
     if not ids:
         too_large: set[bytes] = set()

@@ -13,12 +13,13 @@ module out).
 from __future__ import annotations
 
 import os
+import re
 from types import ModuleType
 
 import selectolax.lexbor
 from selectolax.lexbor import LexborHTMLParser
 
-__all__ = ["LEXWALK", "count_byte", "utf8_valid"]
+__all__ = ["LEXWALK", "count_byte", "request_ids", "utf8_valid"]
 
 _PROBE = "probe \u00e9\u20ac walk"
 
@@ -62,3 +63,10 @@ def utf8_valid(data: bytes) -> bool:
     except UnicodeDecodeError:
         return False
     return True
+
+
+def request_ids(data: bytes, end: int, pattern: re.Pattern[bytes]) -> list[bytes]:
+    """``pattern.findall(data, 0, end)`` for ``rb"/request/(\\d+)/(?:response|followups|report)/"``, in C when built."""
+    if LEXWALK is not None:
+        return LEXWALK.request_ids(data, end)
+    return pattern.findall(data, 0, end)

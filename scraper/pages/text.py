@@ -179,6 +179,10 @@ def inline_text(node: LexborNode | None) -> str:
     """All text of ``node`` on one line, whitespace collapsed."""
     if node is None:
         return ""
+    if _WALKER is not None:
+        text = _WALKER.inline_text(node.mem_id)
+        if text is not None:
+            return text
     return " ".join(node.text(deep=True).split())
 
 
