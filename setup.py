@@ -12,7 +12,7 @@ setup(
             "scraper.pages._lexwalk",
             sources=["scraper/pages/_lexwalk.c"],
             libraries=["dl"],
-            extra_compile_args=["-O2"],
+            extra_compile_args=["-O3"],
             optional=True,
         )
     ]

@@ -1081,6 +1081,197 @@ static PyObject *attachment_fields(PyObject *self, PyObject *args) {
     return found;
 }
 
+
+/* ------------------------------------------------------------------ nesting */
+
+/* nesting_depth(html, stop, not_counted): depth.nesting_depth in one pass over
+ * the bytes (see depth.py for the estimate): lower-cased, comments and raw-text
+ * elements cut out, "<name" adding one and "</name" taking one away (never below
+ * zero) unless the name is in not_counted, stray end tags added back at the end.
+ * stop < 0: no stop. */
+
+typedef struct {
+    const unsigned char *name; /* into the cut, lower-cased text */
+    size_t len;
+    Py_ssize_t starts, ends;
+} tally_t;
+
+typedef struct {
+    tally_t *slots;
+    size_t cap, used;
+} tallies_t;
+
+static size_t name_hash(const unsigned char *name, size_t len) {
+    size_t h = 1469598103934665603ULL;
+    for (size_t i = 0; i < len; i++) h = (h ^ name[i]) * 1099511628211ULL;
+    return h;
+}
+
+static tally_t *tally_of(tallies_t *t, const unsigned char *name, size_t len) {
+    if (2 * (t->used + 1) > t->cap) {
+        size_t cap = t->cap ? 2 * t->cap : 64;
+        tally_t *slots = PyMem_Calloc(cap, sizeof *slots);
+        if (slots == NULL) return NULL;
+        for (size_t i = 0; i < t->cap; i++)
+            if (t->slots[i].name != NULL) {
+                size_t j = name_hash(t->slots[i].name, t->slots[i].len) & (cap - 1);
+                while (slots[j].name != NULL) j = (j + 1) & (cap - 1);
+                slots[j] = t->slots[i];
+            }
+        PyMem_Free(t->slots);
+        t->slots = slots;
+        t->cap = cap;
+    }
+    size_t j = name_hash(name, len) & (t->cap - 1);
+    while (t->slots[j].name != NULL) {
+        if (t->slots[j].len == len && memcmp(t->slots[j].name, name, len) == 0) return &t->slots[j];
+        j = (j + 1) & (t->cap - 1);
+    }
+    t->slots[j].name = name;
+    t->slots[j].len = len;
+    t->used++;
+    return &t->slots[j];
+}
+
+static const char *const raw_text_names[] = {"script", "style", "textarea", "title", "xmp", "iframe", "noembed",
+                                             "noframes"};
+
+static int bytes_space(unsigned char c) { /* \s of a bytes pattern */
+    return c == ' ' || c == '\t' || c == '\n' || c == '\r' || c == '\f' || c == '\v';
+}
+
+
+static unsigned char lower_byte(unsigned char c) { return c >= 'A' && c <= 'Z' ? (unsigned char)(c | 0x20) : c; }
+
+static int bytes_space_or_end(unsigned char c) { return bytes_space(c) || c == '/' || c == '>'; }
+
+/* depth._without_raw_text(html.lower()) into out (n bytes at most). */
+static size_t cut_raw_text(const unsigned char *html, size_t n, unsigned char *out) {
+    size_t w = 0, pos = 0, i = 0;
+    while (i < n) {
+        const unsigned char *lt = memchr(html + i, '<', n - i);
+        if (lt == NULL) break;
+        i = (size_t)(lt - html);
+        const char *marker = NULL;
+        size_t marker_len = 0, after = 0;
+        char close[16];
+        if (i + 4 <= n && memcmp(html + i + 1, "!--", 3) == 0) {
+            marker = "-->";
+            marker_len = 3;
+            after = i + 4;
+        } else {
+            for (size_t k = 0; k < sizeof raw_text_names / sizeof *raw_text_names && marker == NULL; k++) {
+                size_t len = strlen(raw_text_names[k]);
+                if (i + 1 + len < n && bytes_space_or_end(html[i + 1 + len])) {
+                    size_t m = 0;
+                    while (m < len && (html[i + 1 + m] | 0x20) == raw_text_names[k][m]
+                           && ((html[i + 1 + m] >= 'a' && html[i + 1 + m] <= 'z') || (html[i + 1 + m] >= 'A' && html[i + 1 + m] <= 'Z')))
+                        m++;
+                    if (m == len) {
+                        close[0] = '<';
+                        close[1] = '/';
+                        memcpy(close + 2, raw_text_names[k], len);
+                        marker = close;
+                        marker_len = len + 2;
+                        after = i + 1 + len + 1;
+                    }
+                }
+            }
+        }
+        if (marker == NULL) {
+            i++;
+            continue;
+        }
+        for (size_t k = pos; k < i; k++) out[w++] = lower_byte(html[k]);
+        /* the end marker, matched case-insensitively as in the lower-cased text */
+        size_t found = n, k = after;
+        while (k + marker_len <= n) {
+            const unsigned char *hit = memchr(html + k, marker[0], n - k - marker_len + 1);
+            if (hit == NULL) break;
+            k = (size_t)(hit - html);
+            size_t m = 1;
+            while (m < marker_len && lower_byte(html[k + m]) == (unsigned char)marker[m]) m++;
+            if (m == marker_len) {
+                found = k;
+                break;
+            }
+            k++;
+        }
+        if (found == n) return w; /* unterminated: the rest is text to the parser too */
+        pos = i = found + marker_len;
+    }
+    for (size_t k = pos; k < n; k++) out[w++] = lower_byte(html[k]);
+    return w;
+}
+
+static PyObject *nesting_depth(PyObject *self, PyObject *args) {
+    Py_buffer view;
+    Py_ssize_t stop;
+    PyObject *not_counted;
+    if (!PyArg_ParseTuple(args, "y*nO", &view, &stop, &not_counted)) return NULL;
+    size_t n = (size_t)view.len;
+    unsigned char *text = PyMem_Malloc(n ? n : 1);
+    tallies_t tallies = {NULL, 0, 0};
+    PyObject *result = NULL;
+    if (text == NULL) {
+        PyErr_NoMemory();
+        goto done;
+    }
+    size_t len = cut_raw_text(view.buf, n, text);
+    Py_ssize_t depth = 0, deepest = 0;
+    for (size_t i = 0; i < len;) {
+        const unsigned char *lt = memchr(text + i, '<', len - i);
+        if (lt == NULL) break;
+        i = (size_t)(lt - text) + 1;
+        int end = i < len && text[i] == '/';
+        size_t name = i + end;
+        if (name >= len || text[name] < 'a' || text[name] > 'z') continue;
+        size_t k = name + 1;
+        while (k < len && ((text[k] >= 'a' && text[k] <= 'z') || (text[k] >= '0' && text[k] <= '9'))) k++;
+        i = k;
+        tally_t *tally = tally_of(&tallies, text + name, k - name);
+        if (tally == NULL) {
+            PyErr_NoMemory();
+            goto done;
+        }
+        if (tally->starts < 0) continue; /* not counted (marked below on first sight) */
+        if (tally->starts == 0 && tally->ends == 0) {
+            PyObject *key = PyBytes_FromStringAndSize((const char *)text + name, (Py_ssize_t)(k - name));
+            int skip = key ? PySequence_Contains(not_counted, key) : -1;
+            Py_XDECREF(key);
+            if (skip < 0) goto done;
+            if (skip) {
+                tally->starts = -1;
+                continue;
+            }
+        }
+        if (end) {
+            tally->ends++;
+            if (depth > 0) depth--;
+        } else {
+            tally->starts++;
+            if (++depth > deepest) {
+                deepest = depth;
+                if (stop >= 0 && deepest > stop) {
+                    result = PyLong_FromSsize_t(deepest);
+                    goto done;
+                }
+            }
+        }
+    }
+    Py_ssize_t strays = 0;
+    for (size_t j = 0; j < tallies.cap; j++) {
+        tally_t *t = &tallies.slots[j];
+        if (t->name != NULL && t->starts >= 0 && t->ends > t->starts) strays += t->ends - t->starts;
+    }
+    result = PyLong_FromSsize_t(deepest + strays);
+done:
+    PyMem_Free(text);
+    PyMem_Free(tallies.slots);
+    PyBuffer_Release(&view);
+    return result;
+}
+
 /* ------------------------------------------------------------------ set-up */
 
 /* thread_setup(tags, probe, modes): tags: the ids of div, time, p, span, a, h2, li, em, strong and img;
@@ -1281,26 +1472,29 @@ static PyObject *text_setup(PyObject *self, PyObject *args) {
 
 /* ------------------------------------------------------------------ page bytes */
 
-/* count_byte(data, byte): data.count(bytes([byte])), eight bytes at a time. */
+/* The number of bytes equal to byte in s[0:n]: 255-byte blocks counted in 8-bit lanes,
+ * a loop the compiler turns into vector compares. */
+static size_t count_in(const unsigned char *s, size_t n, unsigned char byte) {
+    size_t count = 0, i = 0;
+    while (i < n) {
+        size_t block = n - i < 255 ? n - i : 255;
+        unsigned char lanes = 0;
+        for (size_t k = 0; k < block; k++) lanes += s[i + k] == byte;
+        count += lanes;
+        i += block;
+    }
+    return count;
+}
+
+/* count_byte(data, byte): data.count(bytes([byte])). */
 static PyObject *count_byte(PyObject *self, PyObject *args) {
     Py_buffer view;
     unsigned char byte;
     if (!PyArg_ParseTuple(args, "y*b", &view, &byte)) return NULL;
-    const unsigned char *s = view.buf;
-    size_t n = (size_t)view.len, i = 0, count = 0;
-    const uint64_t ones = 0x0101010101010101ULL, low7 = 0x7F7F7F7F7F7F7F7FULL, pattern = ones * byte;
-    for (; i + 8 <= n; i += 8) {
-        uint64_t word;
-        memcpy(&word, s + i, 8);
-        uint64_t x = word ^ pattern; /* a zero byte where data holds byte */
-        uint64_t zero = ~(((x & low7) + low7) | x | low7); /* exactly the high bit of each zero byte */
-        count += (size_t)__builtin_popcountll(zero);
-    }
-    for (; i < n; i++) count += s[i] == byte;
+    size_t count = count_in(view.buf, (size_t)view.len, byte);
     PyBuffer_Release(&view);
     return PyLong_FromSize_t(count);
 }
-
 
 /* request_ids(data, end): the digits of every /request/<digits>/(response|followups|report)/
  * in data[:end], as re.findall(rb"/request/(\d+)/(?:response|followups|report)/", data, 0, end)
@@ -1352,6 +1546,7 @@ static PyMethodDef methods[] = {
     {"text_setup", text_setup, METH_VARARGS, "The tag ids block_text compares with: br, blocks, skipped."},
     {"count_byte", count_byte, METH_VARARGS, "data.count(bytes([byte]))"},
     {"utf8_valid", utf8_valid, METH_O, "Whether data.decode('utf-8') succeeds."},
+    {"nesting_depth", nesting_depth, METH_VARARGS, "depth.nesting_depth(html, stop) in one pass; stop < 0 for none."},
     {"request_ids", request_ids, METH_VARARGS, "The numeric request ids of the action and attachment links in data[:end]."},
     {"inline_text", inline_text, METH_O, "text.inline_text of the node at this address; None to decline."},
     {"block_text", block_text, METH_O,

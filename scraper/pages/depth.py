@@ -36,7 +36,7 @@ from __future__ import annotations
 import re
 from collections import Counter
 
-from scraper.pages.speedups import count_byte
+from scraper.pages.speedups import LEXWALK, count_byte
 
 # Real WhatDoTheyKnow request pages nest 22 deep (2019 and today); the limit
 # leaves ample room for browser-saved and web-archive copies, which wrap the
@@ -102,8 +102,16 @@ def nesting_depth(html: bytes, stop: int | None = None) -> int:
     """An upper-leaning estimate of the deepest element nesting in ``html``.
 
     With ``stop``, returns as soon as the running estimate passes it (the
-    value returned is then only known to be over ``stop``).
+    value returned is then only known to be over ``stop``).  In one pass in C
+    when ``_lexwalk`` is built, else :func:`nesting_depth_python` (the same value).
     """
+    if LEXWALK is not None:
+        return LEXWALK.nesting_depth(html, -1 if stop is None else stop, _NOT_COUNTED)
+    return nesting_depth_python(html, stop)
+
+
+def nesting_depth_python(html: bytes, stop: int | None = None) -> int:
+    """:func:`nesting_depth` in Python: the reference the C scan is tested against."""
     text = _without_raw_text(html.lower())
     weights = _WEIGHTS
     counts: Counter[bytes] = Counter()

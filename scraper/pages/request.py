@@ -572,7 +572,9 @@ def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -
             raise _unrecognised(layout, f"a correspondence block has {shown!r}, not incoming-N, outgoing-N or comment-N, "
                                 "so it cannot be keyed")
         kind = m.group(1)
-        number = _check_range(int(m.group(2)), f"{kind} id")
+        number = int(m.group(2))
+        if number > MAX_ID:
+            _check_range(number, f"{kind} id")
         earlier = seen.get(node_id)
         if earlier is not None:
             if kind == "outgoing" and isinstance(earlier, Message) and parts.plain is not None and parts.author is None:
@@ -841,7 +843,9 @@ def _outgoing(cls: str, number: int, position: int, parts: _Parts, layout: str) 
     return msg
 
 
+@lru_cache(maxsize=256)
 def _prominence(cls: str) -> str:
+    """The prominence an item's classes give (a thread repeats a few class lists many times)."""
     classes = cls.split()
     for cls in ("hidden", "requester_only", "normal"):
         if cls in classes:
