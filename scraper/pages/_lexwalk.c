@@ -604,7 +604,19 @@ static PyObject *make_node(PyTypeObject *type, PyObject *parser, node_t *node) {
     PyObject **slot = (PyObject **)((char *)obj + parser_offset);
     Py_INCREF(parser);
     Py_XSETREF(*slot, parser);
+    /* It refers to its parser alone, and nothing it refers to refers back to it, so
+     * it cannot be part of a cycle: the garbage collector need not track it (which,
+     * for a page's thousands of nodes, costs more than reading them). */
+    if (PyObject_GC_IsTracked(obj)) PyObject_GC_UnTrack(obj);
     return obj;
+}
+
+/* A tuple holding only untracked objects (strings, None, bools, ints and the nodes
+ * above) cannot be part of a cycle either (CPython untracks such tuples itself at
+ * its next collection). */
+static PyObject *untracked(PyObject *tuple) {
+    if (tuple != NULL && PyObject_GC_IsTracked(tuple)) PyObject_GC_UnTrack(tuple);
+    return tuple;
 }
 
 /* The parts of an item, in the order of request._Parts's fields. */
@@ -643,7 +655,7 @@ static PyObject *new_parts(PyTypeObject *parts_type) {
         Py_INCREF(Py_None);
         PyTuple_SET_ITEM(parts, i, Py_None);
     }
-    return parts;
+    return untracked(parts); /* it will hold nodes, strings and None only */
 }
 
 /* Open an item at this div: append (node, id, class, parts) to groups. */
@@ -652,7 +664,7 @@ static int open_item(grouping_t *g, PyObject *groups, PyTypeObject *parts_type, 
     PyObject *obj = parts ? make_node(g->type, g->parser, node) : NULL;
     PyObject *id = obj ? decoded(a->id, 0) : NULL;
     PyObject *cls = id ? decoded(a->cls, 0) : NULL;
-    PyObject *item = cls ? PyTuple_Pack(4, obj, id, cls, parts) : NULL;
+    PyObject *item = cls ? untracked(PyTuple_Pack(4, obj, id, cls, parts)) : NULL;
     int failed = item == NULL || PyList_Append(groups, item) < 0;
     Py_XDECREF(item);
     Py_XDECREF(cls);
@@ -954,8 +966,42 @@ static void icon_link_met(links_t *l, PyObject *href) {
         l->download = Py_NewRef(href);
 }
 
+
+/* request._ATTACH_PART.search(href) (r"/attach/(?:html/)?(\d+)/") on an ASCII href:
+ * the part number, or -1 for no match; -2 when the href is not ASCII or the number
+ * is too long to hold (the caller declines: Python's \d reads other digits too). */
+static long long attach_part(PyObject *href) {
+    Py_ssize_t n;
+    const unsigned char *s = (const unsigned char *)PyUnicode_AsUTF8AndSize(href, &n);
+    if (s == NULL) return -3;
+    for (Py_ssize_t i = 0; i < n; i++)
+        if (s[i] >= 0x80) return -2;
+    static const char marker[] = "/attach/";
+    const size_t marker_len = sizeof marker - 1;
+    for (size_t i = 0; i + marker_len <= (size_t)n; i++) {
+        if (s[i] != '/' || memcmp(s + i, marker, marker_len) != 0) continue;
+        size_t k = i + marker_len;
+        if ((size_t)n - k >= 5 && memcmp(s + k, "html/", 5) == 0) k += 5;
+        size_t digits = k;
+        long long value = 0;
+        while (k < (size_t)n && s[k] >= '0' && s[k] <= '9') {
+            if (k - digits >= 18) return -2;
+            value = value * 10 + (s[k] - '0');
+            k++;
+        }
+        if (k > digits && k < (size_t)n && s[k] == '/') return value;
+    }
+    return -1;
+}
+
+static PyObject *part_object(long long part) {
+    if (part == -1) Py_RETURN_NONE;
+    return PyLong_FromLongLong(part);
+}
+
 /* The fields of one item, as request._attachment gathers them:
- * (digits of its id or None, name, size, download, view, icon, hidden, noted, old style). */
+ * (digits of its id or None, name, size, download, view, icon, hidden, noted, old style,
+ * (the part the download link names, the view link's) with None where no part is named). */
 static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
     attrs_t a;
     read_attrs(item, &a, 0);
@@ -1027,11 +1073,24 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
         if (text == NULL) failed = !*declined;
         else Py_SETREF(size, text);
     }
-    PyObject *result = NULL;
-    if (!failed && !*declined)
-        result = Py_BuildValue("(OOOOOOOOO)", item_id, name, size, links.download ? links.download : Py_None,
-                               links.html_view ? links.html_view : Py_None, icon, hidden ? Py_True : Py_False,
-                               noted ? Py_True : Py_False, old_style ? Py_True : Py_False);
+    /* the part each link names, for request._attachment_record (read here from ASCII links) */
+    long long download_part = -1, view_part = -1;
+    if (!failed && !*declined && links.download != NULL) download_part = attach_part(links.download);
+    if (!failed && !*declined && links.html_view != NULL && download_part > -2) view_part = attach_part(links.html_view);
+    if (download_part == -3 || view_part == -3) failed = 1;
+    else if (download_part == -2 || view_part == -2) *declined = 1;
+    PyObject *result = NULL, *parts = NULL;
+    if (!failed && !*declined) {
+        PyObject *first = part_object(download_part), *second = first ? part_object(view_part) : NULL;
+        parts = second ? untracked(PyTuple_Pack(2, first, second)) : NULL;
+        Py_XDECREF(first);
+        Py_XDECREF(second);
+    }
+    if (parts != NULL)
+        result = untracked(Py_BuildValue("(OOOOOOOOOO)", item_id, name, size, links.download ? links.download : Py_None,
+                                         links.html_view ? links.html_view : Py_None, icon, hidden ? Py_True : Py_False,
+                                         noted ? Py_True : Py_False, old_style ? Py_True : Py_False, parts));
+    Py_XDECREF(parts);
     Py_XDECREF(item_id);
     Py_XDECREF(name);
     Py_XDECREF(size);

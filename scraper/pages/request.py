@@ -970,7 +970,7 @@ def _attachments(block: LexborNode, node_id: str, layout: str, msg: Message) -> 
     if _WALKER is not None:
         found = _WALKER.attachment_fields(block, _icon)
         if found is not None:
-            return [_attachment_record(fields[:8], i, node_id, layout, fields[8]) for i, fields in enumerate(found)]
+            return [_attachment_record(fields[:8], i, node_id, layout, fields[8], fields[9]) for i, fields in enumerate(found)]
     canonical = _canonical_attachments(block)
     if canonical is not None:
         return [_attachment_record(fields, i, node_id, layout, False) for i, fields in enumerate(canonical)]
@@ -1114,8 +1114,13 @@ def _attachment(item: LexborNode, position: int, node_id: str, layout: str) -> A
     return _attachment_record(fields, position, node_id, layout, old_style)
 
 
-def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, old_style: bool) -> Attachment:
-    """An Attachment from what its item shows: (digits of its id, name, size, download, view, icon, hidden, noted)."""
+def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, old_style: bool,
+                       link_parts: tuple[int | None, int | None] | None = None) -> Attachment:
+    """An Attachment from what its item shows: (digits of its id, name, size, download, view, icon, hidden, noted).
+
+    ``link_parts``: the parts the download and view links name (``_ATTACH_PART``),
+    when the C walk has read them already.
+    """
     item_id, name, size_text, download, html_view, icon, hidden, noted = fields
     database_id: int | None = None
     if item_id and item_id.isdigit() and item_id.isascii():
@@ -1125,10 +1130,8 @@ def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, 
     erased = False
     part: int | None = None
     parts_seen = []
-    for href in (download, html_view):
-        m2 = _ATTACH_PART.search(href) if href else None
-        if m2:
-            seen = int(m2.group(1))
+    for seen in link_parts or _link_parts(download, html_view):
+        if seen is not None:
             if seen > MAX_PART:
                 _check_range(seen, f"attachment part in {node_id}", MAX_PART)
             parts_seen.append(seen)
@@ -1158,6 +1161,15 @@ def _attachment_record(fields: tuple, position: int, node_id: str, layout: str, 
         database_id=database_id,
         position=position,
     )
+
+
+def _link_parts(download: str | None, html_view: str | None) -> tuple[int | None, int | None]:
+    """The part number each link names (``/attach/<part>/``), None where it names none."""
+    found: list[int | None] = []
+    for href in (download, html_view):
+        m = _ATTACH_PART.search(href) if href else None
+        found.append(int(m.group(1)) if m else None)
+    return found[0], found[1]
 
 
 def _first_text(node: LexborNode) -> str | None:
