@@ -496,18 +496,20 @@ static int has_token(attr_t a, const char *token) {
     return 0;
 }
 
-/* An ancestor (up to the document) that is an h2, or an a with the class a_class. */
-static int under_h2_or_a(node_t *node, unsigned a_class) {
+/* How many of "a.<a_class> time" and "h2 time" a time matches: an ancestor (up to
+ * the document) that is an a with the class, and one that is an h2. */
+static int under_a_and_h2(node_t *node, unsigned a_class) {
     attrs_t a;
-    for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) {
+    int under_a = 0, under_h2 = 0;
+    for (node_t *p = parent_of(node); p != NULL && !(under_a && under_h2); p = parent_of(p)) {
         tag_t tag = tag_of(p);
-        if (tag == h2_tag) return 1;
-        if (tag == a_tag) {
+        if (tag == h2_tag) under_h2 = 1;
+        else if (tag == a_tag && !under_a) {
             read_attrs(p, &a, 0);
-            if (a.classes & a_class) return 1;
+            if (a.classes & a_class) under_a = 1;
         }
     }
-    return 0;
+    return under_a + under_h2;
 }
 
 static int under_div(node_t *node, unsigned div_class) {
@@ -535,7 +537,7 @@ static int thread_matches(node_t *node, tag_t tag, const attrs_t *a, int old) {
     }
     if (tag == span_tag)
         return !!(a->classes & (C_CORRESPONDENCE_HEADER_AUTHOR | C_UNFOLD_LINK));
-    if (tag == time_tag) return under_h2_or_a(node, C_CORRESPONDENCE_HEADER_DATE);
+    if (tag == time_tag) return under_a_and_h2(node, C_CORRESPONDENCE_HEADER_DATE);
     if (tag == a_tag) return !!(a->classes & C_TOGGLE_DELIVERY_LOG) + (old && !!(a->classes & C_CORRESPONDENCE_HEADER_DATE));
     if (tag == p_tag)
         return !!(a->classes & (C_HIDDEN_MESSAGE | C_EVENT_PLAIN | C_HIDDEN_ATTACHMENT)) || equals(a->id, "hidden_message");

@@ -424,8 +424,8 @@ def _page_request_id(html: bytes, messages: list[Message], warnings: list[ParseW
             url = att.download_url
             if url and "/request/" in url and (m := _NUMERIC_ID_URL_STR.search(url)):
                 ids[_check_range(int(m.group(1)), "request id in an attachment link")] += 1
-    for m in request_ids(html, _HEADER_BYTES, _NUMERIC_ID_URL):
-        ids[_check_range(int(m), "request id in a header link")] += 1
+    for digits in request_ids(html, _HEADER_BYTES, _NUMERIC_ID_URL):
+        ids[_check_range(int(digits), "request id in a header link")] += 1
     if not ids:
         too_large: set[bytes] = set()
         for digits in _foi_masks(html):
@@ -606,9 +606,12 @@ def _read_thread(left: LexborNode, req: ParsedRequest, layout: str, old: bool) -
 # selectors stay one each (a div that matches two opens two items, as it always
 # has), while the parts read from other elements share a selector per tag
 # (Lexbor tests every element of the column once per selector, so fewer
-# selectors cost less; a part met twice is read once anyway).
+# selectors cost less; a part met twice is read once anyway).  The times stay
+# two descendant selectors: Lexbor reads ":is(a, h2) time" as "a time or h2
+# time whose parent is the a or h2" (a time inside a span inside the h2 goes
+# unmatched), which is not what CSS says.
 _MESSAGE_PARTS = (
-    "span:is(.correspondence__header__author, .unfold_link), :is(a.correspondence__header__date, h2) time, "
+    "span:is(.correspondence__header__author, .unfold_link), a.correspondence__header__date time, h2 time, "
     "a.toggle-delivery-log, p:is(.hidden_message, #hidden_message, .event_plain, .hidden_attachment), "
     "div.correspondence_text, div.attachments, div.correspondence_text div[id]"
 )

@@ -74,3 +74,16 @@ def test_a_div_comes_once_per_div_selector_it_matches() -> None:
 def _document_order(left):
     order = {n.mem_id: i for i, n in enumerate(left.traverse())}
     return order.__getitem__
+
+
+def test_a_time_nested_deeper_in_the_header_is_found_as_one_selector_per_part_finds_it() -> None:
+    # Lexbor reads ":is(a, h2) time" as "time whose parent is the a or the h2": the query keeps
+    # "a.correspondence__header__date time" and "h2 time" apart, so a time in a span in either is found.
+    for wrapped in (b"<h2>From: x<br><span><time datetime='2012-03-05T10:00:00+00:00'>5 March</time></span></h2>",
+                    b"<a class='correspondence__header__date' href='#x'><b><time datetime='2012-03-05T10:00:00+00:00'>"
+                    b"5 March</time></b></a>"):
+        html = b"<!DOCTYPE html><html><body><div id='left_column'><div class='correspondence' id='incoming-1'>" + wrapped
+        left = _column(html + b"</div></div></body></html>")
+        times = [n for n in left.css(_THREAD_QUERY) if n.tag == "time"]
+        assert len(times) == 1 and times[0].attributes["datetime"] == "2012-03-05T10:00:00+00:00"
+        assert len(left.css(":is(a.correspondence__header__date, h2) time")) == 0  # what the merged selector missed
