@@ -59,6 +59,7 @@ from corpus.sample_site.threads import page as render_page  # noqa: E402
 from scraper.pages import request as request_parser  # noqa: E402
 from scraper.pages.errors import classify_page  # noqa: E402
 from scraper.pages.request import parse_request  # noqa: E402
+from scraper.pages.speedups import LEXWALK  # noqa: E402
 from scraper.records import Message, ParsedRequest  # noqa: E402
 
 SHARED = Path(os.environ.get("CORPUS_SHARED", ROOT.parent / "shared"))
@@ -347,11 +348,14 @@ def main(argv: list[str] | None = None) -> int:
     ap.add_argument("--quick", action="store_true", help="tiny run: few pages, one round (a smoke test)")
     ap.add_argument("--no-pin", action="store_true", help="keep glibc's default (dynamic) malloc thresholds")
     ap.add_argument("--floor", action="store_true", help="also time the least any extraction costs, step by step")
+    ap.add_argument("--pure-python", action="store_true",
+                    help="time the extraction without the C module (as CORPUS_PURE_PYTHON=1 does)")
     args = ap.parse_args(argv)
     raw_argv = sys.argv[1:] if argv is None else list(argv)
-    if not args.no_pin and any(os.environ.get(k) != v for k, v in PINNED_MALLOC.items()):
+    wanted_env = {**(PINNED_MALLOC if not args.no_pin else {}), **({"CORPUS_PURE_PYTHON": "1"} if args.pure_python else {})}
+    if any(os.environ.get(k) != v for k, v in wanted_env.items()):  # the parser reads CORPUS_PURE_PYTHON at import
         sys.stdout.flush()
-        os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *raw_argv], {**os.environ, **PINNED_MALLOC})
+        os.execve(sys.executable, [sys.executable, str(Path(__file__).resolve()), *raw_argv], {**os.environ, **wanted_env})
     pinned = all(os.environ.get(k) == v for k, v in PINNED_MALLOC.items())
 
     real = [p.read_bytes() for p in sorted(PAGES_2019.glob("*.html"))] if PAGES_2019.is_dir() else []
@@ -375,6 +379,10 @@ def main(argv: list[str] | None = None) -> int:
 
     print(f"pages: {len(real)} real 2019 ({_kb_range(real)}) + {len(gen)} generated current-markup "
           f"({_kb_range(gen)}, up to {max(n for n, _ in sizes)} messages); {sum(map(len, pages)) / 1e6:.2f} MB in all")
+    print("extraction: " + ("with the C module scraper.pages._lexwalk" if LEXWALK is not None else
+                            "pure Python (the C module is " + ("turned off: CORPUS_PURE_PYTHON=1)" if
+                                                                os.environ.get("CORPUS_PURE_PYTHON") == "1" else
+                                                                "not built or not usable here)")))
     print(f"timing: thread CPU time, {rounds} rounds x {repeat} calls per page, bare and full interleaved "
           "page by page; per page the best round counts; malloc thresholds "
           + ("pinned" if pinned else "glibc defaults (bare parse times swing with allocator state)"))

@@ -21,6 +21,7 @@ def test_parse_bench_quick_prints_figures():
     lines = proc.stdout.strip().splitlines()
     text = proc.stdout
     assert "malloc thresholds pinned" in text  # the script re-executed itself with them set
+    assert re.search(r"^extraction: (with the C module|pure Python)", text, re.M)  # which parser was timed
     for label in ("bare Lexbor parse", "full extraction", "bs4 + html.parser"):
         m = re.search(rf"{re.escape(label)}\s*:\s*([0-9.]+) pages/s", text)
         assert m and float(m.group(1)) > 0, label
@@ -60,3 +61,16 @@ def test_generated_pages_stay_within_the_target_size_range():
     assert bench.MAX_PAGE_BYTES == 300_000 and bench.MIN_PAGE_BYTES == 5_000
     assert max(sizes) > 250_000  # the large end of the range is exercised
     assert [n for n, _ in bench.FULL_SIZES][0] == 1
+
+
+def test_parse_bench_times_the_pure_python_parser_when_asked():
+    proc = subprocess.run(
+        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick", "--pure-python"],
+        capture_output=True,
+        text=True,
+        timeout=300,
+        cwd=PROJECT_ROOT,
+    )
+    assert proc.returncode == 0, proc.stderr
+    assert "extraction: pure Python (the C module is turned off: CORPUS_PURE_PYTHON=1)" in proc.stdout
+    assert proc.stdout.strip().splitlines()[-1].startswith("MISSED: ")
