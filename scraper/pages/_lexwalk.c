@@ -246,15 +246,33 @@ static int inside(node_t *node, node_t *ancestor) {
     return 0;
 }
 
-/* The raw text of root's subtree with PARA and LINE marks, as block_text builds it.
- * Returns 1 when done, 0 when a text is not valid UTF-8, -1 on memory error. */
-static int walk(node_t *root, buf_t *raw) {
+#define MAX_LEFT_OUT 8
+
+typedef struct {
+    node_t *nodes[MAX_LEFT_OUT];
+    int count;
+} left_out_t;
+
+static int is_left_out(const left_out_t *out, node_t *node) {
+    for (int i = 0; i < out->count; i++)
+        if (out->nodes[i] == node) return 1;
+    return 0;
+}
+
+/* The raw text of root's subtree with PARA and LINE marks, as block_text builds it,
+ * the left-out subtrees passed over as if removed.  Returns 1 when done, 0 when a
+ * text is not valid UTF-8, -1 on memory error. */
+static int walk(node_t *root, const left_out_t *out, buf_t *raw) {
     node_t *node = root, *skip_until = NULL;
     for (;;) {
+        int descend = 1;
         tag_t tag = tag_of(node);
-        if (tag == text_tag) {
+        if (out->count && node != root && is_left_out(out, node)) {
+            descend = 0;
+        } else if (tag == text_tag) {
             if (skip_until == NULL || !inside(node, skip_until)) {
                 node_t *prev = prev_sibling(node);
+                while (prev != NULL && out->count && is_left_out(out, prev)) prev = prev_sibling(prev);
                 if (prev != NULL && in_set(block_tags, tag_of(prev)) && buf_byte(raw, PARA) < 0) return -1;
                 const str_t *text = text_of(node);
                 if (text->data != NULL) {
@@ -269,7 +287,7 @@ static int walk(node_t *root, buf_t *raw) {
         } else if (in_set(skip_tags, tag)) {
             skip_until = node;
         }
-        node_t *child = first_child(node);
+        node_t *child = descend ? first_child(node) : NULL;
         if (child != NULL) {
             node = child;
             continue;
@@ -292,15 +310,27 @@ static PyObject *finish(buf_t *out) {
     return result;
 }
 
-static PyObject *block_text(PyObject *self, PyObject *arg) {
+/* block_text(address, left_out): text.block_text of the node at this address, the
+ * nodes at the addresses in left_out (a tuple) passed over; None to decline. */
+static PyObject *block_text(PyObject *self, PyObject *args) {
+    PyObject *address, *left_out_addresses;
+    if (!PyArg_ParseTuple(args, "OO!", &address, &PyTuple_Type, &left_out_addresses)) return NULL;
     if (!text_ready) {
         PyErr_SetString(PyExc_RuntimeError, "_lexwalk.text_setup() has not run");
         return NULL;
     }
-    node_t *root = node_arg(arg);
+    node_t *root = node_arg(address);
     if (root == NULL) return NULL;
+    left_out_t left_out = {{NULL}, 0};
+    Py_ssize_t count = PyTuple_GET_SIZE(left_out_addresses);
+    if (count > MAX_LEFT_OUT) Py_RETURN_NONE; /* more than a message has: Python does it */
+    for (Py_ssize_t i = 0; i < count; i++) {
+        left_out.nodes[i] = node_arg(PyTuple_GET_ITEM(left_out_addresses, i));
+        if (left_out.nodes[i] == NULL) return NULL;
+    }
+    left_out.count = (int)count;
     buf_t raw = {0}, out = {0};
-    int done = walk(root, &raw);
+    int done = walk(root, &left_out, &raw);
     if (done <= 0) {
         PyMem_Free(raw.data);
         if (done < 0) return PyErr_NoMemory();
@@ -1610,7 +1640,7 @@ static PyMethodDef methods[] = {
     {"nesting_depth", nesting_depth, METH_VARARGS, "depth.nesting_depth(html, stop) in one pass; stop < 0 for none."},
     {"request_ids", request_ids, METH_VARARGS, "The numeric request ids of the action and attachment links in data[:end]."},
     {"inline_text", inline_text, METH_O, "text.inline_text of the node at this address; None to decline."},
-    {"block_text", block_text, METH_O,
+    {"block_text", block_text, METH_VARARGS,
      "The plain text of the node at this address, as scraper.pages.text.block_text makes it; None to decline."},
     {"normalise_paragraphs", normalise_paragraphs, METH_O,
      "scraper.pages.text.normalise_paragraphs in C; None for text that is not valid UTF-8 (lone surrogates)."},

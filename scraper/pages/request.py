@@ -886,9 +886,12 @@ def _incoming(cls: str, number: int, position: int, parts: _Parts, layout: str) 
         if msg.prominence == "normal":
             msg.prominence = "hidden"
         return msg
+    # The box of attachments, the fold link and an attachment's hidden notice are not body
+    # text: the body is read without them (the tree is left as it is).
+    without: list[LexborNode] = []
     if parts.attachments is not None:
         msg.attachments = _attachments(parts.attachments, node_id, layout, msg)
-        parts.attachments.decompose()
+        without.append(parts.attachments)
     body = parts.body or text
     unfolded = False
     if parts.unfold is not None:
@@ -899,12 +902,12 @@ def _incoming(cls: str, number: int, position: int, parts: _Parts, layout: str) 
             msg.quoted_folded = True
         else:
             unfolded = True
-        parts.unfold.decompose()  # its wrapping paragraph, left empty, adds no text
+        without.append(parts.unfold)  # its wrapping paragraph, left empty, adds no text
     if parts.notice is not None:
         if msg.hidden_notice is None:
             msg.hidden_notice = inline_text(parts.notice) or None
-        parts.notice.decompose()
-    msg.body = block_text(body)
+        without.append(parts.notice)
+    msg.body = block_text(body, tuple(without))
     if unfolded:
         msg.body, msg.quoted_text = _split_quote(msg.body)
     _mark_placeholder(msg)

@@ -97,9 +97,11 @@ def _text_walker() -> ModuleType | None:
 _WALKER = _text_walker()
 
 
-def block_text(node: LexborNode | None) -> str:
+def block_text(node: LexborNode | None, without: tuple[LexborNode, ...] = ()) -> str:
     """The plain text of ``node`` (a node of a parsed document) with paragraphs and line breaks kept.
 
+    ``without``: subtrees under ``node`` left out, as if they were removed from
+    the tree (a message's box of attachments, say); the tree is not changed.
     Read in C by ``scraper.pages._lexwalk`` when it was built, else (or for a
     text that is not valid UTF-8, which the C walk declines) by
     :func:`block_text_python`; both give the same text.
@@ -107,13 +109,13 @@ def block_text(node: LexborNode | None) -> str:
     if node is None:
         return ""
     if _WALKER is not None:
-        text = _WALKER.block_text(node.mem_id)
+        text = _WALKER.block_text(node.mem_id, tuple(n.mem_id for n in without))
         if text is not None:
             return text
-    return block_text_python(node)
+    return block_text_python(node, without)
 
 
-def block_text_python(node: LexborNode) -> str:
+def block_text_python(node: LexborNode, without: tuple[LexborNode, ...] = ()) -> str:
     """:func:`block_text` in Python: the reference the C walk is tested against.
 
     One walk over the subtree, comparing Lexbor's integer tag ids (cheaper
@@ -125,12 +127,23 @@ def block_text_python(node: LexborNode) -> str:
     blocks = _BLOCK_IDS
     text_id = TEXT_TAG_ID
     skip_until: LexborNode | None = None
+    left_out = {n.mem_id for n in without}
+    passing: LexborNode | None = None  # a left-out subtree being passed over
     for n in node.traverse(include_text=True):
+        if left_out:
+            if passing is not None and _inside(n, passing):
+                continue
+            passing = None
+            if n.mem_id in left_out and n.mem_id != node.mem_id:
+                passing = n
+                continue
         tag_id = n.tag_id
         if tag_id == text_id:
             if skip_until is not None and _inside(n, skip_until):
                 continue
             prev = n.prev
+            while prev is not None and prev.mem_id in left_out:
+                prev = prev.prev
             if prev is not None and prev.tag_id in blocks:
                 append(_PARA)
             append(n.text_content or "")

@@ -84,7 +84,36 @@ def test_block_text_is_the_python_walks_text_at_every_node(lexwalk, inner):
     root = tree.css_first("#b")
     assert root is not None
     for node in _all_nodes(root):
-        assert lexwalk.block_text(node.mem_id) == text.block_text_python(node)
+        assert lexwalk.block_text(node.mem_id, ()) == text.block_text_python(node)
+
+
+def _ancestors(node: LexborNode) -> set[int]:
+    found = set()
+    p = node.parent
+    while p is not None:
+        found.add(p.mem_id)
+        p = p.parent
+    return found
+
+
+@HYPOTHESIS
+@given(body_markup, st.lists(st.integers(min_value=1, max_value=60), max_size=3))
+def test_a_body_read_without_some_subtrees_is_the_body_with_them_removed(lexwalk, inner, picks):
+    tree, removed_tree = _document(inner), _document(inner)
+    root, removed_root = tree.css_first("#b"), removed_tree.css_first("#b")
+    assert root is not None and removed_root is not None
+    nodes, removed_nodes = _all_nodes(root), _all_nodes(removed_root)
+    chosen: list[int] = []
+    for i in picks:  # subtrees apart from one another, as a message's box, fold link and notice are
+        if i < len(nodes) and all(nodes[j].mem_id not in _ancestors(nodes[i]) and
+                                  nodes[i].mem_id not in _ancestors(nodes[j]) and i != j for j in chosen):
+            chosen.append(i)
+    without = tuple(nodes[i] for i in chosen)
+    for i in chosen:
+        removed_nodes[i].decompose()
+    expected = text.block_text_python(removed_root)
+    assert text.block_text_python(root, without) == expected
+    assert lexwalk.block_text(root.mem_id, tuple(n.mem_id for n in without)) == expected
 
 
 @HYPOTHESIS
@@ -107,7 +136,7 @@ def test_text_that_is_not_utf8_is_declined_and_read_in_python(lexwalk):
     tree = LexborHTMLParser(b"<!DOCTYPE html><div id=b><p>caf\xe9 <b>\xff</b></p></div>")
     root = tree.css_first("#b")
     assert root is not None
-    assert lexwalk.block_text(root.mem_id) is None and lexwalk.inline_text(root.mem_id) is None
+    assert lexwalk.block_text(root.mem_id, ()) is None and lexwalk.inline_text(root.mem_id) is None
     assert text.block_text(root) == text.block_text_python(root) == "caf\ufffd \ufffd"
     assert text.inline_text(root) == "caf\ufffd \ufffd"
 
