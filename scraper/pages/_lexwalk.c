@@ -101,9 +101,13 @@ static int valid_utf8(const unsigned char *s, size_t n) {
     while (i < n) {
         unsigned char c = s[i];
         if (c < 0x80) {
-            uint64_t word;
-            if (i + 8 <= n && (memcpy(&word, s + i, 8), (word & 0x8080808080808080ULL) == 0)) i += 8;
-            else i++;
+            /* ASCII runs 32 bytes, then 8, at a time */
+            uint64_t words[4];
+            while (i + 32 <= n && (memcpy(words, s + i, 32),
+                                   ((words[0] | words[1] | words[2] | words[3]) & 0x8080808080808080ULL) == 0))
+                i += 32;
+            if (i + 8 <= n && (memcpy(words, s + i, 8), (words[0] & 0x8080808080808080ULL) == 0)) i += 8;
+            else if (s[i] < 0x80) i++;
             continue;
         }
         size_t need;
@@ -802,6 +806,7 @@ static PyObject *group_thread(PyObject *self, PyObject *args) {
     if (status == -2) Py_RETURN_NONE;
     return NULL;
 }
+
 
 
 /* ------------------------------------------------------------------ attachments */
