@@ -171,66 +171,70 @@ static int normalise(const unsigned char *s, size_t n, buf_t *out) {
     out->len = 0;
     if (buf_grow(out, 2 * n + 1) < 0) return -1;
     unsigned char *o = (unsigned char *)out->data;
-    size_t w = 0, i = 0;
-    int any_para = 0;
-    while (i <= n) {
-        /* one paragraph: s[i:end] */
-        size_t end = i;
-        while (end < n && s[end] != PARA) end++;
-        size_t para_start = w;
-        if (any_para) {
-            o[w++] = '\n';
-            o[w++] = '\n';
-        }
-        int pending = 0;   /* empty lines met since the last line with words */
-        int have_line = 0; /* a line with words was written in this paragraph */
-        size_t j = i;
-        while (j <= end) {
-            /* one line: s[j:line_end] */
-            size_t line_end = j;
-            while (line_end < end && s[line_end] != LINE) line_end++;
-            int words = 0;
-            size_t k = j;
-            while (k < line_end) {
-                /* skip whitespace */
-                unsigned char c = s[k];
-                if (c < 0x80) {
-                    if (ascii_space[c]) {
-                        k++;
-                        continue;
-                    }
-                } else {
-                    size_t at = k;
-                    if (is_space(next_char(s, &at))) {
-                        k = at;
-                        continue;
-                    }
-                }
-                /* a word: the newlines or the space owed before it, then the word */
-                if (!words) {
-                    if (have_line) {
-                        o[w++] = '\n';
-                        if (pending) o[w++] = '\n'; /* blank lines between: one, as Python's squeeze leaves */
-                    }
-                    pending = 0;
-                    have_line = words = 1;
-                } else {
-                    o[w++] = ' ';
-                }
-                for (;;) {
-                    while (k < line_end && s[k] < 0x80 && !ascii_space[s[k]]) o[w++] = s[k++];
-                    if (k >= line_end || s[k] < 0x80) break;
-                    size_t at = k;
-                    if (is_space(next_char(s, &at))) break;
-                    while (k < at) o[w++] = s[k++];
-                }
+    size_t w = 0, k = 0;
+    /* One pass.  A word is written as it is met, after what is owed before it: the
+     * paragraph's blank line (before its first word, when a paragraph was written),
+     * a newline (two when empty lines came between) before a line's first word, or
+     * a space between words. */
+    int any_para = 0;     /* a paragraph with words was written */
+    int para_words = 0;   /* this paragraph has a line with words */
+    int line_words = 0;   /* this line has a word */
+    int space = 0;        /* whitespace since the line's last word */
+    int blank = 0;        /* an empty line since the paragraph's last line with words */
+    while (k < n) {
+        unsigned char c = s[k];
+        size_t end = k + 1; /* the character's end */
+        if (c < 0x80) {
+            if (c == PARA) {
+                any_para |= para_words;
+                para_words = line_words = space = blank = 0;
+                k = end;
+                continue;
             }
-            if (!words && have_line) pending = 1;
-            j = line_end + 1;
+            if (c == LINE) {
+                blank |= para_words && !line_words;
+                line_words = space = 0;
+                k = end;
+                continue;
+            }
+            if (ascii_space[c]) {
+                space = 1;
+                k = end;
+                continue;
+            }
+        } else {
+            end = k;
+            Py_UCS4 ch = next_char(s, &end);
+            if (is_space(ch)) {
+                space = 1;
+                k = end;
+                continue;
+            }
         }
-        if (have_line) any_para = 1;
-        else w = para_start; /* nothing in it: not even its separator */
-        i = end + 1;
+        /* a word starts at k */
+        if (!line_words) {
+            if (para_words) {
+                o[w++] = '\n';
+                if (blank) o[w++] = '\n'; /* empty lines between: one blank line, as Python squeezes them */
+            } else if (any_para) {
+                o[w++] = '\n';
+                o[w++] = '\n';
+            }
+            para_words = line_words = 1;
+            blank = 0;
+        } else if (space) {
+            o[w++] = ' ';
+        }
+        space = 0;
+        /* copy the word: to the next whitespace or mark */
+        while (k < end) o[w++] = s[k++];
+        for (;;) {
+            while (k < n && s[k] >= 0x20 && s[k] < 0x80 && !ascii_space[s[k]]) o[w++] = s[k++];
+            if (k >= n || s[k] < 0x80) break; /* whitespace, a mark, a control character or the end */
+            size_t after = k;
+            if (is_space(next_char(s, &after))) break;
+            while (k < after) o[w++] = s[k++];
+        }
     }
     out->len = w;
     return 0;
