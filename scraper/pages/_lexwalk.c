@@ -1,17 +1,22 @@
-/* Speed-ups for scraper.pages.text: a message body's plain text, read in C.
+/* The steps of request-page parsing that visit many nodes, in C (docs/parsing.md,
+ * "Parsing speed and the C module").
  *
- * This module reads the tree selectolax has already parsed: it is handed a
- * node's address (LexborNode.mem_id) and walks it with Lexbor's own exported
- * accessors, found in selectolax's loaded extension by dlsym.  It does what
- * scraper.pages.text.block_text and normalise_paragraphs do, step for step;
- * those Python functions stay the reference (and the fallback when this module
- * was not built), and the tests compare the two on generated input.
+ * This module reads the tree selectolax has already parsed: it is handed nodes
+ * (a LexborNode or its address, LexborNode.mem_id) and walks them with Lexbor's
+ * exported accessors, found in selectolax's loaded extension by dlsym.  Each
+ * function does what a Python function of scraper.pages does, step for step:
+ * block_text and inline_text (text.py), the thread query and its grouping
+ * (request._group_thread_python), attachment items (request._attachment), the
+ * nesting scan (depth.nesting_depth_python) and a few byte scans.  The Python
+ * functions stay the reference and the fallback, and the tests compare the two.
  *
  * Nothing here knows Lexbor's numeric tag ids or its struct layouts: the tag
- * ids come from Python at set-up, and the one offset read directly (a text
- * node's character data) is found by probing a text node whose bytes are known.
- * Whatever it cannot read exactly as Python would (text that is not valid
- * UTF-8) it declines by returning None, and the caller reads it in Python.
+ * ids come from Python at set-up, and the few words read directly (a node's
+ * links and tag, a text node's characters, a document's quirks mode, a
+ * LexborNode's fields) are found on probe nodes where the accessors say they
+ * are, and checked.  Whatever it cannot read exactly as Python would (text
+ * that is not valid UTF-8, a quirks-mode page) it declines by returning None,
+ * and the caller does it in Python.
  */
 #define _GNU_SOURCE /* memmem */
 #define PY_SSIZE_T_CLEAN
