@@ -45,6 +45,8 @@ static inline node_t *next_sibling(node_t *node) { return FIELD(node, NEXT); }
 static inline node_t *prev_sibling(node_t *node) { return FIELD(node, PREV); }
 static inline node_t *parent_of(node_t *node) { return FIELD(node, PARENT); }
 static inline tag_t tag_of(node_t *node) { return (tag_t)FIELD(node, TAG); }
+static unsigned (*node_type)(node_t *);
+#define DOCUMENT_NODE 9 /* the DOM's nodeType, as Lexbor numbers it */
 static void *(*first_attribute)(node_t *);
 static void *(*id_attribute)(node_t *);
 static void *(*class_attribute)(node_t *);
@@ -588,10 +590,12 @@ static int thread_matches(node_t *node, tag_t tag, const attrs_t *a, int old) {
     return 0;
 }
 
-/* The document holding node: 0 no quirks, 1 quirks, 2 limited quirks (Lexbor's compat_mode). */
+/* The document holding node: 0 no quirks, 1 quirks, 2 limited quirks (Lexbor's compat_mode);
+ * 1 too for a node in no document (the walks then decline, as in quirks mode). */
 static int compat_mode(node_t *node) {
     node_t *top = node;
     for (node_t *p = parent_of(node); p != NULL; p = parent_of(p)) top = p;
+    if (node_type(top) != DOCUMENT_NODE) return 1;
     return *(const int *)((const char *)top + text_offset); /* the field after the document's node */
 }
 
@@ -1525,6 +1529,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     lxb_prev = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_prev_noi");
     lxb_parent = (node_t * (*)(node_t *)) dlsym(lib, "lxb_dom_node_parent_noi");
     lxb_tag = (tag_t(*)(node_t *))dlsym(lib, "lxb_dom_node_tag_id_noi");
+    node_type = (unsigned (*)(node_t *))dlsym(lib, "lxb_dom_node_type_noi");
     first_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_first_attribute_noi");
     id_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_id_attribute_noi");
     class_attribute = (void *(*)(node_t *))dlsym(lib, "lxb_dom_element_class_attribute_noi");
@@ -1532,7 +1537,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
     qualified_name = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_qualified_name");
     attr_value = (const unsigned char *(*)(void *, size_t *))dlsym(lib, "lxb_dom_attr_value_noi");
     dlclose(lib); /* RTLD_NOLOAD took a reference; selectolax keeps the library loaded */
-    if (!lxb_first_child || !lxb_next || !lxb_prev || !lxb_parent || !lxb_tag || !first_attribute || !next_attribute
+    if (!lxb_first_child || !lxb_next || !lxb_prev || !lxb_parent || !lxb_tag || !node_type || !first_attribute || !next_attribute
         || !id_attribute || !class_attribute || !qualified_name || !attr_value) {
         PyErr_SetString(PyExc_ImportError, "Lexbor's node accessors are not exported by this selectolax");
         return NULL;

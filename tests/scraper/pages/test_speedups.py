@@ -409,3 +409,13 @@ def test_tag_ids_used_by_the_walks_are_lexbors(lexwalk):
     tree = _document("<p>x</p>")
     p = tree.css_first("p")
     assert p is not None and p.child is not None and p.child.tag_id == text.TEXT_TAG_ID
+
+
+def test_a_column_taken_out_of_its_document_is_read_in_python(lexwalk):
+    tree = LexborHTMLParser("<!DOCTYPE html><body><div id=left_column><div class=correspondence id=incoming-1>"
+                            "<div class=correspondence_text><p>x</p></div></div></div></body>")
+    left = tree.css_first("#left_column")
+    assert left is not None
+    left.remove()  # no document above it: its quirks mode cannot be read, so the walk declines
+    assert lexwalk.group_thread(left, False, _Parts) is None
+    assert _shape(request._group_thread(left, False)) == _shape(_group_thread_python(left.css(_THREAD_QUERY)))
