@@ -1137,9 +1137,9 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
         Py_XDECREF(second);
     }
     if (parts != NULL)
-        result = untracked(Py_BuildValue("(OOOOOOOOOO)", item_id, name, size, links.download ? links.download : Py_None,
-                                         links.html_view ? links.html_view : Py_None, icon, hidden ? Py_True : Py_False,
-                                         noted ? Py_True : Py_False, old_style ? Py_True : Py_False, parts));
+        result = untracked(PyTuple_Pack(10, item_id, name, size, links.download ? links.download : Py_None,
+                                        links.html_view ? links.html_view : Py_None, icon, hidden ? Py_True : Py_False,
+                                        noted ? Py_True : Py_False, old_style ? Py_True : Py_False, parts));
     Py_XDECREF(parts);
     Py_XDECREF(item_id);
     Py_XDECREF(name);

@@ -109,7 +109,7 @@ def block_text(node: LexborNode | None, without: tuple[LexborNode, ...] = ()) ->
     if node is None:
         return ""
     if _WALKER is not None:
-        text = _WALKER.block_text(node.mem_id, tuple(n.mem_id for n in without))
+        text = _WALKER.block_text(node.mem_id, tuple([n.mem_id for n in without]) if without else ())
         if text is not None:
             return text
     return block_text_python(node, without)
