@@ -599,6 +599,21 @@ static int compat_mode(node_t *node) {
     return *(const int *)((const char *)top + text_offset); /* the field after the document's node */
 }
 
+/* The node of a LexborNode to walk from: 1 with *root set; 0 when the walks must
+ * decline (its document is in quirks mode, or it is in none); -1 with an exception. */
+static int walk_root(PyObject *lexbor_node, node_t **root) {
+    if (!thread_ready) {
+        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
+        return -1;
+    }
+    PyObject *address = PyObject_GetAttr(lexbor_node, mem_id_name);
+    if (address == NULL) return -1;
+    *root = node_arg(address);
+    Py_DECREF(address);
+    if (*root == NULL) return -1;
+    return compat_mode(*root) != 1;
+}
+
 /* The next element of root's subtree after node, in document order (NULL at the end). */
 static node_t *following(node_t *root, node_t *node) {
     node_t *child = first_child(node);
@@ -773,16 +788,9 @@ static PyObject *group_thread(PyObject *self, PyObject *args) {
     int old;
     PyTypeObject *parts_type;
     if (!PyArg_ParseTuple(args, "OpO!", &left, &old, &PyType_Type, &parts_type)) return NULL;
-    if (!thread_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
-        return NULL;
-    }
-    PyObject *address = PyObject_GetAttr(left, mem_id_name);
-    if (address == NULL) return NULL;
-    node_t *root = node_arg(address);
-    Py_DECREF(address);
-    if (root == NULL) return NULL;
-    if (compat_mode(root) == 1) Py_RETURN_NONE;
+    node_t *root;
+    int usable = walk_root(left, &root);
+    if (usable <= 0) return usable < 0 ? NULL : Py_NewRef(Py_None);
     grouping_t g = {Py_TYPE(left), PyObject_GetAttr(left, parser_name), NULL, old};
     if (g.parser == NULL) return NULL;
     PyObject *groups = PyList_New(0);
@@ -1157,16 +1165,9 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
 static PyObject *attachment_fields(PyObject *self, PyObject *args) {
     PyObject *box, *icon_of;
     if (!PyArg_ParseTuple(args, "OO", &box, &icon_of)) return NULL;
-    if (!thread_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
-        return NULL;
-    }
-    PyObject *address = PyObject_GetAttr(box, mem_id_name);
-    if (address == NULL) return NULL;
-    node_t *root = node_arg(address);
-    Py_DECREF(address);
-    if (root == NULL) return NULL;
-    if (compat_mode(root) == 1) Py_RETURN_NONE;
+    node_t *root;
+    int usable = walk_root(box, &root);
+    if (usable <= 0) return usable < 0 ? NULL : Py_NewRef(Py_None);
     PyObject *found = PyList_New(0);
     if (found == NULL) return NULL;
     int declined = 0;

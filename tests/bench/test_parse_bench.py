@@ -9,15 +9,20 @@ import sys
 from tests.conftest import PROJECT_ROOT
 
 
-def test_parse_bench_quick_prints_figures():
+def _run(*options: str) -> subprocess.CompletedProcess:
     proc = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick"],
+        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick", *options],
         capture_output=True,
         text=True,
         timeout=300,
         cwd=PROJECT_ROOT,
     )
     assert proc.returncode == 0, proc.stderr
+    return proc
+
+
+def test_parse_bench_quick_prints_figures():
+    proc = _run()
     lines = proc.stdout.strip().splitlines()
     text = proc.stdout
     assert "malloc thresholds pinned" in text  # the script re-executed itself with them set
@@ -34,14 +39,7 @@ def test_parse_bench_quick_prints_figures():
 
 
 def test_parse_bench_floor_prints_each_step():
-    proc = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick", "--floor"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=PROJECT_ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _run("--floor")
     steps = re.findall(r"^  (checks|one walk|query|texts|records|full) *: ([0-9.]+)x bare$", proc.stdout, re.M)
     assert [name for name, _ in steps] == ["checks", "one walk", "query", "texts", "records", "full"]
     assert all(float(ratio) > 0 for _, ratio in steps)
@@ -64,13 +62,6 @@ def test_generated_pages_stay_within_the_target_size_range():
 
 
 def test_parse_bench_times_the_pure_python_parser_when_asked():
-    proc = subprocess.run(
-        [sys.executable, str(PROJECT_ROOT / "bench" / "parse.py"), "--quick", "--pure-python"],
-        capture_output=True,
-        text=True,
-        timeout=300,
-        cwd=PROJECT_ROOT,
-    )
-    assert proc.returncode == 0, proc.stderr
+    proc = _run("--pure-python")
     assert "extraction: pure Python (the C module is turned off: CORPUS_PURE_PYTHON=1)" in proc.stdout
     assert proc.stdout.strip().splitlines()[-1].startswith("MISSED: ")
