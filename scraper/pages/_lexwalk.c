@@ -327,6 +327,26 @@ static PyObject *finish(buf_t *out) {
 
 /* block_text(address, left_out): text.block_text of the node at this address, the
  * nodes at the addresses in left_out (a tuple) passed over; None to decline. */
+/* The text of root without the left-out subtrees: a str, or NULL with *declined set
+ * (a text that is not valid UTF-8) or with an exception. */
+static PyObject *text_of_tree(node_t *root, const left_out_t *left_out, int *declined) {
+    buf_t raw = {0}, out = {0};
+    int done = walk(root, left_out, &raw);
+    if (done <= 0) {
+        PyMem_Free(raw.data);
+        if (done < 0) return PyErr_NoMemory();
+        *declined = 1;
+        return NULL;
+    }
+    int failed = normalise((const unsigned char *)raw.data, raw.len, &out);
+    PyMem_Free(raw.data);
+    if (failed) {
+        PyMem_Free(out.data);
+        return PyErr_NoMemory();
+    }
+    return finish(&out);
+}
+
 static PyObject *block_text(PyObject *self, PyObject *args) {
     PyObject *address, *left_out_addresses;
     if (!PyArg_ParseTuple(args, "OO!", &address, &PyTuple_Type, &left_out_addresses)) return NULL;
@@ -344,20 +364,10 @@ static PyObject *block_text(PyObject *self, PyObject *args) {
         if (left_out.nodes[i] == NULL) return NULL;
     }
     left_out.count = (int)count;
-    buf_t raw = {0}, out = {0};
-    int done = walk(root, &left_out, &raw);
-    if (done <= 0) {
-        PyMem_Free(raw.data);
-        if (done < 0) return PyErr_NoMemory();
-        Py_RETURN_NONE;
-    }
-    int failed = normalise((const unsigned char *)raw.data, raw.len, &out);
-    PyMem_Free(raw.data);
-    if (failed) {
-        PyMem_Free(out.data);
-        return PyErr_NoMemory();
-    }
-    return finish(&out);
+    int declined = 0;
+    PyObject *text = text_of_tree(root, &left_out, &declined);
+    if (text == NULL && declined) Py_RETURN_NONE;
+    return text;
 }
 
 static PyObject *normalise_paragraphs(PyObject *self, PyObject *arg) {
@@ -685,7 +695,7 @@ static PyObject *untracked(PyObject *tuple) {
 
 /* The parts of an item, in the order of request._Parts's fields. */
 enum { AUTHOR, TIME, TIME_NODE, DELIVERY, HIDDEN, PLAIN, TEXT, ATTACHMENTS, BODY, UNFOLD, NOTICE, H2, FROM_DIV,
-       DATE_LINK, N_PARTS };
+       DATE_LINK, BODY_TEXT, DELIVERY_STATUS, N_PARTS };
 
 static PyObject *decoded(attr_t a, int none_when_absent) {
     if (a.data == NULL) {
@@ -780,6 +790,93 @@ static int sort_part(grouping_t *g, node_t *node, tag_t tag, const attrs_t *a) {
     return 0;
 }
 
+
+static PyObject *attribute_str(node_t *node, const char *wanted);
+
+/* The node of a LexborNode made here or by selectolax (its field found at set-up). */
+static node_t *node_of(PyObject *lexbor_node) { return *(node_t **)((char *)lexbor_node + node_offset); }
+
+/* request._body_text: an incoming item's body wrapper (else its text) without its box of
+ * attachments, fold link and notice; any other item's text as it is; None without a text. */
+static PyObject *body_text_of(PyObject *node_id, PyObject *parts, int *declined) {
+    PyObject *text = PyTuple_GET_ITEM(parts, TEXT);
+    if (text == Py_None) Py_RETURN_NONE;
+    left_out_t left_out = {{NULL}, 0};
+    node_t *root = node_of(text);
+    Py_ssize_t n;
+    const char *id = PyUnicode_AsUTF8AndSize(node_id, &n);
+    if (id == NULL) return NULL;
+    if (n >= 9 && memcmp(id, "incoming-", 9) == 0) {
+        PyObject *body = PyTuple_GET_ITEM(parts, BODY);
+        if (body != Py_None) root = node_of(body);
+        const int kinds[] = {ATTACHMENTS, UNFOLD, NOTICE};
+        for (int i = 0; i < 3; i++)
+            if (PyTuple_GET_ITEM(parts, kinds[i]) != Py_None)
+                left_out.nodes[left_out.count++] = node_of(PyTuple_GET_ITEM(parts, kinds[i]));
+    }
+    return text_of_tree(root, &left_out, declined);
+}
+
+/* request._delivery_status: the data-delivery-status attribute, else the suffix of the
+ * last toggle-delivery-log--<status> class; None when that is empty or there is none. */
+static PyObject *delivery_status_of(PyObject *delivery, int *declined) {
+    if (delivery == Py_None) Py_RETURN_NONE;
+    node_t *node = node_of(delivery);
+    PyObject *status = attribute_str(node, "data-delivery-status");
+    if (status == NULL || PyUnicode_GET_LENGTH(status) > 0) return status;
+    Py_DECREF(status);
+    attrs_t a;
+    read_attrs(node, &a, 0);
+    if (a.cls.data == NULL) Py_RETURN_NONE;
+    if (!valid_utf8(a.cls.data, a.cls.len)) {
+        *declined = 1;
+        return NULL;
+    }
+    static const char prefix[] = "toggle-delivery-log--";
+    const size_t prefix_len = sizeof prefix - 1;
+    size_t i = 0, found = 0, found_end = 0;
+    int any = 0;
+    while (i < a.cls.len) { /* the words of str.split(), the last with the prefix counting */
+        size_t at = i;
+        if (is_space(next_char(a.cls.data, &at))) {
+            i = at;
+            continue;
+        }
+        size_t word = i;
+        while (i < a.cls.len) {
+            at = i;
+            if (is_space(next_char(a.cls.data, &at))) break;
+            i = at;
+        }
+        if (i - word >= prefix_len && memcmp(a.cls.data + word, prefix, prefix_len) == 0) {
+            any = 1;
+            found = word + prefix_len;
+            found_end = i;
+        }
+    }
+    if (!any || found_end == found) Py_RETURN_NONE;
+    return PyUnicode_DecodeUTF8((const char *)a.cls.data + found, (Py_ssize_t)(found_end - found), "strict");
+}
+
+/* Set what request._finish_parts derives from each item's parts. 0, -1 on error, -2 to decline. */
+static int finish_items(PyObject *groups) {
+    if (!text_ready) return -2; /* block_text is not set up: Python reads the texts */
+    for (Py_ssize_t i = 0; i < PyList_GET_SIZE(groups); i++) {
+        PyObject *group = PyList_GET_ITEM(groups, i);
+        PyObject *node_id = PyTuple_GET_ITEM(group, 1), *parts = PyTuple_GET_ITEM(group, 3);
+        int declined = 0;
+        PyObject *body = body_text_of(node_id, parts, &declined);
+        PyObject *status = body != NULL ? delivery_status_of(PyTuple_GET_ITEM(parts, DELIVERY), &declined) : NULL;
+        if (status == NULL) {
+            Py_XDECREF(body);
+            return declined ? -2 : -1;
+        }
+        Py_SETREF(PyTuple_GET_ITEM(parts, BODY_TEXT), body);
+        Py_SETREF(PyTuple_GET_ITEM(parts, DELIVERY_STATUS), status);
+    }
+    return 0;
+}
+
 /* group_thread(left, old, parts_type): request._group_thread in one walk over the
  * LexborNode left: [(item node, its id, its class, parts)], or None to decline
  * (a quirks-mode document, or a class that is not valid UTF-8). */
@@ -822,6 +919,7 @@ static PyObject *group_thread(PyObject *self, PyObject *args) {
         status = sort_part(&g, node, tag, &a);
     }
     Py_DECREF(g.parser);
+    if (status == 0) status = finish_items(groups);
     if (status == 0) return groups;
     Py_DECREF(groups);
     if (status == -2) Py_RETURN_NONE;

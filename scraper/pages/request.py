@@ -646,10 +646,13 @@ class _Parts(NamedTuple):
     h2: LexborNode | None = None
     from_div: LexborNode | None = None
     date_link: LexborNode | None = None
+    # Derived from the parts above when the item is complete (_finish_parts):
+    body_text: str | None = None  # the body its record takes (_body_text)
+    delivery_status: str | None = None  # what the delivery link says (_delivery_status)
 
 
 _AUTHOR, _TIME_ATTR, _TIME_NODE, _DELIVERY, _HIDDEN, _PLAIN, _TEXT, _ATTACHMENTS, _BODY, _UNFOLD, _NOTICE, _H2_NODE, \
-    _FROM_DIV, _DATE_LINK = range(len(_Parts._fields))
+    _FROM_DIV, _DATE_LINK, _BODY_TEXT, _DELIVERY_STATUS = range(len(_Parts._fields))
 
 
 def _thread_walker() -> ModuleType | None:
@@ -748,7 +751,43 @@ def _group_thread_python(nodes: list[LexborNode]) -> list[tuple[LexborNode, str,
                 first(_DELIVERY, node)
         elif tag_id == _H2:
             first(_H2_NODE, node)
-    return [(node, node_id, cls, _Parts(*fields)) for node, node_id, cls, fields in items]
+    return [(node, node_id, cls, _finish_parts(node_id, _Parts(*fields))) for node, node_id, cls, fields in items]
+
+
+def _finish_parts(node_id: str, parts: _Parts) -> _Parts:
+    """The parts with what is derived from them once the item is complete."""
+    return parts._replace(body_text=_body_text(node_id, parts), delivery_status=_delivery_status(parts.delivery))
+
+
+def _body_text(node_id: str, parts: _Parts) -> str | None:
+    """The body an item's record takes; None when it has no div.correspondence_text.
+
+    An incoming message's body is its wrapper ``div#attachment-<id>`` (else its
+    text div), read without its box of attachments, its fold link and its
+    attachment notice; any other item's is its text div as it stands.  (The id
+    decides, as the item's kind does: an id that is not ``incoming-N`` is not an
+    incoming message, and one that only starts like it fails as a whole.)
+    """
+    if parts.text is None:
+        return None
+    if node_id.startswith("incoming-"):
+        without = tuple(n for n in (parts.attachments, parts.unfold, parts.notice) if n is not None)
+        return block_text(parts.body or parts.text, without)
+    return block_text(parts.text)
+
+
+def _delivery_status(delivery: LexborNode | None) -> str | None:
+    """What an outgoing message's delivery link says: ``data-delivery-status``, else its
+    last ``toggle-delivery-log--<status>`` class."""
+    if delivery is None:
+        return None
+    attrs = delivery.attributes
+    status = attrs.get("data-delivery-status")
+    if not status:
+        for cls in (attrs.get("class") or "").split():
+            if cls.startswith("toggle-delivery-log--"):
+                status = cls[len("toggle-delivery-log--") :]
+    return status or None
 
 
 def _h2_lines(h2: LexborNode) -> list[str]:
@@ -823,14 +862,7 @@ def _outgoing(cls: str, number: int, position: int, parts: _Parts, layout: str) 
         sent_at_text=text,
         sent_on=day,
     )
-    if parts.delivery is not None:
-        d_attrs = parts.delivery.attributes
-        status = d_attrs.get("data-delivery-status")
-        if not status:
-            for cls in (d_attrs.get("class") or "").split():
-                if cls.startswith("toggle-delivery-log--"):
-                    status = cls[len("toggle-delivery-log--") :]
-        msg.delivery_status = status or None
+    msg.delivery_status = parts.delivery_status
     if concealed:
         prominence = _prominence(cls)
         msg.prominence = prominence if prominence != "normal" else "hidden"
@@ -839,9 +871,9 @@ def _outgoing(cls: str, number: int, position: int, parts: _Parts, layout: str) 
     if parts.hidden is not None:  # shown to its owner or an admin, with the notice
         msg.prominence = "hidden"
         msg.hidden_notice = inline_text(parts.hidden) or None
-    if parts.text is None:
+    if parts.body_text is None:
         raise _unrecognised(layout, f"{node_id} has no div.correspondence_text body")
-    msg.body = block_text(parts.text)
+    msg.body = parts.body_text
     _mark_placeholder(msg)
     return msg
 
@@ -886,13 +918,10 @@ def _incoming(cls: str, number: int, position: int, parts: _Parts, layout: str) 
         if msg.prominence == "normal":
             msg.prominence = "hidden"
         return msg
-    # The box of attachments, the fold link and an attachment's hidden notice are not body
-    # text: the body is read without them (the tree is left as it is).
-    without: list[LexborNode] = []
+    # The body (parts.body_text) is read without the box of attachments, the fold link and
+    # an attachment's hidden notice (_body_text); the tree is left as it is.
     if parts.attachments is not None:
         msg.attachments = _attachments(parts.attachments, node_id, layout, msg)
-        without.append(parts.attachments)
-    body = parts.body or text
     unfolded = False
     if parts.unfold is not None:
         link = parts.unfold.css_first("a[href]")
@@ -902,12 +931,9 @@ def _incoming(cls: str, number: int, position: int, parts: _Parts, layout: str) 
             msg.quoted_folded = True
         else:
             unfolded = True
-        without.append(parts.unfold)  # its wrapping paragraph, left empty, adds no text
-    if parts.notice is not None:
-        if msg.hidden_notice is None:
-            msg.hidden_notice = inline_text(parts.notice) or None
-        without.append(parts.notice)
-    msg.body = block_text(body, tuple(without))
+    if parts.notice is not None and msg.hidden_notice is None:
+        msg.hidden_notice = inline_text(parts.notice) or None
+    msg.body = parts.body_text or ""
     if unfolded:
         msg.body, msg.quoted_text = _split_quote(msg.body)
     _mark_placeholder(msg)

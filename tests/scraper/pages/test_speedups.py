@@ -161,6 +161,15 @@ THREAD_PIECES = [
     '<p class="hidden_attachment">gone</p>', "<p>", "</p>", "text", " ", "<svg><a class='toggle-delivery-log'>s</a></svg>",
     "<template><div class='correspondence' id='incoming-9'></div></template>", "<!-- <div class='correspondence'> -->",
     '<div class="x correspondence   y" id="incoming-10">', '<div class="x correspondence\ty" id="incoming-11">',
+    # delivery links as outgoing messages show them, and look-alikes
+    '<a class="toggle-delivery-log toggle-delivery-log--failed">', '<a class="toggle-delivery-log" data-delivery-status="">',
+    '<a class="toggle-delivery-log toggle-delivery-log--">', '<a class="toggle-delivery-log\xa0toggle-delivery-log--sent">',
+    '<a class="toggle-delivery-log toggle-delivery-log--a toggle-delivery-log--b" data-delivery-status>',
+    # bodies with what an incoming body is read without
+    '<div class="correspondence_text"><div id="attachment-8"><p>Body</p><div class="attachments"><ul><li>a</li></ul></div>'
+    '<p class="hidden_attachment">n</p><span class="unfold_link"><a href="?unfold=1">s</a></span><p>tail</p></div></div>',
+    '<div class="outgoing correspondence" id="outgoing-12"><div class="correspondence_text"><p>Sent</p>'
+    '<div class="attachments">x</div></div>',
 ]
 
 thread_markup = st.lists(st.sampled_from(THREAD_PIECES), max_size=30).map(_fragment)
