@@ -247,6 +247,12 @@ static int normalise(const unsigned char *s, size_t n, buf_t *out) {
     return 0;
 }
 
+/* Whether a set-up step has run; if not, a RuntimeError naming it. */
+static int set_up(int done, const char *step) {
+    if (!done) PyErr_Format(PyExc_RuntimeError, "_lexwalk.%s() has not run", step);
+    return done;
+}
+
 /* ------------------------------------------------------------------ the walk */
 
 static int ready = 0, text_ready = 0; /* setup() and text_setup() have run */
@@ -350,10 +356,7 @@ static PyObject *text_of_tree(node_t *root, const left_out_t *left_out, int *dec
 static PyObject *block_text(PyObject *self, PyObject *args) {
     PyObject *address, *left_out_addresses;
     if (!PyArg_ParseTuple(args, "OO!", &address, &PyTuple_Type, &left_out_addresses)) return NULL;
-    if (!text_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.text_setup() has not run");
-        return NULL;
-    }
+    if (!set_up(text_ready, "text_setup")) return NULL;
     node_t *root = node_arg(address);
     if (root == NULL) return NULL;
     left_out_t left_out = {{NULL}, 0};
@@ -489,6 +492,23 @@ static attr_t value_of(void *attr) {
     return a;
 }
 
+/* The value of the last attribute with this qualified name, as the dict of
+ * LexborNode.attributes keeps it; *present, when given: whether there is one. */
+static attr_t named_attribute(node_t *node, const char *wanted, int *present) {
+    size_t want = strlen(wanted);
+    attr_t value = {NULL, 0};
+    if (present != NULL) *present = 0;
+    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
+        size_t n = 0;
+        const unsigned char *name = qualified_name(attr, &n);
+        if (name != NULL && n == want && memcmp(name, wanted, n) == 0) {
+            value = value_of(attr);
+            if (present != NULL) *present = 1;
+        }
+    }
+    return value;
+}
+
 /* class and id as selectolax's LexborNode.attributes gives them: the element's own
  * id and class attributes, which Lexbor keeps a link to (and its selectors read),
  * and, with want_datetime, the datetime attribute (by name, the last of a name
@@ -500,12 +520,7 @@ static void read_attrs(node_t *node, attrs_t *a, int want_datetime) {
     a->has_id = id != NULL;
     a->datetime.data = NULL;
     a->datetime.len = 0;
-    if (want_datetime)
-        for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
-            size_t n = 0;
-            const unsigned char *name = qualified_name(attr, &n);
-            if (name != NULL && n == 8 && memcmp(name, "datetime", 8) == 0) a->datetime = value_of(attr);
-        }
+    if (want_datetime) a->datetime = named_attribute(node, "datetime", NULL);
     a->classes = class_bits(a->cls);
 }
 
@@ -612,10 +627,7 @@ static int compat_mode(node_t *node) {
 /* The node of a LexborNode to walk from: 1 with *root set; 0 when the walks must
  * decline (its document is in quirks mode, or it is in none); -1 with an exception. */
 static int walk_root(PyObject *lexbor_node, node_t **root) {
-    if (!thread_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
-        return -1;
-    }
+    if (!set_up(thread_ready, "thread_setup")) return -1;
     PyObject *address = PyObject_GetAttr(lexbor_node, mem_id_name);
     if (address == NULL) return -1;
     *root = node_arg(address);
@@ -643,10 +655,7 @@ static PyObject *thread_nodes(PyObject *self, PyObject *args) {
     PyObject *root_obj;
     int old;
     if (!PyArg_ParseTuple(args, "Op", &root_obj, &old)) return NULL;
-    if (!thread_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
-        return NULL;
-    }
+    if (!set_up(thread_ready, "thread_setup")) return NULL;
     node_t *root = node_arg(root_obj);
     if (root == NULL) return NULL;
     if (compat_mode(root) == 1) Py_RETURN_NONE;
@@ -791,7 +800,7 @@ static int sort_part(grouping_t *g, node_t *node, tag_t tag, const attrs_t *a) {
 }
 
 
-static PyObject *attribute_str(node_t *node, const char *wanted);
+static PyObject *attribute_str(node_t *node, const char *wanted, int *present);
 
 /* The node of a LexborNode made here or by selectolax (its field found at set-up). */
 static node_t *node_of(PyObject *lexbor_node) { return *(node_t **)((char *)lexbor_node + node_offset); }
@@ -822,7 +831,7 @@ static PyObject *body_text_of(PyObject *node_id, PyObject *parts, int *declined)
 static PyObject *delivery_status_of(PyObject *delivery, int *declined) {
     if (delivery == Py_None) Py_RETURN_NONE;
     node_t *node = node_of(delivery);
-    PyObject *status = attribute_str(node, "data-delivery-status");
+    PyObject *status = attribute_str(node, "data-delivery-status", NULL);
     if (status == NULL || PyUnicode_GET_LENGTH(status) > 0) return status;
     Py_DECREF(status);
     attrs_t a;
@@ -1016,10 +1025,7 @@ static PyObject *text_node_collapsed(node_t *node, int *declined) {
 /* inline_text(address): text.inline_text of the node at this address (all its text,
  * its own if it is a text node, on one line); None to decline (not valid UTF-8). */
 static PyObject *inline_text(PyObject *self, PyObject *arg) {
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
-        return NULL;
-    }
+    if (!set_up(ready, "setup")) return NULL;
     node_t *node = node_arg(arg);
     if (node == NULL) return NULL;
     buf_t raw = {0};
@@ -1059,41 +1065,13 @@ static PyObject *text_after_br(node_t *item, int *declined) {
     Py_RETURN_NONE;
 }
 
-static PyObject *href_of(node_t *node, int *present) {
-    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
-        size_t n = 0;
-        const unsigned char *name = qualified_name(attr, &n);
-        if (name != NULL && n == 4 && memcmp(name, "href", 4) == 0) {
-            size_t len = 0;
-            const unsigned char *value = attr_value(attr, &len);
-            *present = 1;
-            /* the last of the name wins, as in LexborNode.attributes */
-            void *later = next_attribute(attr);
-            int again = 0;
-            for (; later != NULL; later = next_attribute(later)) {
-                const unsigned char *other = qualified_name(later, &n);
-                if (other != NULL && n == 4 && memcmp(other, "href", 4) == 0) again = 1;
-            }
-            if (again) continue;
-            return value != NULL ? PyUnicode_DecodeUTF8((const char *)value, (Py_ssize_t)len, "replace")
-                                 : PyUnicode_FromStringAndSize("", 0);
-        }
-    }
-    *present = 0;
-    return PyUnicode_FromStringAndSize("", 0);
-}
-
-static PyObject *attribute_str(node_t *node, const char *wanted) {
-    size_t want = strlen(wanted);
-    const unsigned char *value = NULL;
-    size_t value_len = 0;
-    for (void *attr = first_attribute(node); attr != NULL; attr = next_attribute(attr)) {
-        size_t n = 0;
-        const unsigned char *name = qualified_name(attr, &n);
-        if (name != NULL && n == want && memcmp(name, wanted, n) == 0) value = attr_value(attr, &value_len);
-    }
-    if (value == NULL) return PyUnicode_FromStringAndSize("", 0); /* `attrs.get(name) or ""` */
-    return PyUnicode_DecodeUTF8((const char *)value, (Py_ssize_t)value_len, "replace");
+/* The attribute of this qualified name as selectolax's LexborNode.attributes gives it
+ * (the last of the name wins) as a str, "" when it is absent or has no value (as
+ * `attrs.get(name) or ""`); *present, when given: whether the element has one. */
+static PyObject *attribute_str(node_t *node, const char *wanted, int *present) {
+    attr_t value = named_attribute(node, wanted, present);
+    if (value.data == NULL) return PyUnicode_FromStringAndSize("", 0);
+    return PyUnicode_DecodeUTF8((const char *)value.data, (Py_ssize_t)value.len, "replace");
 }
 
 static int str_contains(PyObject *text, const char *needle) {
@@ -1189,7 +1167,7 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
             }
         } else if (tag == a_tag) {
             int present;
-            PyObject *href = href_of(node, &present);
+            PyObject *href = attribute_str(node, "href", &present);
             if (href == NULL) failed = 1;
             else {
                 if (present) link_met(&links, href);
@@ -1204,7 +1182,7 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
                 else Py_SETREF(name, text);
             }
         } else if (tag == img_tag) {
-            PyObject *src = attribute_str(node, "src");
+            PyObject *src = attribute_str(node, "src", NULL);
             PyObject *found = src ? PyObject_CallOneArg(icon_of, src) : NULL;
             Py_XDECREF(src);
             if (found == NULL) {
@@ -1215,7 +1193,7 @@ static PyObject *item_fields(node_t *item, PyObject *icon_of, int *declined) {
             else Py_DECREF(found);
             node_t *parent = parent_of(node);
             if (parent != NULL && tag_of(parent) == a_tag) {
-                PyObject *href = attribute_str(parent, "href");
+                PyObject *href = attribute_str(parent, "href", NULL);
                 if (href == NULL) failed = 1;
                 else {
                     icon_link_met(&links, href);
@@ -1490,10 +1468,7 @@ done:
 static PyObject *thread_setup(PyObject *self, PyObject *args) {
     PyObject *probe, *modes[3];
     thread_ready = 0;
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
-        return NULL;
-    }
+    if (!set_up(ready, "setup")) return NULL;
     if (!PyArg_ParseTuple(args, "(kkkkkkkkkk)O(OOO)", &div_tag, &time_tag, &p_tag, &span_tag, &a_tag, &h2_tag, &li_tag,
                           &em_tag, &strong_tag, &img_tag, &probe, &modes[0], &modes[1], &modes[2]))
         return NULL;
@@ -1531,10 +1506,7 @@ static PyObject *thread_setup(PyObject *self, PyObject *args) {
 static PyObject *node_at(PyObject *self, PyObject *args) {
     PyObject *like, *address;
     if (!PyArg_ParseTuple(args, "OO", &like, &address)) return NULL;
-    if (!thread_ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.thread_setup() has not run");
-        return NULL;
-    }
+    if (!set_up(thread_ready, "thread_setup")) return NULL;
     node_t *node = node_arg(address);
     if (node == NULL) return NULL;
     PyObject *parser = PyObject_GetAttr(like, parser_name);
@@ -1669,10 +1641,7 @@ static PyObject *setup(PyObject *self, PyObject *args) {
 static PyObject *text_setup(PyObject *self, PyObject *args) {
     PyObject *blocks, *skips;
     text_ready = 0;
-    if (!ready) {
-        PyErr_SetString(PyExc_RuntimeError, "_lexwalk.setup() has not run");
-        return NULL;
-    }
+    if (!set_up(ready, "setup")) return NULL;
     if (!PyArg_ParseTuple(args, "kOO", &br_tag, &blocks, &skips)) return NULL;
     if (fill_set(block_tags, blocks) < 0 || fill_set(skip_tags, skips) < 0) return NULL;
     text_ready = 1;
