@@ -41,10 +41,15 @@ def lexwalk():
 @pytest.fixture
 def pure_python(monkeypatch):
     """Everything the parser does in C done in Python instead, for this test."""
+    _turn_c_off(monkeypatch)
+
+
+def _turn_c_off(patch) -> None:
+    """Every place the parser reaches the C module, pointed at nothing (as CORPUS_PURE_PYTHON=1 does at import)."""
     for module in (speedups, depth):
-        monkeypatch.setattr(module, "LEXWALK", None)
+        patch.setattr(module, "LEXWALK", None)
     for module in (text, request):
-        monkeypatch.setattr(module, "_WALKER", None)
+        patch.setattr(module, "_WALKER", None)
 
 
 # ------------------------------------------------------------------ generated markup
@@ -362,10 +367,7 @@ def _mutated(page: bytes, rng: random.Random) -> bytes:
 
 def _both_ways(html: bytes, monkeypatch) -> tuple[object, object]:
     with monkeypatch.context() as patch:
-        for module in (speedups, depth):
-            patch.setattr(module, "LEXWALK", None)
-        for module in (text, request):
-            patch.setattr(module, "_WALKER", None)
+        _turn_c_off(patch)
         python = parse_request(html, url="https://www.whatdotheyknow.com/request/page")
     return parse_request(html, url="https://www.whatdotheyknow.com/request/page"), python
 
