@@ -42,6 +42,17 @@ _HOLDER_IN_LOCK_ERROR = re.compile(r"lock is held in (.+?) \(PID")
 STORAGE_VERSION = "v1.1.0"
 MIN_READER_VERSION = "1.1.0"  # the oldest DuckDB that opens files written in STORAGE_VERSION
 
+# Rows per row group in what this package writes (DuckDB's default is 122,880).
+# At each checkpoint DuckDB rewrites the whole last row group of every table
+# that gained rows, and a sync checkpoints after every batch (it closes the file
+# so readers can open it).  With the default, a batch's checkpoint rewrote every
+# stored message and event until a table passed 122,880 rows: measured on a
+# synced copy of 20,000 threads, one batch's close took 0.42 s and 8 MB more
+# memory than at 2,000 threads.  With 16,384 rows it rewrites at most that many
+# rows of a table (0.15 s).  Row groups are self-describing: any reader, DuckDB
+# 1.1 included, opens the file, and rows written by others keep their size.
+ROW_GROUP_SIZE = 16_384
+
 
 def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConnection:
     """Open (creating and migrating if needed) the corpus database at ``path``.
@@ -54,13 +65,35 @@ def connect(path: str | Path, *, read_only: bool = False) -> duckdb.DuckDBPyConn
     creating = _check_path(path, read_only=read_only)
     # Only a new file takes the storage version: an existing one keeps its own,
     # and a different config would clash with other open connections to it.
-    config: dict[str, str | bool | int | float | list[str]] = {"storage_compatibility_version": STORAGE_VERSION} if creating else {}
     try:
-        con = duckdb.connect(str(path), read_only=read_only, config=config)
+        con = duckdb.connect(str(path), read_only=True) if read_only else _open_for_writing(path, creating)
     except duckdb.Error as exc:
         raise _translate_open_error(path, exc, read_only=read_only) from None
     try:
         _check_and_migrate(con, path, read_only=read_only)
+    except BaseException:
+        con.close()
+        raise
+    return con
+
+
+WRITING_ALIAS = "corpus"  # the catalog name of a corpus opened for writing (``current_database()``)
+
+
+def _open_for_writing(path: Path, creating: bool) -> duckdb.DuckDBPyConnection:
+    """The file attached to a fresh in-memory DuckDB with this package's row-group size, and made the default.
+
+    DuckDB takes the row-group size only as an ``ATTACH`` option.  The in-memory
+    database is detached, so cursors of the connection default to the file too.
+    """
+    options = [f"ROW_GROUP_SIZE {ROW_GROUP_SIZE}"]
+    if creating:
+        options.append(f"STORAGE_VERSION {_sql_text(STORAGE_VERSION)}")
+    con = duckdb.connect(":memory:")
+    try:
+        con.execute(f"ATTACH {_sql_text(str(path))} AS {WRITING_ALIAS} ({', '.join(options)})")
+        con.execute(f"USE {WRITING_ALIAS}")
+        con.execute("DETACH memory")
     except BaseException:
         con.close()
         raise

@@ -579,3 +579,33 @@ def test_version_6_keeps_the_pages_and_drops_their_key_index(tmp_path, monkeypat
         assert con.execute("SELECT count(*), any_value(etag) FROM pages").fetchone() == (1, "e2")
     finally:
         con.close()
+
+
+def _rows_per_row_group(con, table: str) -> list[int]:
+    return [r[0] for r in con.execute(
+        "SELECT max(start + count) - min(start) FROM pragma_storage_info(?) "
+        "WHERE column_id = 0 AND segment_type <> 'VALIDITY' GROUP BY row_group_id ORDER BY row_group_id", [table],
+    ).fetchall()]
+
+
+def test_writing_connections_keep_row_groups_small(tmp_path):
+    # a checkpoint rewrites the whole last row group of a table that gained rows: small groups bound that work
+    path = tmp_path / "foi.duckdb"
+    con = connect(path)
+    try:
+        assert con.execute("SELECT current_database()").fetchall()[0][0] == corpus_db.WRITING_ALIAS
+        con.execute("INSERT INTO sync_runs (run_id, started_at) SELECT 'r' || range, now() FROM range(40000)")
+    finally:
+        con.close()
+    con = connect(path)  # a second writer appends after a checkpoint
+    try:
+        con.execute("INSERT INTO sync_runs (run_id, started_at) SELECT 's' || range, now() FROM range(100)")
+    finally:
+        con.close()
+    plain = duckdb.connect(str(path), read_only=True)  # what a notebook or the duckdb shell opens
+    try:
+        sizes = _rows_per_row_group(plain, "sync_runs")
+        assert sum(sizes) == 40100
+        assert len(sizes) >= 3 and max(sizes) <= corpus_db.ROW_GROUP_SIZE
+    finally:
+        plain.close()
