@@ -3,8 +3,10 @@
 Only the requests the run touched (and those a new day makes overdue) are
 rebuilt, a chunk at a time, so the cost follows the run rather than the size
 of the corpus.  The search index is updated as a job of its own after each
-rebuild, and also every ``SEARCH_EVERY`` threads written: what one update adds
-(and the memory it takes) stays that of a small run however long the run is.
+rebuild, and also every ``SEARCH_EVERY`` threads written.  Each update reads
+only the texts loaded since the one before it (or fetched before it and
+written after it): what an update reads, adds and holds stays that of a small
+run however long the run is.
 The periodic and final rebuilds cap DuckDB's memory and fall back to no cap
 when the cap is too small.
 """
@@ -12,7 +14,7 @@ when the cap is too small.
 from __future__ import annotations
 
 import time
-from datetime import datetime
+from datetime import datetime, timezone
 
 import duckdb
 
@@ -45,11 +47,40 @@ class DerivedTables:
         self.last = time.monotonic()
         self.at_end = False  # brought up to date at the end of the run
         self.run_started_at: datetime | None = None  # wall clock, set when the run is recorded
+        self.indexed_until: datetime | None = None  # when the last search update began (None: none yet this run)
+        self.unindexed_from: datetime | None = None  # earliest fetch among the threads written since it
 
     def since(self) -> datetime | None:
         """Threads written by this run were fetched after it started; those from an earlier run's spool, earlier."""
         times = [t for t in (self.run_started_at, self.writer.merged_since) if t is not None]
         return min(times) if times else None
+
+    def search_since(self) -> datetime | None:
+        """What the next search update must read: texts loaded or extracted from this time on (None: all).
+
+        After an update of this run, the time it began, or the earliest fetch
+        of a thread written since then if earlier (a thread held while a reader
+        had the file is written after it was fetched; ``last_seen`` is its
+        fetch time).  Before one, the run's start, as for the rebuild.  Threads
+        written from the spool take the run back to the earliest of them.
+        """
+        times = [t for t in (self.indexed_until if self.indexed_until is not None else self.since(),
+                             self.unindexed_from, self.writer.merged_since) if t is not None]
+        return min(times) if times and (self.indexed_until is not None or self.since() is not None) else None
+
+    def note_written(self, result: WriteResult) -> None:
+        """Keep the earliest fetch among the threads a batch wrote (and the spool with it), for the next update."""
+        for outcomes in (result.outcomes, result.spool.outcomes if result.spool else []):
+            for o in outcomes:
+                if o.load_item is not None:
+                    fetched = o.load_item.fetched_at
+                    fetched = fetched if fetched.tzinfo else fetched.replace(tzinfo=timezone.utc)
+                    if self.unindexed_from is None or fetched < self.unindexed_from:
+                        self.unindexed_from = fetched
+
+    def _indexed(self, began: datetime) -> None:
+        self.indexed_until, self.unindexed_from = began, None
+        self.unindexed = 0
 
     def derive(self, con: duckdb.DuckDBPyConnection, commit_chunks: bool = False, show_progress: bool = True,
                search: bool = True) -> None:
@@ -59,17 +90,19 @@ class DerivedTables:
         # One DuckDB thread: each thread reserves its own buffers for every join and aggregate of the
         # timeline build, and with two the build of a chunk went past the cap (and ran again uncapped).
         con.execute("SET threads = 1")
+        began = datetime.now(timezone.utc)
         rebuild(con, since=self.since(), chunk=DERIVE_CHUNK, commit_chunks=commit_chunks,
                 progress=self.rep.progress if show_progress else None, search=search)
         self.last = time.monotonic()
         if search:
-            self.unindexed = 0
+            self._indexed(began)
 
     def update_search(self, con: duckdb.DuckDBPyConnection) -> None:
         """Add the texts written since the last update to the search index (one lean writer)."""
         con.execute("SET threads = 1")
-        update_search_index(con, since=self.since(), lean=True)
-        self.unindexed = 0
+        began = datetime.now(timezone.utc)
+        update_search_index(con, since=self.search_since(), lean=True)
+        self._indexed(began)
 
     def with_the_first_batch(self, con: duckdb.DuckDBPyConnection, result: WriteResult) -> None:
         """Inside the first batch's transaction: create the derived tables if the file has none yet.
@@ -100,6 +133,7 @@ class DerivedTables:
     async def after_batch(self, result: WriteResult) -> None:
         """After a batch: every ``DERIVE_EVERY`` seconds, bring the tables up to date, and every ``SEARCH_EVERY``
         threads the search index (if no reader has the file)."""
+        self.note_written(result)
         if not (result.outcomes and self.exist):
             return
         self.unindexed += len(result.outcomes)
