@@ -358,6 +358,34 @@ def transaction_on(con: duckdb.DuckDBPyConnection, *,
         con.close()
 
 
+def checkpoint(con: duckdb.DuckDBPyConnection) -> None:
+    """Write what was committed into the file now, outside any transaction.
+
+    DuckDB keeps the rows a transaction appended in memory until the next
+    checkpoint, which it makes only when the WAL reaches 16 MiB or the file is
+    closed.  A job that commits many times on one connection (a sync's rebuild
+    of the derived tables, a chunk at a time) would otherwise hold every
+    chunk's rows until its end.  The memory cap is lifted while the checkpoint
+    runs: a checkpoint that runs out of memory is fatal to the open database.
+    """
+    cap = _settable(con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0])
+    con.execute("RESET memory_limit")
+    try:
+        con.execute("CHECKPOINT")
+    finally:
+        con.execute(f"SET memory_limit = {_sql_text(cap)}")
+
+
+def _settable(shown: str) -> str:
+    """A memory size as DuckDB shows it (``'45.7 MiB'``, cut to one decimal), to set it again without shrinking it.
+
+    Set back as shown, the limit would lose up to a tenth of its unit each time;
+    half a tenth more keeps it where it was, however many times it is done.
+    """
+    m = re.fullmatch(r"\s*(\d+(?:\.\d+)?)\s*([KMGT]iB)\s*", shown)
+    return f"{float(m.group(1)) + 0.05:.2f} {m.group(2)}" if m else shown
+
+
 def storage_format(con: duckdb.DuckDBPyConnection) -> str:
     """The storage format of the open database as DuckDB names it, e.g. ``'v1.0.0+'`` or ``'v2.0.0+'``."""
     row = con.execute(

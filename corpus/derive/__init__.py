@@ -28,7 +28,7 @@ import contextlib
 import time
 from datetime import date, datetime
 
-from corpus.db import table_columns, table_exists
+from corpus.db import checkpoint, table_columns, table_exists
 from corpus.derive.refusals import (
     COUNTED_ROLES,
     ROLES,
@@ -116,9 +116,10 @@ def rebuild(con, *, today: date | None = None, since: datetime | None = None, ch
     it, or when the stored tables are missing or from an older build, all are.
     ``chunk``: rebuild the requests in scope that many at a time, so that the
     memory it takes does not grow with the scope (a sync passes it).
-    ``commit_chunks``: commit the caller's transaction after each chunk (and
-    begin another), so that what the chunks wrote is not all held until the
-    end; a chunk's requests are rebuilt whole or not at all.
+    ``commit_chunks``: commit the caller's transaction after each chunk, write
+    it into the file (``corpus.db.checkpoint``) and begin another, so that what
+    the chunks wrote is not all held until the end; a chunk's requests are
+    rebuilt whole or not at all.
     ``timings``, when given, receives the seconds each table took;
     ``progress(stage, done, total)`` is told after each of the four steps.
     ``search=False`` leaves the search index to the caller (a sync updates it
@@ -191,6 +192,7 @@ def _rebuild_in_chunks(con, today: date, chunk: int, capture_dates: bool, commit
         build_refusal_citations(con, scoped=True)
         if commit:
             con.execute("COMMIT")
+            checkpoint(con)  # the chunk's rows leave memory for the file
             con.execute("BEGIN TRANSACTION")
     _refresh_counts(con, today, capture_dates)
     con.execute("DROP TABLE IF EXISTS _derive_scope")

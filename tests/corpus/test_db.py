@@ -609,3 +609,34 @@ def test_writing_connections_keep_row_groups_small(tmp_path):
         assert len(sizes) >= 3 and max(sizes) <= corpus_db.ROW_GROUP_SIZE
     finally:
         plain.close()
+
+
+def test_checkpoint_writes_what_was_committed_and_keeps_the_cap(tmp_path):
+    path = tmp_path / "foi.duckdb"
+    con = connect(path)
+    try:
+        con.execute("SET memory_limit = '48MB'")
+        con.execute("BEGIN TRANSACTION")
+        con.execute("INSERT INTO sync_runs (run_id, started_at) SELECT 'r' || range, now() FROM range(5000)")
+        con.execute("COMMIT")
+        wal = Path(str(path) + ".wal")
+        assert wal.exists() and wal.stat().st_size > 0  # committed, but only in the WAL
+        cap = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        corpus_db.checkpoint(con)
+        assert not wal.exists() or wal.stat().st_size == 0
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == cap
+        assert con.execute("SELECT count(*) FROM sync_runs").fetchall()[0][0] == 5000
+    finally:
+        con.close()
+
+
+def test_checkpoint_leaves_the_cap_where_it_was_however_often(tmp_path):
+    con = connect(tmp_path / "foi.duckdb")
+    try:
+        con.execute("SET memory_limit = '96MB'")
+        shown = con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0]
+        for _ in range(30):
+            corpus_db.checkpoint(con)
+        assert con.execute("SELECT current_setting('memory_limit')").fetchall()[0][0] == shown
+    finally:
+        con.close()
