@@ -64,9 +64,10 @@ class DerivedTables:
         fetch time).  Before one, the run's start, as for the rebuild.  Threads
         written from the spool take the run back to the earliest of them.
         """
-        times = [t for t in (self.indexed_until if self.indexed_until is not None else self.since(),
-                             self.unindexed_from, self.writer.merged_since) if t is not None]
-        return min(times) if times and (self.indexed_until is not None or self.since() is not None) else None
+        start = self.indexed_until if self.indexed_until is not None else self.since()
+        if start is None:
+            return None
+        return min(t for t in (start, self.unindexed_from, self.writer.merged_since) if t is not None)
 
     def note_written(self, result: WriteResult) -> None:
         """Keep the earliest fetch among the threads a batch wrote (and the spool with it), for the next update."""
