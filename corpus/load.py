@@ -46,6 +46,11 @@ class LoadItem:
     provenance_name: str | None = None  # the archive (base URL) or the file read
     as_of: datetime | None = None  # capture time of a page from an archive or file (None: live)
 
+    @property
+    def seen_at(self) -> datetime:
+        """What its rows' ``first_seen``/``last_seen`` say: ``fetched_at``, in UTC when it has no zone."""
+        return self.fetched_at if self.fetched_at.tzinfo else self.fetched_at.replace(tzinfo=timezone.utc)
+
 
 @dataclass(slots=True)
 class LoadStats:
@@ -247,7 +252,7 @@ def _stage(items: list[LoadItem], keys: list[str], order: list[tuple] | None = N
         x = order[i] if order is not None else ()
         p = it.parsed
         site = it.site
-        seen = it.fetched_at if it.fetched_at.tzinfo else it.fetched_at.replace(tzinfo=timezone.utc)
+        seen = it.seen_at
         auth = p.authority
         req = p.requester
         req_url = user_url_name(req) if req else None

@@ -70,14 +70,14 @@ class DerivedTables:
         return min(t for t in (start, self.unindexed_from, self.writer.merged_since) if t is not None)
 
     def note_written(self, result: WriteResult) -> None:
-        """Keep the earliest fetch among the threads a batch wrote (and the spool with it), for the next update."""
+        """Keep the earliest ``last_seen`` among the threads a batch wrote (and the spool with it), for the next
+        update."""
         for outcomes in (result.outcomes, result.spool.outcomes if result.spool else []):
             for o in outcomes:
                 if o.load_item is not None:
-                    fetched = o.load_item.fetched_at
-                    fetched = fetched if fetched.tzinfo else fetched.replace(tzinfo=timezone.utc)
-                    if self.unindexed_from is None or fetched < self.unindexed_from:
-                        self.unindexed_from = fetched
+                    seen = o.load_item.seen_at
+                    if self.unindexed_from is None or seen < self.unindexed_from:
+                        self.unindexed_from = seen
 
     def _indexed(self, began: datetime) -> None:
         self.indexed_until, self.unindexed_from = began, None
