@@ -134,6 +134,10 @@ _DUPLICATE_CHECKS = {
     "requests by key": "SELECT request_key, count(*) FROM requests GROUP BY ALL HAVING count(*) > 1",
     "messages": "SELECT direction || '-' || message_id, count(*) FROM messages GROUP BY ALL HAVING count(*) > 1",
     "annotations": "SELECT comment_id::VARCHAR, count(*) FROM annotations GROUP BY ALL HAVING count(*) > 1",
+    "attachments": "SELECT incoming_message_id || '/' || part, count(*) FROM attachments GROUP BY ALL HAVING count(*) > 1",
+    "events": "SELECT event_id::VARCHAR, count(*) FROM events GROUP BY ALL HAVING count(*) > 1",
+    "authorities": "SELECT url_name, count(*) FROM authorities GROUP BY ALL HAVING count(*) > 1",
+    "users": "SELECT url_name, count(*) FROM users GROUP BY ALL HAVING count(*) > 1",
     "pages": "SELECT url, count(*) FROM pages GROUP BY ALL HAVING count(*) > 1",
     "frontier": "SELECT url, count(*) FROM frontier GROUP BY ALL HAVING count(*) > 1",
 }

@@ -77,14 +77,20 @@ def make_items(count: int, fetched_at: datetime) -> list[LoadItem]:
 def row_at_a_time(con, items: list[LoadItem]) -> None:
     """The naive loader: one INSERT per row, in one transaction."""
     con.execute("BEGIN TRANSACTION")
+    seen: set[tuple] = set()
     for it in items:
         p = it.parsed
         assert p.authority is not None and p.requester is not None  # every synthetic thread has both
         key = f"id:{p.request_id}"
-        con.execute("INSERT OR IGNORE INTO authorities (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-                    [it.site, p.authority.url_name, p.authority.name, it.fetched_at, it.fetched_at])
-        con.execute("INSERT OR IGNORE INTO users (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
-                    [it.site, p.requester.url_name, p.requester.name, it.fetched_at, it.fetched_at])
+        # the core tables have no key index (schema 7): each authority and user is inserted when first met
+        if (it.site, p.authority.url_name) not in seen:
+            seen.add((it.site, p.authority.url_name))
+            con.execute("INSERT INTO authorities (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+                        [it.site, p.authority.url_name, p.authority.name, it.fetched_at, it.fetched_at])
+        if (it.site, "user", p.requester.url_name) not in seen:
+            seen.add((it.site, "user", p.requester.url_name))
+            con.execute("INSERT INTO users (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
+                        [it.site, p.requester.url_name, p.requester.name, it.fetched_at, it.fetched_at])
         con.execute(
             "INSERT INTO requests (site, request_key, request_id, url_title, title, authority_url_name, authority_name,"
             " requester_url_name, requester_name, law, described_state, calculated_status, display_status,"

@@ -1,8 +1,10 @@
 """Loading parsed threads into the core tables, idempotently and in bulk.
 
 Every batch becomes one Arrow table per target table and one set-based upsert
-(``INSERT … ON CONFLICT DO UPDATE``) per table; nothing is written a row at a
-time.  The rules (README, "Database schema"):
+per table (an ``UPDATE … FROM`` of the stored rows that differ, then an
+``INSERT`` of the rows not stored yet); nothing is written a row at a time.
+The core tables have no key index (schema 7): this module is their one writer
+and keeps one row per key.  The rules (README, "Database schema"):
 
 * a request is keyed ``id:<n>`` once its numeric id is known, else
   ``slug:<url_title>``; when the id becomes known the request and its children
@@ -325,37 +327,40 @@ def _stage(items: list[LoadItem], keys: list[str], order: list[tuple] | None = N
 
 def _upsert_sql(table: str, layout: pa.Schema, pk: list[str], set_exprs: dict[str, str],
                 compare: list[str]) -> list[str]:
-    """Statements that upsert ``_stage_<table>`` into ``table``.
+    """Statements that upsert ``_stage_<table>`` into ``table``, which has no key index (schema 7).
 
-    Only new rows and rows whose content differs go through ``ON CONFLICT DO
-    UPDATE`` (costly in DuckDB); rows that were merely seen again get a cheap
-    ``last_seen`` update, and rows already up to date are not written at all.
+    ``set_exprs`` gives each column a stored row takes when its staged row
+    differs, in terms of ``s`` (the staged row) and ``<table>`` (the stored
+    one); columns not named (``first_seen``) keep what is stored.  Stored rows
+    whose content differs are updated in place, rows not stored yet are
+    inserted, and rows that were merely seen again get a cheap ``last_seen``
+    update; rows already up to date are not written at all.  The staged rows
+    are unique by key (:func:`_stage`), so each stored row meets at most one.
     """
     cols = layout.names
-    col_list = ", ".join(cols)
     sets = ", ".join(f"{c} = {e}" for c, e in set_exprs.items())
+    stored = " AND ".join(f"{table}.{c} = s.{c}" for c in pk)
+    differs = " OR ".join(f"s.{c} IS DISTINCT FROM {table}.{c}" for c in compare)
     on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
-    differs = " OR ".join(f"s.{c} IS DISTINCT FROM t.{c}" for c in compare)
     statements = [
-        f"INSERT INTO {table} ({col_list}) SELECT {', '.join('s.' + c for c in cols)} "
-        f"FROM _stage_{table} s LEFT JOIN {table} t ON {on} WHERE t.{pk[0]} IS NULL OR {differs} "
-        f"ON CONFLICT ({', '.join(pk)}) DO UPDATE SET {sets}"
+        f"UPDATE {table} SET {sets} FROM _stage_{table} s WHERE {stored} AND ({differs})",
+        f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join('s.' + c for c in cols)} "
+        f"FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})",
     ]
     if "last_seen" in cols:
-        where = " AND ".join(f"{table}.{c} = s.{c}" for c in pk)
         statements.append(
             f"UPDATE {table} SET last_seen = s.last_seen FROM _stage_{table} s "
-            f"WHERE {where} AND (s.last_seen > {table}.last_seen OR {table}.last_seen IS NULL)"
+            f"WHERE {stored} AND (s.last_seen > {table}.last_seen OR {table}.last_seen IS NULL)"
         )
     return statements
 
 
 def _plain_sets(layout: pa.Schema, pk: list[str]) -> dict[str, str]:
-    return {c: f"excluded.{c}" for c in layout.names if c not in pk and c != "first_seen"}
+    return {c: f"s.{c}" for c in layout.names if c not in pk and c != "first_seen"}
 
 
 def _last_seen(table: str) -> str:
-    return f"greatest(excluded.last_seen, {table}.last_seen)"
+    return f"greatest(s.last_seen, {table}.last_seen)"
 
 
 def _compared(layout: pa.Schema, pk: list[str], *ignored: str) -> list[str]:
@@ -382,20 +387,20 @@ def _build_sql() -> dict[str, list[str]]:
     pk = _PKS["requests"]
     sets = _plain_sets(_REQUESTS, pk)
     for c in _REQUEST_JSON_ONLY:
-        sets[c] = f"CASE WHEN excluded.has_json THEN excluded.{c} ELSE coalesce(excluded.{c}, requests.{c}) END"
-    sets["has_json"] = "excluded.has_json OR requests.has_json"
+        sets[c] = f"CASE WHEN s.has_json THEN s.{c} ELSE coalesce(s.{c}, requests.{c}) END"
+    sets["has_json"] = "s.has_json OR requests.has_json"
     sets["last_seen"] = _last_seen("requests")
     sql["requests"] = _upsert_sql("requests", _REQUESTS, pk, sets, _compared(_REQUESTS, pk))
 
     # messages: a hidden message keeps the body stored before it was hidden
     pk = _PKS["messages"]
     sets = _plain_sets(_MESSAGES, pk)
-    now_hidden = "excluded.prominence IN ('hidden', 'requester_only')"
+    now_hidden = "s.prominence IN ('hidden', 'requester_only')"
     for c in ("body", "quoted_text"):
-        sets[c] = f"CASE WHEN {now_hidden} AND coalesce(messages.{c}, '') <> '' THEN messages.{c} ELSE excluded.{c} END"
+        sets[c] = f"CASE WHEN {now_hidden} AND coalesce(messages.{c}, '') <> '' THEN messages.{c} ELSE s.{c} END"
     for c in ("sender", "sent_at", "sent_at_text", "event_type"):
-        sets[c] = f"coalesce(excluded.{c}, messages.{c})"
-    sets["hidden_since"] = f"CASE WHEN {now_hidden} THEN coalesce(messages.hidden_since, excluded.hidden_since) ELSE NULL END"
+        sets[c] = f"coalesce(s.{c}, messages.{c})"
+    sets["hidden_since"] = f"CASE WHEN {now_hidden} THEN coalesce(messages.hidden_since, s.hidden_since) ELSE NULL END"
     sets["last_seen"] = _last_seen("messages")
     sql["messages"] = _upsert_sql("messages", _MESSAGES, pk, sets, _compared(_MESSAGES, pk, "hidden_since"))
 
@@ -411,14 +416,14 @@ def _build_sql() -> dict[str, list[str]]:
     # authorities: what is not known here (None) never blanks what is stored
     pk = _PKS["authorities"]
     known = _compared(_AUTHORITIES, pk)
-    sets = {c: f"coalesce(excluded.{c}, authorities.{c})" for c in known}
+    sets = {c: f"coalesce(s.{c}, authorities.{c})" for c in known}
     sets["last_seen"] = _last_seen("authorities")
     sql["authorities"] = _upsert_sql("authorities", _AUTHORITIES, pk, sets, known)
 
     pk = _PKS["users"]
-    sets = {"user_id": "coalesce(excluded.user_id, users.user_id)",
-            "name": "coalesce(excluded.name, users.name)",
-            "external": "excluded.external",
+    sets = {"user_id": "coalesce(s.user_id, users.user_id)",
+            "name": "coalesce(s.name, users.name)",
+            "external": "s.external",
             "last_seen": _last_seen("users")}
     sql["users"] = _upsert_sql("users", _USERS, pk, sets, ["user_id", "name", "external"])
     return sql

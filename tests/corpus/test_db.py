@@ -444,6 +444,7 @@ def test_existing_files_keep_their_format_and_convert_storage_rewrites_them(tmp_
     raw.close()
     con = connect(path)  # creates the schema in the existing 2.0-format file
     con.execute("INSERT INTO authorities (site, url_name, name, tags) VALUES ('s', 'a', 'A', ['x', 'y'])")
+    con.execute("INSERT INTO frontier (url, site, kind, state) VALUES ('u', 's', 'request', 'queued')")
     assert storage_format(con) == "v2.0.0+"
     con.close()
     summary = corpus_db.convert_storage(path, keep_original=True)
@@ -456,7 +457,7 @@ def test_existing_files_keep_their_format_and_convert_storage_rewrites_them(tmp_
         assert con.execute("SELECT url_name, tags FROM authorities").fetchall() == [("a", ["x", "y"])]
         assert schema_version(con) == schema.CURRENT_VERSION
         with pytest.raises(duckdb.ConstraintException):  # the primary keys came along
-            con.execute("INSERT INTO authorities (site, url_name) VALUES ('s', 'a')")
+            con.execute("INSERT INTO frontier (url, site, kind, state) VALUES ('u', 's', 'request', 'queued')")
     finally:
         con.close()
     assert "nothing to do" in corpus_db.convert_storage(path)
@@ -577,6 +578,41 @@ def test_version_6_keeps_the_pages_and_drops_their_key_index(tmp_path, monkeypat
                                     final_url=None, headers={"ETag": "e2"}, body=b"second")
         pagestore.store_pages(con, [again])
         assert con.execute("SELECT count(*), any_value(etag) FROM pages").fetchone() == (1, "e2")
+    finally:
+        con.close()
+
+
+def test_version_7_keeps_the_core_rows_and_drops_their_key_indexes(tmp_path, monkeypatch):
+    from tests.corpus.factories import item, make_thread
+    from tests.support.corpus_db import load_threads_tx
+
+    path = tmp_path / "foi.duckdb"
+    monkeypatch.setattr(corpus_db, "MIGRATIONS", schema.MIGRATIONS[:6])
+    monkeypatch.setattr(corpus_db, "CURRENT_VERSION", 6)
+    con = connect(path)
+    load_threads_tx(con, [item(make_thread(1, messages=4, annotations=2)), item(make_thread(2, with_json=False))])
+    core = ("authorities", "users", "requests", "messages", "attachments", "annotations", "events")
+    before = {t: con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() for t in core}
+    assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name = 'messages' "
+                       "AND constraint_type = 'PRIMARY KEY'").fetchone()[0] == 1
+    con.close()
+    monkeypatch.undo()
+
+    con = connect(path)
+    try:
+        assert schema_version(con) == schema.CURRENT_VERSION >= 7
+        for t in core:
+            assert con.execute(f"SELECT * FROM {t} ORDER BY ALL").fetchall() == before[t], t
+        assert con.execute("SELECT count(*) FROM duckdb_constraints() WHERE table_name IN ? "
+                           "AND constraint_type IN ('PRIMARY KEY', 'UNIQUE')", [list(core)]).fetchone()[0] == 0
+        # defaults and NOT NULL came along
+        con.execute("INSERT INTO requests (site, request_key, url_title) VALUES ('s', 'slug:x', 'x')")
+        assert con.execute("SELECT removed FROM requests WHERE request_key = 'slug:x'").fetchone()[0] is False
+        with pytest.raises(duckdb.ConstraintException):
+            con.execute("INSERT INTO messages (site, request_key, direction) VALUES ('s', 'slug:x', 'incoming')")
+        # and loading again over the migrated rows adds nothing
+        load_threads_tx(con, [item(make_thread(1, messages=4, annotations=2)), item(make_thread(2, with_json=False))])
+        assert con.execute("SELECT count(*) FROM messages").fetchone()[0] == len(before["messages"])
     finally:
         con.close()
 

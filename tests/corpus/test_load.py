@@ -256,3 +256,44 @@ def test_rows_none_of_which_is_stored_skip_the_comparison_with_stored_rows(con, 
     stats = load_threads_tx(con, [item(make_thread(2, messages=4)), item(make_thread(3))])
     assert (stats.requests_new, stats.requests_changed, stats.messages_new, stats.events_new) == (1, 0, 4, 4)
     assert _counts(con)["messages"] == 10 and _counts(con)["requests"] == 3
+
+
+_CORE_KEYS = {"requests": "site, request_key", "messages": "site, direction, message_id",
+              "attachments": "site, incoming_message_id, part", "annotations": "site, comment_id",
+              "events": "site, event_id", "authorities": "site, url_name", "users": "site, url_name"}
+
+
+def _duplicate_keys(con) -> dict[str, int]:
+    return {t: n for t, key in _CORE_KEYS.items()
+            if (n := con.execute(f"SELECT count(*) FROM (SELECT {key} FROM {t} GROUP BY ALL HAVING count(*) > 1)").fetchone()[0])}
+
+
+def test_the_core_tables_have_no_key_index(con):
+    # schema 7: the loader keeps the keys; an index would be read at every insert and written at every checkpoint
+    indexed = con.execute(
+        "SELECT DISTINCT table_name FROM duckdb_constraints() WHERE constraint_type IN ('PRIMARY KEY', 'UNIQUE')"
+    ).fetchall()
+    assert not {t for (t,) in indexed} & set(_CORE_KEYS)
+
+
+def test_mixed_batches_never_store_a_key_twice(con):
+    # threads seen again, grown, shrunk, first without their JSON then with it, in batches that overlap
+    import random
+
+    rng = random.Random(7)
+    day = T0 + timedelta(days=400)
+    for batch in range(12):
+        items = []
+        for n in rng.sample(range(1, 30), 8):
+            thread = make_thread(n, messages=rng.randint(1, 6), annotations=rng.randint(0, 2),
+                                 with_json=rng.random() < 0.7)
+            if rng.random() < 0.3:
+                thread.title = f"Retitled {batch}"
+            items.append(item(thread, fetched_at=day + timedelta(hours=batch)))
+        if batch % 3 == 0:
+            items.append(items[0])  # the same page twice in one batch
+        load_threads_tx(con, items)
+        assert _duplicate_keys(con) == {}, f"after batch {batch}"
+    counts = _counts(con)
+    assert counts["requests"] == con.execute("SELECT count(DISTINCT url_title) FROM requests").fetchone()[0]
+    assert counts["messages"] > 29 and counts["annotations"] > 0
