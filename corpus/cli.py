@@ -283,10 +283,10 @@ def sync(quiet, log_format, old_authority_list, **options):
     """
     from corpus.sync import SyncOptions, run_sync
     from corpus.sync.run import leave_pandas_out
-    from corpus.writer import fewer_malloc_arenas
+    from corpus.writer import sync_malloc_policy
 
     leave_pandas_out()
-    fewer_malloc_arenas()
+    sync_malloc_policy()
     rep = _reporter(quiet, log_format)
     if old_authority_list:
         rep.log("deprecated", "--authorities is now called --authority-list; the old name will be removed",

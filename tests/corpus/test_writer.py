@@ -178,3 +178,28 @@ def test_twice_a_limit():
     from corpus.writer import twice
 
     assert [twice(x) for x in ("48MB", "1MB", "1.5GB", "96 MB", "unlimited")] == ["96MB", "2MB", "3GB", "192MB", "unlimited"]
+
+
+def test_the_sync_malloc_policy_caps_arenas_and_fixes_the_mmap_threshold(monkeypatch):
+    import corpus.writer as writer_module
+
+    calls = []
+
+    class FakeLibc:
+        def malloc_trim(self, pad):
+            calls.append(("trim", pad))
+
+        def mallopt(self, param, value):
+            calls.append(("mallopt", param, value))
+
+    monkeypatch.setattr(writer_module, "_LIBC", FakeLibc())
+    writer_module.sync_malloc_policy(arenas=3)
+    # M_ARENA_MAX is -8 and M_MMAP_THRESHOLD -3 in glibc's malloc.h
+    assert ("mallopt", -8, 3) in calls
+    assert ("mallopt", -3, writer_module.MMAP_THRESHOLD) in calls
+    assert writer_module.MMAP_THRESHOLD == 256 * 1024  # DuckDB's buffers are 256 KB: they are mapped, not kept in heaps
+
+    monkeypatch.setattr(writer_module, "_LIBC", False)  # not glibc: nothing to set
+    calls.clear()
+    writer_module.sync_malloc_policy()
+    assert calls == []
