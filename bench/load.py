@@ -77,18 +77,19 @@ def make_items(count: int, fetched_at: datetime) -> list[LoadItem]:
 def row_at_a_time(con, items: list[LoadItem]) -> None:
     """The naive loader: one INSERT per row, in one transaction."""
     con.execute("BEGIN TRANSACTION")
-    seen: set[tuple] = set()
+    authorities_met: set[tuple[str, str | None]] = set()
+    users_met: set[tuple[str, str | None]] = set()
     for it in items:
         p = it.parsed
         assert p.authority is not None and p.requester is not None  # every synthetic thread has both
         key = f"id:{p.request_id}"
         # the core tables have no key index (schema 7): each authority and user is inserted when first met
-        if (it.site, p.authority.url_name) not in seen:
-            seen.add((it.site, p.authority.url_name))
+        if (it.site, p.authority.url_name) not in authorities_met:
+            authorities_met.add((it.site, p.authority.url_name))
             con.execute("INSERT INTO authorities (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                         [it.site, p.authority.url_name, p.authority.name, it.fetched_at, it.fetched_at])
-        if (it.site, "user", p.requester.url_name) not in seen:
-            seen.add((it.site, "user", p.requester.url_name))
+        if (it.site, p.requester.url_name) not in users_met:
+            users_met.add((it.site, p.requester.url_name))
             con.execute("INSERT INTO users (site, url_name, name, first_seen, last_seen) VALUES (?, ?, ?, ?, ?)",
                         [it.site, p.requester.url_name, p.requester.name, it.fetched_at, it.fetched_at])
         con.execute(

@@ -325,6 +325,11 @@ def _stage(items: list[LoadItem], keys: list[str], order: list[tuple] | None = N
 # ------------------------------------------------------------------ upserts
 
 
+def _same_key(pk: list[str], stored: str = "t") -> str:
+    """SQL matching a staged row ``s`` with the stored row named ``stored`` on the key ``pk``."""
+    return " AND ".join(f"{stored}.{c} = s.{c}" for c in pk)
+
+
 def _upsert_sql(table: str, layout: pa.Schema, pk: list[str], set_exprs: dict[str, str],
                 compare: list[str]) -> list[str]:
     """Statements that upsert ``_stage_<table>`` into ``table``, which has no key index (schema 7).
@@ -339,13 +344,12 @@ def _upsert_sql(table: str, layout: pa.Schema, pk: list[str], set_exprs: dict[st
     """
     cols = layout.names
     sets = ", ".join(f"{c} = {e}" for c, e in set_exprs.items())
-    stored = " AND ".join(f"{table}.{c} = s.{c}" for c in pk)
+    stored = _same_key(pk, table)
     differs = " OR ".join(f"s.{c} IS DISTINCT FROM {table}.{c}" for c in compare)
-    on = " AND ".join(f"t.{c} = s.{c}" for c in pk)
     statements = [
         f"UPDATE {table} SET {sets} FROM _stage_{table} s WHERE {stored} AND ({differs})",
         f"INSERT INTO {table} ({', '.join(cols)}) SELECT {', '.join('s.' + c for c in cols)} "
-        f"FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})",
+        f"FROM _stage_{table} s WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {_same_key(pk)})",
     ]
     if "last_seen" in cols:
         statements.append(
@@ -439,7 +443,7 @@ _INSERT_NEW_SQL = {
 
 def _all_new(con: duckdb.DuckDBPyConnection, table: str) -> bool:
     """Whether no row of ``_stage_<table>`` is stored yet (only the key columns of ``table`` are read)."""
-    on = " AND ".join(f"t.{c} = s.{c}" for c in _PKS[table])
+    on = _same_key(_PKS[table])
     return not con.execute(f"SELECT EXISTS (SELECT 1 FROM _stage_{table} s SEMI JOIN {table} t ON {on})").fetchall()[0][0]
 
 
@@ -478,7 +482,7 @@ def _count_load(con: duckdb.DuckDBPyConnection) -> LoadStats:
     # requests gaining a row (a message, attachment, annotation or event not stored yet)
     con.execute("CREATE OR REPLACE TEMP TABLE _load_touched (site VARCHAR, request_key VARCHAR)")
     for table in _CHILDREN:
-        on = " AND ".join(f"t.{c} = s.{c}" for c in _PKS[table])
+        on = _same_key(_PKS[table])
         added = con.execute(
             f"INSERT INTO _load_touched SELECT site, request_key FROM _stage_{table} s "
             f"WHERE NOT EXISTS (SELECT 1 FROM {table} t WHERE {on})").fetchall()[0][0]
