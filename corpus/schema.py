@@ -349,7 +349,8 @@ ALTER TABLE pages_v6 RENAME TO pages;
 # check every inserted row and writes it whole at every checkpoint, so each batch of a sync
 # took memory and time in proportion to the rows already stored (measured, one batch of 50
 # threads written and checkpointed: peak 191 MB over a file of 2,000 threads, 203 MB over
-# 20,000; without the indexes 184 and 185 MB, the checkpoint 0.05 s instead of 0.10-0.15 s).
+# 20,000; with the indexes dropped from copies of the same files, 184 and 185 MB, and the
+# checkpoint 0.05 s instead of 0.10-0.15 s).
 # ``corpus.load`` is the one writer of these tables and keeps one row per key itself: it
 # updates the rows it finds and inserts the others, in one transaction per batch.
 SCHEMA_V7 = r"""

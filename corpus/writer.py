@@ -290,7 +290,7 @@ def trim_heap(collect: bool = True) -> None:
 # block freed (up to 32 MB), and from then on serves DuckDB's 256 KB buffers from its heaps,
 # where what a batch frees stays among live allocations and cannot be handed back: a sync's
 # floor rose about 10 MB over 20,000 threads (in-process, 182 -> 193 MB between jobs; batches
-# 211 -> 235 MB).  With the threshold fixed, batches peaked at 217-227 MB through the run.
+# 211 -> 235 MB).  With the threshold fixed, batches peaked at 207-227 MB through the run.
 MMAP_THRESHOLD = 256 * 1024
 
 
